@@ -1,0 +1,124 @@
+// ringway's configuration: typed structs loaded from YAML (libyaml) and validated before use.
+//
+// Every error names the file, line and column and says what to change:
+//   ringway.yaml:12:7: unknown key 'servres' in upstream 'web'; did you mean 'servers'?
+//
+//   absl::StatusOr<config::Config> cfg = config::LoadFile("/etc/ringway/ringway.yaml");
+//   if (!cfg.ok()) { std::cerr << cfg.status().message() << "\n"; return 1; }
+#ifndef RINGWAY_CONFIG_CONFIG_H_
+#define RINGWAY_CONFIG_CONFIG_H_
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace ringway::config {
+
+// A resolved socket address (IPv4 or IPv6 literal; host names are refused for now).
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t len = 0;
+  std::string text;  // as written in the config, normalised to "ip:port" / "[ip6]:port"
+};
+
+struct Backend {
+  SocketAddress address;
+  uint32_t weight = 1;  // 1..1000
+};
+
+struct Upstream {
+  std::string name;
+  std::vector<Backend> backends;  // YAML key "servers"; at least one
+  bool tls = false;               // set when a server that uses it says tls: true (TLS later)
+  uint32_t keepalive = 64;        // idle pooled connections per backend per worker (0: no pool)
+};
+
+struct Route {
+  std::string path_prefix;  // starts with '/'
+  uint32_t upstream = 0;    // index into Config::upstreams
+};
+
+struct Server {
+  std::string name;                      // "name" key, else the first server_name
+  std::vector<std::string> server_names; // lower-cased; "*.acme.com" wildcards allowed
+  uint32_t upstream = 0;                 // index into Config::upstreams (the "upstream" key)
+  std::vector<Route> routes;             // longest prefix wins; none matching: `upstream`
+  bool tls = false;                      // original schema: talk TLS to the upstream
+  bool default_server = false;           // answers hosts no server names
+};
+
+struct Listener {
+  std::string name;
+  SocketAddress bind;
+  std::vector<uint32_t> servers;  // indexes into Config::servers; empty means all
+};
+
+// Durations are in milliseconds. YAML accepts "250ms", "5s", "2m", "1h" or a bare number of
+// seconds.
+struct Timeouts {
+  uint32_t client_header_ms = 10'000;      // whole request head must arrive within this: 408
+  uint32_t client_body_ms = 60'000;        // gap between body reads
+  uint32_t keepalive_ms = 75'000;          // idle client connection between requests
+  uint32_t upstream_connect_ms = 5'000;    // connect to a backend: 502 after (504 is for reads)
+  uint32_t upstream_response_ms = 60'000;  // gap while waiting for response bytes: 504
+  uint32_t shutdown_ms = 30'000;           // graceful shutdown deadline
+};
+
+// Sizes are in bytes. YAML accepts "8k", "64k", "1m", "2g" or a bare number.
+struct Limits {
+  uint32_t max_request_line = 8 * 1024;
+  uint32_t max_header_size = 64 * 1024;
+  uint32_t max_headers = 100;
+  uint64_t max_body_size = 0;          // 0: unlimited; over it: 413
+  uint32_t max_connections = 10'000;   // per worker
+};
+
+struct Buffers {
+  uint32_t size = 16 * 1024;  // provided-buffer size (power of two, 4k..1m)
+  uint32_t count = 1024;      // buffers per worker (power of two, 16..32768)
+};
+
+enum class LogLevel : uint8_t { kDebug, kInfo, kWarn, kError };
+enum class LogFormat : uint8_t { kText, kJson };
+
+struct Logging {
+  LogLevel level = LogLevel::kInfo;
+  LogFormat format = LogFormat::kText;
+  bool access_log = true;
+  std::string access_log_path;  // "" means stdout
+};
+
+struct GlobalTls {  // parsed and kept; served once TLS termination lands
+  std::string cert, key, ca;
+  bool present = false;
+};
+
+struct Config {
+  std::string source;  // file path the config came from
+  uint32_t workers = 0;  // 0: one per online CPU
+  std::vector<Listener> listeners;  // global.port makes "default" on 0.0.0.0:port
+  std::vector<Server> servers;
+  std::vector<Upstream> upstreams;
+  Timeouts timeouts;
+  Limits limits;
+  Buffers buffers;
+  Logging logging;
+  GlobalTls tls;
+};
+
+// Loads and validates. `filename` is used in error messages only.
+absl::StatusOr<Config> LoadString(std::string_view yaml, std::string_view filename);
+absl::StatusOr<Config> LoadFile(const std::string& path);
+
+// Parses "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:80"; ":8080" means all IPv4 addresses.
+absl::StatusOr<SocketAddress> ParseSocketAddress(std::string_view text);
+
+}  // namespace ringway::config
+
+#endif  // RINGWAY_CONFIG_CONFIG_H_

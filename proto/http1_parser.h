@@ -1,0 +1,106 @@
+// HTTP/1.1 message-head parser (RFC 9112): requests and responses.
+//
+// The parser never allocates and never copies: it returns views into the caller's input. It is
+// stateless between calls: when a head is incomplete it returns kIncomplete and the caller calls
+// again with the same bytes plus more. It is strict where request smuggling lives and reports
+// the HTTP status a server should answer with.
+//
+//   http1::Field fields[100];
+//   http1::RequestHead req;
+//   http1::ParseResult r = http1::ParseRequest(input, limits, fields, &req);
+//   if (r.status == http1::ParseStatus::kComplete) { /* req.* views into input[0, r.consumed) */ }
+#ifndef RINGWAY_PROTO_HTTP1_PARSER_H_
+#define RINGWAY_PROTO_HTTP1_PARSER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace ringway::http1 {
+
+struct Field {
+  std::string_view name;   // as sent (case preserved), never empty
+  std::string_view value;  // leading/trailing OWS trimmed
+};
+
+struct ParseLimits {
+  size_t max_request_line = 8 * 1024;  // request line longer than this: 414
+  size_t max_head = 64 * 1024;         // whole head (line + fields + CRLFCRLF) over this: 431
+  size_t max_fields = 100;             // more fields than this: 431
+};
+
+enum class ParseStatus : uint8_t { kComplete, kIncomplete, kError };
+
+// How the body of a message is delimited (RFC 9112 section 6.3).
+enum class BodyKind : uint8_t {
+  kNone,           // no body (no CL/TE on a request; HEAD/1xx/204/304 responses; CL: 0)
+  kContentLength,  // exactly content_length bytes
+  kChunked,        // chunked transfer coding, last coding
+  kUntilClose,     // response only: body runs until the server closes
+};
+
+// What a proxy needs to know about a message beyond its fields, computed in the same pass.
+struct Framing {
+  BodyKind body = BodyKind::kNone;
+  uint64_t content_length = 0;       // valid when body == kContentLength
+  bool keep_alive = true;            // after version default and Connection: close/keep-alive
+  bool expect_continue = false;      // request: Expect: 100-continue
+  bool upgrade = false;              // Connection: upgrade together with an Upgrade field
+  std::string_view host;             // request: the Host field value ("" when absent)
+};
+
+struct RequestHead {
+  std::string_view method;
+  std::string_view target;       // request-target as sent (origin-form or absolute-form)
+  uint8_t version_minor = 1;     // HTTP/1.<minor>; 0 or 1
+  std::span<const Field> fields; // points into the caller's field storage
+  Framing framing;
+};
+
+struct ResponseHead {
+  uint8_t version_minor = 1;
+  uint16_t status = 0;           // 100..999
+  std::string_view reason;
+  std::span<const Field> fields;
+  Framing framing;               // body computed as if for a GET request; see ResponseBody()
+};
+
+struct ParseResult {
+  ParseStatus status = ParseStatus::kIncomplete;
+  size_t consumed = 0;        // kComplete: bytes of the head including the final CRLFCRLF
+  uint16_t error_status = 0;  // kError: 400, 414, 431 or 501 for a request; 502 for a response
+  const char* error = "";     // kError: short static description, for logs
+};
+
+// Parses one request head at the start of `in`. Rejects (400 unless noted):
+//  - a request line or field line with NUL, bare CR, or other control bytes; bad method token;
+//    a target with spaces or control bytes; a version other than HTTP/1.0 or HTTP/1.1
+//  - whitespace between a field name and its colon; obs-fold (a line starting with SP/HTAB);
+//    an empty or non-token field name
+//  - Content-Length together with Transfer-Encoding; more than one Content-Length field, or
+//    a list value, or a value that is not 1*DIGIT, or one that overflows 64 bits
+//  - Transfer-Encoding whose last coding is not chunked, or chunked given twice (400);
+//    a Transfer-Encoding without chunked at all, or an unknown coding (501)
+//  - Transfer-Encoding in an HTTP/1.0 request; a missing Host in HTTP/1.1; more than one Host
+// Bare LF line endings are accepted (RFC 9112 section 2.2). Leading empty lines before the
+// request line are skipped (counted in `consumed`).
+ParseResult ParseRequest(std::string_view in, const ParseLimits& limits,
+                         std::span<Field> field_storage, RequestHead* out);
+
+// Parses one response head at the start of `in`, with the same field rules. A response with
+// both Transfer-Encoding: chunked and Content-Length is accepted and treated as chunked
+// (RFC 9112 6.3 item 3), and the caller must not reuse the connection (keep_alive = false).
+ParseResult ParseResponse(std::string_view in, const ParseLimits& limits,
+                          std::span<Field> field_storage, ResponseHead* out);
+
+// The body kind of a response given the request method: HEAD, 1xx, 204 and 304 have no body.
+// kUntilClose when the response has neither Content-Length nor chunked.
+BodyKind ResponseBody(const ResponseHead& resp, bool request_was_head);
+
+// Case-insensitive ASCII comparison for field names and tokens.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
+}  // namespace ringway::http1
+
+#endif  // RINGWAY_PROTO_HTTP1_PARSER_H_
