@@ -1,0 +1,123 @@
+#include "core/ring.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace ringway::core {
+
+absl::Status ErrnoStatus(int err, std::string_view what) {
+  if (err < 0) err = -err;
+  return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat(std::string(what), ": ", strerror(err)));
+}
+
+absl::Status ProbeKernel() {
+  io_uring ring;
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  int r = io_uring_queue_init_params(8, &ring, &p);
+  if (r < 0) {
+    if (r == -EINVAL) {
+      return absl::FailedPreconditionError(
+          "io_uring with SINGLE_ISSUER|DEFER_TASKRUN is not supported by this kernel; "
+          "ringway needs Linux 6.1 or newer");
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "io_uring is unavailable (", strerror(-r),
+        "); ringway needs io_uring: check /proc/sys/kernel/io_uring_disabled, seccomp "
+        "or container policy"));
+  }
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring);
+  bool ok = probe && io_uring_opcode_supported(probe, IORING_OP_RECV) &&
+            io_uring_opcode_supported(probe, IORING_OP_SEND) &&
+            io_uring_opcode_supported(probe, IORING_OP_ACCEPT) &&
+            io_uring_opcode_supported(probe, IORING_OP_CONNECT) &&
+            io_uring_opcode_supported(probe, IORING_OP_SENDMSG);
+  if (probe) io_uring_free_probe(probe);
+  io_uring_queue_exit(&ring);
+  if (!ok) return absl::FailedPreconditionError("io_uring lacks socket opcodes; need Linux 6.1+");
+  return absl::OkStatus();
+}
+
+Ring::~Ring() {
+  if (ring_ok_) {
+    if (buf_ring_) io_uring_unregister_buf_ring(&ring_, kBufferGroup);
+    io_uring_queue_exit(&ring_);
+  }
+  if (buf_ring_) munmap(buf_ring_, buf_ring_bytes_);
+  if (buffers_) munmap(buffers_, buffers_bytes_);
+}
+
+absl::Status Ring::Init(uint32_t sq_entries, uint32_t buffer_count, uint32_t buffer_size) {
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE |
+            IORING_SETUP_SUBMIT_ALL;
+  // Multishot receives post one CQE per buffer; a deep CQ keeps a burst from overflowing.
+  p.cq_entries = sq_entries * 8;
+  int r = io_uring_queue_init_params(sq_entries, &ring_, &p);
+  if (r < 0) return ErrnoStatus(r, "io_uring_queue_init");
+  ring_ok_ = true;
+
+  buffer_count_ = buffer_count;
+  buffer_size_ = buffer_size;
+  buf_ring_bytes_ = sizeof(io_uring_buf) * buffer_count;
+  void* mem = mmap(nullptr, buf_ring_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+  if (mem == MAP_FAILED) return ErrnoStatus(errno, "mmap buffer ring");
+  buf_ring_ = static_cast<io_uring_buf_ring*>(mem);
+  io_uring_buf_ring_init(buf_ring_);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uint64_t>(buf_ring_);
+  reg.ring_entries = buffer_count;
+  reg.bgid = kBufferGroup;
+  r = io_uring_register_buf_ring(&ring_, &reg, 0);
+  if (r < 0) return ErrnoStatus(r, "io_uring_register_buf_ring (needs Linux 5.19+)");
+
+  buffers_bytes_ = static_cast<size_t>(buffer_count) * buffer_size;
+  mem = mmap(nullptr, buffers_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return ErrnoStatus(errno, "mmap buffers");
+  buffers_ = static_cast<char*>(mem);
+  int mask = io_uring_buf_ring_mask(buffer_count);
+  for (uint32_t i = 0; i < buffer_count; ++i) {
+    io_uring_buf_ring_add(buf_ring_, BufferData(static_cast<uint16_t>(i)), buffer_size,
+                          static_cast<uint16_t>(i), mask, static_cast<int>(i));
+  }
+  io_uring_buf_ring_advance(buf_ring_, static_cast<int>(buffer_count));
+  return absl::OkStatus();
+}
+
+io_uring_sqe* Ring::GetSqe() {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  while (sqe == nullptr) {
+    io_uring_submit(&ring_);
+    sqe = io_uring_get_sqe(&ring_);
+  }
+  return sqe;
+}
+
+int Ring::SubmitAndWait(uint64_t timeout_ms) {
+  __kernel_timespec ts;
+  ts.tv_sec = static_cast<int64_t>(timeout_ms / 1000);
+  ts.tv_nsec = static_cast<int64_t>((timeout_ms % 1000) * 1000000);
+  io_uring_cqe* cqe = nullptr;
+  return io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+}
+
+void Ring::Return(uint16_t bid) {
+  io_uring_buf_ring_add(buf_ring_, BufferData(bid), buffer_size_, bid,
+                        io_uring_buf_ring_mask(buffer_count_), static_cast<int>(pending_returns_));
+  ++pending_returns_;
+  --lent_;
+}
+
+uint32_t Ring::Publish() {
+  uint32_t n = pending_returns_;
+  if (n) io_uring_buf_ring_advance(buf_ring_, static_cast<int>(n));
+  pending_returns_ = 0;
+  return n;
+}
+
+}  // namespace ringway::core

@@ -1,0 +1,77 @@
+// One worker's io_uring: the ring itself and its provided-buffer ring.
+//
+// The ring is set up SINGLE_ISSUER | DEFER_TASKRUN (completions are processed only when the
+// owning thread waits, so no task work interrupts it) with a completion queue several times the
+// submission queue. GetSqe() flushes to the kernel when the SQ is full, so callers never see a
+// null SQE. The buffer ring hands the kernel fixed-size buffers for multishot receives: a
+// buffer is "lent" to whoever consumes the CQE and comes back through Return().
+//
+//   core::Ring ring;
+//   RETURN_IF_ERROR(ring.Init(4096, 1024, 16 * 1024));
+//   io_uring_sqe* sqe = ring.GetSqe();
+#ifndef RINGWAY_CORE_RING_H_
+#define RINGWAY_CORE_RING_H_
+
+#include <liburing.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace ringway::core {
+
+// Maps a negative kernel result to a Status carrying the errno text.
+absl::Status ErrnoStatus(int err, std::string_view what);
+
+// Checks that this kernel gives us what we need (io_uring enabled, DEFER_TASKRUN, provided
+// buffer rings, multishot receive). The error says what is missing.
+absl::Status ProbeKernel();
+
+class Ring {
+ public:
+  static constexpr uint16_t kBufferGroup = 0;
+
+  Ring() = default;
+  ~Ring();
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+
+  absl::Status Init(uint32_t sq_entries, uint32_t buffer_count, uint32_t buffer_size);
+
+  io_uring* raw() { return &ring_; }
+
+  // Never null: when the SQ is full the queued entries are submitted first.
+  io_uring_sqe* GetSqe();
+
+  // Submits pending SQEs and waits for at least one CQE or the timeout (ms).
+  int SubmitAndWait(uint64_t timeout_ms);
+
+  // Provided buffers.
+  char* BufferData(uint16_t bid) { return buffers_ + static_cast<size_t>(bid) * buffer_size_; }
+  uint32_t buffer_size() const { return buffer_size_; }
+  uint32_t buffer_count() const { return buffer_count_; }
+  // Gives buffer `bid` back to the kernel; made visible at the next Publish().
+  void Return(uint16_t bid);
+  // Publishes returned buffers with one tail update; returns how many were published.
+  uint32_t Publish();
+  // Buffers currently lent out (in our hands, not the kernel's).
+  uint32_t lent() const { return lent_; }
+  void NoteLent() { ++lent_; }
+
+ private:
+  io_uring ring_{};
+  bool ring_ok_ = false;
+  io_uring_buf_ring* buf_ring_ = nullptr;
+  size_t buf_ring_bytes_ = 0;
+  char* buffers_ = nullptr;
+  size_t buffers_bytes_ = 0;
+  uint32_t buffer_size_ = 0;
+  uint32_t buffer_count_ = 0;
+  uint32_t pending_returns_ = 0;
+  uint32_t lent_ = 0;
+};
+
+}  // namespace ringway::core
+
+#endif  // RINGWAY_CORE_RING_H_

@@ -1,0 +1,225 @@
+// ringway: command line, start-up, signals and shutdown.
+//
+// The main thread loads and validates the config, opens every listening socket (one per
+// listener per worker, SO_REUSEPORT) so that bind errors are reported before anything runs,
+// starts the workers, then waits for SIGTERM/SIGINT and drains them.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.h"
+#include "core/log.h"
+#include "core/ring.h"
+#include "core/socket.h"
+#include "proxy/worker.h"
+
+#ifndef RINGWAY_VERSION
+#define RINGWAY_VERSION "dev"
+#endif
+
+namespace {
+
+using ringway::core::LogLevel;
+
+constexpr const char* kDefaultConfig = "/etc/ringway/ringway.yaml";
+
+void PrintHelp() {
+  std::printf(
+      "ringway %s: an io_uring reverse proxy and load balancer\n"
+      "\n"
+      "usage: ringway [--config FILE] [--workers N] [--validate]\n"
+      "\n"
+      "  -c, --config FILE   configuration file (env CONFIG_PATH; default %s)\n"
+      "  -w, --workers N     worker threads, one ring each (env WORKER_THREADS;\n"
+      "                      default: the config's global.workers, else one per CPU)\n"
+      "  -t, --validate      check the configuration and exit: 0 valid, 1 invalid\n"
+      "  -v, --version       print the version and exit\n"
+      "  -h, --help          print this help and exit\n"
+      "\n"
+      "Signals: SIGTERM or SIGINT stop accepting, finish in-flight requests (up to\n"
+      "global.timeouts.shutdown) and exit 0.\n",
+      RINGWAY_VERSION, kDefaultConfig);
+}
+
+bool ParseWorkers(const char* s, uint32_t* out) {
+  char* end = nullptr;
+  errno = 0;
+  long v = std::strtol(s, &end, 10);
+  if (errno || end == s || *end != '\0' || v < 1 || v > 1024) return false;
+  *out = static_cast<uint32_t>(v);
+  return true;
+}
+
+ringway::core::LogLevel ToCoreLevel(ringway::config::LogLevel l) {
+  switch (l) {
+    case ringway::config::LogLevel::kDebug: return LogLevel::kDebug;
+    case ringway::config::LogLevel::kInfo: return LogLevel::kInfo;
+    case ringway::config::LogLevel::kWarn: return LogLevel::kWarn;
+    case ringway::config::LogLevel::kError: return LogLevel::kError;
+  }
+  return LogLevel::kInfo;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  uint32_t workers = 0;
+  bool validate = false;
+  if (const char* env = std::getenv("CONFIG_PATH"); env && *env) config_path = env;
+  if (const char* env = std::getenv("WORKER_THREADS"); env && *env) {
+    if (!ParseWorkers(env, &workers)) {
+      std::fprintf(stderr, "ringway: WORKER_THREADS must be a number from 1 to 1024, got '%s'\n",
+                   env);
+      return 1;
+    }
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "ringway: %s needs a value (see --help)\n", name);
+        std::exit(1);
+      }
+      return argv[++i];
+    };
+    if (a == "-c" || a == "--config") {
+      config_path = value("--config");
+    } else if (a.rfind("--config=", 0) == 0) {
+      config_path = a.substr(9);
+    } else if (a == "-w" || a == "--workers") {
+      const char* v = value("--workers");
+      if (!ParseWorkers(v, &workers)) {
+        std::fprintf(stderr, "ringway: --workers must be a number from 1 to 1024, got '%s'\n", v);
+        return 1;
+      }
+    } else if (a == "-t" || a == "--validate") {
+      validate = true;
+    } else if (a == "-v" || a == "--version") {
+      std::printf("ringway %s\n", RINGWAY_VERSION);
+      return 0;
+    } else if (a == "-h" || a == "--help") {
+      PrintHelp();
+      return 0;
+    } else {
+      std::fprintf(stderr, "ringway: unknown argument '%s' (see --help)\n", argv[i]);
+      return 1;
+    }
+  }
+  if (config_path.empty()) config_path = kDefaultConfig;
+
+  absl::StatusOr<ringway::config::Config> cfg = ringway::config::LoadFile(config_path);
+  if (!cfg.ok()) {
+    std::fprintf(stderr, "ringway: %s\n", std::string(cfg.status().message()).c_str());
+    return 1;
+  }
+  if (validate) {
+    std::printf("ringway: configuration %s is valid\n", config_path.c_str());
+    return 0;
+  }
+  ringway::core::SetLogLevel(ToCoreLevel(cfg->logging.level));
+  ringway::core::SetLogJson(cfg->logging.format == ringway::config::LogFormat::kJson);
+
+  if (absl::Status st = ringway::core::ProbeKernel(); !st.ok()) {
+    std::fprintf(stderr, "ringway: %s\n", std::string(st.message()).c_str());
+    return 1;
+  }
+
+  if (workers == 0) workers = cfg->workers;
+  if (workers == 0) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    workers = n > 0 ? static_cast<uint32_t>(n) : 1;
+  }
+
+  int access_fd = STDOUT_FILENO;
+  if (cfg->logging.access_log && !cfg->logging.access_log_path.empty()) {
+    access_fd = open(cfg->logging.access_log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                     0644);
+    if (access_fd < 0) {
+      std::fprintf(stderr, "ringway: cannot open access log %s: %s\n",
+                   cfg->logging.access_log_path.c_str(), strerror(errno));
+      return 1;
+    }
+  }
+
+  // Signals are handled by the main thread alone: block them before any worker starts.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto snap = std::make_shared<ringway::proxy::Snapshot>(*std::move(cfg));
+  snap->access_log_fd = access_fd;
+
+  std::vector<std::vector<int>> fds(workers);
+  for (uint32_t w = 0; w < workers; ++w) {
+    for (const auto& l : snap->config.listeners) {
+      absl::StatusOr<int> fd = ringway::core::Listen(
+          reinterpret_cast<const sockaddr*>(&l.bind.storage), l.bind.len, 4096);
+      if (!fd.ok()) {
+        std::fprintf(stderr, "ringway: cannot listen on %s (listener '%s'): %s\n",
+                     l.bind.text.c_str(), l.name.c_str(),
+                     std::string(fd.status().message()).c_str());
+        return 1;
+      }
+      fds[w].push_back(*fd);
+    }
+  }
+
+  // Each ring is created by the thread that uses it (SINGLE_ISSUER binds it to its creator).
+  std::vector<std::unique_ptr<ringway::proxy::Worker>> ws;
+  std::vector<std::thread> threads;
+  std::vector<std::future<absl::Status>> ready;
+  for (uint32_t w = 0; w < workers; ++w) {
+    ws.push_back(std::make_unique<ringway::proxy::Worker>(snap, w, fds[w]));
+  }
+  for (uint32_t w = 0; w < workers; ++w) {
+    auto promise = std::make_shared<std::promise<absl::Status>>();
+    ready.push_back(promise->get_future());
+    ringway::proxy::Worker* worker = ws[w].get();
+    threads.emplace_back([worker, promise] {
+      absl::Status st = worker->Init();
+      promise->set_value(st);
+      if (st.ok()) worker->Run();
+    });
+  }
+  bool ok = true;
+  for (auto& f : ready) {
+    absl::Status st = f.get();
+    if (!st.ok()) {
+      std::fprintf(stderr, "ringway: worker start-up failed: %s\n",
+                   std::string(st.message()).c_str());
+      ok = false;
+    }
+  }
+  if (!ok) {
+    for (auto& w : ws) w->Drain();
+    for (auto& t : threads) t.join();
+    return 1;
+  }
+  for (const auto& l : snap->config.listeners) {
+    RW_LOG(LogLevel::kInfo, "ringway %s listening on %s (listener '%s') with %u workers",
+           RINGWAY_VERSION, l.bind.text.c_str(), l.name.c_str(), workers);
+  }
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  RW_LOG(LogLevel::kInfo, "received %s: finishing in-flight requests (up to %u ms)",
+         sig == SIGTERM ? "SIGTERM" : "SIGINT", snap->config.timeouts.shutdown_ms);
+  for (auto& w : ws) w->Drain();
+  for (auto& t : threads) t.join();
+  RW_LOG(LogLevel::kInfo, "stopped");
+  return 0;
+}

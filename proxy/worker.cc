@@ -1,0 +1,1424 @@
+// The HTTP/1.1 proxy on one worker's ring: accept, read, parse, route, balance, forward.
+//
+// Life of an exchange (client connection C, upstream connection U):
+//
+//   C: kIdle --bytes--> kHead --head parsed--> kBody --body done--> kDone
+//   U: connect (or taken from the pool) -> send head+body -> kHead -> kBody -> kDone -> pool
+//
+// C's response side runs at the same time: kWaiting -> kStreaming -> kDone. When both sides of
+// C are done the exchange ends: the access log line is written and C goes back to kIdle (or
+// closes). Bytes flow without copies: a buffer the kernel filled for one socket is queued on
+// the other socket's SendQueue and returned to the ring when the send completes. Heads are the
+// exception: they are rewritten into a pooled string.
+//
+// Memory is bounded by backpressure: when one side's queue holds more than kHighWater bytes the
+// other side's multishot receive is cancelled, and re-armed when the queue drains.
+//
+// Connections are freed only at the end of a loop turn and only when no operation the kernel
+// holds still refers to them (`inflight` == 0): a completion never sees freed memory.
+#include "proxy/worker.h"
+
+#include <netinet/in.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "balance/swrr.h"
+#include "core/log.h"
+#include "core/ring.h"
+#include "core/socket.h"
+#include "core/timer.h"
+#include "proto/http1_chunked.h"
+#include "proto/http1_parser.h"
+#include "proto/http1_writer.h"
+#include "proxy/access_log.h"
+#include "proxy/send_queue.h"
+
+namespace ringway::proxy {
+
+using core::LogLevel;
+using http1::BodyKind;
+
+Snapshot::Snapshot(config::Config c) : config(std::move(c)), router(config) {
+  for (uint32_t i = 0; i < config.upstreams.size(); ++i) {
+    const auto& u = config.upstreams[i];
+    backend_base.push_back(backend_count);
+    backend_count += static_cast<uint32_t>(u.backends.size());
+    for (const auto& b : u.backends) {
+      backends.push_back(&b);
+      backend_upstream.push_back(i);
+    }
+  }
+}
+
+namespace {
+
+// What an SQE's user_data carries: a pointer (8-byte aligned) and the operation in the low bits.
+enum class Op : uint8_t { kIgnore = 0, kAccept, kRecv, kSend, kConnect, kWake };
+inline uint64_t Tag(const void* p, Op op) {
+  return reinterpret_cast<uint64_t>(p) | static_cast<uint64_t>(op);
+}
+inline Op TagOp(uint64_t ud) { return static_cast<Op>(ud & 7); }
+template <typename T>
+T* TagPtr(uint64_t ud) {
+  return reinterpret_cast<T*>(ud & ~uint64_t{7});
+}
+
+// Timer kinds (TimerNode::kind); 0 means not armed.
+enum TimerKind : uint8_t {
+  kTimerNone = 0,
+  kTimerHeader,
+  kTimerKeepalive,
+  kTimerBody,
+  kTimerConnect,
+  kTimerResponse,
+  kTimerLinger,
+  kTimerPoolIdle,
+  kTimerKinds,
+};
+
+constexpr uint64_t kLingerMs = 2000;
+constexpr uint64_t kPoolIdleMs = 60'000;
+
+struct ListenerSlot {
+  alignas(8) int fd = -1;
+  uint32_t index = 0;
+  bool armed = false;
+  bool closed = false;
+};
+
+struct ClientConn;
+struct UpstreamConn;
+
+struct Conn {
+  alignas(8) int fd = -1;
+  bool upstream = false;
+  bool recv_armed = false;
+  bool recv_paused = false;  // backpressure: the receive was (or will be) cancelled
+  bool starved = false;      // receive ended with ENOBUFS; re-armed when buffers return
+  bool sending = false;
+  bool closing = false;
+  uint32_t inflight = 0;     // SQEs the kernel still holds that name this connection
+  core::TimerNode timer;
+  SendQueue sendq;
+  msghdr msg{};
+  iovec iov[SendQueue::kMaxIov];
+};
+
+enum class ReqState : uint8_t { kIdle, kHead, kBody, kDone, kTunnel, kLinger };
+enum class RespState : uint8_t { kNone, kWaiting, kStreaming, kDone, kTunnel };
+
+struct ClientConn : Conn {
+  uint32_t listener = 0;
+  ReqState req = ReqState::kIdle;
+  RespState resp = RespState::kNone;
+  std::string in;  // head bytes split across reads, and pipelined requests waiting their turn
+  BodyKind req_body = BodyKind::kNone;
+  uint64_t req_left = 0;
+  uint64_t req_body_bytes = 0;
+  http1::ChunkedDecoder req_chunked;
+  bool keep_alive = true;
+  bool http10 = false;
+  bool head_method = false;
+  bool upgrade = false;
+  bool close_after = false;  // close once the current response has been sent
+  bool retried = false;
+  bool deferred = false;     // queued for arena processing at the end of the turn
+  UpstreamConn* up = nullptr;
+  std::string up_head;       // upstream request head; kept for a retry on a stale connection
+  int32_t upstream_index = -1;
+  int32_t backend = -1;      // global backend index of this exchange
+  uint16_t status = 0;
+  uint64_t resp_bytes = 0;
+  uint64_t start_ns = 0;
+  std::string log_method, log_target;
+  size_t list_pos = 0;  // index in WorkerImpl::clients_
+  char peer_ip[INET6_ADDRSTRLEN] = {};
+};
+
+enum class UpState : uint8_t { kConnecting, kHead, kBody, kDone, kTunnel };
+
+struct UpstreamConn : Conn {
+  uint32_t backend = 0;
+  UpState state = UpState::kConnecting;
+  bool connected = false;
+  bool reused = false;
+  bool keep_alive = true;
+  bool dechunk = false;
+  ClientConn* client = nullptr;
+  std::string in;
+  BodyKind body = BodyKind::kNone;
+  uint64_t left = 0;
+  http1::ChunkedDecoder chunked;
+  // Idle pool links.
+  UpstreamConn* pool_prev = nullptr;
+  UpstreamConn* pool_next = nullptr;
+  bool pooled = false;
+};
+
+struct Pool {
+  UpstreamConn* head = nullptr;  // most recently returned first
+  uint32_t size = 0;
+};
+
+uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
+
+class WorkerImpl {
+ public:
+  WorkerImpl(std::shared_ptr<const Snapshot> snap, uint32_t index, std::vector<int> fds)
+      : snap_(std::move(snap)), cfg_(snap_->config), index_(index) {
+    for (size_t i = 0; i < fds.size(); ++i) {
+      auto* l = new ListenerSlot;
+      l->fd = fds[i];
+      l->index = static_cast<uint32_t>(i);
+      listeners_.push_back(l);
+    }
+    const auto& t = cfg_.timeouts;
+    timers_.emplace_back(nullptr);  // kind 0: none
+    timers_.emplace_back(new core::TimerList(kTimerHeader, t.client_header_ms));
+    timers_.emplace_back(new core::TimerList(kTimerKeepalive, t.keepalive_ms));
+    timers_.emplace_back(new core::TimerList(kTimerBody, t.client_body_ms));
+    timers_.emplace_back(new core::TimerList(kTimerConnect, t.upstream_connect_ms));
+    timers_.emplace_back(new core::TimerList(kTimerResponse, t.upstream_response_ms));
+    timers_.emplace_back(new core::TimerList(kTimerLinger, kLingerMs));
+    timers_.emplace_back(new core::TimerList(kTimerPoolIdle, kPoolIdleMs));
+    limits_.max_request_line = cfg_.limits.max_request_line;
+    limits_.max_head = cfg_.limits.max_header_size;
+    limits_.max_fields = cfg_.limits.max_headers;
+    resp_limits_ = limits_;
+    resp_limits_.max_fields = std::max<size_t>(256, limits_.max_fields);
+    resp_limits_.max_request_line = limits_.max_head;
+    fields_.resize(std::max<size_t>(limits_.max_fields, resp_limits_.max_fields) + 1);
+    pools_.resize(snap_->backend_count);
+    for (const auto& u : cfg_.upstreams) {
+      std::vector<uint32_t> w;
+      for (const auto& b : u.backends) w.push_back(b.weight);
+      balancers_.emplace_back(w);
+    }
+    high_water_ = 4ull * cfg_.buffers.size;
+  }
+
+  ~WorkerImpl() {
+    for (auto* l : listeners_) {
+      if (!l->closed && l->fd >= 0) close(l->fd);
+      delete l;
+    }
+    for (auto* t : timers_) delete t;
+    if (wake_fd_ >= 0) close(wake_fd_);
+    for (auto* s : string_pool_) delete s;
+  }
+
+  absl::Status Init() {
+    uint32_t sq = 1024;
+    absl::Status st = ring_.Init(sq, cfg_.buffers.count, cfg_.buffers.size);
+    if (!st.ok()) return st;
+    wake_fd_ = eventfd(0, EFD_CLOEXEC);
+    if (wake_fd_ < 0) return core::ErrnoStatus(errno, "eventfd");
+    return absl::OkStatus();
+  }
+
+  void Drain() {
+    uint64_t one = 1;
+    ssize_t w = write(wake_fd_, &one, sizeof(one));
+    (void)w;
+  }
+
+  uint64_t Run() {
+    for (auto* l : listeners_) ArmAccept(l);
+    ArmWake();
+    uint64_t cut = 0;
+    while (true) {
+      now_ms_ = core::MonotonicMs();
+      ring_.Publish();
+      uint64_t wait = NextTimerWait();
+      int r = ring_.SubmitAndWait(wait);
+      if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
+        RW_LOG(LogLevel::kError, "worker %u: io_uring wait failed: %s", index_, strerror(-r));
+      }
+      now_ms_ = core::MonotonicMs();
+      ReapCompletions();
+      RunDeferred();
+      ExpireTimers();
+      if (draining_) {
+        if (live_clients_ == 0) break;
+        if (now_ms_ >= drain_deadline_ms_) {
+          cut = CloseAllClients();
+          break;
+        }
+      }
+      RearmStarved();
+      FreeClosed();
+      FlushAccessLog();
+    }
+    // Drained: close the pool and wait (bounded) for the kernel to let go of everything.
+    ClosePools();
+    for (int i = 0; i < 100 && (!closing_.empty() || AnyListenerArmed()); ++i) {
+      ring_.SubmitAndWait(10);
+      ReapCompletions();
+      FreeClosed();
+    }
+    FlushAccessLog();
+    return cut;
+  }
+
+ private:
+  // ---- Submission helpers ---------------------------------------------------------------
+
+  void ArmAccept(ListenerSlot* l) {
+    if (l->armed || l->closed || draining_) return;
+    io_uring_sqe* sqe = ring_.GetSqe();
+    io_uring_prep_multishot_accept(sqe, l->fd, nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, Tag(l, Op::kAccept));
+    l->armed = true;
+  }
+
+  void ArmWake() {
+    io_uring_sqe* sqe = ring_.GetSqe();
+    io_uring_prep_read(sqe, wake_fd_, &wake_value_, sizeof(wake_value_), 0);
+    io_uring_sqe_set_data64(sqe, Tag(&wake_value_, Op::kWake));
+  }
+
+  void ArmRecv(Conn* c) {
+    if (c->recv_armed || c->recv_paused || c->closing || c->starved) return;
+    io_uring_sqe* sqe = ring_.GetSqe();
+    io_uring_prep_recv_multishot(sqe, c->fd, nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = core::Ring::kBufferGroup;
+    io_uring_sqe_set_data64(sqe, Tag(c, Op::kRecv));
+    c->recv_armed = true;
+    ++c->inflight;
+  }
+
+  void PauseRecv(Conn* c) {
+    if (c->recv_paused) return;
+    c->recv_paused = true;
+    if (c->recv_armed) {
+      io_uring_sqe* sqe = ring_.GetSqe();
+      io_uring_prep_cancel64(sqe, Tag(c, Op::kRecv), 0);
+      io_uring_sqe_set_data64(sqe, Tag(nullptr, Op::kIgnore));
+    }
+  }
+
+  void ResumeRecv(Conn* c) {
+    if (!c->recv_paused) return;
+    c->recv_paused = false;
+    ArmRecv(c);
+  }
+
+  void Send(Conn* c) {
+    if (c->sending || c->closing || c->sendq.empty()) return;
+    if (c->upstream && !static_cast<UpstreamConn*>(c)->connected) return;
+    int n = c->sendq.Gather(c->iov);
+    io_uring_sqe* sqe = ring_.GetSqe();
+    if (n == 1) {
+      io_uring_prep_send(sqe, c->fd, c->iov[0].iov_base, c->iov[0].iov_len, MSG_NOSIGNAL);
+    } else {
+      c->msg = msghdr{};
+      c->msg.msg_iov = c->iov;
+      c->msg.msg_iovlen = static_cast<size_t>(n);
+      io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+    }
+    io_uring_sqe_set_data64(sqe, Tag(c, Op::kSend));
+    c->sending = true;
+    ++c->inflight;
+  }
+
+  // ---- Timers ----------------------------------------------------------------------------
+
+  void ArmTimer(Conn* c, TimerKind kind) {
+    DisarmTimer(c);
+    c->timer.owner = c;
+    timers_[kind]->Arm(&c->timer, now_ms_);
+  }
+  void DisarmTimer(Conn* c) {
+    if (c->timer.armed()) timers_[c->timer.kind]->Remove(&c->timer);
+  }
+  uint64_t NextTimerWait() {
+    uint64_t next = UINT64_MAX;
+    for (size_t k = 1; k < timers_.size(); ++k) next = std::min(next, timers_[k]->NextDeadline());
+    if (draining_) next = std::min(next, drain_deadline_ms_);
+    if (next == UINT64_MAX) return 1000;
+    return next > now_ms_ ? std::min<uint64_t>(next - now_ms_ + 1, 1000) : 0;
+  }
+  static Conn* FromTimer(core::TimerNode* n) { return static_cast<Conn*>(n->owner); }
+  void ExpireTimers() {
+    for (size_t k = 1; k < timers_.size(); ++k) {
+      timers_[k]->Expire(now_ms_, [&](core::TimerNode* n) { OnTimer(FromTimer(n), k); });
+    }
+  }
+  void OnTimer(Conn* c, size_t kind) {
+    if (c->closing) return;
+    switch (kind) {
+      case kTimerHeader:
+      case kTimerBody: {
+        auto* cc = static_cast<ClientConn*>(c);
+        if (cc->req == ReqState::kIdle && cc->in.empty()) {
+          CloseConn(cc);
+        } else if (cc->resp == RespState::kNone || cc->resp == RespState::kWaiting) {
+          RW_LOG(LogLevel::kDebug, "client %s: request timed out", cc->peer_ip);
+          if (cc->req == ReqState::kHead) {
+            cc->log_method.assign("-");
+            cc->log_target.assign("-");
+            cc->start_ns = NowNs();
+          }
+          if (cc->up) AbortUpstream(cc->up);
+          RespondError(cc, 408, /*close=*/true);
+        } else {
+          CloseConn(cc);
+        }
+        break;
+      }
+      case kTimerKeepalive:
+      case kTimerLinger:
+      case kTimerPoolIdle:
+        CloseConn(c);
+        break;
+      case kTimerConnect:
+      case kTimerResponse: {
+        auto* u = static_cast<UpstreamConn*>(c);
+        RW_LOG(LogLevel::kWarn, "upstream %s: %s timed out",
+               BackendName(u->backend), kind == kTimerConnect ? "connect" : "response");
+        UpstreamFailed(u, 504);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  // ---- Completion dispatch ---------------------------------------------------------------
+
+  void ReapCompletions() {
+    io_uring_cqe* cqe;
+    unsigned head;
+    unsigned count = 0;
+    io_uring_for_each_cqe(ring_.raw(), head, cqe) {
+      ++count;
+      Dispatch(cqe);
+    }
+    io_uring_cq_advance(ring_.raw(), count);
+  }
+
+  void Dispatch(io_uring_cqe* cqe) {
+    uint64_t ud = cqe->user_data;
+    switch (TagOp(ud)) {
+      case Op::kIgnore:
+        break;
+      case Op::kAccept:
+        OnAccept(TagPtr<ListenerSlot>(ud), cqe->res, cqe->flags);
+        break;
+      case Op::kRecv:
+        OnRecv(TagPtr<Conn>(ud), cqe->res, cqe->flags);
+        break;
+      case Op::kSend:
+        OnSend(TagPtr<Conn>(ud), cqe->res);
+        break;
+      case Op::kConnect:
+        OnConnect(TagPtr<UpstreamConn>(ud), cqe->res);
+        break;
+      case Op::kWake:
+        OnWake(cqe->res);
+        break;
+    }
+  }
+
+  void OnWake(int res) {
+    if (!draining_) {
+      draining_ = true;
+      drain_deadline_ms_ = now_ms_ + cfg_.timeouts.shutdown_ms;
+      for (auto* l : listeners_) {
+        if (l->armed) {
+          io_uring_sqe* sqe = ring_.GetSqe();
+          io_uring_prep_cancel64(sqe, Tag(l, Op::kAccept), 0);
+          io_uring_sqe_set_data64(sqe, Tag(nullptr, Op::kIgnore));
+        } else if (!l->closed) {
+          close(l->fd);
+          l->closed = true;
+        }
+      }
+      // Idle keep-alive connections go now; busy ones close after their response.
+      for (ClientConn* c : std::vector<ClientConn*>(clients_.begin(), clients_.end())) {
+        if (c->req == ReqState::kIdle && c->in.empty() && c->sendq.empty()) {
+          CloseConn(c);
+        } else {
+          c->close_after = true;
+        }
+      }
+    }
+  }
+
+  bool AnyListenerArmed() const {
+    for (auto* l : listeners_) {
+      if (l->armed) return true;
+    }
+    return false;
+  }
+
+  void OnAccept(ListenerSlot* l, int res, uint32_t flags) {
+    if (!(flags & IORING_CQE_F_MORE)) l->armed = false;
+    if (res >= 0) {
+      if (draining_ || live_clients_ >= cfg_.limits.max_connections) {
+        close(res);
+      } else {
+        NewClient(res, l->index);
+      }
+    } else if (res != -ECANCELED) {
+      RW_LOG(LogLevel::kWarn, "worker %u: accept failed: %s", index_, strerror(-res));
+    }
+    if (!l->armed) {
+      if (draining_) {
+        if (!l->closed) {
+          close(l->fd);
+          l->closed = true;
+        }
+      } else {
+        ArmAccept(l);
+      }
+    }
+  }
+
+  void NewClient(int fd, uint32_t listener) {
+    auto* c = new ClientConn;
+    c->fd = fd;
+    c->listener = listener;
+    core::SetNoDelay(fd);
+    if (core::PeerIp(fd, c->peer_ip, sizeof(c->peer_ip)) == 0) strcpy(c->peer_ip, "-");
+    c->list_pos = clients_.size();
+    clients_.push_back(c);
+    ++live_clients_;
+    ArmTimer(c, kTimerHeader);
+    ArmRecv(c);
+  }
+
+  void OnRecv(Conn* c, int res, uint32_t flags) {
+    if (!(flags & IORING_CQE_F_MORE)) {
+      c->recv_armed = false;
+      --c->inflight;
+    }
+    if (res > 0) {
+      ring_.NoteLent();
+      uint16_t bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+      if (c->closing) {
+        ring_.Return(bid);
+        return;
+      }
+      char* data = ring_.BufferData(bid);
+      if (c->upstream) {
+        UpstreamInput(static_cast<UpstreamConn*>(c), data, static_cast<size_t>(res), bid);
+      } else {
+        ClientInput(static_cast<ClientConn*>(c), data, static_cast<size_t>(res), bid);
+      }
+    } else if (res == -ENOBUFS) {
+      if (!c->closing && !c->starved) {
+        c->starved = true;
+        starved_.push_back(c);
+        ++c->inflight;  // the starved list refers to it
+      }
+      return;
+    } else if (res == -ECANCELED) {
+      // Paused for backpressure, or closing.
+    } else if (!c->closing) {
+      // 0: orderly close by the peer; < 0: reset or another error.
+      if (c->upstream) {
+        UpstreamEof(static_cast<UpstreamConn*>(c), res);
+      } else {
+        ClientEof(static_cast<ClientConn*>(c));
+      }
+      return;
+    }
+    if (!c->recv_armed && !c->closing) ArmRecv(c);
+  }
+
+  void RearmStarved() {
+    ring_.Publish();
+    if (starved_.empty() || ring_.lent() >= ring_.buffer_count()) return;
+    std::vector<Conn*> list;
+    list.swap(starved_);
+    for (Conn* c : list) {
+      --c->inflight;
+      c->starved = false;
+      if (!c->closing) ArmRecv(c);
+    }
+  }
+
+  void OnSend(Conn* c, int res) {
+    --c->inflight;
+    c->sending = false;
+    if (c->closing) return;
+    if (res < 0) {
+      if (c->upstream) {
+        UpstreamEof(static_cast<UpstreamConn*>(c), res);
+      } else {
+        CloseConn(c);  // the client went away; AbortExchange via CloseConn
+      }
+      return;
+    }
+    c->sendq.Advance(static_cast<size_t>(res), [&](const SendPiece& p) { ReleasePiece(p); });
+    if (!c->sendq.empty()) {
+      Send(c);
+    }
+    if (c->upstream && !c->recv_paused) {
+      // Progress uploading the request counts as progress for the response timer.
+      auto* u = static_cast<UpstreamConn*>(c);
+      if (u->state == UpState::kHead || u->state == UpState::kBody) ArmTimer(u, kTimerResponse);
+    }
+    // Backpressure: let the other side read again once this queue has drained enough.
+    if (c->sendq.bytes() <= high_water_ / 2) {
+      if (c->upstream) {
+        auto* u = static_cast<UpstreamConn*>(c);
+        if (u->client) ResumeRecv(u->client);
+      } else {
+        auto* cc = static_cast<ClientConn*>(c);
+        if (cc->up) {
+          ResumeRecv(cc->up);
+          if (cc->up->state == UpState::kBody || cc->up->state == UpState::kHead) {
+            if (!cc->up->timer.armed()) ArmTimer(cc->up, kTimerResponse);
+          }
+        }
+      }
+    }
+    if (!c->upstream && c->sendq.empty()) ClientDrained(static_cast<ClientConn*>(c));
+  }
+
+  void ReleasePiece(const SendPiece& p) {
+    if (p.bid >= 0) ring_.Return(static_cast<uint16_t>(p.bid));
+    if (p.owned) ReleaseString(p.owned);
+  }
+
+  std::string* AcquireString() {
+    if (string_pool_.empty()) return new std::string;
+    std::string* s = string_pool_.back();
+    string_pool_.pop_back();
+    s->clear();
+    return s;
+  }
+  void ReleaseString(std::string* s) {
+    if (s->capacity() > 64 * 1024 || string_pool_.size() > 4096) {
+      delete s;
+    } else {
+      string_pool_.push_back(s);
+    }
+  }
+
+  // Queues bytes on `to`. With bid >= 0 the buffer goes with them (zero copy); otherwise the
+  // bytes are copied into a pooled string.
+  void Queue(Conn* to, const char* p, size_t n, int32_t bid) {
+    if (bid >= 0) {
+      to->sendq.Push({p, static_cast<uint32_t>(n), bid, nullptr});
+    } else {
+      std::string* s = AcquireString();
+      s->assign(p, n);
+      to->sendq.Push({s->data(), static_cast<uint32_t>(n), -1, s});
+    }
+    Send(to);
+  }
+  void QueueOwned(Conn* to, std::string* s) {
+    to->sendq.Push({s->data(), static_cast<uint32_t>(s->size()), -1, s});
+    Send(to);
+  }
+
+  // ---- Client side -----------------------------------------------------------------------
+
+  // Handles bytes read from a client. `bid` >= 0: the bytes are in that provided buffer, which
+  // this function either hands to a send or returns to the ring.
+  void ClientInput(ClientConn* c, char* p, size_t n, int32_t bid) {
+    bool buffer_taken = false;
+    while (n > 0 && !c->closing) {
+      switch (c->req) {
+        case ReqState::kIdle:
+        case ReqState::kHead: {
+          if (c->req == ReqState::kIdle) {
+            c->req = ReqState::kHead;
+            ArmTimer(c, kTimerHeader);
+          }
+          size_t used;
+          if (c->in.empty()) {
+            used = ParseClientHead(c, p, n);
+            if (used == 0) {  // incomplete: keep the bytes
+              c->in.append(p, n);
+              n = 0;
+            }
+          } else {
+            c->in.append(p, n);
+            n = 0;
+            std::string arena = std::move(c->in);
+            c->in.clear();
+            used = ParseClientHead(c, arena.data(), arena.size());
+            if (used == 0) {
+              c->in = std::move(arena);
+            } else if (used < arena.size()) {
+              // Bytes after the head: process them from a copy (they are not in a buffer).
+              ClientInput(c, arena.data() + used, arena.size() - used, -1);
+            }
+            break;
+          }
+          p += used;
+          n -= used;
+          break;
+        }
+        case ReqState::kBody: {
+          size_t take = TakeRequestBody(c, p, n);
+          if (c->closing) break;
+          if (take > 0 && c->up) {
+            if (bid >= 0 && !buffer_taken) {
+              Queue(c->up, p, take, bid);
+              buffer_taken = true;
+            } else {
+              Queue(c->up, p, take, -1);
+            }
+            if (c->up->sendq.bytes() > high_water_) PauseRecv(c);
+          }
+          p += take;
+          n -= take;
+          break;
+        }
+        case ReqState::kDone:
+          // Pipelined: wait for the current response before reading the next request.
+          c->in.append(p, n);
+          n = 0;
+          if (c->in.size() > cfg_.limits.max_header_size) PauseRecv(c);
+          break;
+        case ReqState::kTunnel:
+          if (c->up) {
+            Queue(c->up, p, n, (bid >= 0 && !buffer_taken) ? bid : -1);
+            buffer_taken = buffer_taken || bid >= 0;
+            if (c->up->sendq.bytes() > high_water_) PauseRecv(c);
+          }
+          n = 0;
+          break;
+        case ReqState::kLinger:
+          n = 0;  // discard
+          break;
+      }
+    }
+    if (bid >= 0 && !buffer_taken) ring_.Return(static_cast<uint16_t>(bid));
+  }
+
+  // Parses a request head at p[0, n). Returns bytes consumed (0: incomplete, keep the bytes;
+  // on an error the response is queued and all n bytes are reported consumed).
+  size_t ParseClientHead(ClientConn* c, char* p, size_t n) {
+    http1::RequestHead req;
+    http1::ParseResult r =
+        http1::ParseRequest(std::string_view(p, n), limits_, std::span(fields_.data(),
+                            limits_.max_fields), &req);
+    if (r.status == http1::ParseStatus::kIncomplete) return 0;
+    if (r.status == http1::ParseStatus::kError) {
+      RW_LOG(LogLevel::kDebug, "client %s: bad request: %s", c->peer_ip, r.error);
+      c->log_method.assign("-");
+      c->log_target.assign("-");
+      c->start_ns = NowNs();
+      RespondError(c, r.error_status, /*close=*/true);
+      return n;
+    }
+    StartRequest(c, req);
+    return r.consumed;
+  }
+
+  void StartRequest(ClientConn* c, http1::RequestHead& req) {
+    c->start_ns = NowNs();
+    c->log_method.assign(req.method);
+    c->log_target.assign(req.target.substr(0, 1024));
+    c->http10 = req.version_minor == 0;
+    c->keep_alive = req.framing.keep_alive;
+    c->head_method = req.method == "HEAD";
+    c->upgrade = req.framing.upgrade;
+    c->req_body = req.framing.body;
+    c->req_left = req.framing.content_length;
+    c->req_body_bytes = 0;
+    c->req_chunked.Reset();
+    c->status = 0;
+    c->resp_bytes = 0;
+    c->backend = -1;
+    c->retried = false;
+    c->resp = RespState::kWaiting;
+    c->req = c->req_body == BodyKind::kNone ? ReqState::kDone : ReqState::kBody;
+    if (c->req == ReqState::kBody) {
+      ArmTimer(c, kTimerBody);
+    } else {
+      DisarmTimer(c);
+    }
+
+    // Absolute-form targets carry the authority; route on it and forward origin-form.
+    std::string_view host = req.framing.host;
+    std::string_view path = req.target;
+    if (path.size() > 7 && (path.substr(0, 7) == "http://" || path.substr(0, 8) == "https://")) {
+      size_t start = path.find("//") + 2;
+      size_t slash = path.find('/', start);
+      host = path.substr(start, slash == std::string_view::npos ? std::string_view::npos
+                                                                : slash - start);
+      path = slash == std::string_view::npos ? std::string_view("/") : path.substr(slash);
+      req.target = path;
+    }
+    int server = snap_->router.FindServer(c->listener, host);
+    if (server < 0) {
+      RespondError(c, 404, c->req == ReqState::kBody);
+      return;
+    }
+    uint32_t upstream = snap_->router.FindUpstream(server, path);
+    c->upstream_index = static_cast<int32_t>(upstream);
+    if (cfg_.limits.max_body_size && c->req_body == BodyKind::kContentLength &&
+        c->req_left > cfg_.limits.max_body_size) {
+      RespondError(c, 413, /*close=*/true);
+      return;
+    }
+
+    // Answer "Expect: 100-continue" here and do not forward it: the body follows at once.
+    std::span<const http1::Field> fields = req.fields;
+    if (req.framing.expect_continue) {
+      size_t k = 0;
+      expect_fields_.resize(fields.size());
+      for (const auto& f : fields) {
+        if (!http1::EqualsIgnoreCase(f.name, "expect")) expect_fields_[k++] = f;
+      }
+      req.fields = std::span<const http1::Field>(expect_fields_.data(), k);
+      if (!c->http10 && c->req == ReqState::kBody) {
+        c->sendq.Push({http1::kContinueResponse.data(),
+                       static_cast<uint32_t>(http1::kContinueResponse.size()), -1, nullptr});
+        Send(c);
+      }
+    }
+    c->up_head.clear();
+    http1::WriteRequestHead(req, {.client_addr = c->peer_ip, .proto = "http"}, &c->up_head);
+    ConnectUpstream(c);
+  }
+
+  // Consumes request-body bytes from p[0, n); returns how many belong to the body.
+  size_t TakeRequestBody(ClientConn* c, const char* p, size_t n) {
+    size_t take = 0;
+    bool done = false;
+    if (c->req_body == BodyKind::kContentLength) {
+      take = static_cast<size_t>(std::min<uint64_t>(c->req_left, n));
+      c->req_left -= take;
+      c->req_body_bytes += take;
+      done = c->req_left == 0;
+    } else {
+      uint64_t data = 0;
+      http1::ChunkedDecoder::Result r =
+          c->req_chunked.Feed(std::string_view(p, n), [&](std::string_view d) { data += d.size(); });
+      if (r.error) {
+        RW_LOG(LogLevel::kDebug, "client %s: bad chunked body: %s", c->peer_ip, r.error_text);
+        FailRequestBody(c, 400);
+        return 0;
+      }
+      c->req_body_bytes += data;
+      take = r.consumed;
+      done = r.done;
+    }
+    if (cfg_.limits.max_body_size && c->req_body_bytes > cfg_.limits.max_body_size) {
+      FailRequestBody(c, 413);
+      return 0;
+    }
+    if (done) {
+      c->req = ReqState::kDone;
+      DisarmTimer(c);
+      if (c->resp == RespState::kDone) FinishExchange(c);
+    } else {
+      ArmTimer(c, kTimerBody);
+    }
+    return take;
+  }
+
+  void FailRequestBody(ClientConn* c, uint16_t status) {
+    if (c->up) AbortUpstream(c->up);
+    if (c->resp == RespState::kWaiting || c->resp == RespState::kNone) {
+      RespondError(c, status, /*close=*/true);
+    } else {
+      CloseConn(c);
+    }
+  }
+
+  // Queues one of the proxy's own responses. With close, the connection closes after it.
+  void RespondError(ClientConn* c, uint16_t status, bool close) {
+    if (c->closing) return;
+    if (c->req == ReqState::kBody || c->req == ReqState::kHead) close = true;
+    if (draining_) close = true;
+    std::string_view body = http1::ErrorResponse(status, close);
+    c->sendq.Push({body.data(), static_cast<uint32_t>(body.size()), -1, nullptr});
+    c->status = status;
+    c->resp_bytes = body.size();
+    c->resp = RespState::kDone;
+    if (close) {
+      c->close_after = true;
+      c->req = ReqState::kDone;
+      c->keep_alive = false;
+    } else if (c->req == ReqState::kHead) {
+      c->req = ReqState::kDone;
+    }
+    Send(c);
+    if (c->req == ReqState::kDone) FinishExchange(c);
+  }
+
+  // Both halves of the exchange are done: log it, then read the next request or close.
+  void FinishExchange(ClientConn* c) {
+    WriteAccessLog(c);
+    c->up_head.clear();
+    if (c->up_head.capacity() > 8192) c->up_head.shrink_to_fit();
+    if (c->close_after || !c->keep_alive || draining_) {
+      c->close_after = true;
+      c->req = ReqState::kDone;
+      if (c->sendq.empty() && !c->sending) ClientDrained(c);
+      return;
+    }
+    c->req = ReqState::kIdle;
+    c->resp = RespState::kNone;
+    ArmTimer(c, kTimerKeepalive);
+    ResumeRecv(c);
+    if (!c->in.empty() && !c->deferred) {
+      c->deferred = true;
+      ++c->inflight;
+      deferred_.push_back(c);
+    }
+  }
+
+  // Pipelined requests wait in the arena; they are parsed here, outside any completion.
+  void RunDeferred() {
+    while (!deferred_.empty()) {
+      std::vector<ClientConn*> list;
+      list.swap(deferred_);
+      for (ClientConn* c : list) {
+        --c->inflight;
+        c->deferred = false;
+        if (c->closing || c->req != ReqState::kIdle || c->in.empty()) continue;
+        std::string arena = std::move(c->in);
+        c->in.clear();
+        ClientInput(c, arena.data(), arena.size(), -1);
+      }
+    }
+  }
+
+  // The client's queue is empty. If the connection is to close, half-close it and linger so
+  // that unread request bytes do not turn our FIN into a reset that destroys the response.
+  void ClientDrained(ClientConn* c) {
+    if (!c->close_after || c->req != ReqState::kDone || c->closing) return;
+    if (c->resp != RespState::kDone) return;
+    shutdown(c->fd, SHUT_WR);
+    c->req = ReqState::kLinger;
+    c->in.clear();
+    ArmTimer(c, kTimerLinger);
+    ResumeRecv(c);
+  }
+
+  void ClientEof(ClientConn* c) {
+    if (c->up) AbortUpstream(c->up);
+    CloseConn(c);
+  }
+
+  void WriteAccessLog(ClientConn* c) {
+    if (!cfg_.logging.access_log) return;
+    AccessRecord rec;
+    rec.client = c->peer_ip;
+    rec.method = c->log_method;
+    rec.target = c->log_target;
+    rec.status = c->status;
+    rec.bytes = c->resp_bytes;
+    rec.upstream = c->backend >= 0 ? std::string_view(BackendName(static_cast<uint32_t>(c->backend)))
+                                   : std::string_view("-");
+    rec.duration_us = (NowNs() - c->start_ns) / 1000;
+    AppendAccessLog(rec, core::LogJson(), &access_buf_);
+    if (access_buf_.size() > 64 * 1024) FlushAccessLog();
+  }
+
+  void FlushAccessLog() {
+    if (access_buf_.empty()) return;
+    ssize_t w = write(access_fd_, access_buf_.data(), access_buf_.size());
+    (void)w;
+    access_buf_.clear();
+  }
+
+  // ---- Upstream side ---------------------------------------------------------------------
+
+  const char* BackendName(uint32_t backend) const {
+    return snap_->backends[backend]->address.text.c_str();
+  }
+  const config::Backend& BackendConfig(uint32_t backend) const {
+    return *snap_->backends[backend];
+  }
+
+  void ConnectUpstream(ClientConn* c) {
+    uint32_t upstream = static_cast<uint32_t>(c->upstream_index);
+    int pick = balancers_[upstream].Pick();
+    if (pick < 0) {
+      RespondError(c, 503, c->req == ReqState::kBody);
+      return;
+    }
+    uint32_t backend = snap_->backend_base[upstream] + static_cast<uint32_t>(pick);
+    c->backend = static_cast<int32_t>(backend);
+    UpstreamConn* u = TakePooled(backend);
+    if (!u) {
+      const config::Backend& b = BackendConfig(backend);
+      absl::StatusOr<int> fd = core::NewTcpSocket(b.address.storage.ss_family);
+      if (!fd.ok()) {
+        RW_LOG(LogLevel::kError, "upstream %s: %s", BackendName(backend),
+               std::string(fd.status().message()).c_str());
+        RespondError(c, 502, c->req == ReqState::kBody);
+        return;
+      }
+      u = new UpstreamConn;
+      u->upstream = true;
+      u->fd = *fd;
+      u->backend = backend;
+      io_uring_sqe* sqe = ring_.GetSqe();
+      io_uring_prep_connect(sqe, u->fd, reinterpret_cast<const sockaddr*>(&b.address.storage),
+                            b.address.len);
+      io_uring_sqe_set_data64(sqe, Tag(u, Op::kConnect));
+      ++u->inflight;
+      ArmTimer(u, kTimerConnect);
+    } else {
+      u->reused = true;
+      ArmTimer(u, kTimerResponse);
+    }
+    u->client = c;
+    c->up = u;
+    u->state = u->connected ? UpState::kHead : UpState::kConnecting;
+    u->keep_alive = true;
+    u->dechunk = false;
+    u->in.clear();
+    u->sendq.Push({c->up_head.data(), static_cast<uint32_t>(c->up_head.size()), -1, nullptr});
+    Send(u);
+  }
+
+  UpstreamConn* TakePooled(uint32_t backend) {
+    Pool& pool = pools_[backend];
+    UpstreamConn* u = pool.head;
+    if (!u) return nullptr;
+    PoolRemove(u);
+    return u;
+  }
+
+  void PoolRemove(UpstreamConn* u) {
+    Pool& pool = pools_[u->backend];
+    if (u->pool_prev) u->pool_prev->pool_next = u->pool_next; else pool.head = u->pool_next;
+    if (u->pool_next) u->pool_next->pool_prev = u->pool_prev;
+    u->pool_prev = u->pool_next = nullptr;
+    u->pooled = false;
+    --pool.size;
+    DisarmTimer(u);
+  }
+
+  void PoolPut(UpstreamConn* u) {
+    const config::Upstream& up = UpstreamOf(u->backend);
+    Pool& pool = pools_[u->backend];
+    if (up.keepalive == 0 || draining_) {
+      CloseConn(u);
+      return;
+    }
+    if (pool.size >= up.keepalive) {
+      // Evict the least recently used: walk to the tail.
+      UpstreamConn* t = pool.head;
+      while (t->pool_next) t = t->pool_next;
+      PoolRemove(t);
+      CloseConn(t);
+    }
+    u->pool_next = pool.head;
+    u->pool_prev = nullptr;
+    if (pool.head) pool.head->pool_prev = u;
+    pool.head = u;
+    u->pooled = true;
+    ++pool.size;
+    ArmTimer(u, kTimerPoolIdle);
+    ArmRecv(u);  // an idle pooled connection keeps a receive armed to see the server close
+  }
+
+  const config::Upstream& UpstreamOf(uint32_t backend) const {
+    return cfg_.upstreams[snap_->backend_upstream[backend]];
+  }
+
+  void ClosePools() {
+    for (auto& pool : pools_) {
+      while (pool.head) {
+        UpstreamConn* u = pool.head;
+        PoolRemove(u);
+        CloseConn(u);
+      }
+    }
+  }
+
+  void OnConnect(UpstreamConn* u, int res) {
+    --u->inflight;
+    if (u->closing) return;
+    if (res < 0) {
+      RW_LOG(LogLevel::kWarn, "upstream %s: connect failed: %s", BackendName(u->backend),
+             strerror(-res));
+      UpstreamFailed(u, 502);
+      return;
+    }
+    u->connected = true;
+    if (u->state == UpState::kConnecting) u->state = UpState::kHead;
+    ArmTimer(u, kTimerResponse);
+    ArmRecv(u);
+    Send(u);
+  }
+
+  void UpstreamInput(UpstreamConn* u, char* p, size_t n, int32_t bid) {
+    bool buffer_taken = false;
+    ClientConn* c = u->client;
+    if (!c) {
+      // Bytes on an idle pooled connection: the server is closing or misbehaving.
+      ring_.Return(static_cast<uint16_t>(bid));
+      if (u->pooled) PoolRemove(u);
+      CloseConn(u);
+      return;
+    }
+    if (u->timer.kind == kTimerResponse) ArmTimer(u, kTimerResponse);
+    while (n > 0 && !u->closing && u->client) {
+      switch (u->state) {
+        case UpState::kConnecting:
+        case UpState::kHead: {
+          size_t used;
+          if (u->in.empty()) {
+            used = ParseUpstreamHead(u, p, n);
+            if (used == 0) {
+              u->in.append(p, n);
+              n = 0;
+            }
+          } else {
+            u->in.append(p, n);
+            n = 0;
+            std::string arena = std::move(u->in);
+            u->in.clear();
+            used = ParseUpstreamHead(u, arena.data(), arena.size());
+            if (used == 0) {
+              u->in = std::move(arena);
+            } else if (used < arena.size() && !u->closing && u->client) {
+              UpstreamInput(u, arena.data() + used, arena.size() - used, -1);
+              // UpstreamInput with bid -1 never returns a buffer; nothing more to do here.
+            }
+            break;
+          }
+          p += used;
+          n -= used;
+          break;
+        }
+        case UpState::kBody: {
+          size_t take = TakeResponseBody(u, p, n, bid >= 0 && !buffer_taken ? bid : -1,
+                                         &buffer_taken);
+          p += take;
+          n -= take;
+          if (n > 0 && u->state == UpState::kDone) {
+            u->keep_alive = false;  // bytes after the response: do not trust this connection
+            n = 0;
+          }
+          break;
+        }
+        case UpState::kTunnel:
+          Queue(c, p, n, (bid >= 0 && !buffer_taken) ? bid : -1);
+          buffer_taken = buffer_taken || bid >= 0;
+          c->resp_bytes += n;
+          if (c->sendq.bytes() > high_water_) PauseRecv(u);
+          n = 0;
+          break;
+        case UpState::kDone:
+          u->keep_alive = false;
+          n = 0;
+          break;
+      }
+    }
+    if (bid >= 0 && !buffer_taken) ring_.Return(static_cast<uint16_t>(bid));
+  }
+
+  size_t ParseUpstreamHead(UpstreamConn* u, char* p, size_t n) {
+    ClientConn* c = u->client;
+    http1::ResponseHead resp;
+    http1::ParseResult r = http1::ParseResponse(std::string_view(p, n), resp_limits_,
+                                                std::span(fields_.data(), resp_limits_.max_fields),
+                                                &resp);
+    if (r.status == http1::ParseStatus::kIncomplete) return 0;
+    if (r.status == http1::ParseStatus::kError) {
+      RW_LOG(LogLevel::kWarn, "upstream %s: bad response: %s", BackendName(u->backend), r.error);
+      UpstreamFailed(u, 502);
+      return n;
+    }
+    if (resp.status < 200 && resp.status != 101) {
+      // Interim response: relay to HTTP/1.1 clients and wait for the final one.
+      if (!c->http10 && resp.status != 100) {
+        std::string* s = AcquireString();
+        http1::WriteResponseHead(resp, true, false, false, s);
+        QueueOwned(c, s);
+      }
+      return r.consumed;
+    }
+    u->body = http1::ResponseBody(resp, c->head_method);
+    u->left = resp.framing.content_length;
+    u->chunked.Reset();
+    u->keep_alive = resp.framing.keep_alive;
+    bool tunnel = resp.status == 101 && c->upgrade;
+    if (resp.status == 101 && !c->upgrade) {
+      UpstreamFailed(u, 502);
+      return n;
+    }
+    bool client_keep_alive = c->keep_alive && !c->close_after && !draining_ &&
+                             u->body != BodyKind::kUntilClose && !tunnel &&
+                             c->req != ReqState::kBody;
+    if (!client_keep_alive) c->close_after = true;
+    u->dechunk = c->http10 && u->body == BodyKind::kChunked;
+    std::string* s = AcquireString();
+    http1::WriteResponseHead(resp, client_keep_alive, c->http10, u->dechunk, s);
+    c->status = resp.status;
+    c->resp_bytes += s->size();
+    c->resp = RespState::kStreaming;
+    QueueOwned(c, s);
+    if (tunnel) {
+      u->state = UpState::kTunnel;
+      c->req = ReqState::kTunnel;
+      c->resp = RespState::kTunnel;
+      DisarmTimer(u);
+      DisarmTimer(c);
+      return r.consumed;
+    }
+    if (u->body == BodyKind::kNone ||
+        (u->body == BodyKind::kContentLength && u->left == 0)) {
+      UpstreamResponseDone(u);
+    } else {
+      u->state = UpState::kBody;
+    }
+    return r.consumed;
+  }
+
+  size_t TakeResponseBody(UpstreamConn* u, const char* p, size_t n, int32_t bid, bool* taken) {
+    ClientConn* c = u->client;
+    size_t take = 0;
+    bool done = false;
+    switch (u->body) {
+      case BodyKind::kContentLength:
+        take = static_cast<size_t>(std::min<uint64_t>(u->left, n));
+        u->left -= take;
+        done = u->left == 0;
+        break;
+      case BodyKind::kChunked: {
+        if (u->dechunk) {
+          http1::ChunkedDecoder::Result r = u->chunked.Feed(
+              std::string_view(p, n), [&](std::string_view d) { Queue(c, d.data(), d.size(), -1); });
+          if (r.error) {
+            UpstreamFailed(u, 502);
+            return n;
+          }
+          c->resp_bytes += r.consumed;
+          if (r.done) UpstreamResponseDone(u);
+          if (c->sendq.bytes() > high_water_) PauseRecv(u);
+          return r.consumed;
+        }
+        http1::ChunkedDecoder::Result r = u->chunked.Feed(std::string_view(p, n));
+        if (r.error) {
+          RW_LOG(LogLevel::kWarn, "upstream %s: bad chunked body: %s", BackendName(u->backend),
+                 r.error_text);
+          UpstreamFailed(u, 502);
+          return n;
+        }
+        take = r.consumed;
+        done = r.done;
+        break;
+      }
+      case BodyKind::kUntilClose:
+        take = n;
+        break;
+      case BodyKind::kNone:
+        done = true;
+        break;
+    }
+    if (take > 0) {
+      Queue(c, p, take, bid);
+      if (bid >= 0) *taken = true;
+      c->resp_bytes += take;
+      if (c->sendq.bytes() > high_water_) {
+        PauseRecv(u);
+        DisarmTimer(u);  // we stopped reading: the response timer must not blame the server
+      }
+    }
+    if (done) UpstreamResponseDone(u);
+    return take;
+  }
+
+  // The whole response has been queued to the client.
+  void UpstreamResponseDone(UpstreamConn* u) {
+    ClientConn* c = u->client;
+    u->state = UpState::kDone;
+    bool reusable = u->keep_alive && c->req != ReqState::kBody && u->sendq.empty() &&
+                    !u->sending && u->in.empty();
+    if (c->req == ReqState::kBody) {
+      c->close_after = true;  // the server answered before the body ended
+      c->req = ReqState::kDone;
+    }
+    u->client = nullptr;
+    c->up = nullptr;
+    DisarmTimer(u);
+    if (reusable) {
+      u->recv_paused = false;
+      PoolPut(u);
+    } else {
+      CloseConn(u);
+    }
+    c->resp = RespState::kDone;
+    ResumeRecv(c);
+    if (c->req == ReqState::kDone) FinishExchange(c);
+  }
+
+  void UpstreamEof(UpstreamConn* u, int res) {
+    ClientConn* c = u->client;
+    if (!c) {
+      if (u->pooled) PoolRemove(u);
+      CloseConn(u);
+      return;
+    }
+    if (u->state == UpState::kBody && u->body == BodyKind::kUntilClose && res == 0) {
+      u->keep_alive = false;
+      UpstreamResponseDone(u);
+      return;
+    }
+    if (u->state == UpState::kTunnel) {
+      CloseConn(u);
+      c->up = nullptr;
+      c->resp = RespState::kDone;
+      c->req = ReqState::kDone;
+      c->close_after = true;
+      FinishExchange(c);
+      return;
+    }
+    if (res < 0) {
+      RW_LOG(LogLevel::kWarn, "upstream %s: %s", BackendName(u->backend), strerror(-res));
+    }
+    UpstreamFailed(u, 502);
+  }
+
+  // The upstream connection failed before the response ended. Retry once on a fresh
+  // connection when a pooled connection turned out stale and nothing but the head was sent;
+  // otherwise answer `status` if no response byte has gone out, or cut the client.
+  void UpstreamFailed(UpstreamConn* u, uint16_t status) {
+    ClientConn* c = u->client;
+    bool stale = status == 502 && u->reused && u->state == UpState::kHead && u->in.empty();
+    u->client = nullptr;
+    if (u->pooled) PoolRemove(u);
+    CloseConn(u);
+    if (!c) return;
+    c->up = nullptr;
+    if (c->closing) return;
+    if (stale && !c->retried && c->req_body == BodyKind::kNone && c->resp == RespState::kWaiting) {
+      c->retried = true;
+      ConnectUpstream(c);
+      return;
+    }
+    if (c->resp == RespState::kWaiting) {
+      RespondError(c, status, c->req == ReqState::kBody);
+    } else {
+      CloseConn(c);
+    }
+  }
+
+  // Drops the upstream side of an exchange that the client side abandoned.
+  void AbortUpstream(UpstreamConn* u) {
+    if (u->client) u->client->up = nullptr;
+    u->client = nullptr;
+    if (u->pooled) PoolRemove(u);
+    CloseConn(u);
+  }
+
+  // ---- Closing ---------------------------------------------------------------------------
+
+  void CloseConn(Conn* c) {
+    if (c->closing) return;
+    c->closing = true;
+    DisarmTimer(c);
+    if (!c->upstream) {
+      auto* cc = static_cast<ClientConn*>(c);
+      if (cc->up) AbortUpstream(cc->up);
+      --live_clients_;
+    } else {
+      auto* u = static_cast<UpstreamConn*>(c);
+      if (u->pooled) PoolRemove(u);
+      if (u->client) {
+        u->client->up = nullptr;
+        u->client = nullptr;
+      }
+    }
+    if (c->recv_armed || c->sending || c->inflight > 0) {
+      io_uring_sqe* sqe = ring_.GetSqe();
+      io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+      io_uring_sqe_set_data64(sqe, Tag(nullptr, Op::kIgnore));
+    }
+    closing_.push_back(c);
+  }
+
+  uint64_t CloseAllClients() {
+    uint64_t n = 0;
+    for (ClientConn* c : std::vector<ClientConn*>(clients_.begin(), clients_.end())) {
+      if (!c->closing) {
+        CloseConn(c);
+        ++n;
+      }
+    }
+    return n;
+  }
+
+  void FreeClosed() {
+    if (closing_.empty()) return;
+    size_t keep = 0;
+    for (size_t i = 0; i < closing_.size(); ++i) {
+      Conn* c = closing_[i];
+      if (c->inflight > 0) {
+        closing_[keep++] = c;
+        continue;
+      }
+      c->sendq.Clear([&](const SendPiece& p) { ReleasePiece(p); });
+      close(c->fd);
+      if (c->upstream) {
+        delete static_cast<UpstreamConn*>(c);
+      } else {
+        auto* cc = static_cast<ClientConn*>(c);
+        clients_[cc->list_pos] = clients_.back();
+        clients_[cc->list_pos]->list_pos = cc->list_pos;
+        clients_.pop_back();
+        delete cc;
+      }
+    }
+    closing_.resize(keep);
+  }
+
+  std::shared_ptr<const Snapshot> snap_;
+  const config::Config& cfg_;
+  uint32_t index_;
+  core::Ring ring_;
+  int wake_fd_ = -1;
+  uint64_t wake_value_ = 0;
+  int access_fd_ = snap_->access_log_fd;
+  std::vector<ListenerSlot*> listeners_;
+  std::vector<core::TimerList*> timers_;
+  http1::ParseLimits limits_;
+  http1::ParseLimits resp_limits_;
+  std::vector<http1::Field> fields_;
+  std::vector<http1::Field> expect_fields_;
+  std::vector<Pool> pools_;
+  std::vector<balance::SmoothWeightedRoundRobin> balancers_;
+  std::vector<ClientConn*> clients_;
+  std::vector<Conn*> closing_;
+  std::vector<Conn*> starved_;
+  std::vector<ClientConn*> deferred_;
+  std::vector<std::string*> string_pool_;
+  std::string access_buf_;
+  uint64_t high_water_ = 0;
+  uint64_t now_ms_ = 0;
+  uint64_t live_clients_ = 0;
+  bool draining_ = false;
+  uint64_t drain_deadline_ms_ = 0;
+};
+
+Worker::Worker(std::shared_ptr<const Snapshot> snapshot, uint32_t index,
+               std::vector<int> listen_fds)
+    : impl_(std::make_unique<WorkerImpl>(std::move(snapshot), index, std::move(listen_fds))) {}
+Worker::~Worker() = default;
+absl::Status Worker::Init() { return impl_->Init(); }
+uint64_t Worker::Run() { return impl_->Run(); }
+void Worker::Drain() { impl_->Drain(); }
+
+}  // namespace ringway::proxy
