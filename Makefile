@@ -1,0 +1,89 @@
+# ringway's front door. The real build is CMake; this file installs what is missing, builds,
+# runs the demo, runs the tests and the benchmarks.
+#
+#   make run     build, start two demo backends and ringway on 127.0.0.1:8080, show a request
+#   make test    unit tests (Release and Sanitize), fuzz-corpus replay and integration tests
+
+SHELL := /bin/bash
+MAKEFLAGS += --no-print-directory
+JOBS ?= $(shell nproc)
+BUILD ?= build
+CMAKE_FLAGS ?=
+
+# Debian packages the build, the tests and the benchmarks use.
+DEPS := build-essential cmake pkg-config python3 curl liburing-dev libyaml-dev libabsl-dev \
+        libgtest-dev libgmock-dev libbenchmark-dev wrk nghttp2-client nginx-light haproxy \
+        linux-perf
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+.PHONY: all deps build release debug sanitize run test unit integration bench compare fuzz \
+        format clean
+
+all: build
+
+# Installs missing packages once; later builds only check the stamp.
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP):
+	@missing=""; for p in $(DEPS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@mkdir -p $(BUILD) && touch $@
+
+build: release
+release: deps
+	@cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD)/release -j$(JOBS)
+debug: deps
+	@cmake -S . -B $(BUILD)/debug -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD)/debug -j$(JOBS)
+sanitize: deps
+	@cmake -S . -B $(BUILD)/sanitize -DCMAKE_BUILD_TYPE=Sanitize -DRINGWAY_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD)/sanitize -j$(JOBS)
+
+# The demo: two backends on 127.0.0.1:3001 and :3002, ringway on 127.0.0.1:8080.
+run: deps
+	@cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD)/release -j$(JOBS) --target ringway
+	@bash config/demo.sh $(BUILD)/release/ringway config/ringway.yaml
+
+# Everything: Release unit + fuzz replay + integration tests, then the unit tests and the
+# integration tests again under ASan+UBSan.
+test: release sanitize
+	@cd $(BUILD)/release && ctest --output-on-failure -j$(JOBS) -L 'unit|fuzz'
+	@cd $(BUILD)/release && ctest --output-on-failure -L integration
+	@cd $(BUILD)/sanitize && ctest --output-on-failure -j$(JOBS) -L 'unit|fuzz|integration'
+
+unit: release
+	@cd $(BUILD)/release && ctest --output-on-failure -j$(JOBS) -L 'unit|fuzz'
+integration: release
+	@cd $(BUILD)/release && ctest --output-on-failure -L integration
+
+bench: release
+	@$(BUILD)/release/ringway_bench
+
+compare: release
+	@RINGWAY_BIN=$(BUILD)/release/ringway bash perf/compare
+
+# libFuzzer runs (clang): FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@command -v clang++ >/dev/null || { sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; $$sudo apt-get install -y -qq clang libclang-rt-14-dev; }
+	@cmake -S . -B $(BUILD)/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	  -DRINGWAY_FUZZ=ON -DRINGWAY_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(BUILD)/fuzz -j$(JOBS) --target http1_request_fuzz http1_response_fuzz chunked_fuzz
+	@for t in http1_request http1_response chunked; do \
+	  mkdir -p $(BUILD)/fuzz/corpus-$$t && \
+	  $(BUILD)/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+format:
+	@find core proto config balance proxy tests perf -name '*.h' -o -name '*.cc' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD)
