@@ -208,7 +208,7 @@ class WorkerImpl {
       for (const auto& b : u.backends) w.push_back(b.weight);
       balancers_.emplace_back(w);
     }
-    high_water_ = 4ull * cfg_.buffers.size;
+    high_water_ = 8ull * cfg_.buffers.size;
   }
 
   ~WorkerImpl() {
