@@ -1,0 +1,128 @@
+// ParseSocketAddress: IP literals with a port. Host names other than "localhost" are refused
+// because nothing here resolves names (and a lookup at load time would hide DNS changes).
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+#include "config/config.h"
+
+namespace ringway::config {
+namespace {
+
+bool AllDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// True when `host` looks like a DNS name: letters, digits, '-' and '.', with a letter somewhere.
+bool LooksLikeHostName(std::string_view host) {
+  bool letter = false;
+  for (char c : host) {
+    if (IsAlpha(c)) {
+      letter = true;
+    } else if (!((c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_')) {
+      return false;
+    }
+  }
+  return letter;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+           return lower(x) == lower(y);
+         });
+}
+
+absl::Status Bad(std::string_view text, std::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrFormat("address '%s': %s", text, problem));
+}
+
+}  // namespace
+
+absl::StatusOr<SocketAddress> ParseSocketAddress(std::string_view text) {
+  if (text.empty()) {
+    return absl::InvalidArgumentError(
+        "empty address; write an IP address and port such as 127.0.0.1:3001");
+  }
+  std::string_view host;
+  std::string_view port_text;
+  bool v6 = false;
+  if (text[0] == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos) {
+      return Bad(text, "missing ']' after the IPv6 address; write it as [::1]:3001");
+    }
+    host = text.substr(1, close - 1);
+    std::string_view rest = text.substr(close + 1);
+    if (rest.empty() || rest[0] != ':') {
+      return Bad(text, "missing port after ']'; write it as [::1]:3001");
+    }
+    port_text = rest.substr(1);
+    v6 = true;
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      return Bad(text, "missing port; write an IP address and port such as 127.0.0.1:3001");
+    }
+    host = text.substr(0, colon);
+    if (host.find(':') != std::string_view::npos) {
+      return Bad(text, "an IPv6 address needs brackets around it, such as [::1]:3001");
+    }
+    port_text = text.substr(colon + 1);
+  }
+
+  if (!AllDigits(port_text)) {
+    return Bad(text,
+               absl::StrFormat("port '%s' is not a number; use a port from 1 to 65535", port_text));
+  }
+  unsigned long port = port_text.size() > 5 ? 0 : std::stoul(std::string(port_text));
+  if (port < 1 || port > 65535) {
+    return Bad(text,
+               absl::StrFormat("port %s is out of range; use a port from 1 to 65535", port_text));
+  }
+
+  SocketAddress out;
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (v6) {
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET6, std::string(host).c_str(), &sa.sin6_addr) != 1) {
+      return Bad(
+          text, absl::StrFormat("'%s' is not an IPv6 address; write one such as [::1]:3001", host));
+    }
+    inet_ntop(AF_INET6, &sa.sin6_addr, buf, sizeof(buf));
+    std::memcpy(&out.storage, &sa, sizeof(sa));
+    out.len = sizeof(sa);
+    out.text = absl::StrFormat("[%s]:%d", buf, port);
+    return out;
+  }
+
+  std::string ip(host);
+  if (ip.empty()) ip = "0.0.0.0";
+  if (EqualsIgnoreCase(ip, "localhost")) ip = "127.0.0.1";
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, ip.c_str(), &sa.sin_addr) != 1) {
+    if (LooksLikeHostName(host)) {
+      return Bad(text, "host names are not resolved; write an IP address such as 127.0.0.1:3001");
+    }
+    return Bad(text, absl::StrFormat("'%s' is not an IPv4 address; write one such as "
+                                     "127.0.0.1:3001",
+                                     host));
+  }
+  inet_ntop(AF_INET, &sa.sin_addr, buf, sizeof(buf));
+  std::memcpy(&out.storage, &sa, sizeof(sa));
+  out.len = sizeof(sa);
+  out.text = absl::StrFormat("%s:%d", buf, port);
+  return out;
+}
+
+}  // namespace ringway::config

@@ -1,0 +1,1057 @@
+// Loader: walks the YAML tree (yaml_node.h) against the schema in docs/configuration.md, fills
+// the structs of config.h, and cross-checks references and duplicates. The first problem found
+// is returned as "FILE:LINE:COL: what is wrong; what to change".
+#include "config/config.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "config/units.h"
+#include "config/yaml_node.h"
+
+namespace ringway::config {
+namespace {
+
+#define CONFIG_RETURN_IF_ERROR(expr)                    \
+  do {                                                  \
+    if (absl::Status status_ = (expr); !status_.ok()) { \
+      return status_;                                   \
+    }                                                   \
+  } while (0)
+
+using Kind = YamlNode::Kind;
+using Keys = std::initializer_list<std::string_view>;
+
+constexpr size_t kMaxFileBytes = 16 << 20;
+
+// Optimal string alignment distance: edits, with a swap of neighbours counting as one.
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// The candidate within two edits of `word` (and closer than rewriting it whole), or "".
+template <typename Range>
+std::string Closest(std::string_view word, const Range& candidates) {
+  std::string best;
+  size_t best_distance = 3;
+  for (const auto& candidate : candidates) {
+    size_t d = EditDistance(word, candidate);
+    if (d < best_distance && d < word.size()) {
+      best_distance = d;
+      best = std::string(candidate);
+    }
+  }
+  return best;
+}
+
+std::string Quoted(const std::vector<std::string>& names) {
+  std::vector<std::string> q;
+  q.reserve(names.size());
+  for (const std::string& n : names) q.push_back("'" + n + "'");
+  return absl::StrJoin(q, ", ");
+}
+
+std::string Where(std::string_view key, std::string_view where) {
+  return absl::StrFormat("'%s' in %s", key, where);
+}
+
+std::string SizeText(uint64_t bytes) {
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return absl::StrFormat("%dm", bytes >> 20);
+  if (bytes >= (1u << 10) && bytes % (1u << 10) == 0) return absl::StrFormat("%dk", bytes >> 10);
+  return absl::StrFormat("%d", bytes);
+}
+
+bool IsPowerOfTwo(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+// Positions kept beside the structs for checks that run after everything is loaded.
+struct ServerMarks {
+  Mark at;    // the server's mapping
+  Mark name;  // the name key's value, else the first server_name, else `at`
+  std::vector<Mark> server_names;
+  Mark default_flag;
+};
+
+class Loader {
+ public:
+  explicit Loader(std::string_view filename) : file_(filename) {}
+
+  absl::StatusOr<Config> Load(std::string_view text);
+
+ private:
+  absl::Status Error(Mark at, std::string_view message) const {
+    return ErrorAt(file_, at, message);
+  }
+  absl::Status Error(const YamlNode& at, std::string_view message) const {
+    return ErrorAt(file_, at.mark, message);
+  }
+  absl::Status TypeError(const YamlNode& node, std::string_view what, std::string_view expected,
+                         std::string_view hint = {}) const;
+  absl::Status CheckKeys(const YamlNode& map, Keys allowed, std::string_view where) const;
+  absl::Status ExpectMapping(const YamlNode& node, std::string_view what) const;
+  absl::Status ExpectList(const YamlNode& node, std::string_view what,
+                          std::string_view example) const;
+  absl::StatusOr<const YamlNode*> Require(const YamlNode& map, std::string_view key,
+                                          std::string_view where, std::string_view example) const;
+
+  absl::StatusOr<std::string> String(const YamlNode& node, std::string_view what) const;
+  absl::StatusOr<int64_t> Integer(const YamlNode& node, std::string_view what, int64_t lo,
+                                  int64_t hi) const;
+  absl::StatusOr<bool> Bool(const YamlNode& node, std::string_view what) const;
+  absl::StatusOr<uint32_t> Duration(const YamlNode& node, std::string_view what) const;
+  absl::StatusOr<uint64_t> Size(const YamlNode& node, std::string_view what, uint64_t lo,
+                                uint64_t hi) const;
+  absl::StatusOr<SocketAddress> Address(const YamlNode& node, std::string_view what) const;
+  absl::StatusOr<std::string> ServerName(const YamlNode& node, std::string_view what) const;
+  absl::StatusOr<uint32_t> UpstreamRef(const YamlNode& node, std::string_view what) const;
+
+  absl::Status LoadGlobal(const YamlNode& global);
+  absl::Status LoadGlobalTls(const YamlNode& tls);
+  absl::Status LoadLog(const YamlNode& log);
+  absl::Status LoadTimeouts(const YamlNode& timeouts);
+  absl::Status LoadLimits(const YamlNode& limits);
+  absl::Status LoadBuffers(const YamlNode& buffers);
+  absl::Status LoadUpstreams(const YamlNode& list);
+  absl::Status LoadBackend(const YamlNode& item, std::string_view where, Upstream* upstream);
+  absl::Status LoadServers(const YamlNode& list);
+  absl::Status LoadServer(const YamlNode& item, size_t index);
+  absl::Status LoadRoutes(const YamlNode& list, std::string_view where, Server* server);
+  absl::Status LoadListeners(const YamlNode* list);
+  absl::Status LoadListener(const YamlNode& item, size_t index);
+  absl::Status AddListener(Listener listener, Mark name_at, Mark bind_at);
+  absl::Status CheckListenerServers();
+
+  std::string file_;
+  Config cfg_;
+  std::map<std::string, uint32_t, std::less<>> upstream_index_;
+  std::vector<Mark> upstream_marks_;
+  std::map<std::string, uint32_t, std::less<>> server_index_;
+  std::vector<ServerMarks> server_marks_;
+  std::vector<Mark> listener_name_marks_;
+  std::vector<Mark> listener_bind_marks_;
+  const YamlNode* global_port_ = nullptr;  // validated by LoadGlobal
+  bool from_port_ = false;                 // cfg_.listeners[0] comes from global.port
+};
+
+absl::Status Loader::TypeError(const YamlNode& node, std::string_view what,
+                               std::string_view expected, std::string_view hint) const {
+  std::string message = absl::StrFormat("%s must be %s, found %s", what, expected, node.Describe());
+  std::string auto_hint;
+  if (hint.empty()) {
+    bool wants_int = expected.find("integer") != std::string_view::npos;
+    bool wants_bool = expected.find("boolean") != std::string_view::npos;
+    bool wants_string = expected.find("string") != std::string_view::npos;
+    int64_t ignored = 0;
+    if (node.kind == Kind::kString && wants_int && absl::SimpleAtoi(node.text, &ignored)) {
+      auto_hint = "remove the quotes around the number";
+    } else if (node.kind == Kind::kString && wants_bool &&
+               (node.text == "true" || node.text == "false")) {
+      auto_hint = "remove the quotes around " + node.text;
+    } else if (node.kind == Kind::kBool && wants_string) {
+      auto_hint = absl::StrFormat("write \"%s\" in quotes if you mean the text", node.text);
+    } else if (node.kind == Kind::kNull) {
+      auto_hint = "write a value after the colon";
+    }
+    hint = auto_hint;
+  }
+  if (!hint.empty()) absl::StrAppendFormat(&message, "; %s", hint);
+  return Error(node, message);
+}
+
+absl::Status Loader::CheckKeys(const YamlNode& map, Keys allowed, std::string_view where) const {
+  for (const YamlNode::Entry& entry : map.entries) {
+    const std::string& key = entry.key.text;
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+    std::string message = absl::StrFormat("unknown key '%s' in %s", key, where);
+    std::string suggestion = Closest(key, allowed);
+    if (!suggestion.empty()) {
+      absl::StrAppendFormat(&message, "; did you mean '%s'?", suggestion);
+    } else {
+      std::vector<std::string> names(allowed.begin(), allowed.end());
+      absl::StrAppendFormat(&message, "; the keys allowed here are %s", Quoted(names));
+    }
+    return Error(entry.key, message);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::ExpectMapping(const YamlNode& node, std::string_view what) const {
+  if (node.kind == Kind::kMapping) return absl::OkStatus();
+  return TypeError(node, what, "a mapping (key: value lines)",
+                   node.kind == Kind::kNull
+                       ? "write its keys on the lines below it, indented"
+                       : "write its keys on the lines below it, indented, or as {key: value}");
+}
+
+absl::Status Loader::ExpectList(const YamlNode& node, std::string_view what,
+                                std::string_view example) const {
+  if (node.kind == Kind::kSequence) return absl::OkStatus();
+  return TypeError(node, what, "a list",
+                   absl::StrFormat("write one '- ' item per line or a list such as %s", example));
+}
+
+absl::StatusOr<const YamlNode*> Loader::Require(const YamlNode& map, std::string_view key,
+                                                std::string_view where,
+                                                std::string_view example) const {
+  if (const YamlNode* value = map.Find(key)) return value;
+  return Error(map, absl::StrFormat("%s has no '%s' key; add %s", where, key, example));
+}
+
+absl::StatusOr<std::string> Loader::String(const YamlNode& node, std::string_view what) const {
+  if (node.kind != Kind::kString && node.kind != Kind::kInt && node.kind != Kind::kFloat) {
+    return TypeError(node, what, "a string");
+  }
+  if (node.text.empty()) {
+    return Error(node, absl::StrFormat("%s is empty; write a value", what));
+  }
+  return node.text;
+}
+
+absl::StatusOr<int64_t> Loader::Integer(const YamlNode& node, std::string_view what, int64_t lo,
+                                        int64_t hi) const {
+  if (node.kind != Kind::kInt) {
+    return TypeError(node, what, absl::StrFormat("an integer from %d to %d", lo, hi));
+  }
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(node.text, &value) || value < lo || value > hi) {
+    return Error(node, absl::StrFormat("%s is %s, out of range; use a value from %d to %d", what,
+                                       node.text, lo, hi));
+  }
+  return value;
+}
+
+absl::StatusOr<bool> Loader::Bool(const YamlNode& node, std::string_view what) const {
+  if (node.kind != Kind::kBool) return TypeError(node, what, "a boolean (true or false)");
+  return node.BoolValue();
+}
+
+absl::StatusOr<uint32_t> Loader::Duration(const YamlNode& node, std::string_view what) const {
+  if (node.kind != Kind::kInt && node.kind != Kind::kString) {
+    std::string hint = node.kind == Kind::kFloat
+                           ? "use whole numbers with a unit, such as 1500ms instead of 1.5"
+                           : "write a whole number followed by ms, s, m or h, such as 30s";
+    return TypeError(node, what, "a duration such as 250ms, 5s, 2m or 1h", hint);
+  }
+  absl::StatusOr<uint32_t> ms = ParseDurationMs(node.text);
+  if (!ms.ok()) {
+    return Error(node, absl::StrFormat("%s: %s", what, ms.status().message()));
+  }
+  return *ms;
+}
+
+absl::StatusOr<uint64_t> Loader::Size(const YamlNode& node, std::string_view what, uint64_t lo,
+                                      uint64_t hi) const {
+  if (node.kind != Kind::kInt && node.kind != Kind::kString) {
+    return TypeError(node, what, "a size such as 8k, 64k, 1m or 2g",
+                     "write a whole number of bytes, optionally followed by k, m or g");
+  }
+  absl::StatusOr<uint64_t> bytes = ParseSize(node.text);
+  if (!bytes.ok()) {
+    return Error(node, absl::StrFormat("%s: %s", what, bytes.status().message()));
+  }
+  if (*bytes < lo || *bytes > hi) {
+    return Error(node, absl::StrFormat("%s is %s (%d bytes), out of range; use %s to %s", what,
+                                       node.text, *bytes, SizeText(lo), SizeText(hi)));
+  }
+  return *bytes;
+}
+
+absl::StatusOr<SocketAddress> Loader::Address(const YamlNode& node, std::string_view what) const {
+  if (node.kind != Kind::kString) {
+    std::string hint = node.kind == Kind::kInt
+                           ? absl::StrFormat(
+                                 "write an address with a port, such as \":%s\" or "
+                                 "\"127.0.0.1:%s\"",
+                                 node.text, node.text)
+                           : "write an IP address and port such as \"127.0.0.1:3001\"";
+    return TypeError(node, what, "an address string", hint);
+  }
+  absl::StatusOr<SocketAddress> address = ParseSocketAddress(node.text);
+  if (!address.ok()) {
+    return Error(node, absl::StrFormat("%s: %s", what, address.status().message()));
+  }
+  return *std::move(address);
+}
+
+// Lower-cases and checks one host name pattern: "acme.com" or "*.acme.com".
+absl::StatusOr<std::string> Loader::ServerName(const YamlNode& node, std::string_view what) const {
+  absl::StatusOr<std::string> text = String(node, what);
+  if (!text.ok()) return text.status();
+  std::string name = *text;
+  for (char& c : name) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  auto bad = [&](std::string_view problem) {
+    return Error(node, absl::StrFormat("server name '%s' %s", *text, problem));
+  };
+  if (name.find(':') != std::string::npos && name.front() != '[') {
+    return bad(
+        "has a port; server names match the Host header without its port, so write "
+        "only the name (listeners choose ports)");
+  }
+  if (name.front() == '[') {  // an IPv6 literal, as a Host header writes it
+    in6_addr ip6{};
+    if (name.back() != ']' ||
+        inet_pton(AF_INET6, name.substr(1, name.size() - 2).c_str(), &ip6) != 1) {
+      return bad("is not a bracketed IPv6 address; write one such as [::1]");
+    }
+    return name;
+  }
+  std::string_view rest = name;
+  if (rest.substr(0, 2) == "*.") rest.remove_prefix(2);
+  if (rest.find('*') != std::string_view::npos) {
+    return bad("has a '*' that is not a leading '*.' label; write a wildcard as *.acme.com");
+  }
+  if (!rest.empty() && rest.back() == '.') return bad("ends with a dot; remove the trailing dot");
+  size_t label = 0;
+  for (size_t i = 0; i <= rest.size(); ++i) {
+    if (i == rest.size() || rest[i] == '.') {
+      if (i == label) {
+        return bad("has an empty label; write names such as acme.com or *.acme.com");
+      }
+      label = i + 1;
+      continue;
+    }
+    char c = rest[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok) {
+      return bad(
+          absl::StrFormat("contains '%c'; use letters, digits, '-' and '.', with an "
+                          "optional leading '*.'",
+                          c));
+    }
+  }
+  return name;
+}
+
+absl::StatusOr<uint32_t> Loader::UpstreamRef(const YamlNode& node, std::string_view what) const {
+  absl::StatusOr<std::string> name = String(node, what);
+  if (!name.ok()) return name.status();
+  auto it = upstream_index_.find(*name);
+  if (it != upstream_index_.end()) return it->second;
+  std::vector<std::string> names;
+  for (const Upstream& u : cfg_.upstreams) names.push_back(u.name);
+  std::string message = absl::StrFormat("upstream '%s' is not defined", *name);
+  std::string suggestion = Closest(*name, names);
+  if (!suggestion.empty()) absl::StrAppendFormat(&message, "; did you mean '%s'?", suggestion);
+  absl::StrAppendFormat(&message, " (defined upstreams: %s)", Quoted(names));
+  return Error(node, message);
+}
+
+absl::Status Loader::LoadGlobal(const YamlNode& global) {
+  CONFIG_RETURN_IF_ERROR(ExpectMapping(global, "'global'"));
+  CONFIG_RETURN_IF_ERROR(CheckKeys(
+      global, {"port", "workers", "tls", "log", "timeouts", "limits", "buffers"}, "global"));
+  if (const YamlNode* port = global.Find("port")) {
+    absl::StatusOr<int64_t> n = Integer(*port, Where("port", "global"), 1, 65535);
+    if (!n.ok()) return n.status();
+    global_port_ = port;
+  }
+  if (const YamlNode* workers = global.Find("workers")) {
+    if (workers->kind == Kind::kString && workers->text == "auto") {
+      cfg_.workers = 0;
+    } else if (workers->kind == Kind::kInt) {
+      absl::StatusOr<int64_t> n = Integer(*workers, Where("workers", "global"), 1, 1024);
+      if (!n.ok()) return n.status();
+      cfg_.workers = static_cast<uint32_t>(*n);
+    } else {
+      return TypeError(*workers, Where("workers", "global"),
+                       "an integer from 1 to 1024 or \"auto\"",
+                       "write workers: auto for one worker per CPU");
+    }
+  }
+  if (const YamlNode* tls = global.Find("tls")) CONFIG_RETURN_IF_ERROR(LoadGlobalTls(*tls));
+  if (const YamlNode* log = global.Find("log")) CONFIG_RETURN_IF_ERROR(LoadLog(*log));
+  if (const YamlNode* t = global.Find("timeouts")) CONFIG_RETURN_IF_ERROR(LoadTimeouts(*t));
+  if (const YamlNode* limits = global.Find("limits")) CONFIG_RETURN_IF_ERROR(LoadLimits(*limits));
+  if (const YamlNode* b = global.Find("buffers")) CONFIG_RETURN_IF_ERROR(LoadBuffers(*b));
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadGlobalTls(const YamlNode& tls) {
+  CONFIG_RETURN_IF_ERROR(ExpectMapping(tls, Where("tls", "global")));
+  CONFIG_RETURN_IF_ERROR(CheckKeys(tls, {"cert", "key", "ca"}, "global.tls"));
+  absl::StatusOr<const YamlNode*> cert =
+      Require(tls, "cert", "global.tls", "cert: /path/to/cert.pem");
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<const YamlNode*> key = Require(tls, "key", "global.tls", "key: /path/to/key.pem");
+  if (!key.ok()) return key.status();
+  absl::StatusOr<std::string> cert_path = String(**cert, Where("cert", "global.tls"));
+  if (!cert_path.ok()) return cert_path.status();
+  absl::StatusOr<std::string> key_path = String(**key, Where("key", "global.tls"));
+  if (!key_path.ok()) return key_path.status();
+  cfg_.tls.cert = *cert_path;
+  cfg_.tls.key = *key_path;
+  if (const YamlNode* ca = tls.Find("ca")) {
+    absl::StatusOr<std::string> ca_path = String(*ca, Where("ca", "global.tls"));
+    if (!ca_path.ok()) return ca_path.status();
+    cfg_.tls.ca = *ca_path;
+  }
+  cfg_.tls.present = true;
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadLog(const YamlNode& log) {
+  CONFIG_RETURN_IF_ERROR(ExpectMapping(log, Where("log", "global")));
+  CONFIG_RETURN_IF_ERROR(CheckKeys(log, {"level", "format", "access_log"}, "global.log"));
+  if (const YamlNode* level = log.Find("level")) {
+    static constexpr std::pair<std::string_view, LogLevel> kLevels[] = {
+        {"debug", LogLevel::kDebug},
+        {"info", LogLevel::kInfo},
+        {"warn", LogLevel::kWarn},
+        {"error", LogLevel::kError}};
+    absl::StatusOr<std::string> text = String(*level, Where("level", "global.log"));
+    if (!text.ok()) return text.status();
+    bool found = false;
+    for (const auto& [word, value] : kLevels) {
+      if (*text == word) {
+        cfg_.logging.level = value;
+        found = true;
+      }
+    }
+    if (!found) {
+      return Error(*level, absl::StrFormat("log level '%s' is not known; use one of 'debug', "
+                                           "'info', 'warn', 'error'",
+                                           *text));
+    }
+  }
+  if (const YamlNode* format = log.Find("format")) {
+    absl::StatusOr<std::string> text = String(*format, Where("format", "global.log"));
+    if (!text.ok()) return text.status();
+    if (*text == "text") {
+      cfg_.logging.format = LogFormat::kText;
+    } else if (*text == "json") {
+      cfg_.logging.format = LogFormat::kJson;
+    } else {
+      return Error(*format,
+                   absl::StrFormat("log format '%s' is not known; use 'text' or 'json'", *text));
+    }
+  }
+  if (const YamlNode* access = log.Find("access_log")) {
+    if (access->kind == Kind::kBool) {
+      cfg_.logging.access_log = access->BoolValue();
+      cfg_.logging.access_log_path.clear();
+    } else if (access->kind == Kind::kString && !access->text.empty()) {
+      cfg_.logging.access_log = true;
+      cfg_.logging.access_log_path = access->text;
+    } else {
+      return TypeError(
+          *access, Where("access_log", "global.log"), "true, false or a file path",
+          "write access_log: true (stdout), false, or \"/var/log/ringway/access.log\"");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadTimeouts(const YamlNode& timeouts) {
+  CONFIG_RETURN_IF_ERROR(ExpectMapping(timeouts, Where("timeouts", "global")));
+  struct Field {
+    std::string_view key;
+    uint32_t Timeouts::*member;
+  };
+  static constexpr Field kFields[] = {
+      {"client_header", &Timeouts::client_header_ms},
+      {"client_body", &Timeouts::client_body_ms},
+      {"keepalive", &Timeouts::keepalive_ms},
+      {"upstream_connect", &Timeouts::upstream_connect_ms},
+      {"upstream_response", &Timeouts::upstream_response_ms},
+      {"shutdown", &Timeouts::shutdown_ms},
+  };
+  CONFIG_RETURN_IF_ERROR(CheckKeys(timeouts,
+                                   {"client_header", "client_body", "keepalive", "upstream_connect",
+                                    "upstream_response", "shutdown"},
+                                   "global.timeouts"));
+  for (const Field& field : kFields) {
+    const YamlNode* node = timeouts.Find(field.key);
+    if (node == nullptr) continue;
+    absl::StatusOr<uint32_t> ms = Duration(*node, Where(field.key, "global.timeouts"));
+    if (!ms.ok()) return ms.status();
+    cfg_.timeouts.*field.member = *ms;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadLimits(const YamlNode& limits) {
+  CONFIG_RETURN_IF_ERROR(ExpectMapping(limits, Where("limits", "global")));
+  CONFIG_RETURN_IF_ERROR(CheckKeys(
+      limits,
+      {"max_request_line", "max_header_size", "max_headers", "max_body_size", "max_connections"},
+      "global.limits"));
+  constexpr std::string_view kWhere = "global.limits";
+  if (const YamlNode* n = limits.Find("max_request_line")) {
+    absl::StatusOr<uint64_t> v = Size(*n, Where("max_request_line", kWhere), 256, 1 << 20);
+    if (!v.ok()) return v.status();
+    cfg_.limits.max_request_line = static_cast<uint32_t>(*v);
+  }
+  if (const YamlNode* n = limits.Find("max_header_size")) {
+    absl::StatusOr<uint64_t> v = Size(*n, Where("max_header_size", kWhere), 1 << 10, 1 << 20);
+    if (!v.ok()) return v.status();
+    cfg_.limits.max_header_size = static_cast<uint32_t>(*v);
+  }
+  if (const YamlNode* n = limits.Find("max_headers")) {
+    absl::StatusOr<int64_t> v = Integer(*n, Where("max_headers", kWhere), 1, 10'000);
+    if (!v.ok()) return v.status();
+    cfg_.limits.max_headers = static_cast<uint32_t>(*v);
+  }
+  if (const YamlNode* n = limits.Find("max_body_size")) {
+    absl::StatusOr<uint64_t> v =
+        Size(*n, Where("max_body_size", kWhere), 0, std::numeric_limits<uint64_t>::max());
+    if (!v.ok()) return v.status();
+    cfg_.limits.max_body_size = *v;
+  }
+  if (const YamlNode* n = limits.Find("max_connections")) {
+    absl::StatusOr<int64_t> v = Integer(*n, Where("max_connections", kWhere), 1, 1'000'000);
+    if (!v.ok()) return v.status();
+    cfg_.limits.max_connections = static_cast<uint32_t>(*v);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadBuffers(const YamlNode& buffers) {
+  CONFIG_RETURN_IF_ERROR(ExpectMapping(buffers, Where("buffers", "global")));
+  CONFIG_RETURN_IF_ERROR(CheckKeys(buffers, {"size", "count"}, "global.buffers"));
+  if (const YamlNode* n = buffers.Find("size")) {
+    absl::StatusOr<uint64_t> v = Size(*n, Where("size", "global.buffers"), 4 << 10, 1 << 20);
+    if (!v.ok()) return v.status();
+    if (!IsPowerOfTwo(*v)) {
+      return Error(*n, absl::StrFormat("'size' in global.buffers is %s (%d bytes), not a power "
+                                       "of two; use 4k, 8k, 16k, 32k, 64k ... 1m",
+                                       n->text, *v));
+    }
+    cfg_.buffers.size = static_cast<uint32_t>(*v);
+  }
+  if (const YamlNode* n = buffers.Find("count")) {
+    absl::StatusOr<int64_t> v = Integer(*n, Where("count", "global.buffers"), 16, 32768);
+    if (!v.ok()) return v.status();
+    if (!IsPowerOfTwo(static_cast<uint64_t>(*v))) {
+      return Error(*n, absl::StrFormat("'count' in global.buffers is %d, not a power of two; use "
+                                       "16, 32, 64 ... 32768",
+                                       *v));
+    }
+    cfg_.buffers.count = static_cast<uint32_t>(*v);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadBackend(const YamlNode& item, std::string_view where, Upstream* upstream) {
+  Backend backend;
+  const YamlNode* address_node = &item;
+  if (item.kind == Kind::kMapping) {
+    CONFIG_RETURN_IF_ERROR(CheckKeys(item, {"address", "weight"}, where));
+    absl::StatusOr<const YamlNode*> address =
+        Require(item, "address", where, "address: \"127.0.0.1:3001\"");
+    if (!address.ok()) return address.status();
+    address_node = *address;
+    if (const YamlNode* weight = item.Find("weight")) {
+      absl::StatusOr<int64_t> w = Integer(*weight, Where("weight", where), 1, 1000);
+      if (!w.ok()) return w.status();
+      backend.weight = static_cast<uint32_t>(*w);
+    }
+  } else if (item.kind != Kind::kString) {
+    return TypeError(item, where, "an address string or a mapping {address, weight}",
+                     "write \"127.0.0.1:3001\" or {address: \"127.0.0.1:3001\", weight: 2}");
+  }
+  absl::StatusOr<SocketAddress> address =
+      Address(*address_node, item.kind == Kind::kMapping ? Where("address", where) : where);
+  if (!address.ok()) return address.status();
+  for (const Backend& seen : upstream->backends) {
+    if (seen.address.text == address->text) {
+      return Error(*address_node,
+                   absl::StrFormat("backend %s appears twice in upstream '%s'; list it once "
+                                   "and give it a weight to send it more requests",
+                                   address->text, upstream->name));
+    }
+  }
+  backend.address = *std::move(address);
+  upstream->backends.push_back(std::move(backend));
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadUpstreams(const YamlNode& list) {
+  CONFIG_RETURN_IF_ERROR(ExpectList(list, "'upstreams'", "[{name: web, servers: [...]}]"));
+  if (list.items.empty()) {
+    return Error(list,
+                 "'upstreams' is empty; add at least one upstream, such as "
+                 "{name: web, servers: [\"127.0.0.1:3001\"]}");
+  }
+  for (size_t i = 0; i < list.items.size(); ++i) {
+    const YamlNode& item = list.items[i];
+    std::string label = absl::StrFormat("upstream #%d", i + 1);
+    CONFIG_RETURN_IF_ERROR(ExpectMapping(item, label));
+    absl::StatusOr<const YamlNode*> name_node = Require(item, "name", label, "name: web_servers");
+    if (!name_node.ok()) return name_node.status();
+    absl::StatusOr<std::string> name = String(**name_node, Where("name", label));
+    if (!name.ok()) return name.status();
+    std::string where = absl::StrFormat("upstream '%s'", *name);
+    CONFIG_RETURN_IF_ERROR(CheckKeys(item, {"name", "servers", "keepalive"}, where));
+    if (auto it = upstream_index_.find(*name); it != upstream_index_.end()) {
+      Mark first = upstream_marks_[it->second];
+      return Error(**name_node,
+                   absl::StrFormat("upstream name '%s' is already used at line %d, column %d; "
+                                   "give each upstream a unique name",
+                                   *name, first.line, first.column));
+    }
+    Upstream upstream;
+    upstream.name = *name;
+    absl::StatusOr<const YamlNode*> servers =
+        Require(item, "servers", where, "servers: [\"127.0.0.1:3001\"]");
+    if (!servers.ok()) return servers.status();
+    CONFIG_RETURN_IF_ERROR(
+        ExpectList(**servers, Where("servers", where), "[\"127.0.0.1:3001\", \"127.0.0.1:3002\"]"));
+    if ((*servers)->items.empty()) {
+      return Error(**servers, absl::StrFormat("'servers' in %s is empty; list at least one "
+                                              "backend, such as [\"127.0.0.1:3001\"]",
+                                              where));
+    }
+    for (size_t j = 0; j < (*servers)->items.size(); ++j) {
+      std::string backend_where = absl::StrFormat("server #%d of %s", j + 1, where);
+      CONFIG_RETURN_IF_ERROR(LoadBackend((*servers)->items[j], backend_where, &upstream));
+    }
+    if (const YamlNode* keepalive = item.Find("keepalive")) {
+      absl::StatusOr<int64_t> k = Integer(*keepalive, Where("keepalive", where), 0, 100'000);
+      if (!k.ok()) return k.status();
+      upstream.keepalive = static_cast<uint32_t>(*k);
+    }
+    upstream_index_.emplace(upstream.name, static_cast<uint32_t>(cfg_.upstreams.size()));
+    upstream_marks_.push_back((*name_node)->mark);
+    cfg_.upstreams.push_back(std::move(upstream));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadRoutes(const YamlNode& list, std::string_view where, Server* server) {
+  CONFIG_RETURN_IF_ERROR(
+      ExpectList(list, Where("routes", where), "[{path: /api/, upstream: api_servers}]"));
+  std::vector<Mark> path_marks;
+  for (size_t i = 0; i < list.items.size(); ++i) {
+    const YamlNode& item = list.items[i];
+    std::string label = absl::StrFormat("route #%d of %s", i + 1, where);
+    CONFIG_RETURN_IF_ERROR(ExpectMapping(item, label));
+    CONFIG_RETURN_IF_ERROR(CheckKeys(item, {"path", "upstream"}, label));
+    absl::StatusOr<const YamlNode*> path_node = Require(item, "path", label, "path: /api/");
+    if (!path_node.ok()) return path_node.status();
+    absl::StatusOr<std::string> path = String(**path_node, Where("path", label));
+    if (!path.ok()) return path.status();
+    if ((*path)[0] != '/') {
+      return Error(**path_node, absl::StrFormat("route path '%s' in %s does not start with '/'; "
+                                                "write it as '/%s'",
+                                                *path, where, *path));
+    }
+    for (size_t j = 0; j < server->routes.size(); ++j) {
+      if (server->routes[j].path_prefix == *path) {
+        return Error(**path_node,
+                     absl::StrFormat("route path '%s' appears twice in %s (first at line %d, "
+                                     "column %d); keep one of them",
+                                     *path, where, path_marks[j].line, path_marks[j].column));
+      }
+    }
+    absl::StatusOr<const YamlNode*> upstream_node =
+        Require(item, "upstream", label, "upstream: <name of an upstream>");
+    if (!upstream_node.ok()) return upstream_node.status();
+    absl::StatusOr<uint32_t> upstream = UpstreamRef(**upstream_node, Where("upstream", label));
+    if (!upstream.ok()) return upstream.status();
+    server->routes.push_back(Route{*path, *upstream});
+    path_marks.push_back((*path_node)->mark);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadServer(const YamlNode& item, size_t index) {
+  std::string label = absl::StrFormat("server #%d", index + 1);
+  CONFIG_RETURN_IF_ERROR(ExpectMapping(item, label));
+  Server server;
+  ServerMarks marks;
+  marks.at = item.mark;
+  marks.name = item.mark;
+
+  // A label for messages before the name is validated: the name, else the first server_name.
+  const YamlNode* name_node = item.Find("name");
+  const YamlNode* names_node = item.Find("server_name");
+  if (name_node != nullptr && name_node->kind == Kind::kString) {
+    label = absl::StrFormat("server '%s'", name_node->text);
+  } else if (names_node != nullptr && names_node->kind == Kind::kString) {
+    label = absl::StrFormat("server '%s'", names_node->text);
+  } else if (names_node != nullptr && names_node->kind == Kind::kSequence &&
+             !names_node->items.empty() && names_node->items[0].kind == Kind::kString) {
+    label = absl::StrFormat("server '%s'", names_node->items[0].text);
+  }
+  CONFIG_RETURN_IF_ERROR(
+      CheckKeys(item, {"name", "server_name", "upstream", "tls", "default", "routes"}, label));
+
+  if (const YamlNode* flag = item.Find("default")) {
+    absl::StatusOr<bool> v = Bool(*flag, Where("default", label));
+    if (!v.ok()) return v.status();
+    server.default_server = *v;
+    marks.default_flag = flag->mark;
+  }
+  if (const YamlNode* tls = item.Find("tls")) {
+    absl::StatusOr<bool> v = Bool(*tls, Where("tls", label));
+    if (!v.ok()) return v.status();
+    server.tls = *v;
+  }
+
+  if (names_node == nullptr) {
+    if (!server.default_server) {
+      return Error(item, absl::StrFormat("%s has no 'server_name' key; add server_name: "
+                                         "[\"example.com\"], or default: true to answer every "
+                                         "host that no server names",
+                                         label));
+    }
+  } else {
+    std::vector<const YamlNode*> entries;
+    if (names_node->kind == Kind::kSequence) {
+      for (const YamlNode& n : names_node->items) entries.push_back(&n);
+      if (entries.empty() && !server.default_server) {
+        return Error(*names_node,
+                     absl::StrFormat("'server_name' in %s is empty; list at least one host "
+                                     "name, or set default: true",
+                                     label));
+      }
+    } else if (names_node->IsScalar()) {
+      entries.push_back(names_node);
+    } else {
+      return TypeError(*names_node, Where("server_name", label), "a string or a list of strings",
+                       "write server_name: [\"acme.com\", \"www.acme.com\"]");
+    }
+    for (size_t i = 0; i < entries.size(); ++i) {
+      absl::StatusOr<std::string> name = ServerName(
+          *entries[i], names_node->kind == Kind::kSequence
+                           ? absl::StrFormat("entry #%d of 'server_name' in %s", i + 1, label)
+                           : Where("server_name", label));
+      if (!name.ok()) return name.status();
+      for (size_t j = 0; j < server.server_names.size(); ++j) {
+        if (server.server_names[j] == *name) {
+          return Error(*entries[i],
+                       absl::StrFormat("server name '%s' appears twice in %s (first at line %d, "
+                                       "column %d); list it once",
+                                       *name, label, marks.server_names[j].line,
+                                       marks.server_names[j].column));
+        }
+      }
+      server.server_names.push_back(*name);
+      marks.server_names.push_back(entries[i]->mark);
+    }
+  }
+
+  if (name_node != nullptr) {
+    absl::StatusOr<std::string> name = String(*name_node, Where("name", label));
+    if (!name.ok()) return name.status();
+    server.name = *name;
+    marks.name = name_node->mark;
+  } else if (!server.server_names.empty()) {
+    server.name = server.server_names[0];
+    marks.name = marks.server_names[0];
+  } else {
+    server.name = "default";
+  }
+  label = absl::StrFormat("server '%s'", server.name);
+  if (auto it = server_index_.find(server.name); it != server_index_.end()) {
+    Mark first = server_marks_[it->second].name;
+    std::string how = name_node != nullptr ? "" : " (taken from its first server_name)";
+    if (name_node == nullptr && server.server_names.empty()) {
+      how = " (given to a default server without a name)";
+    }
+    return Error(marks.name, absl::StrFormat("server name '%s'%s is already used by the server "
+                                             "at line %d, column %d; give each server a unique "
+                                             "'name' key",
+                                             server.name, how, first.line, first.column));
+  }
+
+  absl::StatusOr<const YamlNode*> upstream_node =
+      Require(item, "upstream", label, "upstream: <name of an upstream>");
+  if (!upstream_node.ok()) return upstream_node.status();
+  absl::StatusOr<uint32_t> upstream = UpstreamRef(**upstream_node, Where("upstream", label));
+  if (!upstream.ok()) return upstream.status();
+  server.upstream = *upstream;
+
+  if (const YamlNode* routes = item.Find("routes")) {
+    CONFIG_RETURN_IF_ERROR(LoadRoutes(*routes, label, &server));
+  }
+
+  server_index_.emplace(server.name, static_cast<uint32_t>(cfg_.servers.size()));
+  server_marks_.push_back(std::move(marks));
+  cfg_.servers.push_back(std::move(server));
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadServers(const YamlNode& list) {
+  CONFIG_RETURN_IF_ERROR(
+      ExpectList(list, "'servers'", "[{server_name: [acme.com], upstream: web_servers}]"));
+  if (list.items.empty()) {
+    return Error(list,
+                 "'servers' is empty; add at least one server, such as "
+                 "{server_name: [\"acme.com\"], upstream: web_servers}");
+  }
+  for (size_t i = 0; i < list.items.size(); ++i) {
+    CONFIG_RETURN_IF_ERROR(LoadServer(list.items[i], i));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::AddListener(Listener listener, Mark name_at, Mark bind_at) {
+  for (size_t i = 0; i < cfg_.listeners.size(); ++i) {
+    const Listener& seen = cfg_.listeners[i];
+    if (seen.name == listener.name) {
+      Mark first = listener_name_marks_[i];
+      std::string by =
+          from_port_ && i == 0 ? " by global.port, which makes a listener of that name" : "";
+      return Error(name_at, absl::StrFormat("listener name '%s' is already used at line %d, "
+                                            "column %d%s; give each listener a unique name",
+                                            listener.name, first.line, first.column, by));
+    }
+    if (seen.bind.text == listener.bind.text) {
+      Mark first = listener_bind_marks_[i];
+      std::string other = from_port_ && i == 0 ? std::string("global.port")
+                                               : absl::StrFormat("listener '%s'", seen.name);
+      return Error(bind_at, absl::StrFormat("listener '%s' binds %s, which %s already binds at "
+                                            "line %d, column %d; use another port or serve both "
+                                            "sets of servers from one listener",
+                                            listener.name, listener.bind.text, other, first.line,
+                                            first.column));
+    }
+  }
+  listener_name_marks_.push_back(name_at);
+  listener_bind_marks_.push_back(bind_at);
+  cfg_.listeners.push_back(std::move(listener));
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadListener(const YamlNode& item, size_t index) {
+  std::string label = absl::StrFormat("listener #%d", index + 1);
+  CONFIG_RETURN_IF_ERROR(ExpectMapping(item, label));
+  absl::StatusOr<const YamlNode*> name_node = Require(item, "name", label, "name: public");
+  if (!name_node.ok()) return name_node.status();
+  absl::StatusOr<std::string> name = String(**name_node, Where("name", label));
+  if (!name.ok()) return name.status();
+  label = absl::StrFormat("listener '%s'", *name);
+  CONFIG_RETURN_IF_ERROR(CheckKeys(item, {"name", "bind", "servers"}, label));
+
+  Listener listener;
+  listener.name = *name;
+  absl::StatusOr<const YamlNode*> bind_node =
+      Require(item, "bind", label, "bind: \"0.0.0.0:8080\"");
+  if (!bind_node.ok()) return bind_node.status();
+  absl::StatusOr<SocketAddress> bind = Address(**bind_node, Where("bind", label));
+  if (!bind.ok()) return bind.status();
+  listener.bind = *std::move(bind);
+
+  if (const YamlNode* servers = item.Find("servers")) {
+    CONFIG_RETURN_IF_ERROR(ExpectList(*servers, Where("servers", label), "[web, api]"));
+    if (servers->items.empty()) {
+      return Error(*servers, absl::StrFormat("'servers' in %s is empty; name at least one "
+                                             "server, or remove the key to serve all servers",
+                                             label));
+    }
+    for (size_t i = 0; i < servers->items.size(); ++i) {
+      const YamlNode& ref = servers->items[i];
+      absl::StatusOr<std::string> server =
+          String(ref, absl::StrFormat("entry #%d of 'servers' in %s", i + 1, label));
+      if (!server.ok()) return server.status();
+      auto it = server_index_.find(*server);
+      if (it == server_index_.end()) {
+        std::vector<std::string> names;
+        for (const Server& s : cfg_.servers) names.push_back(s.name);
+        std::string message = absl::StrFormat("server '%s' is not defined", *server);
+        std::string suggestion = Closest(*server, names);
+        if (!suggestion.empty()) {
+          absl::StrAppendFormat(&message, "; did you mean '%s'?", suggestion);
+        }
+        absl::StrAppendFormat(&message,
+                              " (defined servers: %s; a server's name is its 'name' key, else "
+                              "its first server_name)",
+                              Quoted(names));
+        return Error(ref, message);
+      }
+      if (std::find(listener.servers.begin(), listener.servers.end(), it->second) !=
+          listener.servers.end()) {
+        return Error(ref, absl::StrFormat("server '%s' is listed twice in %s; list it once",
+                                          *server, label));
+      }
+      listener.servers.push_back(it->second);
+    }
+  }
+  return AddListener(std::move(listener), (*name_node)->mark, (*bind_node)->mark);
+}
+
+absl::Status Loader::LoadListeners(const YamlNode* list) {
+  if (global_port_ != nullptr) {
+    absl::StatusOr<SocketAddress> bind =
+        ParseSocketAddress(absl::StrFormat(":%s", global_port_->text));
+    if (!bind.ok()) return Error(*global_port_, std::string(bind.status().message()));
+    Listener listener;
+    listener.name = "default";
+    listener.bind = *std::move(bind);
+    from_port_ = true;
+    CONFIG_RETURN_IF_ERROR(
+        AddListener(std::move(listener), global_port_->mark, global_port_->mark));
+  }
+  if (list != nullptr) {
+    CONFIG_RETURN_IF_ERROR(
+        ExpectList(*list, "'listeners'", "[{name: public, bind: \"0.0.0.0:8080\"}]"));
+    for (size_t i = 0; i < list->items.size(); ++i) {
+      CONFIG_RETURN_IF_ERROR(LoadListener(list->items[i], i));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Per listener: a host name belongs to one server, and there is at most one default server.
+absl::Status Loader::CheckListenerServers() {
+  for (size_t l = 0; l < cfg_.listeners.size(); ++l) {
+    const Listener& listener = cfg_.listeners[l];
+    std::vector<uint32_t> members = listener.servers;
+    if (members.empty()) {
+      for (uint32_t i = 0; i < cfg_.servers.size(); ++i) members.push_back(i);
+    }
+    std::sort(members.begin(), members.end());  // report the later server in the file
+    std::map<std::string_view, uint32_t> owner;
+    std::optional<uint32_t> default_server;
+    for (uint32_t s : members) {
+      const Server& server = cfg_.servers[s];
+      for (size_t k = 0; k < server.server_names.size(); ++k) {
+        auto [it, inserted] = owner.emplace(server.server_names[k], s);
+        if (inserted) continue;
+        const Server& first = cfg_.servers[it->second];
+        Mark first_at = server_marks_[it->second].at;
+        return Error(server_marks_[s].server_names[k],
+                     absl::StrFormat("server name '%s' is claimed by server '%s' and by server "
+                                     "'%s' (line %d), and listener '%s' serves both; remove it "
+                                     "from one of them or serve them from different listeners",
+                                     server.server_names[k], server.name, first.name, first_at.line,
+                                     listener.name));
+      }
+      if (server.default_server) {
+        if (default_server.has_value()) {
+          const Server& first = cfg_.servers[*default_server];
+          Mark first_at = server_marks_[*default_server].default_flag;
+          return Error(server_marks_[s].default_flag,
+                       absl::StrFormat("listener '%s' would have two default servers, '%s' "
+                                       "(line %d) and '%s'; keep default: true on only one of "
+                                       "them, or serve them from different listeners",
+                                       listener.name, first.name, first_at.line, server.name));
+        }
+        default_server = s;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Config> Loader::Load(std::string_view text) {
+  absl::StatusOr<YamlDocument> doc = ParseYaml(text, file_);
+  if (!doc.ok()) return doc.status();
+  const YamlNode& root = doc->root;
+  if (doc->empty || root.kind == Kind::kNull) {
+    return Error(doc->start,
+                 "the configuration is empty; it needs at least 'global: {port: ...}' "
+                 "(or 'listeners'), 'servers' and 'upstreams'");
+  }
+  if (root.kind != Kind::kMapping) {
+    return TypeError(root, "the top level of the configuration", "a mapping",
+                     "start with keys such as global:, servers: and upstreams:");
+  }
+  static constexpr std::string_view kGlobalKeys[] = {"port",     "workers", "tls",    "log",
+                                                     "timeouts", "limits",  "buffers"};
+  for (const YamlNode::Entry& entry : root.entries) {
+    if (std::find(std::begin(kGlobalKeys), std::end(kGlobalKeys), entry.key.text) !=
+        std::end(kGlobalKeys)) {
+      return Error(entry.key, absl::StrFormat("unknown key '%s' at the top level; it belongs "
+                                              "under 'global:', indented",
+                                              entry.key.text));
+    }
+  }
+  CONFIG_RETURN_IF_ERROR(
+      CheckKeys(root, {"global", "listeners", "servers", "upstreams"}, "the top level"));
+
+  cfg_.source = file_;
+  const YamlNode* global = root.Find("global");
+  if (global != nullptr) CONFIG_RETURN_IF_ERROR(LoadGlobal(*global));
+
+  absl::StatusOr<const YamlNode*> upstreams =
+      Require(root, "upstreams", "the configuration",
+              "an upstreams list, such as upstreams: [{name: web, servers: [\"127.0.0.1:3001\"]}]");
+  if (!upstreams.ok()) return upstreams.status();
+  absl::StatusOr<const YamlNode*> servers =
+      Require(root, "servers", "the configuration",
+              "a servers list, such as servers: [{server_name: [\"acme.com\"], upstream: web}]");
+  if (!servers.ok()) return servers.status();
+  CONFIG_RETURN_IF_ERROR(LoadUpstreams(**upstreams));
+  CONFIG_RETURN_IF_ERROR(LoadServers(**servers));
+
+  CONFIG_RETURN_IF_ERROR(LoadListeners(root.Find("listeners")));
+  if (cfg_.listeners.empty()) {
+    return Error(doc->start,
+                 "no listener is configured, so ringway would accept no "
+                 "connections; add global: {port: 8080} or a listeners list such "
+                 "as listeners: [{name: public, bind: \"0.0.0.0:8080\"}]");
+  }
+  CONFIG_RETURN_IF_ERROR(CheckListenerServers());
+
+  for (const Server& server : cfg_.servers) {
+    if (!server.tls) continue;
+    cfg_.upstreams[server.upstream].tls = true;
+    for (const Route& route : server.routes) cfg_.upstreams[route.upstream].tls = true;
+  }
+  return std::move(cfg_);
+}
+
+}  // namespace
+
+absl::StatusOr<Config> LoadString(std::string_view yaml, std::string_view filename) {
+  Loader loader(filename);
+  return loader.Load(yaml);
+}
+
+absl::StatusOr<Config> LoadFile(const std::string& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  auto fail = [&](int err) -> absl::Status {
+    std::string message =
+        absl::StrFormat("cannot read config file '%s': %s", path, std::strerror(err));
+    if (err == ENOENT) return absl::NotFoundError(message);
+    if (err == EACCES) return absl::PermissionDeniedError(message);
+    return absl::FailedPreconditionError(message);
+  };
+  if (!file) return fail(errno);
+  std::string text;
+  char buf[64 * 1024];
+  for (;;) {
+    size_t n = std::fread(buf, 1, sizeof(buf), file.get());
+    text.append(buf, n);
+    if (text.size() > kMaxFileBytes) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("config file '%s' is larger than %d MiB; is it the right file?", path,
+                          kMaxFileBytes >> 20));
+    }
+    if (n < sizeof(buf)) break;
+  }
+  if (std::ferror(file.get())) return fail(errno);
+  return LoadString(text, path);
+}
+
+}  // namespace ringway::config
