@@ -1,0 +1,253 @@
+"""Command line: --version, --help, --validate with file:line:col errors, CONFIG_PATH,
+start-up failures, and the access log."""
+
+import os
+import re
+import socket
+import unittest
+
+import harness
+
+ORIGINAL_SCHEMA = """\
+global:
+  port: 8080
+servers:
+  - server_name: ["acme.com", "www.acme.com"]
+    upstream: web_servers
+    tls: false
+  - server_name: ["api.acme.com"]
+    upstream: api_servers
+upstreams:
+  - name: web_servers
+    servers: ["127.0.0.1:3001", "127.0.0.1:3002"]
+  - name: api_servers
+    servers: ["127.0.0.1:9090", "127.0.0.1:9091"]
+"""
+
+EXTENDED_SCHEMA = """\
+global:
+  port: 8080
+  log: {level: info, format: text, access_log: true}
+  timeouts: {client_header: 10s, client_body: 60s, keepalive: 75s, upstream_connect: 5s, upstream_response: 60s, shutdown: 30s}
+  limits: {max_request_line: 8k, max_header_size: 64k, max_headers: 100, max_body_size: 0, max_connections: 10000}
+listeners:
+  - {name: main, bind: "127.0.0.1:18080", servers: [web, api]}
+servers:
+  - {name: web, server_name: ["acme.com", "*.acme.com"], upstream: web_servers, default: true, routes: [{path: /api/, upstream: api_servers}]}
+  - {name: api, server_name: ["api.example"], upstream: api_servers}
+upstreams:
+  - {name: web_servers, servers: ["127.0.0.1:3001", {address: "127.0.0.1:3002", weight: 3}], keepalive: 64}
+  - {name: api_servers, servers: ["127.0.0.1:9090"], keepalive: 0}
+"""
+
+
+def project_version():
+    try:
+        with open(os.path.join(harness.SRC, "CMakeLists.txt")) as f:
+            m = re.search(r"project\(\s*ringway\s+VERSION\s+([0-9.]+)", f.read())
+            return m.group(1) if m else None
+    except OSError:
+        return None
+
+
+class CliTest(harness.ProxyTest):
+    def setUp(self):
+        super().setUp()
+        self.bin = harness.ringway_binary()
+        if not self.bin:
+            raise unittest.SkipTest("no ringway binary (set RINGWAY_BIN)")
+
+    def run_ringway(self, *args, env=None, timeout=15):
+        full_env = dict(os.environ)
+        full_env.pop("CONFIG_PATH", None)
+        if env:
+            full_env.update(env)
+        res = harness.run_cmd([self.bin] + list(args), timeout=timeout, env=full_env)
+        return res.returncode, res.stdout.decode("utf-8", "replace"), \
+            res.stderr.decode("utf-8", "replace")
+
+    def write(self, name, text):
+        path = os.path.join(self.workdir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def validate(self, text, name="ringway.yaml"):
+        path = self.write(name, text)
+        rc, out, err = self.run_ringway("--config", path, "--validate")
+        return path, rc, out, err
+
+    def assertLocated(self, err, path, line, col=None):
+        m = re.search(re.escape(path) + r":(\d+):(\d+):\s*\S", err)
+        self.assertIsNotNone(m, "no '%s:LINE:COL: message' in stderr:\n%s" % (path, err))
+        self.assertEqual(int(m.group(1)), line, err)
+        if col is not None:
+            self.assertEqual(int(m.group(2)), col, err)
+
+    def test_version(self):
+        rc, out, err = self.run_ringway("--version")
+        self.assertEqual(rc, 0, err)
+        text = out + err
+        self.assertRegex(text, r"\d+\.\d+\.\d+")
+        version = project_version()
+        if version:
+            self.assertIn(version, text)
+
+    def test_help(self):
+        rc, out, err = self.run_ringway("--help")
+        self.assertEqual(rc, 0, err)
+        text = out + err
+        for flag in ("--config", "--workers", "--validate", "--version"):
+            self.assertIn(flag, text)
+
+    def test_unknown_flag_fails(self):
+        rc, out, err = self.run_ringway("--no-such-flag")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("--no-such-flag", out + err)
+
+    def test_validate_good_configs(self):
+        for name, text in (("original.yaml", ORIGINAL_SCHEMA), ("extended.yaml", EXTENDED_SCHEMA)):
+            with self.subTest(config=name):
+                path, rc, out, err = self.validate(text, name)
+                self.assertEqual(rc, 0, "valid config %s refused:\n%s" % (name, err))
+
+    def test_validate_does_not_serve(self):
+        port = self.free_port()
+        path, rc, out, err = self.validate(
+            harness.simple_config(port, ["127.0.0.1:%d" % self.free_port()]))
+        self.assertEqual(rc, 0, err)
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection((harness.HOST, port), timeout=1).close()
+
+    def test_validate_unknown_key(self):
+        text = ORIGINAL_SCHEMA.replace("  port: 8080\n", "  port: 8080\n  bogus_key: 1\n")
+        path, rc, out, err = self.validate(text)
+        self.assertEqual(rc, 1, err)
+        self.assertLocated(err, path, 3, 3)
+        self.assertIn("bogus_key", err)
+
+    def test_validate_misspelt_key_in_upstream(self):
+        text = ORIGINAL_SCHEMA.replace('  - name: api_servers\n    servers:',
+                                       '  - name: api_servers\n    servres:')
+        path, rc, out, err = self.validate(text)
+        self.assertEqual(rc, 1, err)
+        self.assertLocated(err, path, 13, 5)
+        self.assertIn("servres", err)
+
+    def test_validate_unknown_upstream_reference(self):
+        text = ORIGINAL_SCHEMA.replace("upstream: api_servers", "upstream: nowhere")
+        path, rc, out, err = self.validate(text)
+        self.assertEqual(rc, 1, err)
+        self.assertLocated(err, path, 8)
+        self.assertIn("nowhere", err)
+
+    def test_validate_bad_values(self):
+        cases = [
+            ("  port: 8080\n", "  port: 99999\n", 2),
+            ("  port: 8080\n", "  port: 8080\n  timeouts: {keepalive: 5 parsecs}\n", 3),
+            ("  port: 8080\n", "  port: 8080\n  limits: {max_header_size: lots}\n", 3),
+            ('"127.0.0.1:3001"', '"not-an-address"', 11),
+        ]
+        for old, new, line in cases:
+            with self.subTest(new=new):
+                path, rc, out, err = self.validate(ORIGINAL_SCHEMA.replace(old, new, 1))
+                self.assertEqual(rc, 1, err)
+                self.assertLocated(err, path, line)
+
+    def test_validate_yaml_syntax_error(self):
+        text = ORIGINAL_SCHEMA.replace('["api.acme.com"]', '["api.acme.com"')
+        path, rc, out, err = self.validate(text)
+        self.assertEqual(rc, 1, err)
+        self.assertRegex(err, re.escape(path) + r":\d+:\d+:")
+
+    def test_missing_config_file(self):
+        path = os.path.join(self.workdir, "does-not-exist.yaml")
+        for extra in (["--validate"], []):
+            with self.subTest(extra=extra):
+                rc, out, err = self.run_ringway("--config", path, *extra)
+                self.assertEqual(rc, 1, err)
+                self.assertIn(path, err)
+
+    def test_config_path_environment(self):
+        good = self.write("env-good.yaml", ORIGINAL_SCHEMA)
+        rc, out, err = self.run_ringway("--validate", env={"CONFIG_PATH": good})
+        self.assertEqual(rc, 0, err)
+        bad = self.write("env-bad.yaml", ORIGINAL_SCHEMA + "bogus_top: 1\n")
+        rc, out, err = self.run_ringway("--validate", env={"CONFIG_PATH": bad})
+        self.assertEqual(rc, 1, err)
+        self.assertIn(bad, err)
+
+    def test_invalid_config_refuses_to_start(self):
+        port = self.free_port()
+        path = self.write("bad.yaml", harness.simple_config(port, ["127.0.0.1:1"]) +
+                          "bogus_top: 1\n")
+        rc, out, err = self.run_ringway("--config", path, "--workers", "1")
+        self.assertEqual(rc, 1, err)
+        self.assertRegex(err, re.escape(path) + r":\d+:\d+:")
+
+    def test_port_in_use_fails_start(self):
+        blocker = socket.socket()
+        self.addCleanup(blocker.close)
+        blocker.bind((harness.HOST, 0))
+        blocker.listen(1)
+        port = blocker.getsockname()[1]
+        path = self.write("busy.yaml", harness.simple_config(port, ["127.0.0.1:1"]))
+        rc, out, err = self.run_ringway("--config", path, "--workers", "1")
+        self.assertNotEqual(rc, 0, err)
+        self.assertIn(str(port), err)
+
+    def test_serves_with_config_path_environment(self):
+        web = self.start_backend("web")
+        port = self.free_port()
+        rw = self.start_ringway(harness.simple_config(port, [web]), config_via_env=True)
+        self.assertNotIn("--config", rw.args)
+        r = harness.request(port, "GET", "/")
+        self.assertEqual((r.status, r.body), (200, b"hello from web\n"))
+
+
+class AccessLogTest(harness.ProxyTest):
+    def test_access_log_lines_on_stdout(self):
+        web = self.start_backend("web")
+        port = self.free_port()
+        rw = self.start_ringway(harness.simple_config(port, [web]))
+        for i in range(3):
+            r = harness.request(port, "GET", "/access-check-%d?q=1" % i)
+            self.assertEqual(r.status, 200)
+        r = harness.request(port, "POST", "/status/404", body=b"abc")
+        self.assertEqual(r.status, 404)
+        self.assertEqual(rw.stop(), 0, rw.logs())
+        lines = rw.stdout().splitlines()
+        for i in range(3):
+            hits = [l for l in lines if "/access-check-%d" % i in l]
+            self.assertEqual(len(hits), 1, "access log:\n%s" % rw.stdout())
+            line = hits[0]
+            for part in ("GET", " 200", "127.0.0.1", web.address):
+                self.assertIn(part, line, line)
+        hits = [l for l in lines if "/status/404" in l]
+        self.assertEqual(len(hits), 1, rw.stdout())
+        self.assertIn("POST", hits[0])
+        self.assertIn(" 404", hits[0])
+
+    def test_errors_made_by_ringway_are_logged(self):
+        port = self.free_port()
+        dead = "127.0.0.1:%d" % self.free_port()
+        rw = self.start_ringway(harness.simple_config(port, [dead]))
+        r = harness.request(port, "GET", "/dead-end")
+        self.assertEqual(r.status, 502)
+        self.assertEqual(rw.stop(), 0, rw.logs())
+        hits = [l for l in rw.stdout().splitlines() if "/dead-end" in l]
+        self.assertEqual(len(hits), 1, rw.stdout())
+        self.assertIn(" 502", hits[0])
+
+    def test_access_log_off(self):
+        web = self.start_backend("web")
+        port = self.free_port()
+        rw = self.start_ringway(harness.simple_config(port, [web], log={"access_log": False}))
+        self.assertEqual(harness.request(port, "GET", "/quiet-please").status, 200)
+        self.assertEqual(rw.stop(), 0, rw.logs())
+        self.assertNotIn("/quiet-please", rw.stdout())
+        self.assertNotIn("/quiet-please", rw.stderr())
+
+
+if __name__ == "__main__":
+    harness.main()
