@@ -22,9 +22,9 @@ namespace ringway::http1 {
 class ChunkedDecoder {
  public:
   struct Result {
-    size_t consumed = 0;     // bytes of this input that belong to the body
-    bool done = false;       // last-chunk and trailer section complete: body ends at `consumed`
-    bool error = false;      // malformed; the stream cannot be trusted any further
+    size_t consumed = 0;  // bytes of this input that belong to the body
+    bool done = false;    // last-chunk and trailer section complete: body ends at `consumed`
+    bool error = false;   // malformed; the stream cannot be trusted any further
     const char* error_text = "";
   };
 
@@ -45,13 +45,15 @@ class ChunkedDecoder {
  private:
   enum class State : uint8_t {
     kSize,          // reading hex digits of a chunk size
-    kExtension,     // after the size, up to the line end
+    kSizeWs,        // BWS after the size; only ";" may follow
+    kExtension,     // after ";", up to the line end
     kSizeLf,        // saw CR after the size line
     kData,          // inside chunk data
     kDataCr,        // expecting CR (or LF) after chunk data
     kDataLf,        // expecting LF after chunk data CR
     kTrailerStart,  // at the start of a trailer line (or the final empty line)
-    kTrailer,       // inside a trailer line
+    kTrailer,       // inside a trailer field name
+    kTrailerValue,  // after the colon of a trailer field
     kTrailerLf,     // saw CR in a trailer line
     kFinalLf,       // saw CR of the final empty line
     kDone,

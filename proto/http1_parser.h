@@ -43,27 +43,27 @@ enum class BodyKind : uint8_t {
 // What a proxy needs to know about a message beyond its fields, computed in the same pass.
 struct Framing {
   BodyKind body = BodyKind::kNone;
-  uint64_t content_length = 0;       // valid when body == kContentLength
-  bool keep_alive = true;            // after version default and Connection: close/keep-alive
-  bool expect_continue = false;      // request: Expect: 100-continue
-  bool upgrade = false;              // Connection: upgrade together with an Upgrade field
-  std::string_view host;             // request: the Host field value ("" when absent)
+  uint64_t content_length = 0;   // valid when body == kContentLength
+  bool keep_alive = true;        // after version default and Connection: close/keep-alive
+  bool expect_continue = false;  // request: Expect: 100-continue
+  bool upgrade = false;          // Connection: upgrade together with an Upgrade field
+  std::string_view host;         // request: the Host field value ("" when absent)
 };
 
 struct RequestHead {
   std::string_view method;
-  std::string_view target;       // request-target as sent (origin-form or absolute-form)
-  uint8_t version_minor = 1;     // HTTP/1.<minor>; 0 or 1
-  std::span<const Field> fields; // points into the caller's field storage
+  std::string_view target;        // request-target as sent (origin-form or absolute-form)
+  uint8_t version_minor = 1;      // HTTP/1.<minor>; 0 or 1
+  std::span<const Field> fields;  // points into the caller's field storage
   Framing framing;
 };
 
 struct ResponseHead {
   uint8_t version_minor = 1;
-  uint16_t status = 0;           // 100..999
+  uint16_t status = 0;  // 100..999
   std::string_view reason;
   std::span<const Field> fields;
-  Framing framing;               // body computed as if for a GET request; see ResponseBody()
+  Framing framing;  // body as if for a GET request (status counted); see ResponseBody()
 };
 
 struct ParseResult {
@@ -82,15 +82,23 @@ struct ParseResult {
 //    a list value, or a value that is not 1*DIGIT, or one that overflows 64 bits
 //  - Transfer-Encoding whose last coding is not chunked, or chunked given twice (400);
 //    a Transfer-Encoding without chunked at all, or an unknown coding (501)
-//  - Transfer-Encoding in an HTTP/1.0 request; a missing Host in HTTP/1.1; more than one Host
+//  - Transfer-Encoding in an HTTP/1.0 request; a missing Host in HTTP/1.1; more than one Host;
+//    a Host value with bytes outside the authority grammar (letters, digits, -._~!$&'()*+,;=:[]%)
+//  - a Transfer-Encoding list with an empty element or a coding with parameters
 // Bare LF line endings are accepted (RFC 9112 section 2.2). Leading empty lines before the
-// request line are skipped (counted in `consumed`).
+// request line are skipped (counted in `consumed` and in max_head). The request line limit
+// counts the line without its CRLF. Content-Length: 0 gives kNone with content_length 0.
+// expect_continue and upgrade are only set for HTTP/1.1 (RFC 9110 sections 10.1.1 and 7.8).
+// `out` is written only on kComplete; field_storage is scratch space in every case.
 ParseResult ParseRequest(std::string_view in, const ParseLimits& limits,
                          std::span<Field> field_storage, RequestHead* out);
 
-// Parses one response head at the start of `in`, with the same field rules. A response with
-// both Transfer-Encoding: chunked and Content-Length is accepted and treated as chunked
-// (RFC 9112 6.3 item 3), and the caller must not reuse the connection (keep_alive = false).
+// Parses one response head at the start of `in`, with the same field rules (every error is
+// reported as 502; Host is not checked). A response with both Transfer-Encoding: chunked and
+// Content-Length is accepted and treated as chunked (RFC 9112 6.3 item 3), and the caller must
+// not reuse the connection (keep_alive = false). framing.body: kNone for 1xx, 204 and 304 and
+// for Content-Length: 0 (content_length 0); kUntilClose without Content-Length or chunked,
+// which also means the upstream connection cannot be reused, whatever keep_alive says.
 ParseResult ParseResponse(std::string_view in, const ParseLimits& limits,
                           std::span<Field> field_storage, ResponseHead* out);
 
