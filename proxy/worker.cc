@@ -776,15 +776,22 @@ class WorkerImpl {
     }
 
     // Answer "Expect: 100-continue" here and do not forward it: the body follows at once.
-    std::span<const http1::Field> fields = req.fields;
-    if (req.framing.expect_continue) {
-      size_t k = 0;
-      expect_fields_.resize(fields.size());
-      for (const auto& f : fields) {
-        if (!http1::EqualsIgnoreCase(f.name, "expect")) expect_fields_[k++] = f;
+    // An HTTP/1.0 request without Host gets the target's authority or else the upstream's name
+    // (as nginx's $proxy_host), since the next hop needs one.
+    bool add_host = req.framing.host.empty();
+    if (req.framing.expect_continue || add_host) {
+      scratch_fields_.clear();
+      for (const auto& f : req.fields) {
+        if (!req.framing.expect_continue || !http1::EqualsIgnoreCase(f.name, "expect")) {
+          scratch_fields_.push_back(f);
+        }
       }
-      req.fields = std::span<const http1::Field>(expect_fields_.data(), k);
-      if (!c->http10 && c->req == ReqState::kBody) {
+      if (add_host) {
+        std::string_view name = host.empty() ? std::string_view(cfg_.upstreams[upstream].name) : host;
+        scratch_fields_.push_back({"Host", name});
+      }
+      req.fields = std::span<const http1::Field>(scratch_fields_.data(), scratch_fields_.size());
+      if (req.framing.expect_continue && !c->http10 && c->req == ReqState::kBody) {
         c->sendq.Push({http1::kContinueResponse.data(),
                        static_cast<uint32_t>(http1::kContinueResponse.size()), -1, nullptr});
         Send(c);
@@ -1397,7 +1404,7 @@ class WorkerImpl {
   http1::ParseLimits limits_;
   http1::ParseLimits resp_limits_;
   std::vector<http1::Field> fields_;
-  std::vector<http1::Field> expect_fields_;
+  std::vector<http1::Field> scratch_fields_;
   std::vector<Pool> pools_;
   std::vector<balance::SmoothWeightedRoundRobin> balancers_;
   std::vector<ClientConn*> clients_;

@@ -98,6 +98,20 @@ class HeadersTest(harness.ProxyTest):
         self.assertEqual(info["method"], "GET")
         self.assertEqual(self.values(info, "X-Forwarded-For"), ["127.0.0.1"], info)
 
+    def test_http10_without_host_gets_one_upstream(self):
+        r = harness.request(self.port, "GET", "/echo", host=None, version="HTTP/1.0")
+        self.assertEqual(r.status, 200, r)
+        info = r.json()
+        self.assertEqual(self.values(info, "Host"), ["pool"], info)  # the upstream's name
+        self.assertEqual(self.values(info, "X-Forwarded-Host"), [], info)
+
+        r = harness.request(self.port, "GET", "http://origin.example:81/echo", host=None,
+                            version="HTTP/1.0")
+        self.assertEqual(r.status, 200, r)
+        info = r.json()
+        self.assertEqual(info["target"], "/echo", info)
+        self.assertEqual(self.values(info, "Host"), ["origin.example:81"], info)
+
     def test_response_headers_passed_back(self):
         r = harness.request(self.port, "GET", "/bytes?n=10")
         self.assertEqual(r.header("X-Backend"), "web")
