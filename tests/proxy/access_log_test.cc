@@ -1,6 +1,6 @@
 #include "proxy/access_log.h"
 
-#include <regex>
+#include <cctype>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -23,10 +23,17 @@ AccessRecord Sample() {
 TEST(AccessLogTest, TextLineIsOneLineWithEveryField) {
   std::string out;
   AppendAccessLog(Sample(), false, &out);
-  EXPECT_TRUE(std::regex_match(
-      out, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z 10\.0\.0\.7 "GET /a\?b\?c" 502 110 )"
-                      R"(127\.0\.0\.1:3001 1\.234ms\n)")))
-      << out;
+  // "2026-11-21T23:41:00.123Z " then the fields; quotes and spaces in the target are masked.
+  ASSERT_GT(out.size(), 25u) << out;
+  const std::string ts = out.substr(0, 24);
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22}) {
+    EXPECT_TRUE(std::isdigit(static_cast<unsigned char>(ts[i]))) << ts;
+  }
+  EXPECT_EQ(ts[4], '-');
+  EXPECT_EQ(ts[10], 'T');
+  EXPECT_EQ(ts[19], '.');
+  EXPECT_EQ(ts[23], 'Z');
+  EXPECT_EQ(out.substr(24), " 10.0.0.7 \"GET /a?b?c\" 502 110 127.0.0.1:3001 1.234ms\n");
 }
 
 TEST(AccessLogTest, JsonLineEscapesPeerText) {
