@@ -45,12 +45,12 @@ struct Route {
 };
 
 struct Server {
-  std::string name;                      // "name" key, else the first server_name
-  std::vector<std::string> server_names; // lower-cased; "*.acme.com" wildcards allowed
-  uint32_t upstream = 0;                 // index into Config::upstreams (the "upstream" key)
-  std::vector<Route> routes;             // longest prefix wins; none matching: `upstream`
-  bool tls = false;                      // original schema: talk TLS to the upstream
-  bool default_server = false;           // answers hosts no server names
+  std::string name;                       // "name" key, else the first server_name
+  std::vector<std::string> server_names;  // lower-cased; "*.acme.com" wildcards allowed
+  uint32_t upstream = 0;                  // index into Config::upstreams (the "upstream" key)
+  std::vector<Route> routes;              // longest prefix wins; none matching: `upstream`
+  bool tls = false;                       // original schema: talk TLS to the upstream
+  bool default_server = false;            // answers hosts no server names
 };
 
 struct Listener {
@@ -75,8 +75,8 @@ struct Limits {
   uint32_t max_request_line = 8 * 1024;
   uint32_t max_header_size = 64 * 1024;
   uint32_t max_headers = 100;
-  uint64_t max_body_size = 0;          // 0: unlimited; over it: 413
-  uint32_t max_connections = 10'000;   // per worker
+  uint64_t max_body_size = 0;         // 0: unlimited; over it: 413
+  uint32_t max_connections = 10'000;  // per worker
 };
 
 struct Buffers {
@@ -100,8 +100,8 @@ struct GlobalTls {  // parsed and kept; served once TLS termination lands
 };
 
 struct Config {
-  std::string source;  // file path the config came from
-  uint32_t workers = 0;  // 0: one per online CPU
+  std::string source;               // file path the config came from
+  uint32_t workers = 0;             // 0: one per online CPU
   std::vector<Listener> listeners;  // global.port makes "default" on 0.0.0.0:port
   std::vector<Server> servers;
   std::vector<Upstream> upstreams;

@@ -29,8 +29,8 @@ void FormatTimestamp(char (&buf)[64]);
 
 }  // namespace ringway::core
 
-#define RW_LOG(level, ...)                                                   \
-  do {                                                                       \
+#define RW_LOG(level, ...)                                                            \
+  do {                                                                                \
     if (::ringway::core::LogEnabled(level)) ::ringway::core::Log(level, __VA_ARGS__); \
   } while (0)
 

@@ -11,7 +11,8 @@ namespace ringway::core {
 
 absl::Status ErrnoStatus(int err, std::string_view what) {
   if (err < 0) err = -err;
-  return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat(std::string(what), ": ", strerror(err)));
+  return absl::Status(absl::ErrnoToStatusCode(err),
+                      absl::StrCat(std::string(what), ": ", strerror(err)));
 }
 
 absl::Status ProbeKernel() {
@@ -25,10 +26,10 @@ absl::Status ProbeKernel() {
           "io_uring with SINGLE_ISSUER|DEFER_TASKRUN is not supported by this kernel; "
           "ringway needs Linux 6.1 or newer");
     }
-    return absl::FailedPreconditionError(absl::StrCat(
-        "io_uring is unavailable (", strerror(-r),
-        "); ringway needs io_uring: check /proc/sys/kernel/io_uring_disabled, seccomp "
-        "or container policy"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("io_uring is unavailable (", strerror(-r),
+                     "); ringway needs io_uring: check /proc/sys/kernel/io_uring_disabled, seccomp "
+                     "or container policy"));
   }
   io_uring_probe* probe = io_uring_get_probe_ring(&ring);
   bool ok = probe && io_uring_opcode_supported(probe, IORING_OP_RECV) &&
@@ -64,8 +65,8 @@ absl::Status Ring::Init(uint32_t sq_entries, uint32_t buffer_count, uint32_t buf
   buffer_count_ = buffer_count;
   buffer_size_ = buffer_size;
   buf_ring_bytes_ = sizeof(io_uring_buf) * buffer_count;
-  void* mem = mmap(nullptr, buf_ring_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
+  void* mem =
+      mmap(nullptr, buf_ring_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) return ErrnoStatus(errno, "mmap buffer ring");
   buf_ring_ = static_cast<io_uring_buf_ring*>(mem);
   io_uring_buf_ring_init(buf_ring_);

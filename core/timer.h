@@ -11,8 +11,8 @@
 #ifndef RINGWAY_CORE_TIMER_H_
 #define RINGWAY_CORE_TIMER_H_
 
-#include <cstdint>
 #include <time.h>
+#include <cstdint>
 
 namespace ringway::core {
 
@@ -40,13 +40,22 @@ class TimerList {
     n->kind = kind_;
     n->next = nullptr;
     n->prev = tail_;
-    if (tail_) tail_->next = n; else head_ = n;
+    if (tail_)
+      tail_->next = n;
+    else
+      head_ = n;
     tail_ = n;
   }
 
   void Remove(TimerNode* n) {
-    if (n->prev) n->prev->next = n->next; else head_ = n->next;
-    if (n->next) n->next->prev = n->prev; else tail_ = n->prev;
+    if (n->prev)
+      n->prev->next = n->next;
+    else
+      head_ = n->next;
+    if (n->next)
+      n->next->prev = n->prev;
+    else
+      tail_ = n->prev;
     n->prev = n->next = nullptr;
     n->kind = 0;
   }

@@ -62,10 +62,14 @@ bool ParseWorkers(const char* s, uint32_t* out) {
 
 ringway::core::LogLevel ToCoreLevel(ringway::config::LogLevel l) {
   switch (l) {
-    case ringway::config::LogLevel::kDebug: return LogLevel::kDebug;
-    case ringway::config::LogLevel::kInfo: return LogLevel::kInfo;
-    case ringway::config::LogLevel::kWarn: return LogLevel::kWarn;
-    case ringway::config::LogLevel::kError: return LogLevel::kError;
+    case ringway::config::LogLevel::kDebug:
+      return LogLevel::kDebug;
+    case ringway::config::LogLevel::kInfo:
+      return LogLevel::kInfo;
+    case ringway::config::LogLevel::kWarn:
+      return LogLevel::kWarn;
+    case ringway::config::LogLevel::kError:
+      return LogLevel::kError;
   }
   return LogLevel::kInfo;
 }
@@ -143,8 +147,8 @@ int main(int argc, char** argv) {
 
   int access_fd = STDOUT_FILENO;
   if (cfg->logging.access_log && !cfg->logging.access_log_path.empty()) {
-    access_fd = open(cfg->logging.access_log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                     0644);
+    access_fd =
+        open(cfg->logging.access_log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (access_fd < 0) {
       std::fprintf(stderr, "ringway: cannot open access log %s: %s\n",
                    cfg->logging.access_log_path.c_str(), strerror(errno));

@@ -19,8 +19,8 @@ namespace ringway::proxy {
 struct SendPiece {
   const char* data = nullptr;
   uint32_t len = 0;
-  int32_t bid = -1;             // provided buffer to return once sent, or -1
-  std::string* owned = nullptr; // pooled string to release once sent, or nullptr
+  int32_t bid = -1;              // provided buffer to return once sent, or -1
+  std::string* owned = nullptr;  // pooled string to release once sent, or nullptr
 };
 
 class SendQueue {

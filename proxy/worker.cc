@@ -105,7 +105,7 @@ struct Conn {
   bool starved = false;      // receive ended with ENOBUFS; re-armed when buffers return
   bool sending = false;
   bool closing = false;
-  uint32_t inflight = 0;     // SQEs the kernel still holds that name this connection
+  uint32_t inflight = 0;  // SQEs the kernel still holds that name this connection
   core::TimerNode timer;
   SendQueue sendq;
   msghdr msg{};
@@ -130,11 +130,11 @@ struct ClientConn : Conn {
   bool upgrade = false;
   bool close_after = false;  // close once the current response has been sent
   bool retried = false;
-  bool deferred = false;     // queued for arena processing at the end of the turn
+  bool deferred = false;  // queued for arena processing at the end of the turn
   UpstreamConn* up = nullptr;
-  std::string up_head;       // upstream request head; kept for a retry on a stale connection
+  std::string up_head;  // upstream request head; kept for a retry on a stale connection
   int32_t upstream_index = -1;
-  int32_t backend = -1;      // global backend index of this exchange
+  int32_t backend = -1;  // global backend index of this exchange
   uint16_t status = 0;
   uint64_t resp_bytes = 0;
   uint64_t start_ns = 0;
@@ -389,8 +389,8 @@ class WorkerImpl {
       case kTimerConnect:
       case kTimerResponse: {
         auto* u = static_cast<UpstreamConn*>(c);
-        RW_LOG(LogLevel::kWarn, "upstream %s: %s timed out",
-               BackendName(u->backend), kind == kTimerConnect ? "connect" : "response");
+        RW_LOG(LogLevel::kWarn, "upstream %s: %s timed out", BackendName(u->backend),
+               kind == kTimerConnect ? "connect" : "response");
         UpstreamFailed(u, 504);
         break;
       }
@@ -711,9 +711,8 @@ class WorkerImpl {
   // on an error the response is queued and all n bytes are reported consumed).
   size_t ParseClientHead(ClientConn* c, char* p, size_t n) {
     http1::RequestHead req;
-    http1::ParseResult r =
-        http1::ParseRequest(std::string_view(p, n), limits_, std::span(fields_.data(),
-                            limits_.max_fields), &req);
+    http1::ParseResult r = http1::ParseRequest(std::string_view(p, n), limits_,
+                                               std::span(fields_.data(), limits_.max_fields), &req);
     if (r.status == http1::ParseStatus::kIncomplete) return 0;
     if (r.status == http1::ParseStatus::kError) {
       RW_LOG(LogLevel::kDebug, "client %s: bad request: %s", c->peer_ip, r.error);
@@ -757,8 +756,8 @@ class WorkerImpl {
     if (path.size() > 7 && (path.substr(0, 7) == "http://" || path.substr(0, 8) == "https://")) {
       size_t start = path.find("//") + 2;
       size_t slash = path.find('/', start);
-      host = path.substr(start, slash == std::string_view::npos ? std::string_view::npos
-                                                                : slash - start);
+      host = path.substr(start,
+                         slash == std::string_view::npos ? std::string_view::npos : slash - start);
       path = slash == std::string_view::npos ? std::string_view("/") : path.substr(slash);
       req.target = path;
     }
@@ -787,7 +786,8 @@ class WorkerImpl {
         }
       }
       if (add_host) {
-        std::string_view name = host.empty() ? std::string_view(cfg_.upstreams[upstream].name) : host;
+        std::string_view name =
+            host.empty() ? std::string_view(cfg_.upstreams[upstream].name) : host;
         scratch_fields_.push_back({"Host", name});
       }
       req.fields = std::span<const http1::Field>(scratch_fields_.data(), scratch_fields_.size());
@@ -813,8 +813,8 @@ class WorkerImpl {
       done = c->req_left == 0;
     } else {
       uint64_t data = 0;
-      http1::ChunkedDecoder::Result r =
-          c->req_chunked.Feed(std::string_view(p, n), [&](std::string_view d) { data += d.size(); });
+      http1::ChunkedDecoder::Result r = c->req_chunked.Feed(
+          std::string_view(p, n), [&](std::string_view d) { data += d.size(); });
       if (r.error) {
         RW_LOG(LogLevel::kDebug, "client %s: bad chunked body: %s", c->peer_ip, r.error_text);
         FailRequestBody(c, 400);
@@ -931,8 +931,9 @@ class WorkerImpl {
     rec.target = c->log_target;
     rec.status = c->status;
     rec.bytes = c->resp_bytes;
-    rec.upstream = c->backend >= 0 ? std::string_view(BackendName(static_cast<uint32_t>(c->backend)))
-                                   : std::string_view("-");
+    rec.upstream = c->backend >= 0
+                       ? std::string_view(BackendName(static_cast<uint32_t>(c->backend)))
+                       : std::string_view("-");
     rec.duration_us = (NowNs() - c->start_ns) / 1000;
     AppendAccessLog(rec, core::LogJson(), &access_buf_);
     if (access_buf_.size() > 64 * 1024) FlushAccessLog();
@@ -950,9 +951,7 @@ class WorkerImpl {
   const char* BackendName(uint32_t backend) const {
     return snap_->backends[backend]->address.text.c_str();
   }
-  const config::Backend& BackendConfig(uint32_t backend) const {
-    return *snap_->backends[backend];
-  }
+  const config::Backend& BackendConfig(uint32_t backend) const { return *snap_->backends[backend]; }
 
   void ConnectUpstream(ClientConn* c) {
     uint32_t upstream = static_cast<uint32_t>(c->upstream_index);
@@ -1007,7 +1006,10 @@ class WorkerImpl {
 
   void PoolRemove(UpstreamConn* u) {
     Pool& pool = pools_[u->backend];
-    if (u->pool_prev) u->pool_prev->pool_next = u->pool_next; else pool.head = u->pool_next;
+    if (u->pool_prev)
+      u->pool_prev->pool_next = u->pool_next;
+    else
+      pool.head = u->pool_next;
     if (u->pool_next) u->pool_next->pool_prev = u->pool_prev;
     u->pool_prev = u->pool_next = nullptr;
     u->pooled = false;
@@ -1110,8 +1112,8 @@ class WorkerImpl {
           break;
         }
         case UpState::kBody: {
-          size_t take = TakeResponseBody(u, p, n, bid >= 0 && !buffer_taken ? bid : -1,
-                                         &buffer_taken);
+          size_t take =
+              TakeResponseBody(u, p, n, bid >= 0 && !buffer_taken ? bid : -1, &buffer_taken);
           p += take;
           n -= take;
           if (n > 0 && u->state == UpState::kDone) {
@@ -1139,9 +1141,9 @@ class WorkerImpl {
   size_t ParseUpstreamHead(UpstreamConn* u, char* p, size_t n) {
     ClientConn* c = u->client;
     http1::ResponseHead resp;
-    http1::ParseResult r = http1::ParseResponse(std::string_view(p, n), resp_limits_,
-                                                std::span(fields_.data(), resp_limits_.max_fields),
-                                                &resp);
+    http1::ParseResult r =
+        http1::ParseResponse(std::string_view(p, n), resp_limits_,
+                             std::span(fields_.data(), resp_limits_.max_fields), &resp);
     if (r.status == http1::ParseStatus::kIncomplete) return 0;
     if (r.status == http1::ParseStatus::kError) {
       RW_LOG(LogLevel::kWarn, "upstream %s: bad response: %s", BackendName(u->backend), r.error);
@@ -1185,8 +1187,7 @@ class WorkerImpl {
       DisarmTimer(c);
       return r.consumed;
     }
-    if (u->body == BodyKind::kNone ||
-        (u->body == BodyKind::kContentLength && u->left == 0)) {
+    if (u->body == BodyKind::kNone || (u->body == BodyKind::kContentLength && u->left == 0)) {
       UpstreamResponseDone(u);
     } else {
       u->state = UpState::kBody;
@@ -1206,8 +1207,9 @@ class WorkerImpl {
         break;
       case BodyKind::kChunked: {
         if (u->dechunk) {
-          http1::ChunkedDecoder::Result r = u->chunked.Feed(
-              std::string_view(p, n), [&](std::string_view d) { Queue(c, d.data(), d.size(), -1); });
+          http1::ChunkedDecoder::Result r =
+              u->chunked.Feed(std::string_view(p, n),
+                              [&](std::string_view d) { Queue(c, d.data(), d.size(), -1); });
           if (r.error) {
             UpstreamFailed(u, 502);
             return n;
@@ -1252,8 +1254,8 @@ class WorkerImpl {
   void UpstreamResponseDone(UpstreamConn* u) {
     ClientConn* c = u->client;
     u->state = UpState::kDone;
-    bool reusable = u->keep_alive && c->req != ReqState::kBody && u->sendq.empty() &&
-                    !u->sending && u->in.empty();
+    bool reusable = u->keep_alive && c->req != ReqState::kBody && u->sendq.empty() && !u->sending &&
+                    u->in.empty();
     if (c->req == ReqState::kBody) {
       c->close_after = true;  // the server answered before the body ended
       c->req = ReqState::kDone;

@@ -42,8 +42,9 @@ TEST(AccessLogTest, JsonLineEscapesPeerText) {
   r.target = "/x\"\n";
   AppendAccessLog(r, true, &out);
   EXPECT_NE(out.find(R"("path":"/x\"\u000a")"), std::string::npos) << out;
-  EXPECT_NE(out.find(R"("status":502,"bytes":110,"upstream":"127.0.0.1:3001","duration_ms":1.234})"),
-            std::string::npos)
+  EXPECT_NE(
+      out.find(R"("status":502,"bytes":110,"upstream":"127.0.0.1:3001","duration_ms":1.234})"),
+      std::string::npos)
       << out;
   EXPECT_EQ(out.back(), '\n');
   EXPECT_EQ(out.find('\n'), out.size() - 1);
