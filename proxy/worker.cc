@@ -522,6 +522,7 @@ class WorkerImpl {
         ClientInput(static_cast<ClientConn*>(c), data, static_cast<size_t>(res), bid);
       }
     } else if (res == -ENOBUFS) {
+      RW_LOG(LogLevel::kDebug, "worker %u: provided buffers exhausted; receive waits", index_);
       if (!c->closing && !c->starved) {
         c->starved = true;
         starved_.push_back(c);
