@@ -104,6 +104,7 @@ struct Conn {
   bool recv_paused = false;  // backpressure: the receive was (or will be) cancelled
   bool starved = false;      // receive ended with ENOBUFS; re-armed when buffers return
   bool sending = false;
+  bool send_scheduled = false;  // on the worker's to_send_ list for this turn
   bool closing = false;
   uint32_t inflight = 0;  // SQEs the kernel still holds that name this connection
   core::TimerNode timer;
@@ -252,6 +253,7 @@ class WorkerImpl {
       ReapCompletions();
       RunDeferred();
       ExpireTimers();
+      FlushSends();
       if (draining_) {
         if (live_clients_ == 0) break;
         if (now_ms_ >= drain_deadline_ms_) {
@@ -268,6 +270,7 @@ class WorkerImpl {
     for (int i = 0; i < 100 && (!closing_.empty() || AnyListenerArmed()); ++i) {
       ring_.SubmitAndWait(10);
       ReapCompletions();
+      FlushSends();  // to_send_ must be empty whenever FreeClosed runs
       FreeClosed();
     }
     FlushAccessLog();
@@ -318,7 +321,25 @@ class WorkerImpl {
     ArmRecv(c);
   }
 
+  // Sends are prepared once per loop turn, after every completion has been reaped: SQEs are
+  // submitted only at the next turn anyway, and by then all the pieces that arrived in this
+  // batch (say, every 16 KiB read of one 64 KiB response) leave in one sendmsg.
   void Send(Conn* c) {
+    if (c->send_scheduled || c->sending || c->closing || c->sendq.empty()) return;
+    c->send_scheduled = true;
+    to_send_.push_back(c);
+  }
+
+  void FlushSends() {
+    for (size_t i = 0; i < to_send_.size(); ++i) {  // SubmitSend never grows the list
+      Conn* c = to_send_[i];
+      c->send_scheduled = false;
+      SubmitSend(c);
+    }
+    to_send_.clear();
+  }
+
+  void SubmitSend(Conn* c) {
     if (c->sending || c->closing || c->sendq.empty()) return;
     if (c->upstream && !static_cast<UpstreamConn*>(c)->connected) return;
     int n = c->sendq.Gather(c->iov);
@@ -1414,6 +1435,7 @@ class WorkerImpl {
   std::vector<Conn*> closing_;
   std::vector<Conn*> starved_;
   std::vector<ClientConn*> deferred_;
+  std::vector<Conn*> to_send_;
   std::vector<std::string*> string_pool_;
   std::string access_buf_;
   uint64_t high_water_ = 0;
