@@ -423,6 +423,16 @@ class WorkerImpl {
   // ---- Completion dispatch ---------------------------------------------------------------
 
   void ReapCompletions() {
+    // The CQ is sized so that it should never fill; if it did, the kernel keeps the extra
+    // completions on its overflow list (IORING_FEAT_NODROP) and we say so once.
+    if (!cq_overflow_logged_ &&
+        (IO_URING_READ_ONCE(*ring_.raw()->sq.kflags) & IORING_SQ_CQ_OVERFLOW)) {
+      cq_overflow_logged_ = true;
+      RW_LOG(LogLevel::kWarn,
+             "worker %u: completion queue overflowed; lower max_connections or "
+             "buffers.count",
+             index_);
+    }
     io_uring_cqe* cqe;
     unsigned head;
     unsigned count = 0;
@@ -1442,6 +1452,7 @@ class WorkerImpl {
   uint64_t now_ms_ = 0;
   uint64_t live_clients_ = 0;
   bool draining_ = false;
+  bool cq_overflow_logged_ = false;
   uint64_t drain_deadline_ms_ = 0;
 };
 
