@@ -662,6 +662,29 @@ class WorkerImpl {
     Send(to);
   }
 
+  // Parses a head that may arrive split across reads. With an empty arena the head is parsed
+  // in place, and the bytes consumed are returned (0: incomplete, now kept in the arena).
+  // Otherwise the new bytes join the arena, which is parsed, and all of `n` counts as
+  // consumed; bytes after the head come from the arena copy and go to `rest`.
+  template <typename Parse, typename Rest>
+  static size_t GatherHead(std::string* arena, char* p, size_t n, Parse&& parse, Rest&& rest) {
+    if (arena->empty()) {
+      size_t used = parse(p, n);
+      if (used == 0) arena->append(p, n);
+      return used == 0 ? n : used;
+    }
+    arena->append(p, n);
+    std::string whole = std::move(*arena);
+    arena->clear();
+    size_t used = parse(whole.data(), whole.size());
+    if (used == 0) {
+      *arena = std::move(whole);
+    } else if (used < whole.size()) {
+      rest(whole.data() + used, whole.size() - used);
+    }
+    return n;
+  }
+
   // ---- Client side -----------------------------------------------------------------------
 
   // Handles bytes read from a client. `bid` >= 0: the bytes are in that provided buffer, which
@@ -676,27 +699,9 @@ class WorkerImpl {
             c->req = ReqState::kHead;
             ArmTimer(c, kTimerHeader);
           }
-          size_t used;
-          if (c->in.empty()) {
-            used = ParseClientHead(c, p, n);
-            if (used == 0) {  // incomplete: keep the bytes
-              c->in.append(p, n);
-              n = 0;
-            }
-          } else {
-            c->in.append(p, n);
-            n = 0;
-            std::string arena = std::move(c->in);
-            c->in.clear();
-            used = ParseClientHead(c, arena.data(), arena.size());
-            if (used == 0) {
-              c->in = std::move(arena);
-            } else if (used < arena.size()) {
-              // Bytes after the head: process them from a copy (they are not in a buffer).
-              ClientInput(c, arena.data() + used, arena.size() - used, -1);
-            }
-            break;
-          }
+          size_t used = GatherHead(
+              &c->in, p, n, [&](char* d, size_t m) { return ParseClientHead(c, d, m); },
+              [&](char* d, size_t m) { ClientInput(c, d, m, -1); });
           p += used;
           n -= used;
           break;
@@ -1118,27 +1123,11 @@ class WorkerImpl {
       switch (u->state) {
         case UpState::kConnecting:
         case UpState::kHead: {
-          size_t used;
-          if (u->in.empty()) {
-            used = ParseUpstreamHead(u, p, n);
-            if (used == 0) {
-              u->in.append(p, n);
-              n = 0;
-            }
-          } else {
-            u->in.append(p, n);
-            n = 0;
-            std::string arena = std::move(u->in);
-            u->in.clear();
-            used = ParseUpstreamHead(u, arena.data(), arena.size());
-            if (used == 0) {
-              u->in = std::move(arena);
-            } else if (used < arena.size() && !u->closing && u->client) {
-              UpstreamInput(u, arena.data() + used, arena.size() - used, -1);
-              // UpstreamInput with bid -1 never returns a buffer; nothing more to do here.
-            }
-            break;
-          }
+          size_t used = GatherHead(
+              &u->in, p, n, [&](char* d, size_t m) { return ParseUpstreamHead(u, d, m); },
+              [&](char* d, size_t m) {
+                if (!u->closing && u->client) UpstreamInput(u, d, m, -1);
+              });
           p += used;
           n -= used;
           break;
