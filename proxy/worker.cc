@@ -999,7 +999,8 @@ class WorkerImpl {
     }
     uint32_t backend = snap_->backend_base[upstream] + static_cast<uint32_t>(pick);
     c->backend = static_cast<int32_t>(backend);
-    UpstreamConn* u = TakePooled(backend);
+    // A retry after a stale pooled connection always opens a fresh one.
+    UpstreamConn* u = c->retried ? nullptr : TakePooled(backend);
     if (!u) {
       const config::Backend& b = BackendConfig(backend);
       absl::StatusOr<int> fd = core::NewTcpSocket(b.address.storage.ss_family);
@@ -1113,7 +1114,7 @@ class WorkerImpl {
     ClientConn* c = u->client;
     if (!c) {
       // Bytes on an idle pooled connection: the server is closing or misbehaving.
-      ring_.Return(static_cast<uint16_t>(bid));
+      if (bid >= 0) ring_.Return(static_cast<uint16_t>(bid));
       if (u->pooled) PoolRemove(u);
       CloseConn(u);
       return;

@@ -31,6 +31,8 @@ Endpoints (any path not listed answers 200 "hello from <name>"):
 carried at least one counted request since the last reset; `accepted` counts every accept.
 
 `--idle-ms N` closes keep-alive connections idle for N ms between requests.
+`--drop-nth N` reads the Nth request on each connection and closes without answering, as a
+server does that closes a keep-alive connection just as a request arrives.
 
 On start-up it prints "listening on 127.0.0.1:PORT" per listener (port 0 picks a free port and
 the real one is printed) and flushes stdout.
@@ -410,6 +412,9 @@ class Connection:
             return False
         if counted:
             self.server.stats.on_request(self.state, req.target)
+        self.state["nth"] = self.state.get("nth", 0) + 1
+        if self.server.drop_nth and self.state["nth"] == self.server.drop_nth:
+            return False  # close without a response
 
         expects = [v.lower() for v in req.get_all("expect")]
         if "100-continue" in expects and (framing == "chunked" or length > 0) \
@@ -539,9 +544,10 @@ class Connection:
 
 
 class Server:
-    def __init__(self, name, idle_ms=0):
+    def __init__(self, name, idle_ms=0, drop_nth=0):
         self.name = name
         self.idle_ms = idle_ms
+        self.drop_nth = drop_nth
         self.stats = Stats()
         self.listeners = []
 
@@ -583,11 +589,14 @@ def main(argv=None):
     ap.add_argument("--idle-ms", type=int, default=0,
                     help="close a keep-alive connection idle this long between requests"
                          " (0: never)")
+    ap.add_argument("--drop-nth", type=int, default=0,
+                    help="close each connection, unanswered, when its Nth request arrives"
+                         " (0: never)")
     args = ap.parse_args(argv)
     if not args.listen:
         args.listen = ["127.0.0.1:3001"]
 
-    server = Server(args.name, idle_ms=args.idle_ms)
+    server = Server(args.name, idle_ms=args.idle_ms, drop_nth=args.drop_nth)
     for address in args.listen:
         print("listening on %s" % server.listen(address), flush=True)
     server.start()

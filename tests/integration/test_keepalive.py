@@ -75,6 +75,29 @@ class KeepAliveTest(harness.ProxyTest):
             self.assertEqual(c.roundtrip("GET", "/").status, 200)
         self.assertEqual(idle.stats()["connections"], 1)
 
+    def test_request_on_a_connection_the_backend_just_closed_is_retried(self):
+        # The backend closes every connection, unanswered, when its 2nd request arrives: the
+        # 2nd request meets a pooled connection that dies before any response byte. A request
+        # without a body is retried once, on a fresh connection, so the client sees no error.
+        flaky = self.start_backend("flaky", extra_args=["--drop-nth", "2"])
+        port = self.free_port()
+        self.start_ringway(harness.simple_config(port, [flaky]), workers=1)
+        c = self.conn(port)
+        for i in range(6):
+            r = c.roundtrip("GET", "/echo?i=%d" % i)
+            self.assertEqual(r.status, 200, r)
+        # Requests 2, 4 and 6 each needed a second connection.
+        self.assertGreaterEqual(flaky.stats()["accepted"], 4)
+
+    def test_request_with_body_is_not_retried(self):
+        flaky = self.start_backend("flaky", extra_args=["--drop-nth", "2"])
+        port = self.free_port()
+        self.start_ringway(harness.simple_config(port, [flaky]), workers=1)
+        c = self.conn(port)
+        self.assertEqual(c.roundtrip("POST", "/sink", body=b"one").status, 200)
+        r = c.roundtrip("POST", "/sink", body=b"two")
+        self.assertEqual(r.status, 502, r)
+
     def test_client_keepalive_http11_default(self):
         self.start()
         c = self.conn(self.port)
