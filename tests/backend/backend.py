@@ -526,6 +526,23 @@ class Connection:
             return False
         elif path == "/drop":
             return False
+        elif path == "/upgrade":
+            # 101 to any Upgrade request, then echo raw bytes back until the peer closes.
+            proto = req.get_all("upgrade")
+            if not proto:
+                self.respond(req, 426, b"upgrade required\n", close=close)
+                return not close
+            self.send(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                      b"Upgrade: %s\r\nX-Backend: %s\r\n\r\n"
+                      % (proto[0].encode("latin-1"), name.encode()))
+            data = bytes(self.reader.buf)
+            self.reader.buf.clear()
+            while True:
+                if data:
+                    self.send(data)
+                data = self.sock.recv(RECV_SIZE)
+                if not data:
+                    return False
         elif path == "/stats":
             body = (json.dumps(self.server.stats.snapshot()) + "\n").encode()
             self.respond(req, 200, body, "application/json", close)

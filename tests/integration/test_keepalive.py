@@ -98,6 +98,29 @@ class KeepAliveTest(harness.ProxyTest):
         r = c.roundtrip("POST", "/sink", body=b"two")
         self.assertEqual(r.status, 502, r)
 
+    def test_upgrade_becomes_a_tunnel(self):
+        web = self.start_backend("web")
+        port = self.free_port()
+        self.start_ringway(harness.simple_config(port, [web]), workers=1)
+        with harness.Conn(port) as c:
+            c.send(b"GET /upgrade HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n"
+                   b"Upgrade: echo-proto\r\n\r\n")
+            r = c.read_response(timeout=5)
+            self.assertEqual(r.status, 101, r)
+            self.assertEqual(r.header("Upgrade"), "echo-proto")
+            self.assertTrue(r.has_token("Connection", "upgrade"), r)
+            for msg in (b"ping", b"\x00\x01 binary \xff", b"x" * 100000):
+                c.send(msg)
+                got = c._read_exact(len(msg), time.monotonic() + 5)
+                self.assertEqual(bytes(got), msg)
+
+    def test_upgrade_header_without_connection_upgrade_is_dropped(self):
+        web = self.start_backend("web")
+        port = self.free_port()
+        self.start_ringway(harness.simple_config(port, [web]), workers=1)
+        r = harness.request(port, "GET", "/upgrade", headers=[("Upgrade", "echo-proto")])
+        self.assertEqual(r.status, 426, r)  # the backend never saw the Upgrade field
+
     def test_client_keepalive_http11_default(self):
         self.start()
         c = self.conn(self.port)
