@@ -10,21 +10,17 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 CMAKE_FLAGS ?=
 
-# Debian packages the build, the tests and the benchmarks use.
+# Debian packages the build and the tests use.
 DEPS := build-essential cmake pkg-config python3 curl liburing-dev libyaml-dev libabsl-dev \
-        libgtest-dev libgmock-dev libbenchmark-dev wrk nghttp2-client nginx-light haproxy \
-        linux-perf
+        libgtest-dev libgmock-dev libbenchmark-dev wrk nghttp2-client
+# The peers perf/compare measures against, and perf. Kept apart: their packages start services.
+PERF_DEPS := nginx-light haproxy linux-perf
 DEPS_STAMP := $(BUILD)/.deps-ok
+PERF_DEPS_STAMP := $(BUILD)/.perf-deps-ok
 
-.PHONY: all deps build release debug sanitize run test unit integration bench compare fuzz \
-        format clean
-
-all: build
-
-# Installs missing packages once; later builds only check the stamp.
-deps: $(DEPS_STAMP)
-$(DEPS_STAMP):
-	@missing=""; for p in $(DEPS); do \
+# Installs the missing packages among $(1) (apt-get, as root or through sudo).
+define install_missing
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -33,6 +29,21 @@ $(DEPS_STAMP):
 	  $$sudo apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+.PHONY: all deps perf-deps build release debug sanitize run test unit integration bench compare fuzz \
+        format clean
+
+all: build
+
+# Installs missing packages once; later builds only check the stamp.
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP):
+	$(call install_missing,$(DEPS))
+	@mkdir -p $(BUILD) && touch $@
+perf-deps: $(PERF_DEPS_STAMP)
+$(PERF_DEPS_STAMP):
+	$(call install_missing,$(PERF_DEPS))
 	@mkdir -p $(BUILD) && touch $@
 
 build: release
@@ -67,7 +78,7 @@ integration: release
 bench: release
 	@$(BUILD)/release/ringway_bench
 
-compare: release
+compare: release perf-deps
 	@RINGWAY_BIN=$(BUILD)/release/ringway bash perf/compare
 
 # libFuzzer runs (clang): FUZZ_SECONDS per target.
