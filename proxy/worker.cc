@@ -765,8 +765,10 @@ class WorkerImpl {
 
   void StartRequest(ClientConn* c, http1::RequestHead& req) {
     c->start_ns = NowNs();
-    c->log_method.assign(req.method);
-    c->log_target.assign(req.target.substr(0, 1024));
+    if (cfg_.logging.access_log) {  // the views die with the buffer; the log line comes later
+      c->log_method.assign(req.method);
+      c->log_target.assign(req.target.substr(0, 1024));
+    }
     c->http10 = req.version_minor == 0;
     c->keep_alive = req.framing.keep_alive;
     c->head_method = req.method == "HEAD";
