@@ -1032,8 +1032,11 @@ class WorkerImpl {
     u->keep_alive = true;
     u->dechunk = false;
     u->in.clear();
-    u->sendq.Push({c->up_head.data(), static_cast<uint32_t>(c->up_head.size()), -1, nullptr});
-    Send(u);
+    // The send owns a copy: c->up_head is rewritten by the next exchange, possibly while this
+    // connection is still being torn down with the send in the kernel's hands.
+    std::string* head = AcquireString();
+    head->assign(c->up_head);
+    QueueOwned(u, head);
   }
 
   UpstreamConn* TakePooled(uint32_t backend) {
