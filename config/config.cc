@@ -478,14 +478,15 @@ absl::Status Loader::LoadTimeouts(const YamlNode& timeouts) {
   static constexpr Field kFields[] = {
       {"client_header", &Timeouts::client_header_ms},
       {"client_body", &Timeouts::client_body_ms},
+      {"client_send", &Timeouts::client_send_ms},
       {"keepalive", &Timeouts::keepalive_ms},
       {"upstream_connect", &Timeouts::upstream_connect_ms},
       {"upstream_response", &Timeouts::upstream_response_ms},
       {"shutdown", &Timeouts::shutdown_ms},
   };
   CONFIG_RETURN_IF_ERROR(CheckKeys(timeouts,
-                                   {"client_header", "client_body", "keepalive", "upstream_connect",
-                                    "upstream_response", "shutdown"},
+                                   {"client_header", "client_body", "client_send", "keepalive",
+                                    "upstream_connect", "upstream_response", "shutdown"},
                                    "global.timeouts"));
   for (const Field& field : kFields) {
     const YamlNode* node = timeouts.Find(field.key);

@@ -64,6 +64,7 @@ struct Listener {
 struct Timeouts {
   uint32_t client_header_ms = 10'000;      // whole request head must arrive within this: 408
   uint32_t client_body_ms = 60'000;        // gap between body reads
+  uint32_t client_send_ms = 60'000;        // a client that stops reading the response: cut
   uint32_t keepalive_ms = 75'000;          // idle client connection between requests
   uint32_t upstream_connect_ms = 5'000;    // connect to a backend: 502 after (504 is for reads)
   uint32_t upstream_response_ms = 60'000;  // gap while waiting for response bytes: 504

@@ -5,6 +5,7 @@
 // starts the workers, then waits for SIGTERM/SIGINT and drains them.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -143,6 +144,24 @@ int main(int argc, char** argv) {
   if (workers == 0) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     workers = n > 0 ? static_cast<uint32_t>(n) : 1;
+  }
+
+  // Each client can hold a second descriptor for its backend: take the hard limit, and say
+  // when even that is short of what max_connections allows.
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+    if (nofile.rlim_cur < nofile.rlim_max) {
+      nofile.rlim_cur = nofile.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &nofile);
+    }
+    uint64_t need = uint64_t{workers} * (2ull * cfg->limits.max_connections + 8) + 64;
+    if (nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur < need) {
+      RW_LOG(LogLevel::kWarn,
+             "open-file limit %llu is below the %llu that %u workers x max_connections %u may "
+             "need; raise it (ulimit -n) or lower global.limits.max_connections",
+             static_cast<unsigned long long>(nofile.rlim_cur),
+             static_cast<unsigned long long>(need), workers, cfg->limits.max_connections);
+    }
   }
 
   int access_fd = STDOUT_FILENO;

@@ -28,6 +28,7 @@ class SendQueue {
   static constexpr int kMaxIov = 16;
 
   bool empty() const { return head_ == pieces_.size(); }
+  size_t pieces() const { return pieces_.size() - head_; }
   uint64_t bytes() const { return bytes_; }
 
   void Push(const SendPiece& p) {

@@ -81,6 +81,7 @@ enum TimerKind : uint8_t {
   kTimerResponse,
   kTimerLinger,
   kTimerPoolIdle,
+  kTimerSend,
   kTimerKinds,
 };
 
@@ -153,6 +154,8 @@ struct UpstreamConn : Conn {
   bool reused = false;
   bool keep_alive = true;
   bool dechunk = false;
+  bool got_bytes = false;  // any byte of a response arrived in this exchange
+  uint32_t interim = 0;    // 1xx responses seen in this exchange
   ClientConn* client = nullptr;
   std::string in;
   BodyKind body = BodyKind::kNone;
@@ -196,6 +199,7 @@ class WorkerImpl {
     timers_.emplace_back(new core::TimerList(kTimerResponse, t.upstream_response_ms));
     timers_.emplace_back(new core::TimerList(kTimerLinger, kLingerMs));
     timers_.emplace_back(new core::TimerList(kTimerPoolIdle, kPoolIdleMs));
+    timers_.emplace_back(new core::TimerList(kTimerSend, t.client_send_ms));
     limits_.max_request_line = cfg_.limits.max_request_line;
     limits_.max_head = cfg_.limits.max_header_size;
     limits_.max_fields = cfg_.limits.max_headers;
@@ -261,6 +265,10 @@ class WorkerImpl {
           break;
         }
       }
+      if (accept_retry_ms_ && now_ms_ >= accept_retry_ms_ && !draining_) {
+        accept_retry_ms_ = 0;
+        for (auto* l : listeners_) ArmAccept(l);
+      }
       RearmStarved();
       FreeClosed();
       FlushAccessLog();
@@ -321,6 +329,35 @@ class WorkerImpl {
     ArmRecv(c);
   }
 
+  // A queue this full stops the socket that feeds it: 8 buffers' worth of bytes, or as many
+  // pieces (small reads each hold a whole buffer).
+  bool Backlogged(const Conn* c) const {
+    return c->sendq.bytes() > high_water_ || c->sendq.pieces() > kMaxQueuedPieces;
+  }
+  bool Drained(const Conn* c) const {
+    return c->sendq.bytes() <= high_water_ / 2 && c->sendq.pieces() <= kMaxQueuedPieces / 2;
+  }
+
+  // The client is not reading fast enough: stop reading the backend (its response timer stops,
+  // it is not the one stalling) and give the client client_send to make progress.
+  void ThrottleUpstream(UpstreamConn* u) {
+    PauseRecv(u);
+    DisarmTimer(u);
+    if (u->client) ArmTimer(u->client, kTimerSend);
+  }
+
+  // The client caught up: read the backend again.
+  void UnthrottleUpstream(UpstreamConn* u) {
+    ClientConn* c = u->client;
+    if (c && c->timer.kind == kTimerSend) {
+      DisarmTimer(c);
+      if (c->req == ReqState::kBody) ArmTimer(c, kTimerBody);
+    }
+    if (!u->recv_paused) return;
+    ResumeRecv(u);
+    if (u->state == UpState::kBody || u->state == UpState::kHead) ArmTimer(u, kTimerResponse);
+  }
+
   // Sends are prepared once per loop turn, after every completion has been reaped: SQEs are
   // submitted only at the next turn anyway, and by then all the pieces that arrived in this
   // batch (say, every 16 KiB read of one 64 KiB response) leave in one sendmsg.
@@ -371,6 +408,7 @@ class WorkerImpl {
     uint64_t next = UINT64_MAX;
     for (size_t k = 1; k < timers_.size(); ++k) next = std::min(next, timers_[k]->NextDeadline());
     if (draining_) next = std::min(next, drain_deadline_ms_);
+    if (accept_retry_ms_) next = std::min(next, accept_retry_ms_);
     if (next == UINT64_MAX) return 1000;
     return next > now_ms_ ? std::min<uint64_t>(next - now_ms_ + 1, 1000) : 0;
   }
@@ -402,6 +440,11 @@ class WorkerImpl {
         }
         break;
       }
+      case kTimerSend:
+        RW_LOG(LogLevel::kDebug, "client %s: stopped reading the response; cut",
+               static_cast<ClientConn*>(c)->peer_ip);
+        ResetConn(c);
+        break;
       case kTimerKeepalive:
       case kTimerLinger:
       case kTimerPoolIdle:
@@ -507,7 +550,17 @@ class WorkerImpl {
         NewClient(res, l->index);
       }
     } else if (res != -ECANCELED) {
-      RW_LOG(LogLevel::kWarn, "worker %u: accept failed: %s", index_, strerror(-res));
+      // Out of descriptors or memory: an immediate retry would fail at once, in a loop. Back
+      // off, and say so at most once a second.
+      if (now_ms_ >= accept_log_after_ms_) {
+        RW_LOG(LogLevel::kWarn, "worker %u: accept failed: %s; retrying in %llu ms", index_,
+               strerror(-res), static_cast<unsigned long long>(kAcceptBackoffMs));
+        accept_log_after_ms_ = now_ms_ + 1000;
+      }
+      if (!l->armed && !draining_) {
+        accept_retry_ms_ = now_ms_ + kAcceptBackoffMs;
+        return;
+      }
     }
     if (!l->armed) {
       if (draining_) {
@@ -574,16 +627,23 @@ class WorkerImpl {
     if (!c->recv_armed && !c->closing) ArmRecv(c);
   }
 
+  // Re-arms receives that found the ring empty, once buffers are back. A closing connection
+  // leaves the list at once: it must not hold its buffers (and so everyone's) while it waits.
   void RearmStarved() {
     ring_.Publish();
-    if (starved_.empty() || ring_.lent() >= ring_.buffer_count()) return;
-    std::vector<Conn*> list;
-    list.swap(starved_);
-    for (Conn* c : list) {
+    if (starved_.empty()) return;
+    bool have_buffers = ring_.lent() < ring_.buffer_count();
+    size_t keep = 0;
+    for (Conn* c : starved_) {
+      if (!c->closing && !have_buffers) {
+        starved_[keep++] = c;
+        continue;
+      }
       --c->inflight;
       c->starved = false;
       if (!c->closing) ArmRecv(c);
     }
+    starved_.resize(keep);
   }
 
   void OnSend(Conn* c, int res) {
@@ -608,18 +668,13 @@ class WorkerImpl {
       if (u->state == UpState::kHead || u->state == UpState::kBody) ArmTimer(u, kTimerResponse);
     }
     // Backpressure: let the other side read again once this queue has drained enough.
-    if (c->sendq.bytes() <= high_water_ / 2) {
+    if (!c->upstream && c->timer.kind == kTimerSend) ArmTimer(c, kTimerSend);  // progress
+    if (Drained(c)) {
       if (c->upstream) {
         auto* u = static_cast<UpstreamConn*>(c);
         if (u->client) ResumeRecv(u->client);
-      } else {
-        auto* cc = static_cast<ClientConn*>(c);
-        if (cc->up) {
-          ResumeRecv(cc->up);
-          if (cc->up->state == UpState::kBody || cc->up->state == UpState::kHead) {
-            if (!cc->up->timer.armed()) ArmTimer(cc->up, kTimerResponse);
-          }
-        }
+      } else if (auto* cc = static_cast<ClientConn*>(c); cc->up) {
+        UnthrottleUpstream(cc->up);
       }
     }
     if (!c->upstream && c->sendq.empty()) ClientDrained(static_cast<ClientConn*>(c));
@@ -716,7 +771,7 @@ class WorkerImpl {
             } else {
               Queue(c->up, p, take, -1);
             }
-            if (c->up->sendq.bytes() > high_water_) PauseRecv(c);
+            if (Backlogged(c->up)) PauseRecv(c);
           }
           p += take;
           n -= take;
@@ -732,7 +787,7 @@ class WorkerImpl {
           if (c->up) {
             Queue(c->up, p, n, (bid >= 0 && !buffer_taken) ? bid : -1);
             buffer_taken = buffer_taken || bid >= 0;
-            if (c->up->sendq.bytes() > high_water_) PauseRecv(c);
+            if (Backlogged(c->up)) PauseRecv(c);
           }
           n = 0;
           break;
@@ -948,8 +1003,12 @@ class WorkerImpl {
   // The client's queue is empty. If the connection is to close, half-close it and linger so
   // that unread request bytes do not turn our FIN into a reset that destroys the response.
   void ClientDrained(ClientConn* c) {
-    if (!c->close_after || c->req != ReqState::kDone || c->closing) return;
-    if (c->resp != RespState::kDone) return;
+    if (!c->close_after || c->closing) return;
+    if (c->req == ReqState::kIdle && c->in.empty()) {  // between requests (shutdown)
+      c->req = ReqState::kDone;
+      c->resp = RespState::kDone;
+    }
+    if (c->req != ReqState::kDone || c->resp != RespState::kDone) return;
     shutdown(c->fd, SHUT_WR);
     c->req = ReqState::kLinger;
     c->in.clear();
@@ -1024,6 +1083,7 @@ class WorkerImpl {
       ArmTimer(u, kTimerConnect);
     } else {
       u->reused = true;
+      ResumeRecv(u);  // a pause from its previous exchange must not outlive it
       ArmTimer(u, kTimerResponse);
     }
     u->client = c;
@@ -1031,6 +1091,8 @@ class WorkerImpl {
     u->state = u->connected ? UpState::kHead : UpState::kConnecting;
     u->keep_alive = true;
     u->dechunk = false;
+    u->got_bytes = false;
+    u->interim = 0;
     u->in.clear();
     // The send owns a copy: c->up_head is rewritten by the next exchange, possibly while this
     // connection is still being torn down with the send in the kernel's hands.
@@ -1124,6 +1186,7 @@ class WorkerImpl {
       CloseConn(u);
       return;
     }
+    u->got_bytes = true;
     if (u->timer.kind == kTimerResponse) ArmTimer(u, kTimerResponse);
     while (n > 0 && !u->closing && u->client) {
       switch (u->state) {
@@ -1143,17 +1206,13 @@ class WorkerImpl {
               TakeResponseBody(u, p, n, bid >= 0 && !buffer_taken ? bid : -1, &buffer_taken);
           p += take;
           n -= take;
-          if (n > 0 && u->state == UpState::kDone) {
-            u->keep_alive = false;  // bytes after the response: do not trust this connection
-            n = 0;
-          }
           break;
         }
         case UpState::kTunnel:
           Queue(c, p, n, (bid >= 0 && !buffer_taken) ? bid : -1);
           buffer_taken = buffer_taken || bid >= 0;
           c->resp_bytes += n;
-          if (c->sendq.bytes() > high_water_) PauseRecv(u);
+          if (Backlogged(c)) PauseRecv(u);
           n = 0;
           break;
         case UpState::kDone:
@@ -1178,11 +1237,19 @@ class WorkerImpl {
       return n;
     }
     if (resp.status < 200 && resp.status != 101) {
-      // Interim response: relay to HTTP/1.1 clients and wait for the final one.
+      // Interim response: relay to HTTP/1.1 clients and wait for the final one. A backend
+      // may send a few; one that keeps sending them is broken.
+      if (++u->interim > kMaxInterimResponses) {
+        RW_LOG(LogLevel::kWarn, "upstream %s: more than %u interim responses",
+               BackendName(u->backend), kMaxInterimResponses);
+        UpstreamFailed(u, 502);
+        return n;
+      }
       if (!c->http10 && resp.status != 100) {
         std::string* s = AcquireString();
         http1::WriteResponseHead(resp, true, false, false, s);
         QueueOwned(c, s);
+        if (Backlogged(c)) ThrottleUpstream(u);
       }
       return r.consumed;
     }
@@ -1195,11 +1262,12 @@ class WorkerImpl {
       UpstreamFailed(u, 502);
       return n;
     }
+    // An HTTP/1.0 client cannot take chunked: it gets the data, delimited by close.
+    u->dechunk = c->http10 && u->body == BodyKind::kChunked;
     bool client_keep_alive = c->keep_alive && !c->close_after && !draining_ &&
-                             u->body != BodyKind::kUntilClose && !tunnel &&
+                             u->body != BodyKind::kUntilClose && !tunnel && !u->dechunk &&
                              c->req != ReqState::kBody;
     if (!client_keep_alive) c->close_after = true;
-    u->dechunk = c->http10 && u->body == BodyKind::kChunked;
     std::string* s = AcquireString();
     http1::WriteResponseHead(resp, client_keep_alive, c->http10, u->dechunk, s);
     c->status = resp.status;
@@ -1212,9 +1280,16 @@ class WorkerImpl {
       c->resp = RespState::kTunnel;
       DisarmTimer(u);
       DisarmTimer(c);
+      // Bytes the client sent after its request, before the switch, belong to the tunnel.
+      if (!c->in.empty()) {
+        Queue(u, c->in.data(), c->in.size(), -1);
+        c->in.clear();
+      }
+      ResumeRecv(c);
       return r.consumed;
     }
     if (u->body == BodyKind::kNone || (u->body == BodyKind::kContentLength && u->left == 0)) {
+      if (r.consumed < n) u->keep_alive = false;  // bytes after the response: do not reuse
       UpstreamResponseDone(u);
     } else {
       u->state = UpState::kBody;
@@ -1242,8 +1317,12 @@ class WorkerImpl {
             return n;
           }
           c->resp_bytes += r.consumed;
-          if (r.done) UpstreamResponseDone(u);
-          if (c->sendq.bytes() > high_water_) PauseRecv(u);
+          if (r.done) {
+            if (r.consumed < n) u->keep_alive = false;
+            UpstreamResponseDone(u);
+          } else if (Backlogged(c)) {
+            ThrottleUpstream(u);
+          }
           return r.consumed;
         }
         http1::ChunkedDecoder::Result r = u->chunked.Feed(std::string_view(p, n));
@@ -1268,12 +1347,13 @@ class WorkerImpl {
       Queue(c, p, take, bid);
       if (bid >= 0) *taken = true;
       c->resp_bytes += take;
-      if (c->sendq.bytes() > high_water_) {
-        PauseRecv(u);
-        DisarmTimer(u);  // we stopped reading: the response timer must not blame the server
-      }
     }
-    if (done) UpstreamResponseDone(u);
+    if (done) {
+      if (take < n) u->keep_alive = false;  // bytes after the response: do not reuse
+      UpstreamResponseDone(u);
+    } else if (Backlogged(c)) {
+      ThrottleUpstream(u);
+    }
     return take;
   }
 
@@ -1333,7 +1413,7 @@ class WorkerImpl {
   // otherwise answer `status` if no response byte has gone out, or cut the client.
   void UpstreamFailed(UpstreamConn* u, uint16_t status) {
     ClientConn* c = u->client;
-    bool stale = status == 502 && u->reused && u->state == UpState::kHead && u->in.empty();
+    bool stale = status == 502 && u->reused && u->state == UpState::kHead && !u->got_bytes;
     u->client = nullptr;
     if (u->pooled) PoolRemove(u);
     CloseConn(u);
@@ -1348,7 +1428,7 @@ class WorkerImpl {
     if (c->resp == RespState::kWaiting) {
       RespondError(c, status, c->req == ReqState::kBody);
     } else {
-      CloseConn(c);
+      ResetConn(c);  // the response cannot be finished: make the truncation visible
     }
   }
 
@@ -1361,6 +1441,15 @@ class WorkerImpl {
   }
 
   // ---- Closing ---------------------------------------------------------------------------
+
+  // Closes with a reset: the kernel drops whatever is still queued on the socket instead of
+  // holding it for a peer that is not reading, and the peer sees an abort, not a clean end.
+  void ResetConn(Conn* c) {
+    if (c->closing) return;
+    linger lg{1, 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    CloseConn(c);
+  }
 
   void CloseConn(Conn* c) {
     if (c->closing) return;
@@ -1378,6 +1467,8 @@ class WorkerImpl {
         u->client = nullptr;
       }
     }
+    // Queued pieces go back now (buffers to the ring) unless a send still holds them.
+    if (!c->sending) c->sendq.Clear([&](const SendPiece& p) { ReleasePiece(p); });
     if (c->recv_armed || c->sending || c->inflight > 0) {
       io_uring_sqe* sqe = ring_.GetSqe();
       io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
@@ -1444,10 +1535,15 @@ class WorkerImpl {
   std::vector<std::string*> string_pool_;
   std::string access_buf_;
   uint64_t high_water_ = 0;
+  static constexpr size_t kMaxQueuedPieces = 8;
+  static constexpr uint32_t kMaxInterimResponses = 16;
   uint64_t now_ms_ = 0;
   uint64_t live_clients_ = 0;
   bool draining_ = false;
   bool cq_overflow_logged_ = false;
+  uint64_t accept_retry_ms_ = 0;      // re-arm accepts then (after EMFILE and the like)
+  uint64_t accept_log_after_ms_ = 0;  // rate limit for the accept failure log line
+  static constexpr uint64_t kAcceptBackoffMs = 100;
   uint64_t drain_deadline_ms_ = 0;
 };
 

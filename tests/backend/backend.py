@@ -526,6 +526,15 @@ class Connection:
             return False
         elif path == "/drop":
             return False
+        elif path == "/interim":
+            # n interim (103) responses, then the final one.
+            for _ in range(num("n", 1)):
+                self.send(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n")
+            self.respond(req, 200, b"final\n", close=close)
+        elif path == "/extra":
+            # A response followed by bytes that belong to no response.
+            self.send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Backend: %s\r\n\r\n"
+                      b"hiEXTRA-BYTES" % name.encode())
         elif path == "/upgrade":
             # 101 to any Upgrade request, then echo raw bytes back until the peer closes.
             proto = req.get_all("upgrade")

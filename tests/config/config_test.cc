@@ -159,6 +159,7 @@ constexpr std::string_view kExtended = R"yaml(global:
   timeouts:
     client_header: 5s
     client_body: 30s
+    client_send: 45s
     keepalive: 2m
     upstream_connect: 250ms
     upstream_response: 1h
@@ -218,6 +219,7 @@ TEST(ConfigLoad, ExtendedSchemaLoads) {
 
   EXPECT_EQ(cfg.timeouts.client_header_ms, 5'000u);
   EXPECT_EQ(cfg.timeouts.client_body_ms, 30'000u);
+  EXPECT_EQ(cfg.timeouts.client_send_ms, 45'000u);
   EXPECT_EQ(cfg.timeouts.keepalive_ms, 120'000u);
   EXPECT_EQ(cfg.timeouts.upstream_connect_ms, 250u);
   EXPECT_EQ(cfg.timeouts.upstream_response_ms, 3'600'000u);

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import select
 import shutil
 import signal
@@ -66,10 +67,15 @@ _live = []
 _live_lock = threading.Lock()
 
 
-def spawn(args, stdout=None, stderr=None, env=None, stdin=subprocess.DEVNULL):
-    """Popen that is killed at interpreter exit and when this process dies."""
+def spawn(args, stdout=None, stderr=None, env=None, stdin=subprocess.DEVNULL, nofile=None):
+    """Popen that is killed at interpreter exit and when this process dies. `nofile` sets the
+    child's open-file limit (soft and hard)."""
+    def preexec():
+        _die_with_parent()
+        if nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
     p = subprocess.Popen(args, stdout=stdout, stderr=stderr, stdin=stdin, env=env,
-                         preexec_fn=_die_with_parent)
+                         preexec_fn=preexec)
     with _live_lock:
         _live.append(p)
     return p
@@ -211,7 +217,7 @@ class Ringway:
     """A ringway process for one config. Waits until every listener in `ports` accepts."""
 
     def __init__(self, config_text, workdir, ports, workers=1, extra_args=(), env=None,
-                 wait=True, label="ringway", config_via_env=False):
+                 wait=True, label="ringway", config_via_env=False, nofile=None):
         binary = ringway_binary()
         if not binary:
             raise unittest.SkipTest("no ringway binary (set RINGWAY_BIN)")
@@ -235,7 +241,7 @@ class Ringway:
             self.args += ["--workers", str(workers)]
         self.args += list(extra_args)
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
-            self.proc = spawn(self.args, stdout=out, stderr=err, env=env)
+            self.proc = spawn(self.args, stdout=out, stderr=err, env=env, nofile=nofile)
         self.pid = self.proc.pid
         self.stopped_rc = None
         if wait:
@@ -769,13 +775,14 @@ class ProxyTest(unittest.TestCase):
         return bs
 
     def start_ringway(self, config_text, ports=None, workers=1, extra_args=(), env=None,
-                      wait=True, check_exit=True, config_via_env=False):
+                      wait=True, check_exit=True, config_via_env=False, nofile=None):
         """Starts ringway; `ports` defaults to every 127.0.0.1 bind port in the config."""
         if ports is None:
             ports = [int(p) for p in re.findall(r"bind: \"?127\.0\.0\.1:(\d+)", config_text)]
         label = "ringway%d" % (len(self.ringways) + 1)
         rw = Ringway(config_text, self.workdir, ports, workers=workers, extra_args=extra_args,
-                     env=env, wait=False, label=label, config_via_env=config_via_env)
+                     env=env, wait=False, label=label, config_via_env=config_via_env,
+                     nofile=nofile)
         rw.check_exit = check_exit
         self.ringways.append(rw)
         if len(self.ringways) == 1:
