@@ -76,8 +76,8 @@ struct Limits {
   uint32_t max_request_line = 8 * 1024;
   uint32_t max_header_size = 64 * 1024;
   uint32_t max_headers = 100;
-  uint64_t max_body_size = 0;         // 0: unlimited; over it: 413
-  uint32_t max_connections = 10'000;  // per worker
+  uint64_t max_body_size = 0;    // 0: unlimited; over it: 413
+  uint32_t max_connections = 0;  // per worker; 0: from the open-file limit at start-up
 };
 
 struct Buffers {

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -146,22 +147,28 @@ int main(int argc, char** argv) {
     workers = n > 0 ? static_cast<uint32_t>(n) : 1;
   }
 
-  // Each client can hold a second descriptor for its backend: take the hard limit, and say
-  // when even that is short of what max_connections allows.
+  // Each client can hold a second descriptor for its backend. Take the hard open-file limit;
+  // with max_connections unset, derive it from that limit (at most 10000 per worker), and when
+  // it is set higher than the limit allows, say so.
   rlimit nofile{};
-  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
-    if (nofile.rlim_cur < nofile.rlim_max) {
-      nofile.rlim_cur = nofile.rlim_max;
-      setrlimit(RLIMIT_NOFILE, &nofile);
-    }
-    uint64_t need = uint64_t{workers} * (2ull * cfg->limits.max_connections + 8) + 64;
-    if (nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur < need) {
-      RW_LOG(LogLevel::kWarn,
-             "open-file limit %llu is below the %llu that %u workers x max_connections %u may "
-             "need; raise it (ulimit -n) or lower global.limits.max_connections",
-             static_cast<unsigned long long>(nofile.rlim_cur),
-             static_cast<unsigned long long>(need), workers, cfg->limits.max_connections);
-    }
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+  const uint64_t fd_limit = nofile.rlim_cur == RLIM_INFINITY || nofile.rlim_cur == 0
+                                ? uint64_t{1} << 20
+                                : static_cast<uint64_t>(nofile.rlim_cur);
+  const uint64_t reserve = 64 + 8ull * workers;  // listeners, rings, eventfds, logs
+  const uint64_t fit = fd_limit > reserve ? (fd_limit - reserve) / (2ull * workers) : 1;
+  if (cfg->limits.max_connections == 0) {
+    cfg->limits.max_connections = static_cast<uint32_t>(std::clamp<uint64_t>(fit, 1, 10'000));
+  } else if (cfg->limits.max_connections > fit) {
+    RW_LOG(LogLevel::kWarn,
+           "open-file limit %llu allows about %llu connections per worker for %u workers, "
+           "below global.limits.max_connections %u; raise it (ulimit -n) or lower "
+           "max_connections",
+           static_cast<unsigned long long>(fd_limit), static_cast<unsigned long long>(fit), workers,
+           cfg->limits.max_connections);
   }
 
   int access_fd = STDOUT_FILENO;
