@@ -659,4 +659,15 @@ BodyKind ResponseBody(const ResponseHead& resp, bool request_was_head) {
   return resp.framing.body;
 }
 
+bool HasHeadEnd(std::string_view buf, size_t from) {
+  for (size_t j = from; j < buf.size(); ++j) {
+    const void* hit = std::memchr(buf.data() + j, '\n', buf.size() - j);
+    if (hit == nullptr) return false;
+    j = static_cast<size_t>(static_cast<const char*>(hit) - buf.data());
+    if (j >= 1 && buf[j - 1] == '\n') return true;
+    if (j >= 2 && buf[j - 1] == '\r' && buf[j - 2] == '\n') return true;
+  }
+  return false;
+}
+
 }  // namespace ringway::http1

@@ -106,6 +106,11 @@ ParseResult ParseResponse(std::string_view in, const ParseLimits& limits,
 // kUntilClose when the response has neither Content-Length nor chunked.
 BodyKind ResponseBody(const ResponseHead& resp, bool request_was_head);
 
+// Whether buf holds a blank line (LF LF or LF CR LF) whose final LF is at or after `from`.
+// A head gathered across reads can only have become complete if the newest bytes end one, so
+// a caller re-parses only then (or when a size limit is crossed) instead of on every read.
+bool HasHeadEnd(std::string_view buf, size_t from);
+
 // Case-insensitive ASCII comparison for field names and tokens.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 

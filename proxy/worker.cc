@@ -720,15 +720,24 @@ class WorkerImpl {
   // Parses a head that may arrive split across reads. With an empty arena the head is parsed
   // in place, and the bytes consumed are returned (0: incomplete, now kept in the arena).
   // Otherwise the new bytes join the arena, which is parsed, and all of `n` counts as
-  // consumed; bytes after the head come from the arena copy and go to `rest`.
+  // consumed; bytes after the head come from the arena copy and go to `rest`. The arena is
+  // re-parsed only when the new bytes end a blank line or cross a size limit: a peer that
+  // dribbles a large head byte by byte must not make every byte cost a scan of the whole head.
   template <typename Parse, typename Rest>
-  static size_t GatherHead(std::string* arena, char* p, size_t n, Parse&& parse, Rest&& rest) {
+  static size_t GatherHead(std::string* arena, char* p, size_t n, const http1::ParseLimits& limits,
+                           Parse&& parse, Rest&& rest) {
     if (arena->empty()) {
       size_t used = parse(p, n);
       if (used == 0) arena->append(p, n);
       return used == 0 ? n : used;
     }
+    const size_t before = arena->size();
     arena->append(p, n);
+    const size_t after = arena->size();
+    const bool crosses_limit =
+        (before <= limits.max_request_line && after > limits.max_request_line) ||
+        after > limits.max_head;
+    if (!crosses_limit && !http1::HasHeadEnd(*arena, before)) return n;
     std::string whole = std::move(*arena);
     arena->clear();
     size_t used = parse(whole.data(), whole.size());
@@ -755,7 +764,7 @@ class WorkerImpl {
             ArmTimer(c, kTimerHeader);
           }
           size_t used = GatherHead(
-              &c->in, p, n, [&](char* d, size_t m) { return ParseClientHead(c, d, m); },
+              &c->in, p, n, limits_, [&](char* d, size_t m) { return ParseClientHead(c, d, m); },
               [&](char* d, size_t m) { ClientInput(c, d, m, -1); });
           p += used;
           n -= used;
@@ -1193,7 +1202,8 @@ class WorkerImpl {
         case UpState::kConnecting:
         case UpState::kHead: {
           size_t used = GatherHead(
-              &u->in, p, n, [&](char* d, size_t m) { return ParseUpstreamHead(u, d, m); },
+              &u->in, p, n, resp_limits_,
+              [&](char* d, size_t m) { return ParseUpstreamHead(u, d, m); },
               [&](char* d, size_t m) {
                 if (!u->closing && u->client) UpstreamInput(u, d, m, -1);
               });

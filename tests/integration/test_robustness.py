@@ -194,6 +194,36 @@ class RobustnessTest(harness.ProxyTest):
         self.assertEqual(rw.wait(5), 0)
         self.assertLess(time.monotonic() - start, 4)
 
+    def dribble(self, data, piece):
+        s = self.raw()
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        start = time.monotonic()
+        try:
+            for i in range(0, len(data), piece):
+                s.sendall(data[i:i + piece])
+                time.sleep(0.001)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused before the end: fine, the answer is read below
+        s.settimeout(5)
+        reply = s.recv(200)
+        return reply, time.monotonic() - start
+
+    def test_dribbled_heads_still_meet_the_limits(self):
+        # Heads that arrive a few bytes at a time are re-parsed only when they can be complete
+        # or cross a limit; the limits must still answer promptly, not at the header timeout.
+        self.start(timeouts={"client_header": "30s"},
+                   limits={"max_request_line": "1k", "max_header_size": "4k"})
+        reply, took = self.dribble(b"GET /" + b"a" * 3000 + b" HTTP/1.1\r\n", 50)
+        self.assertTrue(reply.startswith(b"HTTP/1.1 414 "), reply)
+        self.assertLess(took, 10)
+        head = b"GET / HTTP/1.1\r\nHost: localhost\r\n" + b"X-Pad: " + b"p" * 6000 + b"\r\n"
+        reply, took = self.dribble(head, 50)
+        self.assertTrue(reply.startswith(b"HTTP/1.1 431 "), reply)
+        self.assertLess(took, 10)
+        # And a good head, dribbled, is answered as soon as its blank line arrives.
+        reply, _ = self.dribble(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-A: b\r\n\r\n", 3)
+        self.assertTrue(reply.startswith(b"HTTP/1.1 200 "), reply)
+
     def test_descriptor_exhaustion_backs_off_and_recovers(self):
         # max_connections set above what 64 descriptors allow: accepts hit EMFILE.
         rw = self.start_ringway(harness.simple_config(

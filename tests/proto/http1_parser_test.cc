@@ -761,5 +761,23 @@ TEST(Http1, EqualsIgnoreCase) {
   EXPECT_FALSE(EqualsIgnoreCase("\xc3", "\xe3"));
 }
 
+TEST(HasHeadEndTest, FindsBlankLinesEndingInTheNewBytes) {
+  const std::string_view head = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+  EXPECT_TRUE(HasHeadEnd(head, 0));
+  EXPECT_TRUE(HasHeadEnd(head, head.size() - 1));  // only the final LF is new
+  EXPECT_FALSE(HasHeadEnd(head, head.size()));     // nothing new
+  EXPECT_FALSE(HasHeadEnd("GET / HTTP/1.1\r\nHost: a\r\n", 0));
+  EXPECT_TRUE(HasHeadEnd("GET / HTTP/1.1\nHost: a\n\n", 20));  // bare LF
+  // A terminator that ended before `from` does not count: it was seen already.
+  EXPECT_FALSE(HasHeadEnd("a\r\n\r\nxyz", 5));
+  EXPECT_FALSE(HasHeadEnd("", 0));
+  EXPECT_FALSE(HasHeadEnd("\n", 0));
+  EXPECT_TRUE(HasHeadEnd("\n\n", 1));
+  // Every split point of a complete head: the piece holding the final LF reports it.
+  for (size_t cut = 0; cut < head.size(); ++cut) {
+    EXPECT_TRUE(HasHeadEnd(head, cut)) << cut;
+  }
+}
+
 }  // namespace
 }  // namespace ringway::http1
