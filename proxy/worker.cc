@@ -654,7 +654,7 @@ class WorkerImpl {
       if (c->upstream) {
         UpstreamEof(static_cast<UpstreamConn*>(c), res);
       } else {
-        CloseConn(c);  // the client went away; AbortExchange via CloseConn
+        CloseConn(c);  // the client went away; CloseConn drops its upstream side too
       }
       return;
     }
