@@ -828,8 +828,8 @@ class WorkerImpl {
   }
 
   void StartRequest(ClientConn* c, http1::RequestHead& req) {
-    c->start_ns = NowNs();
     if (cfg_.logging.access_log) {  // the views die with the buffer; the log line comes later
+      c->start_ns = NowNs();
       c->log_method.assign(req.method);
       c->log_target.assign(req.target.substr(0, 1024));
     }
@@ -1092,7 +1092,6 @@ class WorkerImpl {
       ArmTimer(u, kTimerConnect);
     } else {
       u->reused = true;
-      ResumeRecv(u);  // a pause from its previous exchange must not outlive it
       ArmTimer(u, kTimerResponse);
     }
     u->client = c;
@@ -1381,7 +1380,7 @@ class WorkerImpl {
     c->up = nullptr;
     DisarmTimer(u);
     if (reusable) {
-      u->recv_paused = false;
+      u->recv_paused = false;  // nothing pooled is paused: a backpressure pause ends here
       PoolPut(u);
     } else {
       CloseConn(u);
