@@ -29,7 +29,62 @@ struct SocketAddress {
 
 struct Backend {
   SocketAddress address;
-  uint32_t weight = 1;  // 1..1000
+  uint32_t weight = 1;             // 1..1000
+  std::string health_check_path;  // seed schema: an HTTP check on this path for this backend
+};
+
+// Active health checks, run by the prober thread. Durations in milliseconds.
+struct HealthCheck {
+  enum class Type : uint8_t { kTcp, kHttp };
+  bool enabled = true;
+  Type type = Type::kTcp;  // kHttp when `path` (or a backend's health_check_path) is given
+  std::string method = "GET";
+  std::string path = "/";
+  std::string host;  // Host header of HTTP checks; "" means the backend's address
+  uint16_t expect_min = 200;  // expected status range, inclusive
+  uint16_t expect_max = 399;
+  uint32_t interval_ms = 2'000;
+  uint32_t timeout_ms = 1'000;
+  uint32_t jitter_ms = 200;  // each interval is lengthened by a random 0..jitter
+  uint32_t rise = 2;         // consecutive successes that bring a down backend up
+  uint32_t fall = 3;         // consecutive failures that take an up backend down
+};
+
+// Passive health: failures seen on live traffic eject a backend for a growing back-off.
+struct PassiveHealth {
+  uint32_t consecutive_failures = 5;  // 0 turns passive health off
+  bool on_connect_failure = true;     // refused, unreachable, connect timeout
+  bool on_reset = true;               // connection reset or closed before the response
+  std::vector<uint16_t> statuses = {502, 503, 504};  // backend responses that count
+  uint32_t base_ejection_ms = 10'000;                 // first ejection; doubles each time
+  uint32_t max_ejection_ms = 300'000;
+};
+
+struct Retry {
+  uint32_t tries = 3;            // attempts in all, the first included; 1 turns retries off
+  uint32_t budget_percent = 20;  // retries in flight: at most this share of requests in flight
+  uint32_t min_retries = 3;      // ... but this many are always allowed
+};
+
+enum class Algorithm : uint8_t {
+  kRoundRobin,
+  kRandom,
+  kLeastRequest,
+  kP2cEwma,
+  kMaglev,
+  kKetama
+};
+
+struct HashKey {  // what the consistent-hashing algorithms hash
+  enum class Source : uint8_t { kClientIp, kHeader, kCookie };
+  Source source = Source::kClientIp;
+  std::string name;  // header or cookie name
+};
+
+struct Sticky {  // sticky sessions: a cookie names the backend that served the first request
+  bool enabled = false;
+  std::string cookie = "ringway_sticky";
+  uint32_t ttl_s = 0;  // Max-Age of the cookie; 0: a session cookie
 };
 
 struct Upstream {
@@ -37,11 +92,19 @@ struct Upstream {
   std::vector<Backend> backends;  // YAML key "servers"; at least one
   bool tls = false;               // set when a server that uses it says tls: true (TLS later)
   uint32_t keepalive = 64;        // idle pooled connections per backend per worker (0: no pool)
+  Algorithm algorithm = Algorithm::kRoundRobin;
+  HashKey hash_key;
+  Sticky sticky;
+  uint32_t slow_start_ms = 0;  // weight ramps up over this long after a backend comes up
+  HealthCheck health;
+  PassiveHealth passive;
+  Retry retry;
 };
 
 struct Route {
   std::string path_prefix;  // starts with '/'
   uint32_t upstream = 0;    // index into Config::upstreams
+  uint32_t tries = 0;       // 0: the upstream's retry.tries
 };
 
 struct Server {

@@ -1,0 +1,56 @@
+// The health prober: one thread with its own io_uring that checks every backend and publishes
+// the result in the health view (health/view.h) that workers read without locks.
+//
+// Checks are TCP connects (the default) or HTTP requests (method, path, Host, expected status
+// range), each with a timeout, spaced by the upstream's interval plus a random jitter so that
+// checks of many backends do not bunch. Every change of state is logged with its reason.
+// The prober also ends passive ejections: an ejected backend is readmitted once its back-off
+// has passed and `rise` checks in a row have passed after it (or, for an upstream whose
+// checks are off, as soon as the back-off has passed).
+//
+//   health::Prober prober(config, view);   // backends in config order: upstream by upstream
+//   RETURN_IF_ERROR(prober.Start());
+//   ...
+//   prober.Stop();
+#ifndef RINGWAY_HEALTH_PROBER_H_
+#define RINGWAY_HEALTH_PROBER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "config/config.h"
+#include "health/view.h"
+
+namespace ringway::health {
+
+class ProberLoop;
+
+class Prober {
+ public:
+  // `config` and `view` must outlive the prober. Backend i of the view is the i-th backend
+  // counting upstream by upstream, in config order.
+  Prober(const config::Config& config, View* view);
+  ~Prober();
+  Prober(const Prober&) = delete;
+  Prober& operator=(const Prober&) = delete;
+
+  // Sets up the ring and starts the thread.
+  absl::Status Start();
+  // Thread-safe; returns when the thread has exited. Idempotent.
+  void Stop();
+
+ private:
+  std::unique_ptr<ProberLoop> loop_;
+  std::thread thread_;
+};
+
+// Parses the status code of an HTTP/1.x status line at the start of `bytes`: the code, 0 when
+// more bytes are needed, -1 when the bytes are not an HTTP/1.x status line.
+int ParseStatusLine(const char* bytes, size_t n);
+
+}  // namespace ringway::health
+
+#endif  // RINGWAY_HEALTH_PROBER_H_
