@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string_view>
 
 #include "absl/functional/function_ref.h"
 
@@ -70,6 +71,12 @@ class Balancer {
 // randomised algorithms reproducible in tests; workers pass different seeds.
 std::unique_ptr<Balancer> MakeBalancer(Algorithm algorithm, std::span<const uint32_t> weights,
                                        uint64_t seed);
+// The same, naming the backends for the consistent-hashing algorithms: with the backends'
+// addresses as `ids` (one per backend), every instance and every restart maps a key to the same
+// backend, whatever the configuration's order. The other algorithms ignore the ids. Without
+// ids, backends are named by their decimal index.
+std::unique_ptr<Balancer> MakeBalancer(Algorithm algorithm, std::span<const uint32_t> weights,
+                                       uint64_t seed, std::span<const std::string_view> ids);
 
 }  // namespace ringway::balance
 

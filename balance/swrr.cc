@@ -51,4 +51,22 @@ int SmoothWeightedRoundRobin::Pick(absl::FunctionRef<bool(size_t)> eligible) {
   return static_cast<int>(best);
 }
 
+void SmoothWeightedRoundRobin::SetWeight(size_t backend, uint32_t weight) {
+  if (backend >= peers_.size()) return;
+  Peer& p = peers_[backend];
+  total_weight_ += static_cast<int64_t>(weight) - p.weight;
+  p.weight = weight;
+  if (weight != 0 || p.current == 0) return;
+  // Its score moves to the first backend that still has a weight; with none left, every score
+  // is reset (nothing can be picked until a weight comes back).
+  for (Peer& other : peers_) {
+    if (other.weight != 0) {
+      other.current += p.current;
+      p.current = 0;
+      return;
+    }
+  }
+  for (Peer& other : peers_) other.current = 0;
+}
+
 }  // namespace ringway::balance

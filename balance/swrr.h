@@ -35,7 +35,14 @@ class SmoothWeightedRoundRobin {
   // backends keep their score, so a backend that comes back resumes where it left off.
   int Pick(absl::FunctionRef<bool(size_t)> eligible);
 
+  // Changes one backend's weight (slow start ramps it up); out-of-range indexes are ignored.
+  // The backend keeps its score, so the sequence carries on without restarting. A backend set
+  // to 0 hands its score to another backend with a weight, which keeps the invariants both
+  // Picks rely on: the scores sum to zero, and a zero-weight backend's score is zero.
+  void SetWeight(size_t backend, uint32_t weight);
+
   size_t size() const { return peers_.size(); }
+  uint32_t weight(size_t backend) const { return static_cast<uint32_t>(peers_[backend].weight); }
 
  private:
   struct Peer {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -19,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "config/units.h"
@@ -90,6 +92,94 @@ std::string SizeText(uint64_t bytes) {
 
 bool IsPowerOfTwo(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
+std::string DurationText(uint64_t ms) {
+  if (ms == 0) return "0";
+  if (ms % 3'600'000 == 0) return absl::StrFormat("%dh", ms / 3'600'000);
+  if (ms % 60'000 == 0) return absl::StrFormat("%dm", ms / 60'000);
+  if (ms % 1'000 == 0) return absl::StrFormat("%ds", ms / 1'000);
+  return absl::StrFormat("%dms", ms);
+}
+
+// RFC 9110 token characters: what method, header and cookie names are made of.
+bool IsTokenChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool IsToken(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), IsTokenChar);
+}
+
+// A space, a control character or DEL: never allowed in a request path or a Host value.
+bool IsSpaceOrControl(char c) {
+  auto u = static_cast<unsigned char>(c);
+  return u <= 0x20 || u == 0x7f;
+}
+
+std::string Lowered(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// How a duration key reads its value.
+struct DurationRule {
+  bool zero_ok = false;  // 0 (with any unit) is allowed and means "off"
+  bool bare_ms = false;  // a bare number counts milliseconds (timeout_ms), not seconds
+  uint32_t min_ms = 1;   // the shortest allowed, unless zero
+};
+
+// True for "0", "00", "0ms", "0s", "0m", "0h".
+bool IsZeroDuration(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size() && text[i] == '0') ++i;
+  if (i == 0) return false;
+  std::string_view unit = text.substr(i);
+  return unit.empty() || unit == "ms" || unit == "s" || unit == "m" || unit == "h";
+}
+
+// Where a health-check interval or timeout was set: by a key in the file, or by default.
+struct HealthOrigin {
+  bool set = false;
+  Mark at;
+  std::string key;    // as written: "interval", "interval_seconds", ...
+  std::string where;  // "global.health_check", "health_check of upstream 'web'"
+};
+
+struct HealthOrigins {
+  HealthOrigin interval;
+  HealthOrigin timeout;
+};
+
+// A health_check mapping's keys: each setting, then its other names.
+// clang-format off
+const std::initializer_list<std::string_view> kHealthCheckKeys = {
+    "enabled", "type", "path", "method", "host", "expect",
+    "interval", "interval_seconds", "interval_secs", "frequency_secs",
+    "timeout", "timeout_seconds", "timeout_secs", "timeout_ms",
+    "jitter", "rise", "healthy_threshold", "fall", "unhealthy_threshold", "failure_threshold"};
+// clang-format on
+
+// Other proxies' names for the balancing algorithm, refused with a pointer to ours.
+constexpr std::string_view kAlgorithmSeedKeys[] = {"load_balancing", "strategy"};
+
+struct AlgorithmName {
+  std::string_view name;
+  Algorithm value;
+};
+
+constexpr AlgorithmName kAlgorithms[] = {
+    {"round_robin", Algorithm::kRoundRobin},  {"weighted_round_robin", Algorithm::kRoundRobin},
+    {"random", Algorithm::kRandom},           {"least_request", Algorithm::kLeastRequest},
+    {"least_conn", Algorithm::kLeastRequest}, {"p2c_ewma", Algorithm::kP2cEwma},
+    {"peak_ewma", Algorithm::kP2cEwma},       {"maglev", Algorithm::kMaglev},
+    {"ketama", Algorithm::kKetama},           {"consistent_hash", Algorithm::kKetama},
+};
+
+bool IsHashing(Algorithm a) { return a == Algorithm::kMaglev || a == Algorithm::kKetama; }
+
 // Positions kept beside the structs for checks that run after everything is loaded.
 struct ServerMarks {
   Mark at;    // the server's mapping
@@ -125,11 +215,19 @@ class Loader {
                                   int64_t hi) const;
   absl::StatusOr<bool> Bool(const YamlNode& node, std::string_view what) const;
   absl::StatusOr<uint32_t> Duration(const YamlNode& node, std::string_view what) const;
+  absl::StatusOr<uint32_t> Duration(const YamlNode& node, std::string_view what,
+                                    const DurationRule& rule) const;
   absl::StatusOr<uint64_t> Size(const YamlNode& node, std::string_view what, uint64_t lo,
                                 uint64_t hi) const;
   absl::StatusOr<SocketAddress> Address(const YamlNode& node, std::string_view what) const;
   absl::StatusOr<std::string> ServerName(const YamlNode& node, std::string_view what) const;
   absl::StatusOr<uint32_t> UpstreamRef(const YamlNode& node, std::string_view what) const;
+  absl::StatusOr<const YamlNode::Entry*> FindOne(const YamlNode& map, Keys names,
+                                                 std::string_view where) const;
+  absl::Status RefuseSeedKeys(const YamlNode& map, std::string_view where) const;
+  absl::StatusOr<std::string> HttpPath(const YamlNode& node, std::string_view what) const;
+  absl::StatusOr<SocketAddress> BackendUrl(const YamlNode& node, std::string_view what) const;
+  absl::StatusOr<uint32_t> Percent(const YamlNode& node, std::string_view what) const;
 
   absl::Status LoadGlobal(const YamlNode& global);
   absl::Status LoadGlobalTls(const YamlNode& tls);
@@ -137,8 +235,18 @@ class Loader {
   absl::Status LoadTimeouts(const YamlNode& timeouts);
   absl::Status LoadLimits(const YamlNode& limits);
   absl::Status LoadBuffers(const YamlNode& buffers);
+  absl::Status LoadHealthCheck(const YamlNode& node, std::string_view where, HealthCheck* health,
+                               HealthOrigins* origins, const YamlNode** type_node) const;
+  absl::Status LoadPassiveHealth(const YamlNode& node, std::string_view where,
+                                 PassiveHealth* passive) const;
+  absl::Status LoadRetry(const YamlNode& node, std::string_view where, Retry* retry) const;
+  absl::Status LoadBalancing(const YamlNode& item, std::string_view where,
+                             Upstream* upstream) const;
+  absl::Status LoadSticky(const YamlNode& node, std::string_view where, Sticky* sticky) const;
   absl::Status LoadUpstreams(const YamlNode& list);
-  absl::Status LoadBackend(const YamlNode& item, std::string_view where, Upstream* upstream);
+  absl::Status LoadUpstream(const YamlNode& item, size_t index);
+  absl::Status LoadBackend(const YamlNode& item, std::string_view where, Upstream* upstream,
+                           std::vector<const YamlNode*>* check_paths);
   absl::Status LoadServers(const YamlNode& list);
   absl::Status LoadServer(const YamlNode& item, size_t index);
   absl::Status LoadRoutes(const YamlNode& list, std::string_view where, Server* server);
@@ -155,6 +263,8 @@ class Loader {
   std::vector<ServerMarks> server_marks_;
   std::vector<Mark> listener_name_marks_;
   std::vector<Mark> listener_bind_marks_;
+  HealthCheck global_health_;  // defaults with global.health_check applied
+  HealthOrigins global_health_origins_;
   const YamlNode* global_port_ = nullptr;  // validated by LoadGlobal
   bool from_port_ = false;                 // cfg_.listeners[0] comes from global.port
 };
@@ -252,15 +362,35 @@ absl::StatusOr<bool> Loader::Bool(const YamlNode& node, std::string_view what) c
 }
 
 absl::StatusOr<uint32_t> Loader::Duration(const YamlNode& node, std::string_view what) const {
+  return Duration(node, what, DurationRule{});
+}
+
+absl::StatusOr<uint32_t> Loader::Duration(const YamlNode& node, std::string_view what,
+                                          const DurationRule& rule) const {
   if (node.kind != Kind::kInt && node.kind != Kind::kString) {
     std::string hint = node.kind == Kind::kFloat
                            ? "use whole numbers with a unit, such as 1500ms instead of 1.5"
                            : "write a whole number followed by ms, s, m or h, such as 30s";
     return TypeError(node, what, "a duration such as 250ms, 5s, 2m or 1h", hint);
   }
-  absl::StatusOr<uint32_t> ms = ParseDurationMs(node.text);
+  std::string text = node.text;
+  if (rule.bare_ms && !text.empty() &&
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    text += "ms";
+  }
+  if (rule.zero_ok && IsZeroDuration(text)) return 0u;
+  absl::StatusOr<uint32_t> ms = ParseDurationMs(text);
   if (!ms.ok()) {
-    return Error(node, absl::StrFormat("%s: %s", what, ms.status().message()));
+    std::string message = absl::StrFormat("%s: %s", what, ms.status().message());
+    if (rule.bare_ms && node.kind == Kind::kInt) {
+      absl::StrAppend(&message, " (a bare number here counts milliseconds)");
+    }
+    return Error(node, message);
+  }
+  if (*ms < rule.min_ms) {
+    return Error(node, absl::StrFormat("%s is %s; the shortest allowed is %s%s", what,
+                                       DurationText(*ms), DurationText(rule.min_ms),
+                                       rule.zero_ok ? " (or 0 to turn it off)" : ""));
   }
   return *ms;
 }
@@ -364,10 +494,182 @@ absl::StatusOr<uint32_t> Loader::UpstreamRef(const YamlNode& node, std::string_v
   return Error(node, message);
 }
 
+// The entry for a setting written under any of its names (`names` starts with the canonical
+// one, then its aliases); nullptr when none is written, an error when two are.
+absl::StatusOr<const YamlNode::Entry*> Loader::FindOne(const YamlNode& map, Keys names,
+                                                       std::string_view where) const {
+  const YamlNode::Entry* found = nullptr;
+  std::string_view canonical = *names.begin();
+  for (const YamlNode::Entry& entry : map.entries) {
+    if (std::find(names.begin(), names.end(), entry.key.text) == names.end()) continue;
+    if (found == nullptr) {
+      found = &entry;
+      continue;
+    }
+    std::string why;
+    if (found->key.text == canonical || entry.key.text == canonical) {
+      const std::string& alias = found->key.text == canonical ? entry.key.text : found->key.text;
+      why = absl::StrFormat("'%s' is another name for '%s'", alias, canonical);
+    } else {
+      why = absl::StrFormat("both are other names for '%s'", canonical);
+    }
+    return Error(entry.key, absl::StrFormat("'%s' and '%s' (line %d, column %d) in %s set the same "
+                                            "thing (%s); keep one of them",
+                                            entry.key.text, found->key.text, found->key.mark.line,
+                                            found->key.mark.column, where, why));
+  }
+  return found;
+}
+
+// Keys other proxies use for the balancing algorithm: say what ringway calls it.
+absl::Status Loader::RefuseSeedKeys(const YamlNode& map, std::string_view where) const {
+  for (const YamlNode::Entry& entry : map.entries) {
+    for (std::string_view seed : kAlgorithmSeedKeys) {
+      if (entry.key.text != seed) continue;
+      return Error(entry.key,
+                   absl::StrFormat("unknown key '%s' in %s; ringway sets the balancing algorithm "
+                                   "on each upstream with 'algorithm', such as algorithm: "
+                                   "round_robin (see docs/configuration.md, \"Settings from "
+                                   "earlier proxies\")",
+                                   seed, where));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A request path for health checks: starts with '/', no spaces or control characters.
+absl::StatusOr<std::string> Loader::HttpPath(const YamlNode& node, std::string_view what) const {
+  absl::StatusOr<std::string> path = String(node, what);
+  if (!path.ok()) return path.status();
+  if ((*path)[0] != '/') {
+    return Error(node, absl::StrFormat("%s is '%s', which does not start with '/'; write it as "
+                                       "'/%s'",
+                                       what, *path, *path));
+  }
+  if (std::any_of(path->begin(), path->end(), IsSpaceOrControl)) {
+    return Error(node, absl::StrFormat("%s is '%s', which holds a space or a control character; "
+                                       "percent-encode it (a space is %%20)",
+                                       what, *path));
+  }
+  return path;
+}
+
+// A backend written as a URL, as other proxies do: "http://127.0.0.1:3003".
+absl::StatusOr<SocketAddress> Loader::BackendUrl(const YamlNode& node,
+                                                 std::string_view what) const {
+  absl::StatusOr<std::string> url = String(node, what);
+  if (!url.ok()) return url.status();
+  std::string_view text = *url;
+  size_t sep = text.find("://");
+  if (sep == std::string_view::npos) {
+    return Error(node,
+                 absl::StrFormat("%s is '%s', which has no scheme; write http://IP:PORT, such "
+                                 "as \"http://127.0.0.1:3001\", or give the backend as "
+                                 "address: IP:PORT",
+                                 what, text));
+  }
+  std::string scheme = Lowered(text.substr(0, sep));
+  if (scheme == "https") {
+    return Error(node, absl::StrFormat("%s is '%s', but TLS to upstreams comes in a later "
+                                       "release; use http:// for now",
+                                       what, text));
+  }
+  if (scheme != "http") {
+    return Error(node, absl::StrFormat("%s is '%s', whose scheme '%s' ringway does not speak; "
+                                       "write http://IP:PORT, such as \"http://127.0.0.1:3001\"",
+                                       what, text, scheme));
+  }
+  std::string_view authority = text.substr(sep + 3);
+  size_t end = authority.find_first_of("/?#");
+  if (end != std::string_view::npos) {
+    if (authority.substr(end) != "/") {
+      return Error(node,
+                   absl::StrFormat("%s is '%s', which has a path or query; ringway forwards each "
+                                   "request's own path, so write only http://IP:PORT",
+                                   what, text));
+    }
+    authority = authority.substr(0, end);
+  }
+  if (authority.find('@') != std::string_view::npos) {
+    return Error(
+        node, absl::StrFormat("%s is '%s', which has user information; write only http://IP:PORT",
+                              what, text));
+  }
+  if (authority.empty() || authority[0] == ':') {
+    return Error(node,
+                 absl::StrFormat("%s is '%s', which has no host; write http://IP:PORT, such as "
+                                 "\"http://127.0.0.1:3001\"",
+                                 what, text));
+  }
+  bool has_port = authority[0] == '['
+                      ? authority.find("]:") != std::string_view::npos
+                      : authority.find(':') !=
+                            std::string_view::npos;  // several ':' unbracketed: refused below
+  if (!has_port) {
+    return Error(node, absl::StrFormat("%s is '%s', which has no port; write it with one, such as "
+                                       "\"http://%s:80\"",
+                                       what, text, authority));
+  }
+  absl::StatusOr<SocketAddress> address = ParseSocketAddress(authority);
+  if (!address.ok()) {
+    return Error(node, absl::StrFormat("%s: %s", what, address.status().message()));
+  }
+  return *std::move(address);
+}
+
+// A share written as "20%" or as a fraction from 0 to 1; returns whole percent.
+absl::StatusOr<uint32_t> Loader::Percent(const YamlNode& node, std::string_view what) const {
+  constexpr std::string_view kHint = "write a percentage such as 20% or a fraction such as 0.2";
+  if (node.kind == Kind::kString && !node.text.empty() && node.text.back() == '%') {
+    std::string_view number = std::string_view(node.text).substr(0, node.text.size() - 1);
+    int64_t v = -1;
+    if (number.empty() ||
+        !std::all_of(number.begin(), number.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        !absl::SimpleAtoi(std::string(number), &v)) {
+      return Error(
+          node, absl::StrFormat("%s is '%s', not a whole percentage; %s", what, node.text, kHint));
+    }
+    if (v > 100) {
+      return Error(node,
+                   absl::StrFormat("%s is %s, out of range; use 0%% to 100%%", what, node.text));
+    }
+    return static_cast<uint32_t>(v);
+  }
+  if (node.kind == Kind::kInt) {
+    int64_t v = -1;
+    if (absl::SimpleAtoi(node.text, &v) && (v == 0 || v == 1)) {
+      return static_cast<uint32_t>(v * 100);
+    }
+    std::string hint = v > 1 && v <= 100 ? absl::StrFormat("; did you mean %d%%?", v) : "";
+    return Error(node, absl::StrFormat("%s is %s, not a fraction from 0 to 1%s (%s)", what,
+                                       node.text, hint, kHint));
+  }
+  if (node.kind == Kind::kFloat) {
+    double v = -1;
+    if (!absl::SimpleAtod(node.text, &v) || !(v >= 0 && v <= 1)) {
+      return Error(node, absl::StrFormat("%s is %s, not a fraction from 0 to 1; %s", what,
+                                         node.text, kHint));
+    }
+    double percent = v * 100;
+    double whole = std::round(percent);
+    if (std::fabs(percent - whole) > 1e-6) {
+      return Error(node,
+                   absl::StrFormat("%s is %s (%g%%); ringway counts whole percents, so "
+                                   "write %d%% or %d%%",
+                                   what, node.text, percent, static_cast<int>(std::floor(percent)),
+                                   static_cast<int>(std::ceil(percent))));
+    }
+    return static_cast<uint32_t>(whole);
+  }
+  return TypeError(node, what, "a percentage or a fraction from 0 to 1", kHint);
+}
+
 absl::Status Loader::LoadGlobal(const YamlNode& global) {
   CONFIG_RETURN_IF_ERROR(ExpectMapping(global, "'global'"));
+  CONFIG_RETURN_IF_ERROR(RefuseSeedKeys(global, "global"));
   CONFIG_RETURN_IF_ERROR(CheckKeys(
-      global, {"port", "workers", "tls", "log", "timeouts", "limits", "buffers"}, "global"));
+      global, {"port", "workers", "tls", "log", "timeouts", "limits", "buffers", "health_check"},
+      "global"));
   if (const YamlNode* port = global.Find("port")) {
     absl::StatusOr<int64_t> n = Integer(*port, Where("port", "global"), 1, 65535);
     if (!n.ok()) return n.status();
@@ -391,6 +693,12 @@ absl::Status Loader::LoadGlobal(const YamlNode& global) {
   if (const YamlNode* t = global.Find("timeouts")) CONFIG_RETURN_IF_ERROR(LoadTimeouts(*t));
   if (const YamlNode* limits = global.Find("limits")) CONFIG_RETURN_IF_ERROR(LoadLimits(*limits));
   if (const YamlNode* b = global.Find("buffers")) CONFIG_RETURN_IF_ERROR(LoadBuffers(*b));
+  if (const YamlNode* health = global.Find("health_check")) {
+    CONFIG_RETURN_IF_ERROR(ExpectMapping(*health, Where("health_check", "global")));
+    const YamlNode* type_node = nullptr;
+    CONFIG_RETURN_IF_ERROR(LoadHealthCheck(*health, "global.health_check", &global_health_,
+                                           &global_health_origins_, &type_node));
+  }
   return absl::OkStatus();
 }
 
@@ -560,26 +868,470 @@ absl::Status Loader::LoadBuffers(const YamlNode& buffers) {
   return absl::OkStatus();
 }
 
-absl::Status Loader::LoadBackend(const YamlNode& item, std::string_view where, Upstream* upstream) {
+absl::Status Loader::LoadHealthCheck(const YamlNode& node, std::string_view where,
+                                     HealthCheck* health, HealthOrigins* origins,
+                                     const YamlNode** type_node) const {
+  CONFIG_RETURN_IF_ERROR(CheckKeys(node, kHealthCheckKeys, where));
+  if (const YamlNode* n = node.Find("enabled")) {
+    absl::StatusOr<bool> v = Bool(*n, Where("enabled", where));
+    if (!v.ok()) return v.status();
+    health->enabled = *v;
+  }
+
+  // `path` asks for an HTTP check unless `type` in the same mapping says otherwise.
+  const YamlNode* path = node.Find("path");
+  if (path != nullptr) {
+    absl::StatusOr<std::string> v = HttpPath(*path, Where("path", where));
+    if (!v.ok()) return v.status();
+    health->path = *v;
+  }
+  *type_node = node.Find("type");
+  if (const YamlNode* type = *type_node) {
+    absl::StatusOr<std::string> v = String(*type, Where("type", where));
+    if (!v.ok()) return v.status();
+    if (*v == "tcp") {
+      health->type = HealthCheck::Type::kTcp;
+    } else if (*v == "http") {
+      health->type = HealthCheck::Type::kHttp;
+    } else {
+      std::string lower = Lowered(*v);
+      std::string hint = lower == "tcp" || lower == "http"
+                             ? absl::StrFormat("write it in lower case: %s", lower)
+                             : "use 'tcp' (connect only) or 'http' (send a request, check the "
+                               "status)";
+      return Error(
+          *type, absl::StrFormat("health check type '%s' in %s is not known; %s", *v, where, hint));
+    }
+    if (health->type == HealthCheck::Type::kTcp && path != nullptr) {
+      return Error(*path, absl::StrFormat("'path' in %s is given, but 'type' is tcp (line %d, "
+                                          "column %d), and a TCP check sends no request; remove "
+                                          "'path', or write type: http",
+                                          where, type->mark.line, type->mark.column));
+    }
+  } else if (path != nullptr) {
+    health->type = HealthCheck::Type::kHttp;
+  }
+
+  if (const YamlNode* n = node.Find("method")) {
+    absl::StatusOr<std::string> v = String(*n, Where("method", where));
+    if (!v.ok()) return v.status();
+    std::string upper = *v;
+    for (char& c : upper) {
+      if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    }
+    if (!IsToken(*v)) {
+      return Error(*n, absl::StrFormat("'method' in %s is '%s', not an HTTP method; write one "
+                                       "such as GET or HEAD",
+                                       where, *v));
+    }
+    if (upper != *v) {
+      return Error(*n, absl::StrFormat("'method' in %s is '%s'; methods are case-sensitive, "
+                                       "write it in upper case: %s",
+                                       where, *v, upper));
+    }
+    health->method = *v;
+  }
+  if (const YamlNode* n = node.Find("host")) {
+    absl::StatusOr<std::string> v = String(*n, Where("host", where));
+    if (!v.ok()) return v.status();
+    if (std::any_of(v->begin(), v->end(), IsSpaceOrControl) ||
+        v->find_first_of("/?#@") != std::string::npos) {
+      return Error(*n, absl::StrFormat("'host' in %s is '%s'; write only the Host header's "
+                                       "value, a name with an optional port such as "
+                                       "example.com or example.com:8080 (the path goes under "
+                                       "'path')",
+                                       where, *v));
+    }
+    health->host = *v;
+  }
+  if (const YamlNode* n = node.Find("expect")) {
+    std::string what = Where("expect", where);
+    constexpr std::string_view kExpectHint =
+        "write one status such as 200, or a range such as \"200-399\", within 100 to 599";
+    if (n->kind == Kind::kInt) {
+      absl::StatusOr<int64_t> v = Integer(*n, what, 100, 599);
+      if (!v.ok()) return v.status();
+      health->expect_min = health->expect_max = static_cast<uint16_t>(*v);
+    } else if (n->kind == Kind::kString) {
+      std::string_view text = n->text;
+      size_t dash = text.find('-');
+      std::string_view lo_text = text.substr(0, dash);
+      std::string_view hi_text = dash == std::string_view::npos ? lo_text : text.substr(dash + 1);
+      int64_t lo = 0;
+      int64_t hi = 0;
+      auto digits = [](std::string_view d) {
+        return !d.empty() && d.size() <= 3 &&
+               std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
+      };
+      if (!digits(lo_text) || !digits(hi_text) || !absl::SimpleAtoi(std::string(lo_text), &lo) ||
+          !absl::SimpleAtoi(std::string(hi_text), &hi)) {
+        std::string hint(kExpectHint);
+        if (text.size() == 3 && text[0] >= '1' && text[0] <= '5' &&
+            Lowered(text.substr(1)) == "xx") {
+          hint = absl::StrFormat("write the range as \"%c00-%c99\"", text[0], text[0]);
+        }
+        return Error(*n, absl::StrFormat("%s is '%s', not a status or a range of statuses; %s",
+                                         what, text, hint));
+      }
+      if (lo < 100 || hi > 599) {
+        return Error(*n, absl::StrFormat("%s is '%s', out of range; statuses run from 100 to 599",
+                                         what, text));
+      }
+      if (lo > hi) {
+        return Error(*n, absl::StrFormat("%s is '%s', a range that runs backwards; write "
+                                         "\"%d-%d\"",
+                                         what, text, hi, lo));
+      }
+      health->expect_min = static_cast<uint16_t>(lo);
+      health->expect_max = static_cast<uint16_t>(hi);
+    } else {
+      return TypeError(*n, what, "a status code or a range of them", kExpectHint);
+    }
+  }
+
+  bool interval_here = false;
+  bool timeout_here = false;
+  absl::StatusOr<const YamlNode::Entry*> interval =
+      FindOne(node, {"interval", "interval_seconds", "interval_secs", "frequency_secs"}, where);
+  if (!interval.ok()) return interval.status();
+  if (*interval != nullptr) {
+    const YamlNode::Entry& e = **interval;
+    absl::StatusOr<uint32_t> ms =
+        Duration(e.value, Where(e.key.text, where), DurationRule{.min_ms = 10});
+    if (!ms.ok()) return ms.status();
+    health->interval_ms = *ms;
+    origins->interval = HealthOrigin{true, e.value.mark, e.key.text, std::string(where)};
+    interval_here = true;
+  }
+  absl::StatusOr<const YamlNode::Entry*> timeout =
+      FindOne(node, {"timeout", "timeout_seconds", "timeout_secs", "timeout_ms"}, where);
+  if (!timeout.ok()) return timeout.status();
+  if (*timeout != nullptr) {
+    const YamlNode::Entry& e = **timeout;
+    absl::StatusOr<uint32_t> ms =
+        Duration(e.value, Where(e.key.text, where),
+                 DurationRule{.bare_ms = e.key.text == "timeout_ms", .min_ms = 10});
+    if (!ms.ok()) return ms.status();
+    health->timeout_ms = *ms;
+    origins->timeout = HealthOrigin{true, e.value.mark, e.key.text, std::string(where)};
+    timeout_here = true;
+  }
+  if (const YamlNode* n = node.Find("jitter")) {
+    absl::StatusOr<uint32_t> ms = Duration(*n, Where("jitter", where), {.zero_ok = true});
+    if (!ms.ok()) return ms.status();
+    health->jitter_ms = *ms;
+  }
+  auto count = [&](Keys names, uint32_t* out) -> absl::Status {
+    absl::StatusOr<const YamlNode::Entry*> e = FindOne(node, names, where);
+    if (!e.ok()) return e.status();
+    if (*e == nullptr) return absl::OkStatus();
+    absl::StatusOr<int64_t> v = Integer((*e)->value, Where((*e)->key.text, where), 1, 100);
+    if (!v.ok()) return v.status();
+    *out = static_cast<uint32_t>(*v);
+    return absl::OkStatus();
+  };
+  CONFIG_RETURN_IF_ERROR(count({"rise", "healthy_threshold"}, &health->rise));
+  CONFIG_RETURN_IF_ERROR(
+      count({"fall", "unhealthy_threshold", "failure_threshold"}, &health->fall));
+
+  // A check must give up before the next one is due. Reported at the value this mapping
+  // wrote; the other may come from global.health_check or the defaults.
+  if ((interval_here || timeout_here) && health->timeout_ms >= health->interval_ms) {
+    auto describe = [](const HealthOrigin& o) {
+      return o.set ? absl::StrFormat("'%s' in %s, line %d", o.key, o.where, o.at.line)
+                   : std::string("the default");
+    };
+    if (timeout_here) {
+      const HealthOrigin& t = origins->timeout;
+      uint32_t shorter = health->interval_ms / 2 >= 10 ? health->interval_ms / 2 : 0;
+      std::string fix = shorter != 0 ? absl::StrFormat(
+                                           "write a shorter timeout, such as %s: %s, "
+                                           "or a longer interval",
+                                           t.key, DurationText(shorter))
+                                     : std::string("write a longer interval");
+      return Error(t.at, absl::StrFormat("'%s' in %s is %s, not shorter than the interval (%s, "
+                                         "%s); a check must time out before the next one is "
+                                         "due: %s",
+                                         t.key, where, DurationText(health->timeout_ms),
+                                         DurationText(health->interval_ms),
+                                         describe(origins->interval), fix));
+    }
+    const HealthOrigin& i = origins->interval;
+    return Error(i.at, absl::StrFormat("'%s' in %s is %s, not longer than the timeout (%s, %s); "
+                                       "a check must time out before the next one is due: write "
+                                       "a longer interval, such as %s: %s, or a shorter timeout",
+                                       i.key, where, DurationText(health->interval_ms),
+                                       DurationText(health->timeout_ms), describe(origins->timeout),
+                                       i.key, DurationText(uint64_t{health->timeout_ms} * 2)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadPassiveHealth(const YamlNode& node, std::string_view where,
+                                       PassiveHealth* passive) const {
+  CONFIG_RETURN_IF_ERROR(
+      CheckKeys(node, {"consecutive_failures", "on", "base_ejection", "max_ejection"}, where));
+  if (const YamlNode* n = node.Find("consecutive_failures")) {
+    absl::StatusOr<int64_t> v = Integer(*n, Where("consecutive_failures", where), 0, 1000);
+    if (!v.ok()) return v.status();
+    passive->consecutive_failures = static_cast<uint32_t>(*v);
+  }
+  if (const YamlNode* on = node.Find("on")) {
+    constexpr std::string_view kExample = "[connect_failure, reset, 502, 503, 504]";
+    CONFIG_RETURN_IF_ERROR(ExpectList(*on, Where("on", where), kExample));
+    if (on->items.empty()) {
+      return Error(*on, absl::StrFormat("'on' in %s is empty; list what counts as a failure, "
+                                        "such as %s, or set consecutive_failures: 0 to turn "
+                                        "passive health off",
+                                        where, kExample));
+    }
+    passive->on_connect_failure = false;
+    passive->on_reset = false;
+    passive->statuses.clear();
+    std::vector<std::string> seen;
+    for (size_t i = 0; i < on->items.size(); ++i) {
+      const YamlNode& item = on->items[i];
+      std::string what = absl::StrFormat("entry #%d of 'on' in %s", i + 1, where);
+      std::string name;
+      if (item.kind == Kind::kInt) {
+        int64_t status = 0;
+        if (!absl::SimpleAtoi(item.text, &status) || status < 500 || status > 599) {
+          return Error(item, absl::StrFormat("%s is %s; only statuses from 500 to 599 count as "
+                                             "backend failures",
+                                             what, item.text));
+        }
+        passive->statuses.push_back(static_cast<uint16_t>(status));
+        name = std::to_string(status);
+      } else if (item.kind == Kind::kString &&
+                 (item.text == "connect_failure" || item.text == "reset")) {
+        (item.text == "reset" ? passive->on_reset : passive->on_connect_failure) = true;
+        name = item.text;
+      } else if (item.kind == Kind::kString) {
+        std::string message =
+            absl::StrFormat("%s is '%s', which is not a failure ringway knows", what, item.text);
+        std::string suggestion =
+            Closest(item.text, std::vector<std::string>{"connect_failure", "reset"});
+        if (!suggestion.empty())
+          absl::StrAppendFormat(&message, "; did you mean '%s'?", suggestion);
+        absl::StrAppend(&message,
+                        " (use connect_failure, reset, or a status code from 500 to 599)");
+        return Error(item, message);
+      } else {
+        return TypeError(item, what, "connect_failure, reset or a status code from 500 to 599");
+      }
+      if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+        return Error(item, absl::StrFormat("%s lists %s a second time (entry #%d); list it once",
+                                           Where("on", where), name, i + 1));
+      }
+      seen.push_back(name);
+    }
+  }
+  const YamlNode* base = node.Find("base_ejection");
+  const YamlNode* max = node.Find("max_ejection");
+  if (base != nullptr) {
+    absl::StatusOr<uint32_t> ms = Duration(*base, Where("base_ejection", where));
+    if (!ms.ok()) return ms.status();
+    passive->base_ejection_ms = *ms;
+  }
+  if (max != nullptr) {
+    absl::StatusOr<uint32_t> ms = Duration(*max, Where("max_ejection", where));
+    if (!ms.ok()) return ms.status();
+    passive->max_ejection_ms = *ms;
+  }
+  if (passive->max_ejection_ms < passive->base_ejection_ms) {
+    std::string base_text = DurationText(passive->base_ejection_ms);
+    std::string max_text = DurationText(passive->max_ejection_ms);
+    if (max != nullptr) {
+      return Error(*max, absl::StrFormat("'max_ejection' in %s is %s, shorter than base_ejection "
+                                         "(%s%s); the back-off doubles from base_ejection up to "
+                                         "max_ejection, so write max_ejection: %s or longer",
+                                         where, max_text, base_text,
+                                         base != nullptr ? "" : ", the default", base_text));
+    }
+    return Error(*base, absl::StrFormat("'base_ejection' in %s is %s, longer than max_ejection "
+                                        "(%s, the default); the back-off doubles from "
+                                        "base_ejection up to max_ejection, so write a shorter "
+                                        "base_ejection or add max_ejection: %s",
+                                        where, base_text, max_text, base_text));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadRetry(const YamlNode& node, std::string_view where, Retry* retry) const {
+  CONFIG_RETURN_IF_ERROR(CheckKeys(node, {"tries", "budget", "min_retries"}, where));
+  if (const YamlNode* n = node.Find("tries")) {
+    absl::StatusOr<int64_t> v = Integer(*n, Where("tries", where), 1, 10);
+    if (!v.ok()) return v.status();
+    retry->tries = static_cast<uint32_t>(*v);
+  }
+  if (const YamlNode* n = node.Find("budget")) {
+    absl::StatusOr<uint32_t> v = Percent(*n, Where("budget", where));
+    if (!v.ok()) return v.status();
+    retry->budget_percent = *v;
+  }
+  if (const YamlNode* n = node.Find("min_retries")) {
+    absl::StatusOr<int64_t> v = Integer(*n, Where("min_retries", where), 0, 1000);
+    if (!v.ok()) return v.status();
+    retry->min_retries = static_cast<uint32_t>(*v);
+  }
+  return absl::OkStatus();
+}
+
+// algorithm, hash_on and slow_start, which depend on one another.
+absl::Status Loader::LoadBalancing(const YamlNode& item, std::string_view where,
+                                   Upstream* upstream) const {
+  const YamlNode* algorithm = item.Find("algorithm");
+  if (algorithm != nullptr) {
+    absl::StatusOr<std::string> name = String(*algorithm, Where("algorithm", where));
+    if (!name.ok()) return name.status();
+    bool found = false;
+    for (const AlgorithmName& a : kAlgorithms) {
+      if (a.name == *name) {
+        upstream->algorithm = a.value;
+        found = true;
+      }
+    }
+    if (!found) {
+      std::vector<std::string> names;
+      for (const AlgorithmName& a : kAlgorithms) names.emplace_back(a.name);
+      std::string message = absl::StrFormat("algorithm '%s' in %s is not known", *name, where);
+      std::string suggestion = Closest(Lowered(*name), names);
+      if (!suggestion.empty()) absl::StrAppendFormat(&message, "; did you mean '%s'?", suggestion);
+      absl::StrAppend(&message,
+                      " (use one of 'round_robin', 'random', 'least_request', "
+                      "'p2c_ewma', 'maglev', 'ketama')");
+      return Error(*algorithm, message);
+    }
+  }
+  std::string algorithm_text =
+      algorithm != nullptr
+          ? absl::StrFormat("'%s' (line %d)", algorithm->text, algorithm->mark.line)
+          : std::string("round_robin, the default");
+
+  if (const YamlNode* n = item.Find("hash_on")) {
+    std::string what = Where("hash_on", where);
+    if (!IsHashing(upstream->algorithm)) {
+      return Error(*n, absl::StrFormat("%s only applies to the consistent-hashing algorithms, "
+                                       "and the algorithm is %s; remove hash_on, or write "
+                                       "algorithm: maglev (or ketama)",
+                                       what, algorithm_text));
+    }
+    absl::StatusOr<std::string> text = String(*n, what);
+    if (!text.ok()) return text.status();
+    constexpr std::string_view kHint =
+        "write client_ip, \"header:NAME\" (such as \"header:X-User\") or \"cookie:NAME\"";
+    HashKey key;
+    std::string_view v = *text;
+    size_t colon = v.find(':');
+    std::string_view prefix = v.substr(0, colon);
+    if (colon == std::string_view::npos && v == "client_ip") {
+      key.source = HashKey::Source::kClientIp;
+    } else if (colon != std::string_view::npos && (prefix == "header" || prefix == "cookie")) {
+      key.source = prefix == "header" ? HashKey::Source::kHeader : HashKey::Source::kCookie;
+      key.name = std::string(v.substr(colon + 1));
+      if (!IsToken(key.name)) {
+        return Error(*n, absl::StrFormat("%s is '%s', and '%s' is not a valid %s name; use "
+                                         "letters, digits and - _ . (no spaces), such as "
+                                         "\"%s:%s\"",
+                                         what, v, key.name, prefix, prefix,
+                                         prefix == "header" ? "X-User" : "session"));
+      }
+    } else {
+      return Error(*n,
+                   absl::StrFormat("%s is '%s', which ringway cannot hash on; %s", what, v, kHint));
+    }
+    upstream->hash_key = std::move(key);
+  }
+
+  if (const YamlNode* n = item.Find("slow_start")) {
+    absl::StatusOr<uint32_t> ms = Duration(*n, Where("slow_start", where), {.zero_ok = true});
+    if (!ms.ok()) return ms.status();
+    if (*ms != 0 && IsHashing(upstream->algorithm)) {
+      return Error(*n, absl::StrFormat("'slow_start' in %s has no effect with the algorithm %s: "
+                                       "consistent hashing keeps each key on its backend "
+                                       "whatever the weights; remove slow_start",
+                                       where, algorithm_text));
+    }
+    upstream->slow_start_ms = *ms;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadSticky(const YamlNode& node, std::string_view where,
+                                Sticky* sticky) const {
+  if (node.kind == Kind::kBool) {
+    sticky->enabled = node.BoolValue();
+    return absl::OkStatus();
+  }
+  if (node.kind != Kind::kMapping) {
+    return TypeError(node, Where("sticky", where), "true, false or a mapping {cookie, ttl}",
+                     "write sticky: true, or sticky: {cookie: ringway_sticky, ttl: 1h}");
+  }
+  std::string sticky_where = absl::StrFormat("sticky of %s", where);
+  CONFIG_RETURN_IF_ERROR(CheckKeys(node, {"cookie", "ttl"}, sticky_where));
+  sticky->enabled = true;
+  if (const YamlNode* n = node.Find("cookie")) {
+    absl::StatusOr<std::string> v = String(*n, Where("cookie", sticky_where));
+    if (!v.ok()) return v.status();
+    if (!IsToken(*v)) {
+      return Error(*n, absl::StrFormat("'cookie' in %s is '%s', which is not a valid cookie "
+                                       "name; use letters, digits and - _ . (no spaces, '=', "
+                                       "';' or quotes), such as ringway_sticky",
+                                       sticky_where, *v));
+    }
+    sticky->cookie = *v;
+  }
+  if (const YamlNode* n = node.Find("ttl")) {
+    absl::StatusOr<uint32_t> ms = Duration(*n, Where("ttl", sticky_where), {.zero_ok = true});
+    if (!ms.ok()) return ms.status();
+    if (*ms % 1000 != 0) {
+      return Error(*n,
+                   absl::StrFormat("'ttl' in %s is %s; a cookie lives a whole number of "
+                                   "seconds, so write %ds",
+                                   sticky_where, DurationText(*ms), (uint64_t{*ms} + 999) / 1000));
+    }
+    sticky->ttl_s = *ms / 1000;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadBackend(const YamlNode& item, std::string_view where, Upstream* upstream,
+                                 std::vector<const YamlNode*>* check_paths) {
   Backend backend;
   const YamlNode* address_node = &item;
+  // Anything with a scheme is read as a URL, as other proxies write backends.
+  bool is_url = item.kind == Kind::kString && item.text.find("://") != std::string::npos;
+  std::string address_what(where);
   if (item.kind == Kind::kMapping) {
-    CONFIG_RETURN_IF_ERROR(CheckKeys(item, {"address", "weight"}, where));
-    absl::StatusOr<const YamlNode*> address =
-        Require(item, "address", where, "address: \"127.0.0.1:3001\"");
-    if (!address.ok()) return address.status();
-    address_node = *address;
+    CONFIG_RETURN_IF_ERROR(
+        CheckKeys(item, {"address", "url", "weight", "health_check_path"}, where));
+    absl::StatusOr<const YamlNode::Entry*> entry = FindOne(item, {"address", "url"}, where);
+    if (!entry.ok()) return entry.status();
+    if (*entry == nullptr) {
+      return Error(item, absl::StrFormat("%s has no 'address' key; add address: "
+                                         "\"127.0.0.1:3001\" (or url: \"http://127.0.0.1:3001\")",
+                                         where));
+    }
+    address_node = &(*entry)->value;
+    is_url = (*entry)->key.text == "url" || address_node->text.find("://") != std::string::npos;
+    address_what = Where((*entry)->key.text, where);
     if (const YamlNode* weight = item.Find("weight")) {
       absl::StatusOr<int64_t> w = Integer(*weight, Where("weight", where), 1, 1000);
       if (!w.ok()) return w.status();
       backend.weight = static_cast<uint32_t>(*w);
+    }
+    if (const YamlNode* path = item.Find("health_check_path")) {
+      absl::StatusOr<std::string> p = HttpPath(*path, Where("health_check_path", where));
+      if (!p.ok()) return p.status();
+      backend.health_check_path = *p;
+      check_paths->push_back(path);
     }
   } else if (item.kind != Kind::kString) {
     return TypeError(item, where, "an address string or a mapping {address, weight}",
                      "write \"127.0.0.1:3001\" or {address: \"127.0.0.1:3001\", weight: 2}");
   }
   absl::StatusOr<SocketAddress> address =
-      Address(*address_node, item.kind == Kind::kMapping ? Where("address", where) : where);
+      is_url ? BackendUrl(*address_node, address_what) : Address(*address_node, address_what);
   if (!address.ok()) return address.status();
   for (const Backend& seen : upstream->backends) {
     if (seen.address.text == address->text) {
@@ -594,6 +1346,91 @@ absl::Status Loader::LoadBackend(const YamlNode& item, std::string_view where, U
   return absl::OkStatus();
 }
 
+absl::Status Loader::LoadUpstream(const YamlNode& item, size_t index) {
+  std::string label = absl::StrFormat("upstream #%d", index + 1);
+  CONFIG_RETURN_IF_ERROR(ExpectMapping(item, label));
+  absl::StatusOr<const YamlNode*> name_node = Require(item, "name", label, "name: web_servers");
+  if (!name_node.ok()) return name_node.status();
+  absl::StatusOr<std::string> name = String(**name_node, Where("name", label));
+  if (!name.ok()) return name.status();
+  std::string where = absl::StrFormat("upstream '%s'", *name);
+  CONFIG_RETURN_IF_ERROR(RefuseSeedKeys(item, where));
+  CONFIG_RETURN_IF_ERROR(
+      CheckKeys(item,
+                {"name", "servers", "keepalive", "algorithm", "hash_on", "sticky", "slow_start",
+                 "health_check", "passive_health", "retry"},
+                where));
+  if (auto it = upstream_index_.find(*name); it != upstream_index_.end()) {
+    Mark first = upstream_marks_[it->second];
+    return Error(**name_node,
+                 absl::StrFormat("upstream name '%s' is already used at line %d, column %d; "
+                                 "give each upstream a unique name",
+                                 *name, first.line, first.column));
+  }
+  Upstream upstream;
+  upstream.name = *name;
+  absl::StatusOr<const YamlNode*> servers =
+      Require(item, "servers", where, "servers: [\"127.0.0.1:3001\"]");
+  if (!servers.ok()) return servers.status();
+  CONFIG_RETURN_IF_ERROR(
+      ExpectList(**servers, Where("servers", where), "[\"127.0.0.1:3001\", \"127.0.0.1:3002\"]"));
+  if ((*servers)->items.empty()) {
+    return Error(**servers, absl::StrFormat("'servers' in %s is empty; list at least one "
+                                            "backend, such as [\"127.0.0.1:3001\"]",
+                                            where));
+  }
+  std::vector<const YamlNode*> check_paths;  // backends' health_check_path values
+  for (size_t j = 0; j < (*servers)->items.size(); ++j) {
+    std::string backend_where = absl::StrFormat("server #%d of %s", j + 1, where);
+    CONFIG_RETURN_IF_ERROR(
+        LoadBackend((*servers)->items[j], backend_where, &upstream, &check_paths));
+  }
+  if (const YamlNode* keepalive = item.Find("keepalive")) {
+    absl::StatusOr<int64_t> k = Integer(*keepalive, Where("keepalive", where), 0, 100'000);
+    if (!k.ok()) return k.status();
+    upstream.keepalive = static_cast<uint32_t>(*k);
+  }
+  CONFIG_RETURN_IF_ERROR(LoadBalancing(item, where, &upstream));
+  if (const YamlNode* sticky = item.Find("sticky")) {
+    CONFIG_RETURN_IF_ERROR(LoadSticky(*sticky, where, &upstream.sticky));
+  }
+
+  // Health checks: global.health_check's values, then this upstream's own keys over them.
+  upstream.health = global_health_;
+  const YamlNode* type_node = nullptr;
+  if (const YamlNode* health = item.Find("health_check")) {
+    CONFIG_RETURN_IF_ERROR(ExpectMapping(*health, Where("health_check", where)));
+    HealthOrigins origins = global_health_origins_;
+    CONFIG_RETURN_IF_ERROR(LoadHealthCheck(*health, absl::StrFormat("health_check of %s", where),
+                                           &upstream.health, &origins, &type_node));
+  }
+  // A backend's health_check_path gives that backend an HTTP check on its path (the others
+  // keep the upstream's check), so it contradicts an explicit type: tcp.
+  if (!check_paths.empty() && type_node != nullptr &&
+      upstream.health.type == HealthCheck::Type::kTcp) {
+    return Error(*check_paths[0],
+                 absl::StrFormat("'health_check_path' asks for an HTTP check, but the "
+                                 "health_check of %s says type: tcp (line %d, column %d); "
+                                 "remove one of them",
+                                 where, type_node->mark.line, type_node->mark.column));
+  }
+  if (const YamlNode* passive = item.Find("passive_health")) {
+    CONFIG_RETURN_IF_ERROR(ExpectMapping(*passive, Where("passive_health", where)));
+    CONFIG_RETURN_IF_ERROR(LoadPassiveHealth(
+        *passive, absl::StrFormat("passive_health of %s", where), &upstream.passive));
+  }
+  if (const YamlNode* retry = item.Find("retry")) {
+    CONFIG_RETURN_IF_ERROR(ExpectMapping(*retry, Where("retry", where)));
+    CONFIG_RETURN_IF_ERROR(
+        LoadRetry(*retry, absl::StrFormat("retry of %s", where), &upstream.retry));
+  }
+
+  upstream_index_.emplace(upstream.name, static_cast<uint32_t>(cfg_.upstreams.size()));
+  upstream_marks_.push_back((*name_node)->mark);
+  cfg_.upstreams.push_back(std::move(upstream));
+  return absl::OkStatus();
+}
+
 absl::Status Loader::LoadUpstreams(const YamlNode& list) {
   CONFIG_RETURN_IF_ERROR(ExpectList(list, "'upstreams'", "[{name: web, servers: [...]}]"));
   if (list.items.empty()) {
@@ -602,46 +1439,7 @@ absl::Status Loader::LoadUpstreams(const YamlNode& list) {
                  "{name: web, servers: [\"127.0.0.1:3001\"]}");
   }
   for (size_t i = 0; i < list.items.size(); ++i) {
-    const YamlNode& item = list.items[i];
-    std::string label = absl::StrFormat("upstream #%d", i + 1);
-    CONFIG_RETURN_IF_ERROR(ExpectMapping(item, label));
-    absl::StatusOr<const YamlNode*> name_node = Require(item, "name", label, "name: web_servers");
-    if (!name_node.ok()) return name_node.status();
-    absl::StatusOr<std::string> name = String(**name_node, Where("name", label));
-    if (!name.ok()) return name.status();
-    std::string where = absl::StrFormat("upstream '%s'", *name);
-    CONFIG_RETURN_IF_ERROR(CheckKeys(item, {"name", "servers", "keepalive"}, where));
-    if (auto it = upstream_index_.find(*name); it != upstream_index_.end()) {
-      Mark first = upstream_marks_[it->second];
-      return Error(**name_node,
-                   absl::StrFormat("upstream name '%s' is already used at line %d, column %d; "
-                                   "give each upstream a unique name",
-                                   *name, first.line, first.column));
-    }
-    Upstream upstream;
-    upstream.name = *name;
-    absl::StatusOr<const YamlNode*> servers =
-        Require(item, "servers", where, "servers: [\"127.0.0.1:3001\"]");
-    if (!servers.ok()) return servers.status();
-    CONFIG_RETURN_IF_ERROR(
-        ExpectList(**servers, Where("servers", where), "[\"127.0.0.1:3001\", \"127.0.0.1:3002\"]"));
-    if ((*servers)->items.empty()) {
-      return Error(**servers, absl::StrFormat("'servers' in %s is empty; list at least one "
-                                              "backend, such as [\"127.0.0.1:3001\"]",
-                                              where));
-    }
-    for (size_t j = 0; j < (*servers)->items.size(); ++j) {
-      std::string backend_where = absl::StrFormat("server #%d of %s", j + 1, where);
-      CONFIG_RETURN_IF_ERROR(LoadBackend((*servers)->items[j], backend_where, &upstream));
-    }
-    if (const YamlNode* keepalive = item.Find("keepalive")) {
-      absl::StatusOr<int64_t> k = Integer(*keepalive, Where("keepalive", where), 0, 100'000);
-      if (!k.ok()) return k.status();
-      upstream.keepalive = static_cast<uint32_t>(*k);
-    }
-    upstream_index_.emplace(upstream.name, static_cast<uint32_t>(cfg_.upstreams.size()));
-    upstream_marks_.push_back((*name_node)->mark);
-    cfg_.upstreams.push_back(std::move(upstream));
+    CONFIG_RETURN_IF_ERROR(LoadUpstream(list.items[i], i));
   }
   return absl::OkStatus();
 }
@@ -654,7 +1452,7 @@ absl::Status Loader::LoadRoutes(const YamlNode& list, std::string_view where, Se
     const YamlNode& item = list.items[i];
     std::string label = absl::StrFormat("route #%d of %s", i + 1, where);
     CONFIG_RETURN_IF_ERROR(ExpectMapping(item, label));
-    CONFIG_RETURN_IF_ERROR(CheckKeys(item, {"path", "upstream"}, label));
+    CONFIG_RETURN_IF_ERROR(CheckKeys(item, {"path", "upstream", "tries"}, label));
     absl::StatusOr<const YamlNode*> path_node = Require(item, "path", label, "path: /api/");
     if (!path_node.ok()) return path_node.status();
     absl::StatusOr<std::string> path = String(**path_node, Where("path", label));
@@ -677,7 +1475,13 @@ absl::Status Loader::LoadRoutes(const YamlNode& list, std::string_view where, Se
     if (!upstream_node.ok()) return upstream_node.status();
     absl::StatusOr<uint32_t> upstream = UpstreamRef(**upstream_node, Where("upstream", label));
     if (!upstream.ok()) return upstream.status();
-    server->routes.push_back(Route{*path, *upstream});
+    Route route{*path, *upstream};
+    if (const YamlNode* tries = item.Find("tries")) {
+      absl::StatusOr<int64_t> n = Integer(*tries, Where("tries", label), 1, 10);
+      if (!n.ok()) return n.status();
+      route.tries = static_cast<uint32_t>(*n);
+    }
+    server->routes.push_back(std::move(route));
     path_marks.push_back((*path_node)->mark);
   }
   return absl::OkStatus();
@@ -977,8 +1781,8 @@ absl::StatusOr<Config> Loader::Load(std::string_view text) {
     return TypeError(root, "the top level of the configuration", "a mapping",
                      "start with keys such as global:, servers: and upstreams:");
   }
-  static constexpr std::string_view kGlobalKeys[] = {"port",     "workers", "tls",    "log",
-                                                     "timeouts", "limits",  "buffers"};
+  static constexpr std::string_view kGlobalKeys[] = {
+      "port", "workers", "tls", "log", "timeouts", "limits", "buffers", "health_check"};
   for (const YamlNode::Entry& entry : root.entries) {
     if (std::find(std::begin(kGlobalKeys), std::end(kGlobalKeys), entry.key.text) !=
         std::end(kGlobalKeys)) {
@@ -987,6 +1791,7 @@ absl::StatusOr<Config> Loader::Load(std::string_view text) {
                                               entry.key.text));
     }
   }
+  CONFIG_RETURN_IF_ERROR(RefuseSeedKeys(root, "the top level"));
   CONFIG_RETURN_IF_ERROR(
       CheckKeys(root, {"global", "listeners", "servers", "upstreams"}, "the top level"));
 

@@ -36,7 +36,7 @@ Router::Router(const Config& cfg) : listeners_(cfg.listeners.size()), servers_(c
     const Server& server = cfg.servers[s];
     ServerRoutes& out = servers_[s];
     out.upstream = server.upstream;
-    for (const Route& r : server.routes) out.routes.push_back({r.path_prefix, r.upstream});
+    for (const Route& r : server.routes) out.routes.push_back({r.path_prefix, r.upstream, r.tries});
     // Stable, so that of two equal prefixes the first written wins.
     std::stable_sort(
         out.routes.begin(), out.routes.end(),
@@ -92,13 +92,17 @@ int Router::FindServer(uint32_t listener, std::string_view host) const {
   return table.default_server;
 }
 
-uint32_t Router::FindUpstream(int server, std::string_view path) const {
+uint32_t Router::FindUpstream(int server, std::string_view path, uint32_t* tries) const {
   assert(server >= 0 && static_cast<size_t>(server) < servers_.size());
   const ServerRoutes& routes = servers_[static_cast<size_t>(server)];
   if (size_t q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
   for (const RouteEntry& r : routes.routes) {
-    if (path.starts_with(r.prefix)) return r.upstream;
+    if (path.starts_with(r.prefix)) {
+      if (tries) *tries = r.tries;
+      return r.upstream;
+    }
   }
+  if (tries) *tries = 0;
   return routes.upstream;
 }
 

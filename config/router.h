@@ -36,8 +36,8 @@ class Router {
 
   // Upstream index for a request target on `server` (a FindServer result, not -1): the longest
   // route path_prefix that is a byte prefix of the path (query string ignored), else the
-  // server's upstream.
-  uint32_t FindUpstream(int server, std::string_view path) const;
+  // server's upstream. `tries`, when given, gets the route's try limit (0: the upstream's).
+  uint32_t FindUpstream(int server, std::string_view path, uint32_t* tries = nullptr) const;
 
  private:
   struct HostTable {
@@ -50,6 +50,7 @@ class Router {
   struct RouteEntry {
     std::string prefix;
     uint32_t upstream;
+    uint32_t tries;
   };
   struct ServerRoutes {
     std::vector<RouteEntry> routes;  // longest prefix first

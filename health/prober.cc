@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/log.h"
+#include "core/timer.h"
 #include "health/state.h"
 
 namespace ringway::health {
@@ -43,11 +44,9 @@ namespace {
 
 enum Op : uint8_t { kConnect = 1, kSend = 2, kRecv = 3, kWake = 4, kIgnore = 5 };
 
-uint64_t MonoMs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
-}
+// The workers' clock (core/timer.h): ejection deadlines and up-since times are compared
+// across threads.
+uint64_t MonoMs() { return core::MonotonicMs(); }
 
 struct Probe {
   uint32_t backend = 0;  // index in the view
@@ -61,6 +60,7 @@ struct Probe {
   uint32_t gen = 0;  // bumped per check: completions of an abandoned check are ignored
   bool busy = false;
   bool ejected_seen = false;
+  bool down_while_ejected = false;  // the checks took it down during its ejection
   uint64_t started_ms = 0;
   uint64_t deadline_ms = 0;
   uint64_t next_ms = 0;
@@ -203,7 +203,17 @@ class ProberLoop {
     const config::SocketAddress& a = p->cfg->address;
     p->fd = socket(a.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (p->fd < 0) {
-      Finish(p, false, absl::StrCat("socket: ", strerror(errno)), now);
+      // Out of descriptors or memory here says nothing about the backend: skip this check
+      // (and say so, at most once a minute) rather than take a healthy backend down.
+      const int err = errno;
+      p->busy = false;
+      ++p->gen;
+      p->next_ms = now + p->upstream->health.interval_ms + Jitter(p->upstream->health.jitter_ms);
+      if (now >= socket_log_ms_) {
+        socket_log_ms_ = now + 60'000;
+        RW_LOG(LogLevel::kWarn, "health: cannot open a socket to check %s: %s; check skipped",
+               Name(p), strerror(err));
+      }
       return;
     }
     io_uring_sqe* sqe = Sqe();
@@ -315,6 +325,7 @@ class ProberLoop {
     if (view_->State(p->backend) & View::kEjected) {
       if (!p->ejected_seen) {
         p->ejected_seen = true;
+        p->down_while_ejected = false;
         p->state.StartEjection();
       }
       if (p->state.OnCheckWhileEjected(ok, p->started_ms, view_->EjectedUntilMs(p->backend))) {
@@ -329,6 +340,7 @@ class ProberLoop {
     switch (p->state.OnCheck(ok)) {
       case Change::kDown:
         view_->SetUp(p->backend, false, now);
+        if (p->ejected_seen) p->down_while_ejected = true;
         RW_LOG(LogLevel::kWarn,
                "health: backend %s (upstream '%s') is down: %s (%u failed check%s in a row)",
                Name(p), p->upstream->name.c_str(), reason.c_str(), p->state.failures(),
@@ -336,6 +348,16 @@ class ProberLoop {
         break;
       case Change::kUp:
         view_->SetUp(p->backend, true, now);
+        // Ejected, then taken down by the checks and now back: it went away and came back
+        // (a restart), which says more than the back-off; readmit it with its comeback.
+        if (p->ejected_seen && p->down_while_ejected) {
+          view_->Readmit(p->backend, now);
+          p->ejected_seen = false;
+          RW_LOG(LogLevel::kInfo,
+                 "health: backend %s (upstream '%s') readmitted after passive ejection: it "
+                 "went down and came back up",
+                 Name(p), p->upstream->name.c_str());
+        }
         RW_LOG(LogLevel::kInfo,
                "health: backend %s (upstream '%s') is up: %s (%u checks passed in a row)",
                Name(p), p->upstream->name.c_str(), reason.c_str(), p->state.passes());
@@ -381,6 +403,7 @@ class ProberLoop {
   int wake_fd_ = -1;
   uint64_t wake_value_ = 0;
   uint64_t rng_ = 1;
+  uint64_t socket_log_ms_ = 0;
   std::atomic<bool> stop_{false};
 };
 

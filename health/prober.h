@@ -6,7 +6,8 @@
 // checks of many backends do not bunch. Every change of state is logged with its reason.
 // The prober also ends passive ejections: an ejected backend is readmitted once its back-off
 // has passed and `rise` checks in a row have passed after it (or, for an upstream whose
-// checks are off, as soon as the back-off has passed).
+// checks are off, as soon as the back-off has passed). An ejected backend that the checks
+// take down and later bring back up (it was restarted) is readmitted when it comes up.
 //
 //   health::Prober prober(config, view);   // backends in config order: upstream by upstream
 //   RETURN_IF_ERROR(prober.Start());

@@ -60,6 +60,7 @@ void AppendAccessLog(const AccessRecord& rec, bool json, std::string* out) {
     core::AppendJsonEscaped(out, rec.upstream);
     out->append("\",\"duration_ms\":");
     AppendDuration(out, rec.duration_us);
+    out->append(",\"tries\":").append(std::to_string(rec.tries));
     out->append("}\n");
     return;
   }
@@ -77,7 +78,9 @@ void AppendAccessLog(const AccessRecord& rec, bool json, std::string* out) {
   out->append(rec.upstream);
   out->push_back(' ');
   AppendDuration(out, rec.duration_us);
-  out->append("ms\n");
+  out->append("ms");
+  if (rec.tries > 1) out->append(" tries=").append(std::to_string(rec.tries));
+  out->push_back('\n');
 }
 
 }  // namespace ringway::proxy

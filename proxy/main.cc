@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/ring.h"
 #include "core/socket.h"
+#include "health/prober.h"
 #include "proxy/worker.h"
 
 #ifndef RINGWAY_VERSION
@@ -239,6 +240,14 @@ int main(int argc, char** argv) {
     for (auto& t : threads) t.join();
     return 1;
   }
+  // Health checks start once the workers are up; until a check fails every backend is usable.
+  ringway::health::Prober prober(snap->config, snap->health.get());
+  if (absl::Status st = prober.Start(); !st.ok()) {
+    std::fprintf(stderr, "ringway: %s\n", std::string(st.message()).c_str());
+    for (auto& w : ws) w->Drain();
+    for (auto& t : threads) t.join();
+    return 1;
+  }
   for (const auto& l : snap->config.listeners) {
     RW_LOG(LogLevel::kInfo, "ringway %s listening on %s (listener '%s') with %u workers",
            RINGWAY_VERSION, l.bind.text.c_str(), l.name.c_str(), workers);
@@ -248,6 +257,7 @@ int main(int argc, char** argv) {
   sigwait(&sigs, &sig);
   RW_LOG(LogLevel::kInfo, "received %s: finishing in-flight requests (up to %u ms)",
          sig == SIGTERM ? "SIGTERM" : "SIGINT", snap->config.timeouts.shutdown_ms);
+  prober.Stop();
   for (auto& w : ws) w->Drain();
   for (auto& t : threads) t.join();
   RW_LOG(LogLevel::kInfo, "stopped");

@@ -30,7 +30,10 @@
 #include <string_view>
 #include <vector>
 
-#include "balance/swrr.h"
+#include "balance/balancer.h"
+#include "balance/hash.h"
+#include "balance/slow_start.h"
+#include "balance/sticky.h"
 #include "core/log.h"
 #include "core/ring.h"
 #include "core/socket.h"
@@ -56,6 +59,7 @@ Snapshot::Snapshot(config::Config c) : config(std::move(c)), router(config) {
       backend_upstream.push_back(i);
     }
   }
+  health = std::make_shared<health::View>(backend_count);
 }
 
 namespace {
@@ -117,6 +121,8 @@ struct Conn {
 enum class ReqState : uint8_t { kIdle, kHead, kBody, kDone, kTunnel, kLinger };
 enum class RespState : uint8_t { kNone, kWaiting, kStreaming, kDone, kTunnel };
 
+constexpr uint32_t kMaxTries = 10;  // the config's upper bound for tries
+
 struct ClientConn : Conn {
   uint32_t listener = 0;
   ReqState req = ReqState::kIdle;
@@ -131,7 +137,16 @@ struct ClientConn : Conn {
   bool head_method = false;
   bool upgrade = false;
   bool close_after = false;  // close once the current response has been sent
-  bool retried = false;
+  bool retried = false;       // the stale-connection retry was used: the next attempt is fresh
+  bool idempotent = false;    // GET, HEAD, OPTIONS, TRACE, PUT, DELETE
+  bool counted = false;       // counted in its upstream's requests in flight
+  bool retry_counted = false;  // counted in its upstream's retries in flight
+  bool has_hash = false;       // `hash` holds the request's key for consistent hashing
+  uint8_t tries = 0;           // attempts made so far (backends tried)
+  uint8_t max_tries = 1;       // the route's or upstream's try limit
+  int32_t sticky = -1;         // backend (index in its upstream) the sticky cookie names
+  uint64_t hash = 0;
+  uint32_t tried[kMaxTries] = {};  // global backend indexes already tried
   bool deferred = false;  // queued for arena processing at the end of the turn
   UpstreamConn* up = nullptr;
   std::string up_head;  // upstream request head; kept for a retry on a stale connection
@@ -156,6 +171,9 @@ struct UpstreamConn : Conn {
   bool dechunk = false;
   bool got_bytes = false;  // any byte of a response arrived in this exchange
   uint32_t interim = 0;    // 1xx responses seen in this exchange
+  bool lb_open = false;    // the balancer counts this attempt as outstanding
+  uint64_t sent_ns = 0;    // attempt start, for the latency-aware balancers
+  uint64_t ttfb_ns = 0;    // time to the response head
   ClientConn* client = nullptr;
   std::string in;
   BodyKind body = BodyKind::kNone;
@@ -208,10 +226,19 @@ class WorkerImpl {
     resp_limits_.max_request_line = limits_.max_head;
     fields_.resize(std::max<size_t>(limits_.max_fields, resp_limits_.max_fields) + 1);
     pools_.resize(snap_->backend_count);
-    for (const auto& u : cfg_.upstreams) {
-      std::vector<uint32_t> w;
-      for (const auto& b : u.backends) w.push_back(b.weight);
-      balancers_.emplace_back(w);
+    ups_.resize(cfg_.upstreams.size());
+    for (size_t i = 0; i < cfg_.upstreams.size(); ++i) {
+      const config::Upstream& u = cfg_.upstreams[i];
+      UpstreamRuntime& r = ups_[i];
+      std::vector<std::string_view> ids;
+      for (const auto& b : u.backends) {
+        r.weights.push_back(b.weight * WeightScale(u));
+        ids.push_back(b.address.text);
+        r.tokens.push_back(balance::StickyToken(b.address.text));
+      }
+      r.balancer = balance::MakeBalancer(ToAlgorithm(u.algorithm), r.weights,
+                                         0x5EED0000ull + index_ * 7919ull + i, ids);
+      r.latency = u.algorithm == config::Algorithm::kP2cEwma;
     }
     high_water_ = 8ull * cfg_.buffers.size;
   }
@@ -845,6 +872,8 @@ class WorkerImpl {
     c->resp_bytes = 0;
     c->backend = -1;
     c->retried = false;
+    c->tries = 0;
+    c->idempotent = IsIdempotent(req.method);
     c->resp = RespState::kWaiting;
     c->req = c->req_body == BodyKind::kNone ? ReqState::kDone : ReqState::kBody;
     if (c->req == ReqState::kBody) {
@@ -869,8 +898,18 @@ class WorkerImpl {
       RespondError(c, 404, c->req == ReqState::kBody);
       return;
     }
-    uint32_t upstream = snap_->router.FindUpstream(server, path);
+    uint32_t route_tries = 0;
+    uint32_t upstream = snap_->router.FindUpstream(server, path, &route_tries);
     c->upstream_index = static_cast<int32_t>(upstream);
+    const config::Upstream& up = cfg_.upstreams[upstream];
+    c->max_tries = static_cast<uint8_t>(
+        std::min<uint32_t>(kMaxTries, std::max<uint32_t>(1, route_tries ? route_tries
+                                                                          : up.retry.tries)));
+    KeyRequest(c, up, req);
+    if (!c->counted) {
+      c->counted = true;
+      ++ups_[upstream].active;
+    }
     if (cfg_.limits.max_body_size && c->req_body == BodyKind::kContentLength &&
         c->req_left > cfg_.limits.max_body_size) {
       RespondError(c, 413, /*close=*/true);
@@ -902,7 +941,152 @@ class WorkerImpl {
     }
     c->up_head.clear();
     http1::WriteRequestHead(req, {.client_addr = c->peer_ip, .proto = "http"}, &c->up_head);
-    ConnectUpstream(c);
+    int pick = PickBackend(c);
+    if (pick < 0) {
+      NoUsableBackend(c);
+      return;
+    }
+    ConnectUpstream(c, pick, nullptr);
+  }
+
+  static bool IsIdempotent(std::string_view m) {
+    return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE" || m == "PUT" ||
+           m == "DELETE";
+  }
+
+  static balance::Algorithm ToAlgorithm(config::Algorithm a) {
+    switch (a) {
+      case config::Algorithm::kRoundRobin:
+        return balance::Algorithm::kRoundRobin;
+      case config::Algorithm::kRandom:
+        return balance::Algorithm::kRandom;
+      case config::Algorithm::kLeastRequest:
+        return balance::Algorithm::kLeastRequest;
+      case config::Algorithm::kP2cEwma:
+        return balance::Algorithm::kP2cEwma;
+      case config::Algorithm::kMaglev:
+        return balance::Algorithm::kMaglev;
+      case config::Algorithm::kKetama:
+        return balance::Algorithm::kKetama;
+    }
+    return balance::Algorithm::kRoundRobin;
+  }
+
+  // The request's consistent-hashing key and sticky cookie, read while the head is in hand.
+  void KeyRequest(ClientConn* c, const config::Upstream& up, const http1::RequestHead& req) {
+    c->has_hash = false;
+    c->sticky = -1;
+    const bool hashing =
+        up.algorithm == config::Algorithm::kMaglev || up.algorithm == config::Algorithm::kKetama;
+    if (!hashing && !up.sticky.enabled) return;
+    if (hashing) {
+      std::string_view key;
+      switch (up.hash_key.source) {
+        case config::HashKey::Source::kClientIp:
+          key = c->peer_ip;
+          break;
+        case config::HashKey::Source::kHeader:
+          for (const auto& f : req.fields) {
+            if (http1::EqualsIgnoreCase(f.name, up.hash_key.name)) {
+              key = f.value;
+              break;
+            }
+          }
+          break;
+        case config::HashKey::Source::kCookie:
+          key = FindRequestCookie(req, up.hash_key.name);
+          break;
+      }
+      if (!key.empty()) {
+        c->hash = balance::Hash64(key);
+        c->has_hash = true;
+      }
+    }
+    if (up.sticky.enabled) {
+      std::string_view token = FindRequestCookie(req, up.sticky.cookie);
+      if (!token.empty()) {
+        c->sticky = balance::FindByToken(ups_[static_cast<size_t>(c->upstream_index)].tokens, token);
+      }
+    }
+  }
+
+  static std::string_view FindRequestCookie(const http1::RequestHead& req, std::string_view name) {
+    for (const auto& f : req.fields) {
+      if (!http1::EqualsIgnoreCase(f.name, "cookie")) continue;
+      std::string_view v = balance::FindCookie(f.value, name);
+      if (!v.empty()) return v;
+    }
+    return {};
+  }
+
+  // A backend index within the request's upstream, or -1: the sticky backend if it is usable,
+  // else the balancer's pick among usable backends this request has not tried yet.
+  int PickBackend(ClientConn* c) {
+    const uint32_t upstream = static_cast<uint32_t>(c->upstream_index);
+    UpstreamRuntime& r = ups_[upstream];
+    const uint32_t base = snap_->backend_base[upstream];
+    const health::View& view = *snap_->health;
+    auto eligible = [&](size_t i) {
+      const uint32_t b = base + static_cast<uint32_t>(i);
+      if (!view.Usable(b)) return false;
+      for (uint32_t k = 0; k < c->tries && k < kMaxTries; ++k) {
+        if (c->tried[k] == b) return false;
+      }
+      return true;
+    };
+    if (c->sticky >= 0 && eligible(static_cast<size_t>(c->sticky))) return c->sticky;
+    const config::Upstream& up = cfg_.upstreams[upstream];
+    if (up.slow_start_ms && now_ms_ >= r.next_ramp_ms) RampWeights(upstream);
+    balance::PickInput in;
+    in.hash = c->hash;
+    in.has_hash = c->has_hash;
+    in.now_ns = now_ms_ * 1'000'000;
+    return r.balancer->Pick(in, eligible);
+  }
+
+  // Slow start: a backend that came up (or was readmitted) less than slow_start ago gets a
+  // weight ramping up from a tenth of its own. Checked at most every 100 ms per upstream.
+  void RampWeights(uint32_t upstream) {
+    UpstreamRuntime& r = ups_[upstream];
+    const config::Upstream& up = cfg_.upstreams[upstream];
+    r.next_ramp_ms = now_ms_ + 100;
+    const uint32_t base = snap_->backend_base[upstream];
+    for (size_t i = 0; i < up.backends.size(); ++i) {
+      const uint64_t since = snap_->health->UpSinceMs(base + i);
+      const uint64_t elapsed = since == 0 ? UINT64_MAX : (now_ms_ > since ? now_ms_ - since : 0);
+      const uint32_t w = balance::SlowStartWeight(up.backends[i].weight * WeightScale(up), elapsed,
+                                                  up.slow_start_ms);
+      if (w != r.weights[i]) {
+        r.weights[i] = w;
+        r.balancer->SetWeight(i, w);
+      }
+    }
+  }
+
+  // With slow start, weights are kept in hundredths so that a weight-1 backend can ramp too.
+  static uint32_t WeightScale(const config::Upstream& up) { return up.slow_start_ms ? 100 : 1; }
+
+  void NoUsableBackend(ClientConn* c) {
+    const uint32_t upstream = static_cast<uint32_t>(c->upstream_index);
+    UpstreamRuntime& r = ups_[upstream];
+    if (now_ms_ >= r.none_log_ms) {  // at most one line a second per worker and upstream
+      r.none_log_ms = now_ms_ + 1000;
+      RW_LOG(LogLevel::kWarn, "upstream '%s': no usable backend; answering 503",
+             cfg_.upstreams[upstream].name.c_str());
+    }
+    RespondError(c, 503, c->req == ReqState::kBody);
+  }
+
+  // The request's part in its upstream's in-flight counts ends (exchange over or client gone).
+  void EndRequest(ClientConn* c) {
+    if (!c->counted) return;
+    UpstreamRuntime& r = ups_[static_cast<size_t>(c->upstream_index)];
+    c->counted = false;
+    --r.active;
+    if (c->retry_counted) {
+      c->retry_counted = false;
+      --r.retries;
+    }
   }
 
   // Consumes request-body bytes from p[0, n); returns how many belong to the body.
@@ -974,6 +1158,7 @@ class WorkerImpl {
   // Both halves of the exchange are done: log it, then read the next request or close.
   void FinishExchange(ClientConn* c) {
     WriteAccessLog(c);
+    EndRequest(c);
     c->up_head.clear();
     if (c->up_head.capacity() > 8192) c->up_head.shrink_to_fit();
     if (c->close_after || !c->keep_alive || draining_) {
@@ -1042,6 +1227,7 @@ class WorkerImpl {
                        ? std::string_view(BackendName(static_cast<uint32_t>(c->backend)))
                        : std::string_view("-");
     rec.duration_us = (NowNs() - c->start_ns) / 1000;
+    rec.tries = c->tries ? c->tries : 1;
     AppendAccessLog(rec, core::LogJson(), &access_buf_);
     if (access_buf_.size() > 64 * 1024) FlushAccessLog();
   }
@@ -1060,15 +1246,15 @@ class WorkerImpl {
   }
   const config::Backend& BackendConfig(uint32_t backend) const { return *snap_->backends[backend]; }
 
-  void ConnectUpstream(ClientConn* c) {
+  // Sends the request to backend `pick` of its upstream. `carry`, on a retry after a failed
+  // connect, holds the bytes queued for the failed attempt (head and any body so far): none of
+  // them left, so they go to the new connection as they are.
+  void ConnectUpstream(ClientConn* c, int pick, SendQueue* carry) {
     uint32_t upstream = static_cast<uint32_t>(c->upstream_index);
-    int pick = balancers_[upstream].Pick();
-    if (pick < 0) {
-      RespondError(c, 503, c->req == ReqState::kBody);
-      return;
-    }
     uint32_t backend = snap_->backend_base[upstream] + static_cast<uint32_t>(pick);
     c->backend = static_cast<int32_t>(backend);
+    if (c->tries < kMaxTries) c->tried[c->tries] = backend;
+    ++c->tries;
     // A retry after a stale pooled connection always opens a fresh one.
     UpstreamConn* u = c->retried ? nullptr : TakePooled(backend);
     if (!u) {
@@ -1102,11 +1288,53 @@ class WorkerImpl {
     u->got_bytes = false;
     u->interim = 0;
     u->in.clear();
+    UpstreamRuntime& r = ups_[upstream];
+    u->lb_open = true;
+    u->ttfb_ns = 0;
+    if (r.latency) u->sent_ns = NowNs();
+    r.balancer->OnStart(static_cast<size_t>(pick));
+    if (carry) {
+      std::swap(u->sendq, *carry);
+      Send(u);
+      return;
+    }
     // The send owns a copy: c->up_head is rewritten by the next exchange, possibly while this
     // connection is still being torn down with the send in the kernel's hands.
     std::string* head = AcquireString();
     head->assign(c->up_head);
     QueueOwned(u, head);
+  }
+
+  // The balancer's view of an attempt ends: a response (latency to its head), or a failure.
+  void EndAttempt(UpstreamConn* u, bool ok) {
+    if (!u->lb_open) return;
+    u->lb_open = false;
+    const uint32_t upstream = snap_->backend_upstream[u->backend];
+    UpstreamRuntime& r = ups_[upstream];
+    uint64_t latency = 0;
+    if (ok) {
+      latency = u->ttfb_ns;
+      if (latency == 0 && r.latency) latency = NowNs() - u->sent_ns;
+      if (latency == 0) latency = 1;
+    }
+    r.balancer->OnFinish(u->backend - snap_->backend_base[upstream], latency,
+                         r.latency ? NowNs() : now_ms_ * 1'000'000);
+  }
+
+  // Passive health: a failure seen on live traffic counts towards ejecting the backend.
+  void PassiveFailure(uint32_t backend, const char* what) {
+    const config::Upstream& up = UpstreamOf(backend);
+    const config::PassiveHealth& ph = up.passive;
+    if (ph.consecutive_failures == 0) return;
+    uint64_t for_ms = 0;
+    if (snap_->health->RecordFailure(backend, now_ms_, ph.consecutive_failures,
+                                     ph.base_ejection_ms, ph.max_ejection_ms, &for_ms)) {
+      RW_LOG(LogLevel::kWarn,
+             "passive health: backend %s (upstream '%s') ejected for %llu ms after %u failures "
+             "in a row (last: %s)",
+             BackendName(backend), up.name.c_str(), static_cast<unsigned long long>(for_ms),
+             ph.consecutive_failures, what);
+    }
   }
 
   UpstreamConn* TakePooled(uint32_t backend) {
@@ -1262,6 +1490,17 @@ class WorkerImpl {
       }
       return r.consumed;
     }
+    {
+      const config::PassiveHealth& ph = UpstreamOf(u->backend).passive;
+      if (std::find(ph.statuses.begin(), ph.statuses.end(), resp.status) != ph.statuses.end()) {
+        char what[32];
+        snprintf(what, sizeof(what), "status %u", resp.status);
+        PassiveFailure(u->backend, what);
+      } else {
+        snap_->health->RecordSuccess(u->backend);
+      }
+      if (u->lb_open && u->sent_ns) u->ttfb_ns = std::max<uint64_t>(1, NowNs() - u->sent_ns);
+    }
     u->body = http1::ResponseBody(resp, c->head_method);
     u->left = resp.framing.content_length;
     u->chunked.Reset();
@@ -1279,6 +1518,7 @@ class WorkerImpl {
     if (!client_keep_alive) c->close_after = true;
     std::string* s = AcquireString();
     http1::WriteResponseHead(resp, client_keep_alive, c->http10, u->dechunk, s);
+    AddStickyCookie(c, u, s);
     c->status = resp.status;
     c->resp_bytes += s->size();
     c->resp = RespState::kStreaming;
@@ -1304,6 +1544,23 @@ class WorkerImpl {
       u->state = UpState::kBody;
     }
     return r.consumed;
+  }
+
+  // Sticky sessions: a response from a backend other than the one the request's cookie named
+  // (or to a request without one) tells the client which backend to come back to.
+  void AddStickyCookie(ClientConn* c, UpstreamConn* u, std::string* head) {
+    const uint32_t upstream = snap_->backend_upstream[u->backend];
+    const config::Sticky& st = cfg_.upstreams[upstream].sticky;
+    if (!st.enabled) return;
+    const int32_t local = static_cast<int32_t>(u->backend - snap_->backend_base[upstream]);
+    if (c->sticky == local || head->size() < 4) return;
+    std::string line = "Set-Cookie: ";
+    line.append(st.cookie).push_back('=');
+    line.append(ups_[upstream].tokens[static_cast<size_t>(local)]);
+    line.append("; Path=/; HttpOnly");
+    if (st.ttl_s) line.append("; Max-Age=").append(std::to_string(st.ttl_s));
+    line.append("\r\n");
+    head->insert(head->size() - 2, line);  // before the blank line that ends the head
   }
 
   size_t TakeResponseBody(UpstreamConn* u, const char* p, size_t n, int32_t bid, bool* taken) {
@@ -1379,6 +1636,7 @@ class WorkerImpl {
     u->client = nullptr;
     c->up = nullptr;
     DisarmTimer(u);
+    EndAttempt(u, true);
     if (reusable) {
       u->recv_paused = false;  // nothing pooled is paused: a backpressure pause ends here
       PoolPut(u);
@@ -1417,32 +1675,95 @@ class WorkerImpl {
     UpstreamFailed(u, 502);
   }
 
-  // The upstream connection failed before the response ended. Retry once on a fresh
-  // connection when a pooled connection turned out stale and nothing but the head was sent;
-  // otherwise answer `status` if no response byte has gone out, or cut the client.
+  // The upstream connection failed before the response ended. In order:
+  //  - a pooled connection that turned out stale (closed by the server while idle) before any
+  //    response byte, with nothing but the head sent: once more on a fresh connection;
+  //  - a connect that failed (nothing left ringway: any method, body included) or a connection
+  //    that broke before any response byte (idempotent methods without a body only): on
+  //    another usable backend, within the try limit and the upstream's retry budget;
+  //  - else `status` if no response byte has gone to the client, or cut the client.
   void UpstreamFailed(UpstreamConn* u, uint16_t status) {
     ClientConn* c = u->client;
-    bool stale = status == 502 && u->reused && u->state == UpState::kHead && !u->got_bytes;
+    const uint32_t backend = u->backend;
+    const bool connected = u->connected;
+    const bool stale = status == 502 && u->reused && u->state == UpState::kHead && !u->got_bytes;
+    const bool before_response =
+        !u->got_bytes && (u->state == UpState::kConnecting || u->state == UpState::kHead);
+    const config::PassiveHealth& ph = UpstreamOf(backend).passive;
+    if (!connected) {
+      if (ph.on_connect_failure) PassiveFailure(backend, status == 504 ? "connect timeout"
+                                                                       : "connect failed");
+    } else if (!stale && status == 502 && ph.on_reset) {
+      PassiveFailure(backend, "connection broke before the response ended");
+    }
+    EndAttempt(u, false);
+    // Bytes queued for a connection that never connected have not left: keep them.
+    SendQueue carry;
+    if (!connected && !u->sending) std::swap(carry, u->sendq);
     u->client = nullptr;
     if (u->pooled) PoolRemove(u);
     CloseConn(u);
-    if (!c) return;
-    c->up = nullptr;
-    if (c->closing) return;
-    if (stale && !c->retried && c->req_body == BodyKind::kNone && c->resp == RespState::kWaiting) {
-      c->retried = true;
-      ConnectUpstream(c);
+    if (c && !c->closing) {
+      c->up = nullptr;
+      RecoverOrFail(c, backend, status, connected, stale, before_response, &carry);
+    }
+    carry.Clear([&](const SendPiece& p) { ReleasePiece(p); });
+  }
+
+  void RecoverOrFail(ClientConn* c, uint32_t backend, uint16_t status, bool connected, bool stale,
+                     bool before_response, SendQueue* carry) {
+    if (c->resp != RespState::kWaiting) {
+      ResetConn(c);  // the response cannot be finished: make the truncation visible
       return;
     }
-    if (c->resp == RespState::kWaiting) {
-      RespondError(c, status, c->req == ReqState::kBody);
-    } else {
-      ResetConn(c);  // the response cannot be finished: make the truncation visible
+    const uint32_t upstream = static_cast<uint32_t>(c->upstream_index);
+    if (stale && !c->retried && c->req_body == BodyKind::kNone) {
+      c->retried = true;
+      ConnectUpstream(c, static_cast<int>(backend - snap_->backend_base[upstream]), nullptr);
+      return;
     }
+    const bool retryable =
+        !connected ||
+        (before_response && status == 502 && c->idempotent && c->req_body == BodyKind::kNone);
+    if (retryable && c->tries < c->max_tries && RetryAllowed(c)) {
+      int pick = PickBackend(c);
+      if (pick >= 0) {
+        RW_LOG(LogLevel::kDebug, "retry: %s to upstream '%s': %s failed; attempt %u of %u",
+               c->peer_ip, cfg_.upstreams[upstream].name.c_str(), BackendName(backend),
+               c->tries + 1u, static_cast<unsigned>(c->max_tries));
+        ConnectUpstream(c, pick, connected ? nullptr : carry);
+        return;
+      }
+    }
+    RespondError(c, status, c->req == ReqState::kBody);
+  }
+
+  // The retry budget: retries in flight stay under budget_percent of the upstream's requests
+  // in flight (min_retries always allowed), so that retries cannot multiply the load on a
+  // pool that is failing. A request counts once however many times it is retried.
+  bool RetryAllowed(ClientConn* c) {
+    if (c->retry_counted) return true;
+    const uint32_t upstream = static_cast<uint32_t>(c->upstream_index);
+    UpstreamRuntime& r = ups_[upstream];
+    const config::Retry& rc = cfg_.upstreams[upstream].retry;
+    const uint64_t allowed =
+        std::max<uint64_t>(rc.min_retries, r.active * rc.budget_percent / 100);
+    if (r.retries >= allowed) {
+      if (now_ms_ >= r.budget_log_ms) {
+        r.budget_log_ms = now_ms_ + 1000;
+        RW_LOG(LogLevel::kWarn, "upstream '%s': retry budget spent (%llu retries in flight)",
+               cfg_.upstreams[upstream].name.c_str(), static_cast<unsigned long long>(r.retries));
+      }
+      return false;
+    }
+    c->retry_counted = true;
+    ++r.retries;
+    return true;
   }
 
   // Drops the upstream side of an exchange that the client side abandoned.
   void AbortUpstream(UpstreamConn* u) {
+    EndAttempt(u, true);  // the client left: not the backend's failure
     if (u->client) u->client->up = nullptr;
     u->client = nullptr;
     if (u->pooled) PoolRemove(u);
@@ -1467,9 +1788,11 @@ class WorkerImpl {
     if (!c->upstream) {
       auto* cc = static_cast<ClientConn*>(c);
       if (cc->up) AbortUpstream(cc->up);
+      EndRequest(cc);
       --live_clients_;
     } else {
       auto* u = static_cast<UpstreamConn*>(c);
+      EndAttempt(u, u->got_bytes);
       if (u->pooled) PoolRemove(u);
       if (u->client) {
         u->client->up = nullptr;
@@ -1535,7 +1858,19 @@ class WorkerImpl {
   std::vector<http1::Field> fields_;
   std::vector<http1::Field> scratch_fields_;
   std::vector<Pool> pools_;
-  std::vector<balance::SmoothWeightedRoundRobin> balancers_;
+  // Per upstream: the balancer and what the worker counts for retries and slow start.
+  struct UpstreamRuntime {
+    std::unique_ptr<balance::Balancer> balancer;
+    std::vector<uint32_t> weights;    // current weights (slow start lowers them for a while)
+    std::vector<std::string> tokens;  // sticky-session cookie value per backend
+    uint64_t active = 0;              // requests in flight
+    uint64_t retries = 0;             // of which retried
+    uint64_t next_ramp_ms = 0;
+    uint64_t none_log_ms = 0;
+    uint64_t budget_log_ms = 0;
+    bool latency = false;  // the balancer uses latencies: measure them
+  };
+  std::vector<UpstreamRuntime> ups_;
   std::vector<ClientConn*> clients_;
   std::vector<Conn*> closing_;
   std::vector<Conn*> starved_;

@@ -15,10 +15,12 @@
 #include "absl/status/status.h"
 #include "config/config.h"
 #include "config/router.h"
+#include "health/view.h"
 
 namespace ringway::proxy {
 
-// What every worker reads and nobody writes once workers start.
+// What every worker reads and nobody writes once workers start (the health view excepted: its
+// atomics are written by the prober and by workers' passive health).
 struct Snapshot {
   config::Config config;
   config::Router router;
@@ -27,6 +29,7 @@ struct Snapshot {
   std::vector<const config::Backend*> backends;  // global backend index -> its config
   std::vector<uint32_t> backend_upstream;        // global backend index -> upstream index
   int access_log_fd = 1;                         // where access log lines go
+  std::shared_ptr<health::View> health;          // one slot per global backend index
   explicit Snapshot(config::Config c);
 };
 

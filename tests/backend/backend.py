@@ -22,17 +22,34 @@ Endpoints (any path not listed answers 200 "hello from <name>"):
     /sink                  reads a body of any size (streamed), answers {length, sha256}
     /bad-response          sends bytes that are not HTTP, then closes
     /drop                  closes the connection without answering
-    /stats                 {requests, connections, accepted, bad_requests, targets} since start
+    /stats                 {requests, connections, accepted, bad_requests, targets, paths,
+                           health} since start (paths: requests per path, query left out)
     /reset-stats           zeroes the counters
+    /health                a health-check target: answers the health status (200 unless set
+                           otherwise), after the delay; counted in `health`, not `requests`
+    /set?K=V&...           changes the behaviour at run time (keys as the options below:
+                           delay_ms, status, health, drop, reset); answers the new settings
 
 `?pause_ms=N` on any endpoint waits N ms before reading the request body.
 `?close=1` on any endpoint answers with `Connection: close` and closes afterwards.
-/stats and /reset-stats are not counted themselves. `connections` counts connections that
-carried at least one counted request since the last reset; `accepted` counts every accept.
+/stats, /reset-stats, /set and /health are not counted in `requests` and `connections`;
+/health requests are counted in `health` {checks, method, host, target} (the last one's).
+`connections` counts connections that carried at least one counted request since the last
+reset; `accepted` counts every accept (health probes' bare TCP connections included).
 
 `--idle-ms N` closes keep-alive connections idle for N ms between requests.
 `--drop-nth N` reads the Nth request on each connection and closes without answering, as a
 server does that closes a keep-alive connection just as a request arrives.
+
+Failure modes for health checking and retries (each also settable with /set; none of them
+touches /stats, /reset-stats, /set or /health):
+
+`--delay-ms N` waits N ms before answering every request (/health included), as a slow
+backend does.
+`--status N` answers every request with status N (0: normal behaviour).
+`--health-status N` is the status /health answers (default 200).
+`--drop-all` reads each request, body included, and closes the connection without answering.
+`--reset` makes those closes (and --drop-nth's, and /drop's) resets (RST) instead of FINs.
 
 On start-up it prints "listening on 127.0.0.1:PORT" per listener (port 0 picks a free port and
 the real one is printed) and flushes stdout.
@@ -48,6 +65,7 @@ import json
 import select
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -127,6 +145,8 @@ class Stats:
         self.accepted = 0
         self.bad_requests = 0
         self.targets = collections.deque(maxlen=1000)
+        self.paths = collections.Counter()
+        self.health = {"checks": 0, "method": None, "host": None, "target": None}
 
     def on_accept(self):
         with self.lock:
@@ -138,6 +158,7 @@ class Stats:
             if bad:
                 self.bad_requests += 1
             self.targets.append(target)
+            self.paths[target.partition("?")[0]] += 1
             if conn_state.get("generation") != self.generation:
                 conn_state["generation"] = self.generation
                 self.connections += 1
@@ -147,12 +168,21 @@ class Stats:
             self.generation += 1
             self.requests = self.connections = self.accepted = self.bad_requests = 0
             self.targets.clear()
+            self.paths.clear()
+            self.health = {"checks": 0, "method": None, "host": None, "target": None}
+
+    def on_health(self, req):
+        with self.lock:
+            hosts = req.get_all("host")
+            self.health = {"checks": self.health["checks"] + 1, "method": req.method,
+                           "host": hosts[0] if hosts else None, "target": req.target}
 
     def snapshot(self):
         with self.lock:
             return {"requests": self.requests, "connections": self.connections,
                     "accepted": self.accepted, "bad_requests": self.bad_requests,
-                    "targets": list(self.targets)}
+                    "targets": list(self.targets), "paths": dict(self.paths),
+                    "health": dict(self.health)}
 
 
 class Reader:
@@ -402,7 +432,7 @@ class Connection:
 
         path, _, query = req.target.partition("?")
         params = {k: v[-1] for k, v in urllib.parse.parse_qs(query).items()}
-        counted = path not in ("/stats", "/reset-stats")
+        counted = path not in CONTROL_PATHS
         try:
             framing, length = body_framing(req)
         except BadRequest as e:
@@ -414,7 +444,7 @@ class Connection:
             self.server.stats.on_request(self.state, req.target)
         self.state["nth"] = self.state.get("nth", 0) + 1
         if self.server.drop_nth and self.state["nth"] == self.server.drop_nth:
-            return False  # close without a response
+            return self.drop()  # close without a response
 
         expects = [v.lower() for v in req.get_all("expect")]
         if "100-continue" in expects and (framing == "chunked" or length > 0) \
@@ -439,7 +469,34 @@ class Connection:
             close = "close" in tokens
         if params.get("close") == "1":
             close = True
+
+        server = self.server
+        if counted and server.drop_all:
+            return self.drop()  # the whole request was read; no answer
+        if (counted or path == "/health") and server.delay_ms:
+            time.sleep(server.delay_ms / 1000.0)
+        if path == "/health":
+            server.stats.on_health(req)
+            code = server.health_status
+            self.respond(req, code, b"health %d from %s\n" % (code, server.name.encode()),
+                         close=close)
+            return not close
+        if counted and server.status:
+            code = server.status
+            self.respond(req, code, b"status %d from %s\n" % (code, server.name.encode()),
+                         close=close)
+            return not close
         return self.dispatch(req, path, params, close)
+
+    def drop(self):
+        """Ends the connection unanswered: a FIN, or a reset with --reset. Returns False."""
+        if self.server.reset:
+            try:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                     struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+        return False
 
     def dispatch(self, req, path, params, close):
         name = self.server.name
@@ -525,7 +582,7 @@ class Connection:
             self.shutdown_write()
             return False
         elif path == "/drop":
-            return False
+            return self.drop()
         elif path == "/interim":
             # n interim (103) responses, then the final one.
             for _ in range(num("n", 1)):
@@ -558,6 +615,14 @@ class Connection:
         elif path == "/reset-stats":
             self.server.stats.reset()
             self.respond(req, 200, b"reset\n", close=close)
+        elif path == "/set":
+            try:
+                self.server.configure(params)
+            except ValueError as e:
+                self.respond(req, 400, b"%s\n" % str(e).encode(), close=True)
+                return False
+            body = (json.dumps(self.server.settings()) + "\n").encode()
+            self.respond(req, 200, body, "application/json", close)
         else:
             self.respond(req, 200, b"hello from %s\n" % name.encode(), close=close)
         return not close
@@ -569,13 +634,55 @@ class Connection:
             pass
 
 
+CONTROL_PATHS = frozenset(("/stats", "/reset-stats", "/set", "/health"))
+
+
 class Server:
-    def __init__(self, name, idle_ms=0, drop_nth=0):
+    SETTINGS = ("delay_ms", "status", "health", "drop", "reset")
+
+    def __init__(self, name, idle_ms=0, drop_nth=0, delay_ms=0, status=0, health_status=200,
+                 drop_all=False, reset=False):
         self.name = name
         self.idle_ms = idle_ms
         self.drop_nth = drop_nth
+        self.delay_ms = delay_ms
+        self.status = status
+        self.health_status = health_status
+        self.drop_all = drop_all
+        self.reset = reset
         self.stats = Stats()
         self.listeners = []
+
+    def configure(self, params):
+        """Applies /set?delay_ms=N&status=N&health=N&drop=0|1&reset=0|1."""
+        unknown = set(params) - set(self.SETTINGS)
+        if unknown:
+            raise ValueError("unknown setting(s) %s" % ", ".join(sorted(unknown)))
+        values = {}
+        for k, v in params.items():
+            if not v.isdigit():
+                raise ValueError("%s must be a number" % k)
+            values[k] = int(v)
+        for k in ("status", "health"):
+            if k in values and values[k] != 0 and not 200 <= values[k] <= 599:
+                raise ValueError("%s must be 0 or 200..599" % k)
+        if "health" in values and values["health"] == 0:
+            raise ValueError("health must be 200..599")
+        if "delay_ms" in values:
+            self.delay_ms = values["delay_ms"]
+        if "status" in values:
+            self.status = values["status"]
+        if "health" in values:
+            self.health_status = values["health"]
+        if "drop" in values:
+            self.drop_all = bool(values["drop"])
+        if "reset" in values:
+            self.reset = bool(values["reset"])
+
+    def settings(self):
+        return {"delay_ms": self.delay_ms, "status": self.status,
+                "health": self.health_status, "drop": int(self.drop_all),
+                "reset": int(self.reset)}
 
     def listen(self, address):
         host, _, port = address.rpartition(":")
@@ -618,11 +725,27 @@ def main(argv=None):
     ap.add_argument("--drop-nth", type=int, default=0,
                     help="close each connection, unanswered, when its Nth request arrives"
                          " (0: never)")
+    ap.add_argument("--delay-ms", type=int, default=0,
+                    help="wait this long before answering every request, /health included")
+    ap.add_argument("--status", type=int, default=0,
+                    help="answer every request with this status (0: normal behaviour)")
+    ap.add_argument("--health-status", type=int, default=200,
+                    help="the status /health answers (default 200)")
+    ap.add_argument("--drop-all", action="store_true",
+                    help="read each request, body included, then close without answering")
+    ap.add_argument("--reset", action="store_true",
+                    help="end unanswered connections with a reset (RST) instead of a FIN")
     args = ap.parse_args(argv)
     if not args.listen:
         args.listen = ["127.0.0.1:3001"]
+    for flag, code in (("--status", args.status), ("--health-status", args.health_status)):
+        if code and not 200 <= code <= 599:
+            ap.error("%s must be 0 or 200..599" % flag)
 
-    server = Server(args.name, idle_ms=args.idle_ms, drop_nth=args.drop_nth)
+    server = Server(args.name, idle_ms=args.idle_ms, drop_nth=args.drop_nth,
+                    delay_ms=max(0, args.delay_ms), status=args.status,
+                    health_status=args.health_status or 200, drop_all=args.drop_all,
+                    reset=args.reset)
     for address in args.listen:
         print("listening on %s" % server.listen(address), flush=True)
     server.start()

@@ -122,5 +122,43 @@ TEST(SmoothWeightedRoundRobinTest, SingleBackend) {
   EXPECT_EQ(rr.Pick([](size_t) { return false; }), -1);
 }
 
+TEST(SmoothWeightedRoundRobinTest, SetWeightChangesTheShares) {
+  const uint32_t weights[] = {1, 1, 1};
+  SmoothWeightedRoundRobin rr(weights);
+  EXPECT_EQ(Sequence(rr, 3), "abc");
+  rr.SetWeight(2, 2);
+  EXPECT_EQ(rr.weight(2), 2u);
+  std::vector<int> counts(3);
+  for (int i = 0; i < 400; ++i) ++counts[rr.Pick()];
+  EXPECT_EQ(counts[0], 100);
+  EXPECT_EQ(counts[1], 100);
+  EXPECT_EQ(counts[2], 200);
+  rr.SetWeight(7, 5);  // out of range: ignored
+  EXPECT_EQ(rr.size(), 3u);
+}
+
+TEST(SmoothWeightedRoundRobinTest, SetWeightToZeroAndBack) {
+  const uint32_t weights[] = {3, 2, 1};
+  SmoothWeightedRoundRobin rr(weights);
+  // Leave non-zero scores behind, then drop a backend mid-cycle.
+  for (int i = 0; i < 4; ++i) rr.Pick();
+  rr.SetWeight(0, 0);
+  std::vector<int> counts(3);
+  for (int i = 0; i < 300; ++i) {
+    ++counts[rr.Pick()];
+    ++counts[rr.Pick([](size_t) { return true; })];
+  }
+  EXPECT_EQ(counts[0], 0);
+  EXPECT_NEAR(counts[1], 400, 2);
+  EXPECT_NEAR(counts[2], 200, 2);
+  rr.SetWeight(1, 0);
+  rr.SetWeight(2, 0);
+  EXPECT_EQ(rr.Pick(), -1);
+  EXPECT_EQ(rr.Pick([](size_t) { return true; }), -1);
+  rr.SetWeight(0, 1);
+  rr.SetWeight(2, 1);
+  EXPECT_EQ(Sequence(rr, 4), "acac");
+}
+
 }  // namespace
 }  // namespace ringway::balance

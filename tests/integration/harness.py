@@ -156,15 +156,25 @@ def read_file(path):
 
 
 class Backend:
-    """One backend.py process with `listens` listeners on 127.0.0.1 (ports picked by the OS)."""
+    """One backend.py process with `listens` listeners on 127.0.0.1 (ports picked by the OS,
+    or `port` for a single listener, as when a backend is restarted where it was)."""
 
-    def __init__(self, name, workdir, listens=1, extra_args=(), timeout=15, wait=True):
+    def __init__(self, name, workdir, listens=1, extra_args=(), timeout=15, wait=True,
+                 port=None, label=None):
         self.name = name
-        self.out_path = os.path.join(workdir, "backend-%s.out" % name)
-        self.err_path = os.path.join(workdir, "backend-%s.err" % name)
+        self.workdir = workdir
+        self.extra_args = list(extra_args)
+        label = label or name
+        self.out_path = os.path.join(workdir, "backend-%s.out" % label)
+        self.err_path = os.path.join(workdir, "backend-%s.err" % label)
         args = [sys.executable, BACKEND_PY, "--name", name]
-        for _ in range(listens):
-            args += ["--listen", "%s:0" % HOST]
+        if port is not None:
+            if listens != 1:
+                raise ValueError("a fixed port needs exactly one listener")
+            args += ["--listen", "%s:%d" % (HOST, port)]
+        else:
+            for _ in range(listens):
+                args += ["--listen", "%s:0" % HOST]
         args += list(extra_args)
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.proc = spawn(args, stdout=out, stderr=err)
@@ -206,8 +216,23 @@ class Backend:
         r = self.get("/reset-stats")
         assert r.status == 200, r
 
+    def served(self, path):
+        """Requests for `path` (query left out) since start or the last reset."""
+        return self.stats()["paths"].get(path, 0)
+
+    def set(self, **settings):
+        """Changes the backend's behaviour at run time: delay_ms, status, health, drop, reset
+        (see backend.py). Returns the settings now in force."""
+        query = "&".join("%s=%d" % (k, int(v)) for k, v in sorted(settings.items()))
+        r = self.get("/set?" + query)
+        assert r.status == 200, r
+        return r.json()
+
     def stop(self):
         kill_proc(self.proc)
+
+    def running(self):
+        return self.proc.poll() is None
 
     def logs(self):
         return "--- backend %s stderr ---\n%s" % (self.name, tail(self.err_path, 3000))
@@ -306,9 +331,94 @@ class Ringway:
     def stderr(self):
         return read_file(self.err_path)
 
+    def log_lines(self, *needles, pattern=None):
+        """stderr lines that contain every needle (and match the regex `pattern`). A needle
+        that looks like an address ("127.0.0.1:3001") does not match a longer port."""
+        rx = re.compile(pattern, re.I) if pattern else None
+        finders = [_needle_re(n) for n in needles]
+        return [line for line in self.stderr().splitlines()
+                if all(f.search(line) for f in finders) and (rx is None or rx.search(line))]
+
+    def health_events(self, address):
+        """The health state changes logged for one backend, in order: a list of "up" and
+        "down". A line naming the address counts as an event when it says "up" or "down"
+        as a word; phrases like "was up" or "from down" are skipped, and the first word
+        left is the new state ("is down: connection refused")."""
+        events = []
+        for line in self.log_lines(address):
+            text = _needle_re(address).sub(" ", line)
+            text = _OLD_STATE.sub(" ", text)
+            found = _STATE_WORD.findall(text)
+            if found:
+                events.append(found[0].lower())
+        return events
+
+    def wait_health_event(self, address, state, after=0, timeout=15):
+        """Waits until the log has a `state` ("up"/"down") event for `address` beyond the
+        first `after` events; returns the number of events up to and including it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            events = self.health_events(address)
+            for i in range(after, len(events)):
+                if events[i] == state:
+                    return i + 1
+            if time.monotonic() > deadline or not self.running():
+                raise AssertionError("no '%s' line for %s within %ss (events so far: %r)"
+                                     % (state, address, timeout, events))
+            time.sleep(0.02)
+
+    def access_lines(self):
+        return [line for line in self.stdout().splitlines() if line.strip()]
+
     def logs(self):
         return ("--- %s %s ---\n--- stderr ---\n%s\n--- stdout ---\n%s"
                 % (self.label, " ".join(self.args), tail(self.err_path), tail(self.out_path)))
+
+
+_STATE_WORD = re.compile(r"\b(up|down)\b", re.I)
+_OLD_STATE = re.compile(r"\b(was|from)\s+(up|down)\b", re.I)
+
+
+def _needle_re(needle):
+    text = re.escape(needle)
+    if re.match(r"[0-9.]+:\d+\Z", needle):
+        text = r"(?<![\d.])" + text + r"(?!\d)"
+    return re.compile(text)
+
+
+def closed_port():
+    """(socket, port): a 127.0.0.1 port that refuses connections (bound, never listening),
+    reserved while the socket stays open. Close the socket when done."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((HOST, 0))
+    return s, s.getsockname()[1]
+
+
+class Blackhole:
+    """A 127.0.0.1 port whose connects never complete: a listener that never accepts, with its
+    accept queue already full, so the kernel drops further SYNs."""
+
+    def __init__(self):
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind((HOST, 0))
+        self.listener.listen(0)
+        self.port = self.listener.getsockname()[1]
+        self.address = "%s:%d" % (HOST, self.port)
+        self.fillers = []
+        for _ in range(3):
+            f = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            f.setblocking(False)
+            try:
+                f.connect((HOST, self.port))
+            except BlockingIOError:
+                pass
+            self.fillers.append(f)
+        time.sleep(0.2)
+
+    def close(self):
+        for f in self.fillers:
+            f.close()
+        self.listener.close()
 
 
 class RssSampler:
@@ -389,17 +499,26 @@ def _address(b):
     return b.address if isinstance(b, Backend) else b
 
 
-def upstream(name, backends, weights=None, keepalive=None):
-    """An upstream entry; backends are Backend objects or "ip:port" strings."""
+def upstream(name, backends, weights=None, keepalive=None, **options):
+    """An upstream entry; backends are Backend objects, "ip:port" strings or server dicts
+    ({"address": ..., "weight": ..., ...}, Backend objects allowed as the address).
+    `options` are further upstream keys (algorithm, health_check, retry, ...)."""
     servers = []
     for i, b in enumerate(backends):
-        if weights is not None:
+        if isinstance(b, dict):
+            entry = dict(b)
+            entry["address"] = _address(entry["address"])
+            if weights is not None:
+                entry["weight"] = weights[i]
+            servers.append(entry)
+        elif weights is not None:
             servers.append({"address": _address(b), "weight": weights[i]})
         else:
             servers.append(_address(b))
     u = {"name": name, "servers": servers}
     if keepalive is not None:
         u["keepalive"] = keepalive
+    u.update(options)
     return u
 
 
@@ -427,12 +546,16 @@ def config(listeners, servers, upstreams, timeouts=None, limits=None, log=None,
     return to_yaml(doc) + "\n"
 
 
-def simple_config(port, backends, weights=None, keepalive=None, **kw):
-    """One listener on `port`, one default server, one upstream "pool" of `backends`."""
-    return config([("main", port)],
-                  [{"name": "site", "server_name": ["localhost"], "upstream": "pool",
-                    "default": True}],
-                  [upstream("pool", backends, weights=weights, keepalive=keepalive)], **kw)
+def simple_config(port, backends, weights=None, keepalive=None, upstream_options=None,
+                  routes=None, **kw):
+    """One listener on `port`, one default server, one upstream "pool" of `backends`
+    (`upstream_options`: more upstream keys; `routes`: the server's routes)."""
+    site = {"name": "site", "server_name": ["localhost"], "upstream": "pool", "default": True}
+    if routes:
+        site["routes"] = list(routes)
+    return config([("main", port)], [site],
+                  [upstream("pool", backends, weights=weights, keepalive=keepalive,
+                            **(upstream_options or {}))], **kw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -504,8 +627,10 @@ def build_request(method, target, host="localhost", headers=(), body=None,
 class Conn:
     """One client connection with its own read buffer, so pipelined responses parse."""
 
-    def __init__(self, port, timeout=10):
-        self.sock = socket.create_connection((HOST, port), timeout=timeout)
+    def __init__(self, port, timeout=10, source=None):
+        """`source`: the local address to connect from (any 127.x.y.z works on loopback)."""
+        self.sock = socket.create_connection((HOST, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.eof = False
@@ -668,9 +793,9 @@ class Conn:
         return self.read_response(method, timeout=timeout)
 
 
-def request(port, method, target, timeout=10, **kw):
-    """One request on a fresh connection."""
-    with Conn(port, timeout=timeout) as c:
+def request(port, method, target, timeout=10, source=None, **kw):
+    """One request on a fresh connection (from the local address `source`, if given)."""
+    with Conn(port, timeout=timeout, source=source) as c:
         return c.roundtrip(method, target, timeout=timeout, **kw)
 
 
@@ -766,13 +891,37 @@ class ProxyTest(unittest.TestCase):
         self.backends.append(b)
         return b
 
-    def start_backends(self, *names):
+    def start_backends(self, *names, extra_args=()):
         """Several backends started side by side (faster than one after another)."""
-        bs = [Backend(n, self.workdir, wait=False) for n in names]
+        bs = [Backend(n, self.workdir, wait=False, extra_args=extra_args) for n in names]
         self.backends.extend(bs)
         for b in bs:
             b.wait_started()
         return bs
+
+    def restart_backend(self, old, extra_args=None):
+        """A new process for a backend that was stopped, on the same port and with the same
+        name (and options, unless `extra_args` is given)."""
+        if old.running():
+            old.stop()
+        n = sum(1 for b in self.backends if b.name == old.name)
+        args = old.extra_args if extra_args is None else extra_args
+        b = Backend(old.name, self.workdir, extra_args=args, port=old.port,
+                    label="%s.%d" % (old.name, n + 1))
+        self.backends.append(b)
+        return b
+
+    def closed_port(self):
+        """A 127.0.0.1 "ip:port" that refuses connections until the test ends."""
+        s, port = closed_port()
+        self.addCleanup(s.close)
+        return "%s:%d" % (HOST, port)
+
+    def blackhole(self):
+        """A Blackhole ("ip:port" in .address) that lasts until the test ends."""
+        b = Blackhole()
+        self.addCleanup(b.close)
+        return b
 
     def start_ringway(self, config_text, ports=None, workers=1, extra_args=(), env=None,
                       wait=True, check_exit=True, config_via_env=False, nofile=None):

@@ -36,6 +36,17 @@ TEST(AccessLogTest, TextLineIsOneLineWithEveryField) {
   EXPECT_EQ(out.substr(24), " 10.0.0.7 \"GET /a?b?c\" 502 110 127.0.0.1:3001 1.234ms\n");
 }
 
+TEST(AccessLogTest, RetriedRequestShowsItsTries) {
+  std::string out;
+  AccessRecord r = Sample();
+  r.tries = 3;
+  AppendAccessLog(r, false, &out);
+  EXPECT_EQ(out.substr(24), " 10.0.0.7 \"GET /a?b?c\" 502 110 127.0.0.1:3001 1.234ms tries=3\n");
+  out.clear();
+  AppendAccessLog(r, true, &out);
+  EXPECT_NE(out.find(R"("duration_ms":1.234,"tries":3})"), std::string::npos) << out;
+}
+
 TEST(AccessLogTest, JsonLineEscapesPeerText) {
   std::string out;
   AccessRecord r = Sample();
@@ -43,7 +54,7 @@ TEST(AccessLogTest, JsonLineEscapesPeerText) {
   AppendAccessLog(r, true, &out);
   EXPECT_NE(out.find(R"("path":"/x\"\u000a")"), std::string::npos) << out;
   EXPECT_NE(
-      out.find(R"("status":502,"bytes":110,"upstream":"127.0.0.1:3001","duration_ms":1.234})"),
+      out.find(R"("status":502,"bytes":110,"upstream":"127.0.0.1:3001","duration_ms":1.234,"tries":1})"),
       std::string::npos)
       << out;
   EXPECT_EQ(out.back(), '\n');
