@@ -231,7 +231,9 @@ class AccessLogTest(harness.ProxyTest):
     def test_errors_made_by_ringway_are_logged(self):
         port = self.free_port()
         dead = "127.0.0.1:%d" % self.free_port()
-        rw = self.start_ringway(harness.simple_config(port, [dead]))
+        # Checks off, so that the answer is the request's own 502, not a prober's 503.
+        rw = self.start_ringway(harness.simple_config(
+            port, [dead], upstream_options={"health_check": {"enabled": False}}))
         r = harness.request(port, "GET", "/dead-end")
         self.assertEqual(r.status, 502)
         self.assertEqual(rw.stop(), 0, rw.logs())

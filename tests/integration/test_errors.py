@@ -134,10 +134,15 @@ class ClientErrorsTest(harness.ProxyTest):
 
 
 class UpstreamErrorsTest(harness.ProxyTest):
+    # Health checks off: every request tries the backends itself (three tries, then 502).
+    # With checks on, the first failed check takes a dead backend down and the answer is 503.
+    NO_HEALTH = {"health_check": {"enabled": False},
+                 "passive_health": {"consecutive_failures": 0}}
+
     def test_backend_port_closed_is_502(self):
         port = self.free_port()
         dead = "127.0.0.1:%d" % self.free_port()
-        self.start_ringway(harness.simple_config(port, [dead]))
+        self.start_ringway(harness.simple_config(port, [dead], upstream_options=self.NO_HEALTH))
         c = self.conn(port)
         r = c.roundtrip("GET", "/", timeout=10)
         self.assertEqual(r.status, 502, r)
@@ -152,7 +157,7 @@ class UpstreamErrorsTest(harness.ProxyTest):
     def test_all_backends_refusing_is_502(self):
         port = self.free_port()
         dead = ["127.0.0.1:%d" % self.free_port() for _ in range(3)]
-        self.start_ringway(harness.simple_config(port, dead))
+        self.start_ringway(harness.simple_config(port, dead, upstream_options=self.NO_HEALTH))
         for _ in range(4):
             start = time.monotonic()
             r = harness.request(port, "GET", "/", timeout=10)
@@ -165,7 +170,8 @@ class UpstreamErrorsTest(harness.ProxyTest):
         live = self.start_backend("live")
         port = self.free_port()
         dead = "127.0.0.1:%d" % self.free_port()
-        self.start_ringway(harness.simple_config(port, [live, dead]))
+        self.start_ringway(harness.simple_config(
+            port, [live, dead], upstream_options=dict(self.NO_HEALTH, retry={"tries": 1})))
         statuses = set()
         for _ in range(10):
             r = harness.request(port, "GET", "/", timeout=10)
@@ -175,6 +181,18 @@ class UpstreamErrorsTest(harness.ProxyTest):
             else:
                 self.assertEqual(r.status, 502, r)
         self.assertIn(200, statuses)
+        self.assertIn(502, statuses)
+
+    def test_one_backend_down_out_of_two_is_retried(self):
+        # The defaults: a refused connect goes to the other backend; no client sees an error.
+        live = self.start_backend("live")
+        port = self.free_port()
+        dead = "127.0.0.1:%d" % self.free_port()
+        self.start_ringway(harness.simple_config(port, [live, dead]))
+        for _ in range(10):
+            r = harness.request(port, "GET", "/", timeout=10)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("X-Backend"), "live")
 
     def test_backend_stopped_while_running(self):
         web = self.start_backend("web")
@@ -185,7 +203,8 @@ class UpstreamErrorsTest(harness.ProxyTest):
         web.stop()
         time.sleep(0.1)
         r = harness.request(port, "GET", "/", timeout=10)
-        self.assertEqual(r.status, 502, r)
+        # 502 if the request finds out (refused), 503 if a health check found out first.
+        self.assertIn(r.status, (502, 503), r)
         self.assertShortErrorBody(r)
 
     def test_backend_closes_mid_body(self):
