@@ -62,8 +62,8 @@ struct PassiveHealth {
 
 struct Retry {
   uint32_t tries = 3;            // attempts in all, the first included; 1 turns retries off
-  uint32_t budget_percent = 20;  // retries in flight: at most this share of requests in flight
-  uint32_t min_retries = 3;      // ... but this many are always allowed
+  uint32_t budget_percent = 20;  // retries over the last 10 s: at most this share of requests
+  uint32_t min_retries = 3;      // ... plus this many a second, always allowed
 };
 
 enum class Algorithm : uint8_t {

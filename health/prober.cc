@@ -84,7 +84,8 @@ class ProberLoop {
         p.http = u.health.type == config::HealthCheck::Type::kHttp || !b.health_check_path.empty();
         p.state = BackendState(u.health.rise, u.health.fall);
         if (p.http) {
-          const std::string& path = b.health_check_path.empty() ? u.health.path : b.health_check_path;
+          const std::string& path =
+              b.health_check_path.empty() ? u.health.path : b.health_check_path;
           const std::string& host = u.health.host.empty() ? b.address.text : u.health.host;
           p.request = absl::StrCat(u.health.method, " ", path, " HTTP/1.1\r\nHost: ", host,
                                    "\r\nUser-Agent: ringway-health\r\nConnection: close\r\n\r\n");
@@ -167,8 +168,7 @@ class ProberLoop {
 
  private:
   static uint64_t Tag(uint32_t index, uint32_t gen, Op op) {
-    return (static_cast<uint64_t>(index) << 32) | (static_cast<uint64_t>(gen & 0xFFFFFF) << 8) |
-           op;
+    return (static_cast<uint64_t>(index) << 32) | (static_cast<uint64_t>(gen & 0xFFFFFF) << 8) | op;
   }
 
   io_uring_sqe* Sqe() {
@@ -263,8 +263,7 @@ class ProberLoop {
         if (res < 0 || static_cast<size_t>(res) != p->request.size()) {
           Close(p);
           Finish(p, false,
-                 res < 0 ? absl::StrCat("send: ", strerror(-res)) : std::string("short send"),
-                 now);
+                 res < 0 ? absl::StrCat("send: ", strerror(-res)) : std::string("short send"), now);
         } else {
           ArmRecv(p);
         }
@@ -273,9 +272,9 @@ class ProberLoop {
         if (res <= 0) {
           Close(p);
           Finish(p, false,
-                 res < 0             ? absl::StrCat("receive: ", strerror(-res))
-                 : p->got == 0       ? std::string("closed without a response")
-                                     : std::string("closed before the status line"),
+                 res < 0       ? absl::StrCat("receive: ", strerror(-res))
+                 : p->got == 0 ? std::string("closed without a response")
+                               : std::string("closed before the status line"),
                  now);
           break;
         }
@@ -359,13 +358,13 @@ class ProberLoop {
                  Name(p), p->upstream->name.c_str());
         }
         RW_LOG(LogLevel::kInfo,
-               "health: backend %s (upstream '%s') is up: %s (%u checks passed in a row)",
-               Name(p), p->upstream->name.c_str(), reason.c_str(), p->state.passes());
+               "health: backend %s (upstream '%s') is up: %s (%u checks passed in a row)", Name(p),
+               p->upstream->name.c_str(), reason.c_str(), p->state.passes());
         break;
       case Change::kNone:
         if (!ok) {
-          RW_LOG(LogLevel::kDebug, "health: backend %s (upstream '%s') failed a check: %s",
-                 Name(p), p->upstream->name.c_str(), reason.c_str());
+          RW_LOG(LogLevel::kDebug, "health: backend %s (upstream '%s') failed a check: %s", Name(p),
+                 p->upstream->name.c_str(), reason.c_str());
         }
         break;
     }

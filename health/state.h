@@ -23,8 +23,7 @@ enum class Change : uint8_t { kNone, kDown, kUp };
 
 class BackendState {
  public:
-  BackendState(uint32_t rise, uint32_t fall)
-      : rise_(rise ? rise : 1), fall_(fall ? fall : 1) {}
+  BackendState(uint32_t rise, uint32_t fall) : rise_(rise ? rise : 1), fall_(fall ? fall : 1) {}
 
   // Records one active check; says whether the up/down state changed.
   Change OnCheck(bool ok);

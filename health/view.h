@@ -36,9 +36,7 @@ class View {
 
   size_t size() const { return size_; }
 
-  bool Usable(size_t b) const {
-    return slots_[b].state.load(std::memory_order_relaxed) == kUp;
-  }
+  bool Usable(size_t b) const { return slots_[b].state.load(std::memory_order_relaxed) == kUp; }
   uint32_t State(size_t b) const { return slots_[b].state.load(std::memory_order_acquire); }
   // When the backend last became usable (monotonic ms), for slow start; 0 if never re-joined.
   uint64_t UpSinceMs(size_t b) const {
@@ -99,9 +97,7 @@ class View {
   uint64_t EjectedUntilMs(size_t b) const {
     return slots_[b].ejected_until_ms.load(std::memory_order_acquire);
   }
-  uint32_t Ejections(size_t b) const {
-    return slots_[b].ejections.load(std::memory_order_relaxed);
-  }
+  uint32_t Ejections(size_t b) const { return slots_[b].ejections.load(std::memory_order_relaxed); }
   // The ejection count decays: a backend that stayed usable long enough starts again at base.
   void ForgetEjections(size_t b) { slots_[b].ejections.store(0, std::memory_order_relaxed); }
 

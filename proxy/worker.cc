@@ -32,6 +32,7 @@
 
 #include "balance/balancer.h"
 #include "balance/hash.h"
+#include "balance/retry_budget.h"
 #include "balance/slow_start.h"
 #include "balance/sticky.h"
 #include "core/log.h"
@@ -137,17 +138,15 @@ struct ClientConn : Conn {
   bool head_method = false;
   bool upgrade = false;
   bool close_after = false;  // close once the current response has been sent
-  bool retried = false;       // the stale-connection retry was used: the next attempt is fresh
-  bool idempotent = false;    // GET, HEAD, OPTIONS, TRACE, PUT, DELETE
-  bool counted = false;       // counted in its upstream's requests in flight
-  bool retry_counted = false;  // counted in its upstream's retries in flight
-  bool has_hash = false;       // `hash` holds the request's key for consistent hashing
-  uint8_t tries = 0;           // attempts made so far (backends tried)
-  uint8_t max_tries = 1;       // the route's or upstream's try limit
-  int32_t sticky = -1;         // backend (index in its upstream) the sticky cookie names
+  bool retried = false;      // the stale-connection retry was used: the next attempt is fresh
+  bool idempotent = false;   // GET, HEAD, OPTIONS, TRACE, PUT, DELETE
+  bool has_hash = false;     // `hash` holds the request's key for consistent hashing
+  uint8_t tries = 0;         // attempts made so far (backends tried)
+  uint8_t max_tries = 1;     // the route's or upstream's try limit
+  int32_t sticky = -1;       // backend (index in its upstream) the sticky cookie names
   uint64_t hash = 0;
   uint32_t tried[kMaxTries] = {};  // global backend indexes already tried
-  bool deferred = false;  // queued for arena processing at the end of the turn
+  bool deferred = false;           // queued for arena processing at the end of the turn
   UpstreamConn* up = nullptr;
   std::string up_head;  // upstream request head; kept for a retry on a stale connection
   int32_t upstream_index = -1;
@@ -239,6 +238,7 @@ class WorkerImpl {
       r.balancer = balance::MakeBalancer(ToAlgorithm(u.algorithm), r.weights,
                                          0x5EED0000ull + index_ * 7919ull + i, ids);
       r.latency = u.algorithm == config::Algorithm::kP2cEwma;
+      r.budget = balance::RetryBudget(u.retry.budget_percent, u.retry.min_retries);
     }
     high_water_ = 8ull * cfg_.buffers.size;
   }
@@ -902,14 +902,10 @@ class WorkerImpl {
     uint32_t upstream = snap_->router.FindUpstream(server, path, &route_tries);
     c->upstream_index = static_cast<int32_t>(upstream);
     const config::Upstream& up = cfg_.upstreams[upstream];
-    c->max_tries = static_cast<uint8_t>(
-        std::min<uint32_t>(kMaxTries, std::max<uint32_t>(1, route_tries ? route_tries
-                                                                          : up.retry.tries)));
+    c->max_tries = static_cast<uint8_t>(std::min<uint32_t>(
+        kMaxTries, std::max<uint32_t>(1, route_tries ? route_tries : up.retry.tries)));
     KeyRequest(c, up, req);
-    if (!c->counted) {
-      c->counted = true;
-      ++ups_[upstream].active;
-    }
+    ups_[upstream].budget.OnRequest(now_ms_ / 1000);
     if (cfg_.limits.max_body_size && c->req_body == BodyKind::kContentLength &&
         c->req_left > cfg_.limits.max_body_size) {
       RespondError(c, 413, /*close=*/true);
@@ -1005,7 +1001,8 @@ class WorkerImpl {
     if (up.sticky.enabled) {
       std::string_view token = FindRequestCookie(req, up.sticky.cookie);
       if (!token.empty()) {
-        c->sticky = balance::FindByToken(ups_[static_cast<size_t>(c->upstream_index)].tokens, token);
+        c->sticky =
+            balance::FindByToken(ups_[static_cast<size_t>(c->upstream_index)].tokens, token);
       }
     }
   }
@@ -1077,18 +1074,6 @@ class WorkerImpl {
     RespondError(c, 503, c->req == ReqState::kBody);
   }
 
-  // The request's part in its upstream's in-flight counts ends (exchange over or client gone).
-  void EndRequest(ClientConn* c) {
-    if (!c->counted) return;
-    UpstreamRuntime& r = ups_[static_cast<size_t>(c->upstream_index)];
-    c->counted = false;
-    --r.active;
-    if (c->retry_counted) {
-      c->retry_counted = false;
-      --r.retries;
-    }
-  }
-
   // Consumes request-body bytes from p[0, n); returns how many belong to the body.
   size_t TakeRequestBody(ClientConn* c, const char* p, size_t n) {
     size_t take = 0;
@@ -1158,7 +1143,6 @@ class WorkerImpl {
   // Both halves of the exchange are done: log it, then read the next request or close.
   void FinishExchange(ClientConn* c) {
     WriteAccessLog(c);
-    EndRequest(c);
     c->up_head.clear();
     if (c->up_head.capacity() > 8192) c->up_head.shrink_to_fit();
     if (c->close_after || !c->keep_alive || draining_) {
@@ -1327,8 +1311,8 @@ class WorkerImpl {
     const config::PassiveHealth& ph = up.passive;
     if (ph.consecutive_failures == 0) return;
     uint64_t for_ms = 0;
-    if (snap_->health->RecordFailure(backend, now_ms_, ph.consecutive_failures,
-                                     ph.base_ejection_ms, ph.max_ejection_ms, &for_ms)) {
+    if (snap_->health->RecordFailure(backend, now_ms_, ph.consecutive_failures, ph.base_ejection_ms,
+                                     ph.max_ejection_ms, &for_ms)) {
       RW_LOG(LogLevel::kWarn,
              "passive health: backend %s (upstream '%s') ejected for %llu ms after %u failures "
              "in a row (last: %s)",
@@ -1691,8 +1675,8 @@ class WorkerImpl {
         !u->got_bytes && (u->state == UpState::kConnecting || u->state == UpState::kHead);
     const config::PassiveHealth& ph = UpstreamOf(backend).passive;
     if (!connected) {
-      if (ph.on_connect_failure) PassiveFailure(backend, status == 504 ? "connect timeout"
-                                                                       : "connect failed");
+      if (ph.on_connect_failure)
+        PassiveFailure(backend, status == 504 ? "connect timeout" : "connect failed");
     } else if (!stale && status == 502 && ph.on_reset) {
       PassiveFailure(backend, "connection broke before the response ended");
     }
@@ -1722,9 +1706,8 @@ class WorkerImpl {
       ConnectUpstream(c, static_cast<int>(backend - snap_->backend_base[upstream]), nullptr);
       return;
     }
-    const bool retryable =
-        !connected ||
-        (before_response && status == 502 && c->idempotent && c->req_body == BodyKind::kNone);
+    const bool retryable = !connected || (before_response && status == 502 && c->idempotent &&
+                                          c->req_body == BodyKind::kNone);
     if (retryable && c->tries < c->max_tries && RetryAllowed(c)) {
       int pick = PickBackend(c);
       if (pick >= 0) {
@@ -1738,27 +1721,19 @@ class WorkerImpl {
     RespondError(c, status, c->req == ReqState::kBody);
   }
 
-  // The retry budget: retries in flight stay under budget_percent of the upstream's requests
-  // in flight (min_retries always allowed), so that retries cannot multiply the load on a
-  // pool that is failing. A request counts once however many times it is retried.
+  // The retry budget (balance/retry_budget.h): over the last ten seconds, retries may be at
+  // most budget_percent of requests, plus min_retries a second, so that retries cannot
+  // multiply the load on a pool that is failing.
   bool RetryAllowed(ClientConn* c) {
-    if (c->retry_counted) return true;
     const uint32_t upstream = static_cast<uint32_t>(c->upstream_index);
     UpstreamRuntime& r = ups_[upstream];
-    const config::Retry& rc = cfg_.upstreams[upstream].retry;
-    const uint64_t allowed =
-        std::max<uint64_t>(rc.min_retries, r.active * rc.budget_percent / 100);
-    if (r.retries >= allowed) {
-      if (now_ms_ >= r.budget_log_ms) {
-        r.budget_log_ms = now_ms_ + 1000;
-        RW_LOG(LogLevel::kWarn, "upstream '%s': retry budget spent (%llu retries in flight)",
-               cfg_.upstreams[upstream].name.c_str(), static_cast<unsigned long long>(r.retries));
-      }
-      return false;
+    if (r.budget.TryRetry(now_ms_ / 1000)) return true;
+    if (now_ms_ >= r.budget_log_ms) {
+      r.budget_log_ms = now_ms_ + 1000;
+      RW_LOG(LogLevel::kWarn, "upstream '%s': retry budget spent; failing without a retry",
+             cfg_.upstreams[upstream].name.c_str());
     }
-    c->retry_counted = true;
-    ++r.retries;
-    return true;
+    return false;
   }
 
   // Drops the upstream side of an exchange that the client side abandoned.
@@ -1788,7 +1763,6 @@ class WorkerImpl {
     if (!c->upstream) {
       auto* cc = static_cast<ClientConn*>(c);
       if (cc->up) AbortUpstream(cc->up);
-      EndRequest(cc);
       --live_clients_;
     } else {
       auto* u = static_cast<UpstreamConn*>(c);
@@ -1863,8 +1837,7 @@ class WorkerImpl {
     std::unique_ptr<balance::Balancer> balancer;
     std::vector<uint32_t> weights;    // current weights (slow start lowers them for a while)
     std::vector<std::string> tokens;  // sticky-session cookie value per backend
-    uint64_t active = 0;              // requests in flight
-    uint64_t retries = 0;             // of which retried
+    balance::RetryBudget budget;
     uint64_t next_ramp_ms = 0;
     uint64_t none_log_ms = 0;
     uint64_t budget_log_ms = 0;

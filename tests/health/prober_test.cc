@@ -95,7 +95,8 @@ TEST(ProberTest, HttpCheckFailsOnUnexpectedStatusAndPassesInRange) {
       char buf[512];
       ssize_t n = read(c, buf, sizeof(buf));
       (void)n;
-      std::string r = "HTTP/1.1 " + std::to_string(status.load()) + " X\r\nContent-Length: 0\r\n\r\n";
+      std::string r =
+          "HTTP/1.1 " + std::to_string(status.load()) + " X\r\nContent-Length: 0\r\n\r\n";
       ssize_t w = write(c, r.data(), r.size());
       (void)w;
       close(c);

@@ -89,11 +89,18 @@ class HealthTestCase(harness.ProxyTest):
 
 class ActiveHealthTest(HealthTestCase):
     def test_killed_backend_is_routed_around_under_load(self):
+        self.kill_one_under_load(health_check=FAST_CHECKS, passive_health=NO_PASSIVE,
+                                 retry=GENEROUS_RETRY)
+
+    def test_killed_backend_is_routed_around_under_load_with_defaults(self):
+        # Nothing but `servers:`: default checks, passive health and retry budget.
+        self.kill_one_under_load()
+
+    def kill_one_under_load(self, **upstream_options):
         if not shutil.which("wrk"):
             raise unittest.SkipTest("wrk is not installed")
         a, b = self.start_backends("a", "b")
-        rw = self.start([a, b], workers=2, health_check=FAST_CHECKS,
-                        passive_health=NO_PASSIVE, retry=GENEROUS_RETRY)
+        rw = self.start([a, b], workers=2, **upstream_options)
         wrk_out = os.path.join(self.workdir, "wrk.out")
         with open(wrk_out, "wb") as out:
             wrk = harness.spawn(["wrk", "-t1", "-c8", "-d6s", "--timeout", "5s",
@@ -105,7 +112,7 @@ class ActiveHealthTest(HealthTestCase):
                                          a.served("/load") > 0, 10), "no traffic reached b")
         time.sleep(1.0)
         b.stop()  # SIGKILL: a crash, with requests in flight and pooled connections open
-        rw.wait_health_event(b.address, "down", timeout=15)
+        rw.wait_health_event(b.address, "down", timeout=20)
         try:
             wrk.wait(timeout=60)
         except subprocess.TimeoutExpired:

@@ -54,7 +54,8 @@ TEST(AccessLogTest, JsonLineEscapesPeerText) {
   AppendAccessLog(r, true, &out);
   EXPECT_NE(out.find(R"("path":"/x\"\u000a")"), std::string::npos) << out;
   EXPECT_NE(
-      out.find(R"("status":502,"bytes":110,"upstream":"127.0.0.1:3001","duration_ms":1.234,"tries":1})"),
+      out.find(
+          R"("status":502,"bytes":110,"upstream":"127.0.0.1:3001","duration_ms":1.234,"tries":1})"),
       std::string::npos)
       << out;
   EXPECT_EQ(out.back(), '\n');
