@@ -57,6 +57,10 @@ class Balancer {
     (void)latency_ns;
     (void)now_ns;
   }
+  // The attempt on `backend` ended without telling anything about the backend (the client
+  // left, or a pooled connection had been closed by the server while idle): it stops counting
+  // as outstanding, and no latency sample or penalty is recorded.
+  virtual void OnCancel(size_t backend) { (void)backend; }
   // Changes one backend's weight (slow start). Algorithms without weights ignore it; the
   // consistent-hashing ones ignore it too, since moving keys would defeat their purpose.
   virtual void SetWeight(size_t backend, uint32_t weight) {

@@ -43,6 +43,7 @@ class LeastRequest final : public Balancer {
   int Pick(const PickInput& in, Eligible eligible) override;
   void OnStart(size_t backend) override;
   void OnFinish(size_t backend, uint64_t latency_ns, uint64_t now_ns) override;
+  void OnCancel(size_t backend) override { OnFinish(backend, 0, 0); }
   void SetWeight(size_t backend, uint32_t weight) override;
   size_t size() const override { return peers_.size(); }
 

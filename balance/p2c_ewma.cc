@@ -67,6 +67,10 @@ void P2cEwma::OnStart(size_t backend) {
   }
 }
 
+void P2cEwma::OnCancel(size_t backend) {
+  if (backend < peers_.size() && peers_[backend].outstanding != 0) --peers_[backend].outstanding;
+}
+
 void P2cEwma::OnFinish(size_t backend, uint64_t latency_ns, uint64_t now_ns) {
   if (backend >= peers_.size()) return;
   Peer& p = peers_[backend];

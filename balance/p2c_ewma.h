@@ -68,6 +68,7 @@ class P2cEwma final : public Balancer {
   int Pick(const PickInput& in, Eligible eligible) override;
   void OnStart(size_t backend) override;
   void OnFinish(size_t backend, uint64_t latency_ns, uint64_t now_ns) override;
+  void OnCancel(size_t backend) override;
   void SetWeight(size_t backend, uint32_t weight) override { weights_.Set(backend, weight); }
   size_t size() const override { return peers_.size(); }
 

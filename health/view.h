@@ -55,13 +55,16 @@ class View {
     if (threshold == 0 || n < threshold) return false;
     uint32_t old = s.state.load(std::memory_order_relaxed);
     if (old & kEjected) return false;
+    // The deadline is published before the flag (the CAS's release orders the two), so the
+    // prober never sees the flag with a stale deadline. It is read only while the flag is set.
+    uint32_t k = s.ejections.load(std::memory_order_relaxed);
+    uint64_t backoff = static_cast<uint64_t>(base_ms) << (k < 20 ? k : 20);
+    if (backoff > max_ms) backoff = max_ms;
+    s.ejected_until_ms.store(now_ms + backoff, std::memory_order_relaxed);
     if (!s.state.compare_exchange_strong(old, old | kEjected, std::memory_order_acq_rel)) {
       return false;  // another worker ejected it, or the prober changed it: let that stand
     }
-    uint32_t k = s.ejections.fetch_add(1, std::memory_order_relaxed);
-    uint64_t backoff = static_cast<uint64_t>(base_ms) << (k < 20 ? k : 20);
-    if (backoff > max_ms) backoff = max_ms;
-    s.ejected_until_ms.store(now_ms + backoff, std::memory_order_release);
+    s.ejections.fetch_add(1, std::memory_order_relaxed);
     s.failures.store(0, std::memory_order_relaxed);
     if (ejected_for_ms) *ejected_for_ms = backoff;
     return true;

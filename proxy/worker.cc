@@ -1038,7 +1038,19 @@ class WorkerImpl {
     in.hash = c->hash;
     in.has_hash = c->has_hash;
     in.now_ns = now_ms_ * 1'000'000;
-    return r.balancer->Pick(in, eligible);
+    int pick = r.balancer->Pick(in, eligible);
+    if (pick >= 0) return pick;
+    // Passive health never takes a whole pool out on its own: when every backend the checks
+    // call up is ejected (say, one bad path answered 503 on all of them), the ejected ones
+    // still serve. 503 at once is for pools the checks find down.
+    return r.balancer->Pick(in, [&](size_t i) {
+      const uint32_t b = base + static_cast<uint32_t>(i);
+      if (!(view.State(b) & health::View::kUp)) return false;
+      for (uint32_t k = 0; k < c->tries && k < kMaxTries; ++k) {
+        if (c->tried[k] == b) return false;
+      }
+      return true;
+    });
   }
 
   // Slow start: a backend that came up (or was readmitted) less than slow_start ago gets a
@@ -1289,18 +1301,22 @@ class WorkerImpl {
     QueueOwned(u, head);
   }
 
-  // The balancer's view of an attempt ends: a response (latency to its head), or a failure.
-  void EndAttempt(UpstreamConn* u, bool ok) {
+  // The balancer's view of an attempt ends: a response (latency to its head), a failure, or
+  // (kCancel) nothing the balancer should learn from.
+  enum class AttemptEnd : uint8_t { kOk, kFailed, kCancel };
+  void EndAttempt(UpstreamConn* u, AttemptEnd how) {
     if (!u->lb_open) return;
     u->lb_open = false;
     const uint32_t upstream = snap_->backend_upstream[u->backend];
     UpstreamRuntime& r = ups_[upstream];
-    uint64_t latency = 0;
-    if (ok) {
-      latency = u->ttfb_ns;
-      if (latency == 0 && r.latency) latency = NowNs() - u->sent_ns;
-      if (latency == 0) latency = 1;
+    if (how == AttemptEnd::kCancel || (how == AttemptEnd::kOk && u->ttfb_ns == 0 && r.latency)) {
+      // No response head yet: the latency is unknown, not short.
+      r.balancer->OnCancel(u->backend - snap_->backend_base[upstream]);
+      return;
     }
+    const bool ok = how == AttemptEnd::kOk;
+    uint64_t latency = 0;
+    if (ok) latency = u->ttfb_ns ? u->ttfb_ns : 1;
     r.balancer->OnFinish(u->backend - snap_->backend_base[upstream], latency,
                          r.latency ? NowNs() : now_ms_ * 1'000'000);
   }
@@ -1620,7 +1636,7 @@ class WorkerImpl {
     u->client = nullptr;
     c->up = nullptr;
     DisarmTimer(u);
-    EndAttempt(u, true);
+    EndAttempt(u, AttemptEnd::kOk);
     if (reusable) {
       u->recv_paused = false;  // nothing pooled is paused: a backpressure pause ends here
       PoolPut(u);
@@ -1679,8 +1695,11 @@ class WorkerImpl {
         PassiveFailure(backend, status == 504 ? "connect timeout" : "connect failed");
     } else if (!stale && status == 502 && ph.on_reset) {
       PassiveFailure(backend, "connection broke before the response ended");
+    } else if (status == 504 &&
+               std::find(ph.statuses.begin(), ph.statuses.end(), 504) != ph.statuses.end()) {
+      PassiveFailure(backend, "response timeout");  // a hung backend passes TCP checks
     }
-    EndAttempt(u, false);
+    EndAttempt(u, stale ? AttemptEnd::kCancel : AttemptEnd::kFailed);
     // Bytes queued for a connection that never connected have not left: keep them.
     SendQueue carry;
     if (!connected && !u->sending) std::swap(carry, u->sendq);
@@ -1701,16 +1720,17 @@ class WorkerImpl {
       return;
     }
     const uint32_t upstream = static_cast<uint32_t>(c->upstream_index);
-    if (stale && !c->retried && c->req_body == BodyKind::kNone) {
-      c->retried = true;
+    if (stale && !c->retried && c->req_body == BodyKind::kNone && snap_->health->Usable(backend)) {
+      c->retried = true;  // does not count against the try limit (see max_tries below)
       ConnectUpstream(c, static_cast<int>(backend - snap_->backend_base[upstream]), nullptr);
       return;
     }
     const bool retryable = !connected || (before_response && status == 502 && c->idempotent &&
                                           c->req_body == BodyKind::kNone);
-    if (retryable && c->tries < c->max_tries && RetryAllowed(c)) {
+    const uint32_t limit = c->max_tries + (c->retried ? 1u : 0u);
+    if (retryable && c->tries < limit) {
       int pick = PickBackend(c);
-      if (pick >= 0) {
+      if (pick >= 0 && RetryAllowed(c)) {
         RW_LOG(LogLevel::kDebug, "retry: %s to upstream '%s': %s failed; attempt %u of %u",
                c->peer_ip, cfg_.upstreams[upstream].name.c_str(), BackendName(backend),
                c->tries + 1u, static_cast<unsigned>(c->max_tries));
@@ -1738,7 +1758,7 @@ class WorkerImpl {
 
   // Drops the upstream side of an exchange that the client side abandoned.
   void AbortUpstream(UpstreamConn* u) {
-    EndAttempt(u, true);  // the client left: not the backend's failure
+    EndAttempt(u, AttemptEnd::kCancel);  // the client left: not the backend's failure
     if (u->client) u->client->up = nullptr;
     u->client = nullptr;
     if (u->pooled) PoolRemove(u);
@@ -1766,7 +1786,7 @@ class WorkerImpl {
       --live_clients_;
     } else {
       auto* u = static_cast<UpstreamConn*>(c);
-      EndAttempt(u, u->got_bytes);
+      EndAttempt(u, u->got_bytes ? AttemptEnd::kOk : AttemptEnd::kCancel);
       if (u->pooled) PoolRemove(u);
       if (u->client) {
         u->client->up = nullptr;

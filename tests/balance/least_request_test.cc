@@ -120,5 +120,17 @@ TEST(LeastRequestTest, SlowBackendGetsLess) {
   EXPECT_LT(counts[1] / double(kPicks), 0.08);
 }
 
+TEST(LeastRequestCancelTest, CancelEndsTheRequest) {
+  const uint32_t weights[] = {1, 1};
+  LeastRequest lr(weights);
+  lr.OnStart(0);
+  lr.OnStart(0);
+  lr.OnCancel(0);
+  EXPECT_EQ(lr.outstanding(0), 1u);
+  lr.OnCancel(0);
+  lr.OnCancel(0);
+  EXPECT_EQ(lr.outstanding(0), 0u);
+}
+
 }  // namespace
 }  // namespace ringway::balance

@@ -59,6 +59,18 @@ TEST(P2cEwmaTest, FailuresArePenalised) {
   EXPECT_DOUBLE_EQ(fresh.Estimate(1, kSec), 1e9);
 }
 
+TEST(P2cEwmaTest, CancelEndsTheRequestWithoutASample) {
+  const uint32_t weights[] = {1, 1};
+  P2cEwma b(weights, 1);
+  b.OnFinish(0, 10 * kMs, kSec);
+  b.OnStart(0);
+  b.OnCancel(0);  // neither a penalty nor a (short) latency sample
+  EXPECT_EQ(b.outstanding(0), 0u);
+  EXPECT_DOUBLE_EQ(b.Estimate(0, kSec), 10.0 * kMs);
+  b.OnCancel(0);
+  EXPECT_EQ(b.outstanding(0), 0u);
+}
+
 TEST(P2cEwmaTest, OutstandingNeverUnderflows) {
   const uint32_t weights[] = {1, 1};
   P2cEwma b(weights, 1);

@@ -467,6 +467,40 @@ class PassiveHealthTest(HealthTestCase):
         self.assertEqual(self.assertServedBy({"b"}, 20, "/after"), {"b": 20})
         self.assertEqual(a.served("/after"), 0)
 
+    def test_hung_backend_is_ejected_by_its_response_timeouts(self):
+        # It accepts connections (TCP checks pass) but answers too late: 504s eject it.
+        a = self.start_backend("a", extra_args=["--delay-ms", "3000"])
+        b = self.start_backend("b")
+        rw = self.start([a, b], timeouts={"upstream_response": "300ms"},
+                        passive_health={"consecutive_failures": 2, "base_ejection": "60s"})
+        seen = collections.Counter()
+        deadline = time.monotonic() + 20
+        while not rw.log_lines(a.address, pattern=r"eject"):
+            self.assertLess(time.monotonic(), deadline, "a never ejected: %r" % seen)
+            r = self.get(timeout=10)
+            self.assertIn((r.status, served_by(r)), ((504, None), (200, "b")), r)
+            seen[r.status] += 1
+            self.assertLessEqual(seen[504], 2, "more than 2 timeouts without an ejection")
+        self.assertEqual(seen[504], 2, seen)
+        self.assertIn("response timeout", "\n".join(rw.log_lines(a.address, pattern=r"eject")))
+        self.assertEqual(self.assertServedBy({"b"}, 10, "/after"), {"b": 10})
+
+    def test_passive_health_never_empties_the_pool(self):
+        # One bad path answers 503 on every backend and ejects them all; the pool still serves
+        # the good paths (ringway does not answer 503 itself while the checks say up).
+        a, b = self.start_backends("a", "b")
+        rw = self.start([a, b], passive_health={"consecutive_failures": 2,
+                                                "base_ejection": "60s"})
+        deadline = time.monotonic() + 20
+        while not (rw.log_lines(a.address, pattern=r"eject") and
+                   rw.log_lines(b.address, pattern=r"eject")):
+            self.assertLess(time.monotonic(), deadline, "not both ejected")
+            r = self.get("/status/503")
+            self.assertEqual(r.status, 503, r)
+            self.assertIsNotNone(served_by(r), "a 503 made by ringway, not by a backend")
+        counts = self.assertServedBy({"a", "b"}, 10, "/fine")
+        self.assertEqual(sum(counts.values()), 10)
+
     def test_statuses_not_listed_do_not_count(self):
         a = self.start_backend("a", extra_args=["--status", "500"])
         b = self.start_backend("b")
