@@ -71,6 +71,11 @@ class Balancer {
   virtual size_t size() const = 0;
 };
 
+// The hashing algorithms' last resort when their probes met only ineligible backends: the first
+// eligible backend with a non-zero weight, scanning (with wrap-around) from a start that `hash`
+// picks; -1 if there is none.
+int ScanFromHash(uint64_t hash, std::span<const uint32_t> weights, Eligible eligible);
+
 // `weights` has one entry per backend (1..1000; 0 means never picked). `seed` makes the
 // randomised algorithms reproducible in tests; workers pass different seeds.
 std::unique_ptr<Balancer> MakeBalancer(Algorithm algorithm, std::span<const uint32_t> weights,

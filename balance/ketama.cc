@@ -93,7 +93,7 @@ int Ketama::Pick(const PickInput& in, Eligible eligible) {
       if (++cursor_ == hashes_.size()) cursor_ = 0;
       if (eligible(b)) return static_cast<int>(b);
     }
-    return Scan(cursor_ * kGamma, eligible);
+    return ScanFromHash(cursor_ * kGamma, weights_, eligible);
   }
   const size_t n_points = hashes_.size();
   size_t point = PointOf(in.hash);
@@ -107,17 +107,7 @@ int Ketama::Pick(const PickInput& in, Eligible eligible) {
     if (eligible(b)) return static_cast<int>(b);
     refused = b;
   }
-  return Scan(in.hash, eligible);
-}
-
-int Ketama::Scan(uint64_t hash, Eligible eligible) const {
-  // Most backends are down: the first eligible one from a point the hash picks.
-  const size_t n = weights_.size();
-  size_t i = static_cast<size_t>((static_cast<unsigned __int128>(Mix64(hash ^ kGamma)) * n) >> 64);
-  for (size_t k = 0; k < n; ++k, i = i + 1 == n ? 0 : i + 1) {
-    if (weights_[i] != 0 && eligible(i)) return static_cast<int>(i);
-  }
-  return -1;
+  return ScanFromHash(in.hash, weights_, eligible);  // most backends are down
 }
 
 }  // namespace ringway::balance

@@ -59,7 +59,6 @@ class Ketama final : public Balancer {
 
  private:
   size_t PointOf(uint64_t hash) const;
-  int Scan(uint64_t hash, Eligible eligible) const;
 
   std::vector<uint32_t> weights_;
   std::vector<uint64_t> hashes_;  // the ring, ascending

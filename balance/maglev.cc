@@ -112,7 +112,7 @@ int Maglev::Pick(const PickInput& in, Eligible eligible) {
       if (++cursor_ == table_size_) cursor_ = 0;
       if (eligible(b)) return static_cast<int>(b);
     }
-    return Scan(cursor_ * kGamma, eligible);
+    return ScanFromHash(cursor_ * kGamma, weights_, eligible);
   }
   uint32_t b = Slot(SlotOf(in.hash));
   if (eligible(b)) return static_cast<int>(b);
@@ -121,16 +121,7 @@ int Maglev::Pick(const PickInput& in, Eligible eligible) {
     b = Slot(SlotOf(Mix64(in.hash + attempt * kGamma)));
     if (eligible(b)) return static_cast<int>(b);
   }
-  return Scan(in.hash, eligible);
-}
-
-int Maglev::Scan(uint64_t hash, Eligible eligible) const {
-  const size_t n = weights_.size();
-  size_t i = static_cast<size_t>((static_cast<unsigned __int128>(Mix64(hash ^ kGamma)) * n) >> 64);
-  for (size_t k = 0; k < n; ++k, i = i + 1 == n ? 0 : i + 1) {
-    if (weights_[i] != 0 && eligible(i)) return static_cast<int>(i);
-  }
-  return -1;
+  return ScanFromHash(in.hash, weights_, eligible);
 }
 
 }  // namespace ringway::balance

@@ -71,7 +71,6 @@ class Maglev final : public Balancer {
   size_t SlotOf(uint64_t hash) const {
     return static_cast<size_t>((static_cast<unsigned __int128>(hash) * table_size_) >> 64);
   }
-  int Scan(uint64_t hash, Eligible eligible) const;
 
   std::vector<uint32_t> weights_;
   size_t table_size_ = 0;  // 0 when no backend has a weight

@@ -29,7 +29,7 @@ struct SocketAddress {
 
 struct Backend {
   SocketAddress address;
-  uint32_t weight = 1;             // 1..1000
+  uint32_t weight = 1;            // 1..1000
   std::string health_check_path;  // seed schema: an HTTP check on this path for this backend
 };
 
@@ -40,7 +40,7 @@ struct HealthCheck {
   Type type = Type::kTcp;  // kHttp when `path` (or a backend's health_check_path) is given
   std::string method = "GET";
   std::string path = "/";
-  std::string host;  // Host header of HTTP checks; "" means the backend's address
+  std::string host;           // Host header of HTTP checks; "" means the backend's address
   uint16_t expect_min = 200;  // expected status range, inclusive
   uint16_t expect_max = 399;
   uint32_t interval_ms = 2'000;
@@ -56,7 +56,7 @@ struct PassiveHealth {
   bool on_connect_failure = true;     // refused, unreachable, connect timeout
   bool on_reset = true;               // connection reset or closed before the response
   std::vector<uint16_t> statuses = {502, 503, 504};  // backend responses that count
-  uint32_t base_ejection_ms = 10'000;                 // first ejection; doubles each time
+  uint32_t base_ejection_ms = 10'000;                // first ejection; doubles each time
   uint32_t max_ejection_ms = 300'000;
 };
 
@@ -66,14 +66,7 @@ struct Retry {
   uint32_t min_retries = 3;      // ... plus this many a second, always allowed
 };
 
-enum class Algorithm : uint8_t {
-  kRoundRobin,
-  kRandom,
-  kLeastRequest,
-  kP2cEwma,
-  kMaglev,
-  kKetama
-};
+enum class Algorithm : uint8_t { kRoundRobin, kRandom, kLeastRequest, kP2cEwma, kMaglev, kKetama };
 
 struct HashKey {  // what the consistent-hashing algorithms hash
   enum class Source : uint8_t { kClientIp, kHeader, kCookie };

@@ -1023,13 +1023,15 @@ class WorkerImpl {
     UpstreamRuntime& r = ups_[upstream];
     const uint32_t base = snap_->backend_base[upstream];
     const health::View& view = *snap_->health;
-    auto eligible = [&](size_t i) {
-      const uint32_t b = base + static_cast<uint32_t>(i);
-      if (!view.Usable(b)) return false;
+    auto untried = [&](uint32_t b) {
       for (uint32_t k = 0; k < c->tries && k < kMaxTries; ++k) {
         if (c->tried[k] == b) return false;
       }
       return true;
+    };
+    auto eligible = [&](size_t i) {
+      const uint32_t b = base + static_cast<uint32_t>(i);
+      return view.Usable(b) && untried(b);
     };
     if (c->sticky >= 0 && eligible(static_cast<size_t>(c->sticky))) return c->sticky;
     const config::Upstream& up = cfg_.upstreams[upstream];
@@ -1045,11 +1047,7 @@ class WorkerImpl {
     // still serve. 503 at once is for pools the checks find down.
     return r.balancer->Pick(in, [&](size_t i) {
       const uint32_t b = base + static_cast<uint32_t>(i);
-      if (!(view.State(b) & health::View::kUp)) return false;
-      for (uint32_t k = 0; k < c->tries && k < kMaxTries; ++k) {
-        if (c->tried[k] == b) return false;
-      }
-      return true;
+      return (view.State(b) & health::View::kUp) && untried(b);
     });
   }
 
@@ -1321,6 +1319,12 @@ class WorkerImpl {
                          r.latency ? NowNs() : now_ms_ * 1'000'000);
   }
 
+  // Whether a backend's response status (or ringway's 504 for a response timeout) counts as a
+  // passive-health failure.
+  static bool Counts(const config::PassiveHealth& ph, uint16_t status) {
+    return std::find(ph.statuses.begin(), ph.statuses.end(), status) != ph.statuses.end();
+  }
+
   // Passive health: a failure seen on live traffic counts towards ejecting the backend.
   void PassiveFailure(uint32_t backend, const char* what) {
     const config::Upstream& up = UpstreamOf(backend);
@@ -1492,7 +1496,7 @@ class WorkerImpl {
     }
     {
       const config::PassiveHealth& ph = UpstreamOf(u->backend).passive;
-      if (std::find(ph.statuses.begin(), ph.statuses.end(), resp.status) != ph.statuses.end()) {
+      if (Counts(ph, resp.status)) {
         char what[32];
         snprintf(what, sizeof(what), "status %u", resp.status);
         PassiveFailure(u->backend, what);
@@ -1695,8 +1699,7 @@ class WorkerImpl {
         PassiveFailure(backend, status == 504 ? "connect timeout" : "connect failed");
     } else if (!stale && status == 502 && ph.on_reset) {
       PassiveFailure(backend, "connection broke before the response ended");
-    } else if (status == 504 &&
-               std::find(ph.statuses.begin(), ph.statuses.end(), 504) != ph.statuses.end()) {
+    } else if (status == 504 && Counts(ph, 504)) {
       PassiveFailure(backend, "response timeout");  // a hung backend passes TCP checks
     }
     EndAttempt(u, stale ? AttemptEnd::kCancel : AttemptEnd::kFailed);
