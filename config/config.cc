@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -231,6 +232,12 @@ class Loader {
 
   absl::Status LoadGlobal(const YamlNode& global);
   absl::Status LoadGlobalTls(const YamlNode& tls);
+  absl::Status LoadTls(const YamlNode& node, std::string_view where, ListenerTls* tls) const;
+  absl::Status LoadCertificate(const YamlNode& node, std::string_view where, bool entry,
+                               TlsCertificate* cert) const;
+  absl::Status LoadUpstreamTls(const YamlNode& node, std::string_view where,
+                               UpstreamTls* tls) const;
+  std::string At(Mark m) const { return absl::StrFormat("%s:%d:%d", file_, m.line, m.column); }
   absl::Status LoadLog(const YamlNode& log);
   absl::Status LoadTimeouts(const YamlNode& timeouts);
   absl::Status LoadLimits(const YamlNode& limits);
@@ -266,6 +273,8 @@ class Loader {
   HealthCheck global_health_;  // defaults with global.health_check applied
   HealthOrigins global_health_origins_;
   const YamlNode* global_port_ = nullptr;  // validated by LoadGlobal
+  const YamlNode* global_tls_ = nullptr;   // validated by LoadGlobalTls
+  ListenerTls global_listener_tls_;        // global.tls, for the listener global.port makes
   bool from_port_ = false;                 // cfg_.listeners[0] comes from global.port
 };
 
@@ -703,25 +712,195 @@ absl::Status Loader::LoadGlobal(const YamlNode& global) {
 }
 
 absl::Status Loader::LoadGlobalTls(const YamlNode& tls) {
-  CONFIG_RETURN_IF_ERROR(ExpectMapping(tls, Where("tls", "global")));
-  CONFIG_RETURN_IF_ERROR(CheckKeys(tls, {"cert", "key", "ca"}, "global.tls"));
-  absl::StatusOr<const YamlNode*> cert =
-      Require(tls, "cert", "global.tls", "cert: /path/to/cert.pem");
-  if (!cert.ok()) return cert.status();
-  absl::StatusOr<const YamlNode*> key = Require(tls, "key", "global.tls", "key: /path/to/key.pem");
-  if (!key.ok()) return key.status();
-  absl::StatusOr<std::string> cert_path = String(**cert, Where("cert", "global.tls"));
-  if (!cert_path.ok()) return cert_path.status();
-  absl::StatusOr<std::string> key_path = String(**key, Where("key", "global.tls"));
-  if (!key_path.ok()) return key_path.status();
-  cfg_.tls.cert = *cert_path;
-  cfg_.tls.key = *key_path;
-  if (const YamlNode* ca = tls.Find("ca")) {
-    absl::StatusOr<std::string> ca_path = String(*ca, Where("ca", "global.tls"));
-    if (!ca_path.ok()) return ca_path.status();
-    cfg_.tls.ca = *ca_path;
+  CONFIG_RETURN_IF_ERROR(LoadTls(tls, "global.tls", &global_listener_tls_));
+  global_tls_ = &tls;
+  if (!global_listener_tls_.certificates.empty()) {
+    cfg_.tls.cert = global_listener_tls_.certificates[0].cert;
+    cfg_.tls.key = global_listener_tls_.certificates[0].key;
   }
+  cfg_.tls.ca = global_listener_tls_.ca;
   cfg_.tls.present = true;
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadCertificate(const YamlNode& node, std::string_view where, bool entry,
+                                     TlsCertificate* cert) const {
+  if (entry) {
+    CONFIG_RETURN_IF_ERROR(ExpectMapping(node, where));
+    CONFIG_RETURN_IF_ERROR(CheckKeys(node, {"cert", "key", "ocsp", "server_names"}, where));
+  }
+  absl::StatusOr<const YamlNode*> c = Require(node, "cert", where, "cert: /path/to/cert.pem");
+  if (!c.ok()) return c.status();
+  absl::StatusOr<const YamlNode*> k = Require(node, "key", where, "key: /path/to/key.pem");
+  if (!k.ok()) return k.status();
+  absl::StatusOr<std::string> cert_path = String(**c, Where("cert", where));
+  if (!cert_path.ok()) return cert_path.status();
+  absl::StatusOr<std::string> key_path = String(**k, Where("key", where));
+  if (!key_path.ok()) return key_path.status();
+  if (cert_path->empty()) return Error(**c, absl::StrFormat("%s is empty; name a PEM file",
+                                                           Where("cert", where)));
+  if (key_path->empty()) return Error(**k, absl::StrFormat("%s is empty; name a PEM file",
+                                                          Where("key", where)));
+  cert->cert = *cert_path;
+  cert->key = *key_path;
+  cert->at = At((*c)->mark);
+  if (const YamlNode* o = node.Find("ocsp")) {
+    absl::StatusOr<std::string> v = String(*o, Where("ocsp", where));
+    if (!v.ok()) return v.status();
+    cert->ocsp = *v;
+  }
+  if (const YamlNode* names = node.Find("server_names")) {
+    CONFIG_RETURN_IF_ERROR(
+        ExpectList(*names, Where("server_names", where), "[\"acme.com\", \"*.acme.com\"]"));
+    for (size_t i = 0; i < names->items.size(); ++i) {
+      absl::StatusOr<std::string> n = ServerName(
+          names->items[i], absl::StrFormat("entry #%d of 'server_names' in %s", i + 1, where));
+      if (!n.ok()) return n.status();
+      cert->server_names.push_back(*n);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadTls(const YamlNode& node, std::string_view where,
+                             ListenerTls* tls) const {
+  CONFIG_RETURN_IF_ERROR(ExpectMapping(node, where));
+  CONFIG_RETURN_IF_ERROR(CheckKeys(node,
+                                   {"cert", "key", "ocsp", "ca", "client_certificate",
+                                    "certificates", "min_version", "ciphers", "alpn",
+                                    "session_tickets", "ticket_rotation"},
+                                   where));
+  tls->enabled = true;
+  tls->at = At(node.mark);
+  const YamlNode* cert = node.Find("cert");
+  const YamlNode* key = node.Find("key");
+  if (cert != nullptr || key != nullptr) {
+    TlsCertificate c;
+    CONFIG_RETURN_IF_ERROR(LoadCertificate(node, where, /*entry=*/false, &c));
+    tls->certificates.push_back(std::move(c));
+  } else if (const YamlNode* ocsp = node.Find("ocsp")) {
+    return Error(*ocsp, absl::StrFormat("'ocsp' in %s belongs to a certificate; add cert: and "
+                                        "key: beside it, or move it into a certificates entry",
+                                        where));
+  }
+  if (const YamlNode* list = node.Find("certificates")) {
+    CONFIG_RETURN_IF_ERROR(ExpectList(*list, Where("certificates", where),
+                                      "[{cert: /etc/ringway/a.pem, key: /etc/ringway/a.key}]"));
+    for (size_t i = 0; i < list->items.size(); ++i) {
+      TlsCertificate c;
+      std::string label = absl::StrFormat("certificate #%d in %s", i + 1, where);
+      CONFIG_RETURN_IF_ERROR(LoadCertificate(list->items[i], label, /*entry=*/true, &c));
+      tls->certificates.push_back(std::move(c));
+    }
+  }
+  if (tls->certificates.empty()) {
+    return Error(node, absl::StrFormat("%s names no certificate; add cert: /path/to/cert.pem and "
+                                       "key: /path/to/key.pem, or a certificates: list",
+                                       where));
+  }
+  if (const YamlNode* ca = node.Find("ca")) {
+    absl::StatusOr<std::string> v = String(*ca, Where("ca", where));
+    if (!v.ok()) return v.status();
+    tls->ca = *v;
+  }
+  if (const YamlNode* cc = node.Find("client_certificate")) {
+    absl::StatusOr<std::string> v = String(*cc, Where("client_certificate", where));
+    if (!v.ok()) return v.status();
+    if (*v == "required") {
+      tls->client_cert_optional = false;
+    } else if (*v == "optional") {
+      tls->client_cert_optional = true;
+    } else {
+      return Error(*cc, absl::StrFormat("%s must be \"required\" or \"optional\", found '%s'",
+                                        Where("client_certificate", where), *v));
+    }
+    if (tls->ca.empty()) {
+      return Error(*cc, absl::StrFormat("%s needs 'ca' beside it: the CA bundle that client "
+                                        "certificates are verified against",
+                                        Where("client_certificate", where)));
+    }
+  }
+  if (const YamlNode* mv = node.Find("min_version")) {
+    std::string v = mv->text;
+    if (mv->kind == Kind::kFloat || mv->kind == Kind::kString || mv->kind == Kind::kInt) {
+      if (absl::StartsWithIgnoreCase(v, "tls")) v = v.substr(3);
+      if (!v.empty() && (v[0] == 'v' || v[0] == 'V')) v = v.substr(1);
+    }
+    if (v == "1.2") {
+      tls->min_version = TlsVersion::k12;
+    } else if (v == "1.3") {
+      tls->min_version = TlsVersion::k13;
+    } else {
+      return Error(*mv, absl::StrFormat("%s must be \"1.2\" or \"1.3\", found '%s'; TLS 1.0 "
+                                        "and 1.1 are not offered",
+                                        Where("min_version", where), mv->text));
+    }
+  }
+  if (const YamlNode* c = node.Find("ciphers")) {
+    absl::StatusOr<std::string> v = String(*c, Where("ciphers", where));
+    if (!v.ok()) return v.status();
+    tls->ciphers = *v;
+  }
+  if (const YamlNode* a = node.Find("alpn")) {
+    CONFIG_RETURN_IF_ERROR(ExpectList(*a, Where("alpn", where), "[\"http/1.1\"]"));
+    tls->alpn.clear();
+    for (size_t i = 0; i < a->items.size(); ++i) {
+      absl::StatusOr<std::string> v =
+          String(a->items[i], absl::StrFormat("entry #%d of 'alpn' in %s", i + 1, where));
+      if (!v.ok()) return v.status();
+      if (*v != "http/1.1") {
+        return Error(a->items[i],
+                     absl::StrFormat("'%s' in 'alpn' of %s is not a protocol ringway speaks yet; "
+                                     "use \"http/1.1\" (\"h2\" comes with HTTP/2)",
+                                     *v, where));
+      }
+      tls->alpn.push_back(*v);
+    }
+  }
+  if (const YamlNode* t = node.Find("session_tickets")) {
+    absl::StatusOr<bool> v = Bool(*t, Where("session_tickets", where));
+    if (!v.ok()) return v.status();
+    tls->session_tickets = *v;
+  }
+  if (const YamlNode* r = node.Find("ticket_rotation")) {
+    absl::StatusOr<uint32_t> v =
+        Duration(*r, Where("ticket_rotation", where), DurationRule{.min_ms = 1000});
+    if (!v.ok()) return v.status();
+    tls->ticket_rotation_ms = *v;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadUpstreamTls(const YamlNode& node, std::string_view where,
+                                     UpstreamTls* tls) const {
+  tls->at = At(node.mark);
+  if (node.kind == Kind::kBool) {
+    absl::StatusOr<bool> v = Bool(node, where);
+    if (!v.ok()) return v.status();
+    tls->enabled = *v;
+    return absl::OkStatus();
+  }
+  if (node.kind != Kind::kMapping) {
+    return TypeError(node, where, "true, false or a mapping",
+                     "write tls: true, or tls: {ca: /path/to/ca.pem, server_name: api.internal}");
+  }
+  CONFIG_RETURN_IF_ERROR(CheckKeys(node, {"verify", "ca", "server_name"}, where));
+  tls->enabled = true;
+  if (const YamlNode* v = node.Find("verify")) {
+    absl::StatusOr<bool> b = Bool(*v, Where("verify", where));
+    if (!b.ok()) return b.status();
+    tls->verify = *b;
+  }
+  if (const YamlNode* ca = node.Find("ca")) {
+    absl::StatusOr<std::string> v = String(*ca, Where("ca", where));
+    if (!v.ok()) return v.status();
+    tls->ca = *v;
+  }
+  if (const YamlNode* n = node.Find("server_name")) {
+    absl::StatusOr<std::string> v = String(*n, Where("server_name", where));
+    if (!v.ok()) return v.status();
+    tls->server_name = *v;
+  }
   return absl::OkStatus();
 }
 
@@ -1358,7 +1537,7 @@ absl::Status Loader::LoadUpstream(const YamlNode& item, size_t index) {
   CONFIG_RETURN_IF_ERROR(
       CheckKeys(item,
                 {"name", "servers", "keepalive", "algorithm", "hash_on", "sticky", "slow_start",
-                 "health_check", "passive_health", "retry"},
+                 "health_check", "passive_health", "retry", "tls"},
                 where));
   if (auto it = upstream_index_.find(*name); it != upstream_index_.end()) {
     Mark first = upstream_marks_[it->second];
@@ -1391,6 +1570,9 @@ absl::Status Loader::LoadUpstream(const YamlNode& item, size_t index) {
     upstream.keepalive = static_cast<uint32_t>(*k);
   }
   CONFIG_RETURN_IF_ERROR(LoadBalancing(item, where, &upstream));
+  if (const YamlNode* tls = item.Find("tls")) {
+    CONFIG_RETURN_IF_ERROR(LoadUpstreamTls(*tls, Where("tls", where), &upstream.tls));
+  }
   if (const YamlNode* sticky = item.Find("sticky")) {
     CONFIG_RETURN_IF_ERROR(LoadSticky(*sticky, where, &upstream.sticky));
   }
@@ -1507,7 +1689,10 @@ absl::Status Loader::LoadServer(const YamlNode& item, size_t index) {
     label = absl::StrFormat("server '%s'", names_node->items[0].text);
   }
   CONFIG_RETURN_IF_ERROR(
-      CheckKeys(item, {"name", "server_name", "upstream", "tls", "default", "routes"}, label));
+      CheckKeys(item,
+                {"name", "server_name", "upstream", "tls", "default", "routes", "redirect_https",
+                 "hsts"},
+                label));
 
   if (const YamlNode* flag = item.Find("default")) {
     absl::StatusOr<bool> v = Bool(*flag, Where("default", label));
@@ -1519,6 +1704,29 @@ absl::Status Loader::LoadServer(const YamlNode& item, size_t index) {
     absl::StatusOr<bool> v = Bool(*tls, Where("tls", label));
     if (!v.ok()) return v.status();
     server.tls = *v;
+  }
+  if (const YamlNode* r = item.Find("redirect_https")) {
+    absl::StatusOr<bool> v = Bool(*r, Where("redirect_https", label));
+    if (!v.ok()) return v.status();
+    server.redirect_https = *v;
+  }
+  if (const YamlNode* h = item.Find("hsts")) {
+    if (h->kind == Kind::kBool) {
+      absl::StatusOr<bool> v = Bool(*h, Where("hsts", label));
+      if (!v.ok()) return v.status();
+      if (*v) server.hsts = "max-age=31536000";
+    } else {
+      absl::StatusOr<std::string> v = String(*h, Where("hsts", label));
+      if (!v.ok()) return v.status();
+      if (!absl::StartsWithIgnoreCase(*v, "max-age=") ||
+          v->find_first_of("\r\n") != std::string::npos) {
+        return Error(*h, absl::StrFormat("%s must be true, or a header value that starts with "
+                                         "max-age=, such as \"max-age=31536000; "
+                                         "includeSubDomains\"",
+                                         Where("hsts", label)));
+      }
+      server.hsts = *v;
+    }
   }
 
   if (names_node == nullptr) {
@@ -1655,7 +1863,7 @@ absl::Status Loader::LoadListener(const YamlNode& item, size_t index) {
   absl::StatusOr<std::string> name = String(**name_node, Where("name", label));
   if (!name.ok()) return name.status();
   label = absl::StrFormat("listener '%s'", *name);
-  CONFIG_RETURN_IF_ERROR(CheckKeys(item, {"name", "bind", "servers"}, label));
+  CONFIG_RETURN_IF_ERROR(CheckKeys(item, {"name", "bind", "servers", "tls"}, label));
 
   Listener listener;
   listener.name = *name;
@@ -1665,6 +1873,9 @@ absl::Status Loader::LoadListener(const YamlNode& item, size_t index) {
   absl::StatusOr<SocketAddress> bind = Address(**bind_node, Where("bind", label));
   if (!bind.ok()) return bind.status();
   listener.bind = *std::move(bind);
+  if (const YamlNode* tls = item.Find("tls")) {
+    CONFIG_RETURN_IF_ERROR(LoadTls(*tls, Where("tls", label), &listener.tls));
+  }
 
   if (const YamlNode* servers = item.Find("servers")) {
     CONFIG_RETURN_IF_ERROR(ExpectList(*servers, Where("servers", label), "[web, api]"));
@@ -1712,9 +1923,15 @@ absl::Status Loader::LoadListeners(const YamlNode* list) {
     Listener listener;
     listener.name = "default";
     listener.bind = *std::move(bind);
+    listener.tls = global_listener_tls_;  // global.tls: TLS on global.port
     from_port_ = true;
     CONFIG_RETURN_IF_ERROR(
         AddListener(std::move(listener), global_port_->mark, global_port_->mark));
+  }
+  if (global_tls_ != nullptr && global_port_ == nullptr) {
+    return Error(*global_tls_,
+                 "global.tls terminates TLS on global.port, and there is no global.port; add "
+                 "port: 443 beside it, or move this block under a listener as its tls:");
   }
   if (list != nullptr) {
     CONFIG_RETURN_IF_ERROR(
@@ -1821,8 +2038,8 @@ absl::StatusOr<Config> Loader::Load(std::string_view text) {
 
   for (const Server& server : cfg_.servers) {
     if (!server.tls) continue;
-    cfg_.upstreams[server.upstream].tls = true;
-    for (const Route& route : server.routes) cfg_.upstreams[route.upstream].tls = true;
+    cfg_.upstreams[server.upstream].tls.enabled = true;
+    for (const Route& route : server.routes) cfg_.upstreams[route.upstream].tls.enabled = true;
   }
   return std::move(cfg_);
 }

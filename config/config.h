@@ -80,11 +80,20 @@ struct Sticky {  // sticky sessions: a cookie names the backend that served the 
   uint32_t ttl_s = 0;  // Max-Age of the cookie; 0: a session cookie
 };
 
+// Talking TLS to an upstream's backends (a server's `tls: true`, or the upstream's `tls:`).
+struct UpstreamTls {
+  bool enabled = false;
+  bool verify = true;       // verify the backend's certificate chain (and name, if given)
+  std::string ca;           // CA bundle; "" means the system's
+  std::string server_name;  // SNI and the name checked in the certificate; "" for neither
+  std::string at;           // "file:line:col" of the setting, for errors found later
+};
+
 struct Upstream {
   std::string name;
   std::vector<Backend> backends;  // YAML key "servers"; at least one
-  bool tls = false;               // set when a server that uses it says tls: true (TLS later)
-  uint32_t keepalive = 64;        // idle pooled connections per backend per worker (0: no pool)
+  UpstreamTls tls;
+  uint32_t keepalive = 64;  // idle pooled connections per backend per worker (0: no pool)
   Algorithm algorithm = Algorithm::kRoundRobin;
   HashKey hash_key;
   Sticky sticky;
@@ -107,12 +116,42 @@ struct Server {
   std::vector<Route> routes;              // longest prefix wins; none matching: `upstream`
   bool tls = false;                       // original schema: talk TLS to the upstream
   bool default_server = false;            // answers hosts no server names
+  bool redirect_https = false;  // plaintext requests get a redirect to https (301/308)
+  std::string hsts;             // Strict-Transport-Security value on TLS responses; "" none
+};
+
+// One certificate a TLS listener serves: the chain and key (PEM), the SNI names it answers
+// (from the certificate's subjectAltName DNS names and CN unless given) and an OCSP response
+// (DER) to staple.
+struct TlsCertificate {
+  std::string cert, key;
+  std::string ocsp;
+  std::vector<std::string> server_names;  // lower-cased; "*.acme.com" wildcards allowed
+  std::string at;                         // "file:line:col" of the entry, for later errors
+};
+
+enum class TlsVersion : uint8_t { k12, k13 };
+
+// TLS termination on a listener (`tls:` under a listener, or global.tls for global.port).
+struct ListenerTls {
+  bool enabled = false;
+  std::vector<TlsCertificate> certificates;  // the first is the default (no SNI or no match)
+  std::string ca;                            // client certificates are verified against it
+  bool client_cert_optional = false;         // with ca: ask for one but do not require it
+  TlsVersion min_version = TlsVersion::k12;
+  std::string ciphers;                        // TLS 1.2 cipher list; "" for the defaults
+  std::vector<std::string> alpn = {"http/1.1"};
+  bool session_tickets = true;
+  uint32_t ticket_rotation_ms = 3'600'000;  // a new ticket key this often; the last one still
+                                            // decrypts for as long again
+  std::string at;
 };
 
 struct Listener {
   std::string name;
   SocketAddress bind;
   std::vector<uint32_t> servers;  // indexes into Config::servers; empty means all
+  ListenerTls tls;
 };
 
 // Durations are in milliseconds. YAML accepts "250ms", "5s", "2m", "1h" or a bare number of
@@ -151,7 +190,8 @@ struct Logging {
   std::string access_log_path;  // "" means stdout
 };
 
-struct GlobalTls {  // parsed and kept; served once TLS termination lands
+struct GlobalTls {  // the original schema's global.tls, as written; it also fills in the
+                    // `default` listener's ListenerTls
   std::string cert, key, ca;
   bool present = false;
 };

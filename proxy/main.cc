@@ -24,6 +24,7 @@
 #include "core/ring.h"
 #include "core/socket.h"
 #include "health/prober.h"
+#include "tls/tls.h"
 #include "proxy/worker.h"
 
 #ifndef RINGWAY_VERSION
@@ -130,6 +131,24 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ringway: %s\n", std::string(cfg.status().message()).c_str());
     return 1;
   }
+  // Certificates and keys are loaded and checked here, so that --validate refuses what
+  // start-up would.
+  absl::StatusOr<std::shared_ptr<const ringway::tls::ContextSet>> tls_set =
+      ringway::tls::BuildContexts(*cfg);
+  if (!tls_set.ok()) {
+    std::fprintf(stderr, "ringway: %s\n", std::string(tls_set.status().message()).c_str());
+    return 1;
+  }
+  const bool uses_tls = std::any_of(cfg->listeners.begin(), cfg->listeners.end(),
+                                    [](const auto& l) { return l.tls.enabled; }) ||
+                        std::any_of(cfg->upstreams.begin(), cfg->upstreams.end(),
+                                    [](const auto& u) { return u.tls.enabled; });
+  if (uses_tls && ringway::tls::UsingFallbackLibrary()) {
+    std::fprintf(stderr,
+                 "ringway: WARNING: this binary links Debian's libwolfssl, built without "
+                 "assembly: TLS runs many times slower. Rebuild with autoconf, automake, "
+                 "libtool and dpkg-dev installed so that wolfSSL is built from source.\n");
+  }
   if (validate) {
     std::printf("ringway: configuration %s is valid\n", config_path.c_str());
     return 0;
@@ -188,11 +207,13 @@ int main(int argc, char** argv) {
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   auto snap = std::make_shared<ringway::proxy::Snapshot>(*std::move(cfg));
   snap->access_log_fd = access_fd;
+  snap->tls->Publish(*std::move(tls_set));
 
   std::vector<std::vector<int>> fds(workers);
   for (uint32_t w = 0; w < workers; ++w) {
@@ -254,7 +275,21 @@ int main(int argc, char** argv) {
   }
 
   int sig = 0;
-  sigwait(&sigs, &sig);
+  for (;;) {
+    sigwait(&sigs, &sig);
+    if (sig != SIGHUP) break;
+    // SIGHUP: certificates and keys are read again. New connections use them; connections
+    // already open keep theirs. A file that fails the checks leaves the old set in place.
+    absl::StatusOr<std::shared_ptr<const ringway::tls::ContextSet>> fresh =
+        ringway::tls::BuildContexts(snap->config);
+    if (!fresh.ok()) {
+      RW_LOG(LogLevel::kError, "SIGHUP: certificates not reloaded, keeping the current ones: %s",
+             std::string(fresh.status().message()).c_str());
+      continue;
+    }
+    snap->tls->Publish(*std::move(fresh));
+    RW_LOG(LogLevel::kInfo, "SIGHUP: certificates reloaded");
+  }
   RW_LOG(LogLevel::kInfo, "received %s: finishing in-flight requests (up to %u ms)",
          sig == SIGTERM ? "SIGTERM" : "SIGINT", snap->config.timeouts.shutdown_ms);
   prober.Stop();

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -44,6 +45,7 @@
 #include "proto/http1_writer.h"
 #include "proxy/access_log.h"
 #include "proxy/send_queue.h"
+#include "tls/tls.h"
 
 namespace ringway::proxy {
 
@@ -112,7 +114,12 @@ struct Conn {
   bool sending = false;
   bool send_scheduled = false;  // on the worker's to_send_ list for this turn
   bool closing = false;
-  uint32_t inflight = 0;  // SQEs the kernel still holds that name this connection
+  bool tls_notified = false;  // close_notify queued
+  uint32_t inflight = 0;      // SQEs the kernel still holds that name this connection
+  uint32_t tls_small = 0;     // bytes still to send in small records (see EncryptQueue)
+  uint64_t tls_last_send_ms = 0;
+  // TLS: the kernel sends the session's ciphertext, never sendq (which holds plaintext).
+  std::unique_ptr<tls::Session> tls;
   core::TimerNode timer;
   SendQueue sendq;
   msghdr msg{};
@@ -157,6 +164,8 @@ struct ClientConn : Conn {
   std::string log_method, log_target;
   size_t list_pos = 0;  // index in WorkerImpl::clients_
   char peer_ip[INET6_ADDRSTRLEN] = {};
+  // The listener's TLS contexts, kept alive while the connection lives (SNI refers to them).
+  std::shared_ptr<tls::ServerContext> tls_ctx;
 };
 
 enum class UpState : uint8_t { kConnecting, kHead, kBody, kDone, kTunnel };
@@ -164,7 +173,8 @@ enum class UpState : uint8_t { kConnecting, kHead, kBody, kDone, kTunnel };
 struct UpstreamConn : Conn {
   uint32_t backend = 0;
   UpState state = UpState::kConnecting;
-  bool connected = false;
+  bool tcp_connected = false;  // the socket connected (TLS may still be shaking hands)
+  bool connected = false;      // ready for the request: TCP up and, with TLS, the handshake done
   bool reused = false;
   bool keep_alive = true;
   bool dechunk = false;
@@ -388,8 +398,13 @@ class WorkerImpl {
   // Sends are prepared once per loop turn, after every completion has been reaped: SQEs are
   // submitted only at the next turn anyway, and by then all the pieces that arrived in this
   // batch (say, every 16 KiB read of one 64 KiB response) leave in one sendmsg.
+  // Nothing queued for the socket: no plaintext and, with TLS, no ciphertext.
+  static bool Idle(const Conn* c) {
+    return c->sendq.empty() && (!c->tls || c->tls->out_pending() == 0);
+  }
+
   void Send(Conn* c) {
-    if (c->send_scheduled || c->sending || c->closing || c->sendq.empty()) return;
+    if (c->send_scheduled || c->sending || c->closing || Idle(c)) return;
     c->send_scheduled = true;
     to_send_.push_back(c);
   }
@@ -404,8 +419,21 @@ class WorkerImpl {
   }
 
   void SubmitSend(Conn* c) {
-    if (c->sending || c->closing || c->sendq.empty()) return;
-    if (c->upstream && !static_cast<UpstreamConn*>(c)->connected) return;
+    if (c->sending || c->closing || Idle(c)) return;
+    if (c->upstream && !static_cast<UpstreamConn*>(c)->tcp_connected) return;
+    if (c->tls) {
+      // Plaintext waits for the handshake; then it is sealed in one batch per send.
+      if (c->tls->out_pending() == 0 && c->tls->handshake_done() && !c->sendq.empty()) {
+        if (!EncryptQueue(c)) return;
+      }
+      if (c->tls->out_pending() == 0) return;
+      io_uring_sqe* sqe = ring_.GetSqe();
+      io_uring_prep_send(sqe, c->fd, c->tls->out_data(), c->tls->out_pending(), MSG_NOSIGNAL);
+      io_uring_sqe_set_data64(sqe, Tag(c, Op::kSend));
+      c->sending = true;
+      ++c->inflight;
+      return;
+    }
     int n = c->sendq.Gather(c->iov);
     io_uring_sqe* sqe = ring_.GetSqe();
     if (n == 1) {
@@ -419,6 +447,180 @@ class WorkerImpl {
     io_uring_sqe_set_data64(sqe, Tag(c, Op::kSend));
     c->sending = true;
     ++c->inflight;
+  }
+
+  // ---- TLS -------------------------------------------------------------------------------
+
+  // Seals queued plaintext into TLS records (in the session's output) and releases the
+  // pieces. Small pieces (a head, a short body) are gathered into one record; large ones are
+  // written as they are. After a second of quiet the first 16 KiB go out in records that fit
+  // one TCP segment, so the client can decrypt the first bytes of a response before the rest
+  // arrive; busy connections get full 16 KiB records. False: the session failed (closed).
+  bool EncryptQueue(Conn* c) {
+    tls::Session& t = *c->tls;
+    if (now_ms_ - c->tls_last_send_ms > kTlsIdleMs) c->tls_small = kTlsSmallBytes;
+    c->tls_last_send_ms = now_ms_;
+    size_t done = 0;
+    std::string& gather = tls_gather_;
+    gather.clear();
+    auto write = [&](const char* p, size_t n) {
+      while (n > 0 && c->tls_small > 0) {
+        const size_t k = std::min<size_t>({n, kTlsSmallRecord, c->tls_small});
+        if (!t.Write(p, k)) return false;
+        c->tls_small -= static_cast<uint32_t>(k);
+        p += k;
+        n -= k;
+      }
+      return n == 0 || t.Write(p, n);
+    };
+    int pieces = c->sendq.Gather(c->iov);
+    bool ok = true;
+    for (int i = 0; i < pieces && ok && done < kTlsBatch; ++i) {
+      const char* p = static_cast<const char*>(c->iov[i].iov_base);
+      const size_t n = c->iov[i].iov_len;
+      if (n < kTlsGatherPiece && gather.size() + n <= kTlsRecord) {
+        gather.append(p, n);
+      } else {
+        if (!gather.empty()) ok = write(gather.data(), gather.size());
+        gather.clear();
+        if (ok) ok = write(p, n);
+      }
+      done += n;
+    }
+    if (ok && !gather.empty()) ok = write(gather.data(), gather.size());
+    gather.clear();
+    c->sendq.Advance(done, [&](const SendPiece& p) { ReleasePiece(p); });
+    if (!ok) {
+      RW_LOG(LogLevel::kDebug, "TLS write failed: %s", t.ErrorText().c_str());
+      ResetConn(c);
+      return false;
+    }
+    return true;
+  }
+
+  // Ciphertext read from a TLS connection: drive the handshake, then decrypt into the same
+  // provided buffer (the ciphertext was copied into the session first) and hand the plaintext
+  // on as if it had been read from a plain socket. Plaintext beyond one buffer goes through
+  // the scratch buffer and is copied by whoever keeps it.
+  void TlsInput(Conn* c, char* data, size_t n, uint16_t bid) {
+    tls::Session& t = *c->tls;
+    t.Feed(data, n);
+    const bool was_done = t.handshake_done();
+    if (!was_done) {
+      tls::Session::Result r = t.Handshake();
+      Send(c);  // handshake records
+      if (r == tls::Session::Result::kError || r == tls::Session::Result::kClosed) {
+        ring_.Return(bid);
+        TlsFailed(c, r == tls::Session::Result::kClosed ? "closed by the peer"
+                                                         : t.ErrorText().c_str());
+        return;
+      }
+      if (!t.handshake_done()) {
+        ring_.Return(bid);
+        return;
+      }
+      TlsEstablished(c);
+      if (c->closing) {
+        ring_.Return(bid);
+        return;
+      }
+    }
+    const size_t cap = ring_.buffer_size();
+    size_t used = 0;
+    bool handed = false;  // `data` (and bid) went to the input handler
+    for (;;) {
+      if (c->closing) break;
+      char* out = handed ? tls_scratch_.data() : data + used;
+      const size_t room = handed ? tls_scratch_.size() : cap - used;
+      size_t got = 0;
+      tls::Session::Result r = t.Read(out, room, &got);
+      if (r == tls::Session::Result::kOk) {
+        if (handed) {
+          PlainInput(c, out, got, -1);
+        } else {
+          used += got;
+          if (used == cap) {
+            handed = true;
+            PlainInput(c, data, used, bid);
+          }
+        }
+        continue;
+      }
+      if (!handed) {
+        handed = true;
+        if (used > 0) {
+          PlainInput(c, data, used, bid);
+        } else {
+          ring_.Return(bid);
+        }
+      }
+      if (c->closing) break;
+      if (r == tls::Session::Result::kWantMore) break;
+      if (r == tls::Session::Result::kClosed) {
+        PlainEof(c, 0);
+      } else {
+        RW_LOG(LogLevel::kDebug, "TLS read failed: %s", t.ErrorText().c_str());
+        PlainEof(c, -ECONNRESET);
+      }
+      break;
+    }
+    if (!handed) ring_.Return(bid);  // the connection closed before anything was handed on
+    if (!c->closing) Send(c);  // records the reads produced (alerts, key updates)
+  }
+
+  void PlainInput(Conn* c, char* p, size_t n, int32_t bid) {
+    if (c->upstream) {
+      UpstreamInput(static_cast<UpstreamConn*>(c), p, n, bid);
+    } else {
+      ClientInput(static_cast<ClientConn*>(c), p, n, bid);
+    }
+  }
+  void PlainEof(Conn* c, int res) {
+    if (c->closing) return;
+    if (c->upstream) {
+      UpstreamEof(static_cast<UpstreamConn*>(c), res);
+    } else {
+      ClientEof(static_cast<ClientConn*>(c));
+    }
+  }
+
+  void TlsEstablished(Conn* c) {
+    if (!c->upstream) {
+      RW_LOG(LogLevel::kDebug, "client %s: %.*s %s%s", static_cast<ClientConn*>(c)->peer_ip,
+             static_cast<int>(c->tls->version().size()), c->tls->version().data(),
+             c->tls->resumed() ? "resumed" : "full handshake",
+             c->tls->alpn().empty() ? "" : " with ALPN");
+      return;
+    }
+    auto* u = static_cast<UpstreamConn*>(c);
+    u->connected = true;
+    if (u->state == UpState::kConnecting) u->state = UpState::kHead;
+    ArmTimer(u, kTimerResponse);
+    Send(u);  // the request waited for the handshake
+  }
+
+  void TlsFailed(Conn* c, const char* why) {
+    if (c->closing) return;
+    if (c->upstream) {
+      auto* u = static_cast<UpstreamConn*>(c);
+      RW_LOG(LogLevel::kWarn, "upstream %s: TLS handshake failed: %s", BackendName(u->backend),
+             why);
+      UpstreamFailed(u, 502);  // not connected: counts as a failed connect, retried
+      return;
+    }
+    RW_LOG(LogLevel::kDebug, "client %s: TLS handshake failed: %s",
+           static_cast<ClientConn*>(c)->peer_ip, why);
+    CloseConn(c);
+  }
+
+  // Fetches the current TLS contexts when SIGHUP published new ones.
+  const tls::ContextSet* TlsContexts() {
+    const uint64_t gen = snap_->tls->generation();
+    if (gen != tls_gen_) {
+      tls_set_ = snap_->tls->Current();
+      tls_gen_ = gen;
+    }
+    return tls_set_.get();
   }
 
   // ---- Timers ----------------------------------------------------------------------------
@@ -552,7 +754,7 @@ class WorkerImpl {
       }
       // Idle keep-alive connections go now; busy ones close after their response.
       for (ClientConn* c : std::vector<ClientConn*>(clients_.begin(), clients_.end())) {
-        if (c->req == ReqState::kIdle && c->in.empty() && c->sendq.empty()) {
+        if (c->req == ReqState::kIdle && c->in.empty() && Idle(c)) {
           CloseConn(c);
         } else {
           c->close_after = true;
@@ -610,7 +812,17 @@ class WorkerImpl {
     c->list_pos = clients_.size();
     clients_.push_back(c);
     ++live_clients_;
-    ArmTimer(c, kTimerHeader);
+    if (const tls::ContextSet* set = TlsContexts();
+        set && listener < set->listeners.size() && set->listeners[listener]) {
+      c->tls_ctx = set->listeners[listener];
+      c->tls = std::make_unique<tls::Session>(c->tls_ctx->default_ctx());
+      if (!c->tls->ok()) {
+        RW_LOG(LogLevel::kWarn, "worker %u: cannot create a TLS session (out of memory?)", index_);
+        CloseConn(c);
+        return;
+      }
+    }
+    ArmTimer(c, kTimerHeader);  // covers the TLS handshake too
     ArmRecv(c);
   }
 
@@ -627,7 +839,9 @@ class WorkerImpl {
         return;
       }
       char* data = ring_.BufferData(bid);
-      if (c->upstream) {
+      if (c->tls) {
+        TlsInput(c, data, static_cast<size_t>(res), bid);
+      } else if (c->upstream) {
         UpstreamInput(static_cast<UpstreamConn*>(c), data, static_cast<size_t>(res), bid);
       } else {
         ClientInput(static_cast<ClientConn*>(c), data, static_cast<size_t>(res), bid);
@@ -685,10 +899,12 @@ class WorkerImpl {
       }
       return;
     }
-    c->sendq.Advance(static_cast<size_t>(res), [&](const SendPiece& p) { ReleasePiece(p); });
-    if (!c->sendq.empty()) {
-      Send(c);
+    if (c->tls) {
+      c->tls->OutSent(static_cast<size_t>(res));
+    } else {
+      c->sendq.Advance(static_cast<size_t>(res), [&](const SendPiece& p) { ReleasePiece(p); });
     }
+    if (!Idle(c)) Send(c);
     if (c->upstream && !c->recv_paused) {
       // Progress uploading the request counts as progress for the response timer.
       auto* u = static_cast<UpstreamConn*>(c);
@@ -704,7 +920,7 @@ class WorkerImpl {
         UnthrottleUpstream(cc->up);
       }
     }
-    if (!c->upstream && c->sendq.empty()) ClientDrained(static_cast<ClientConn*>(c));
+    if (!c->upstream && Idle(c)) ClientDrained(static_cast<ClientConn*>(c));
   }
 
   void ReleasePiece(const SendPiece& p) {
@@ -936,7 +1152,7 @@ class WorkerImpl {
       }
     }
     c->up_head.clear();
-    http1::WriteRequestHead(req, {.client_addr = c->peer_ip, .proto = "http"}, &c->up_head);
+    http1::WriteRequestHead(req, {.client_addr = c->peer_ip, .proto = c->tls ? "https" : "http"}, &c->up_head);
     int pick = PickBackend(c);
     if (pick < 0) {
       NoUsableBackend(c);
@@ -1158,7 +1374,7 @@ class WorkerImpl {
     if (c->close_after || !c->keep_alive || draining_) {
       c->close_after = true;
       c->req = ReqState::kDone;
-      if (c->sendq.empty() && !c->sending) ClientDrained(c);
+      if (Idle(c) && !c->sending) ClientDrained(c);
       return;
     }
     c->req = ReqState::kIdle;
@@ -1197,6 +1413,15 @@ class WorkerImpl {
       c->resp = RespState::kDone;
     }
     if (c->req != ReqState::kDone || c->resp != RespState::kDone) return;
+    if (c->tls && c->tls->handshake_done() && !c->tls_notified) {
+      c->tls_notified = true;  // close_notify first; this runs again once it is sent
+      c->tls->Shutdown();
+      if (!Idle(c)) {
+        Send(c);
+        return;
+      }
+    }
+    if (c->sending) return;
     shutdown(c->fd, SHUT_WR);
     c->req = ReqState::kLinger;
     c->in.clear();
@@ -1264,6 +1489,11 @@ class WorkerImpl {
       u->upstream = true;
       u->fd = *fd;
       u->backend = backend;
+      if (const tls::ContextSet* set = TlsContexts();
+          set && upstream < set->upstreams.size() && set->upstreams[upstream]) {
+        const tls::ClientContext& cc = *set->upstreams[upstream];
+        u->tls = std::make_unique<tls::Session>(cc.ctx(), cc.server_name());
+      }
       io_uring_sqe* sqe = ring_.GetSqe();
       io_uring_prep_connect(sqe, u->fd, reinterpret_cast<const sockaddr*>(&b.address.storage),
                             b.address.len);
@@ -1409,10 +1639,22 @@ class WorkerImpl {
       UpstreamFailed(u, 502);
       return;
     }
+    u->tcp_connected = true;
+    ArmRecv(u);
+    if (u->tls) {
+      // The handshake runs under a fresh connect timer; the request waits for it.
+      ArmTimer(u, kTimerConnect);
+      tls::Session::Result r = u->tls->Handshake();  // ClientHello
+      if (r == tls::Session::Result::kError) {
+        TlsFailed(u, u->tls->ErrorText().c_str());
+        return;
+      }
+      Send(u);
+      return;
+    }
     u->connected = true;
     if (u->state == UpState::kConnecting) u->state = UpState::kHead;
     ArmTimer(u, kTimerResponse);
-    ArmRecv(u);
     Send(u);
   }
 
@@ -1705,7 +1947,7 @@ class WorkerImpl {
     EndAttempt(u, stale ? AttemptEnd::kCancel : AttemptEnd::kFailed);
     // Bytes queued for a connection that never connected have not left: keep them.
     SendQueue carry;
-    if (!connected && !u->sending) std::swap(carry, u->sendq);
+    if (!connected && (!u->sending || u->tls)) std::swap(carry, u->sendq);
     u->client = nullptr;
     if (u->pooled) PoolRemove(u);
     CloseConn(u);
@@ -1797,7 +2039,7 @@ class WorkerImpl {
       }
     }
     // Queued pieces go back now (buffers to the ring) unless a send still holds them.
-    if (!c->sending) c->sendq.Clear([&](const SendPiece& p) { ReleasePiece(p); });
+    if (!c->sending || c->tls) c->sendq.Clear([&](const SendPiece& p) { ReleasePiece(p); });
     if (c->recv_armed || c->sending || c->inflight > 0) {
       io_uring_sqe* sqe = ring_.GetSqe();
       io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
@@ -1885,6 +2127,17 @@ class WorkerImpl {
   uint64_t accept_log_after_ms_ = 0;  // rate limit for the accept failure log line
   static constexpr uint64_t kAcceptBackoffMs = 100;
   uint64_t drain_deadline_ms_ = 0;
+  // TLS.
+  std::shared_ptr<const tls::ContextSet> tls_set_;
+  uint64_t tls_gen_ = 0;
+  std::string tls_gather_;                  // small pieces gathered into one record
+  std::vector<char> tls_scratch_ = std::vector<char>(16 * 1024);  // plaintext past a buffer
+  static constexpr size_t kTlsRecord = 16 * 1024;
+  static constexpr size_t kTlsGatherPiece = 4 * 1024;  // smaller pieces are gathered
+  static constexpr size_t kTlsBatch = 256 * 1024;      // plaintext sealed per send at most
+  static constexpr size_t kTlsSmallRecord = 1360;      // fits one segment with its overhead
+  static constexpr uint32_t kTlsSmallBytes = 16 * 1024;
+  static constexpr uint64_t kTlsIdleMs = 1000;
 };
 
 Worker::Worker(std::shared_ptr<const Snapshot> snapshot, uint32_t index,

@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "config/router.h"
 #include "health/view.h"
+#include "tls/tls.h"
 
 namespace ringway::proxy {
 
@@ -30,6 +31,8 @@ struct Snapshot {
   std::vector<uint32_t> backend_upstream;        // global backend index -> upstream index
   int access_log_fd = 1;                         // where access log lines go
   std::shared_ptr<health::View> health;          // one slot per global backend index
+  // TLS contexts of listeners and upstreams; SIGHUP publishes a new set.
+  std::shared_ptr<tls::ContextRegistry> tls = std::make_shared<tls::ContextRegistry>();
   explicit Snapshot(config::Config c);
 };
 

@@ -130,7 +130,7 @@ TEST(ConfigLoad, OriginalSchemaLoadsUnchanged) {
   EXPECT_EQ(IpOf(cfg.upstreams[0].backends[0].address), "127.0.0.1");
   EXPECT_EQ(cfg.upstreams[0].backends[0].weight, 1u);
   EXPECT_EQ(cfg.upstreams[0].backends[1].address.text, "127.0.0.1:3002");
-  EXPECT_FALSE(cfg.upstreams[0].tls);
+  EXPECT_FALSE(cfg.upstreams[0].tls.enabled);
   EXPECT_EQ(cfg.upstreams[0].keepalive, 64u);
   EXPECT_EQ(cfg.upstreams[1].name, "api_servers");
   ASSERT_EQ(cfg.upstreams[1].backends.size(), 2u);
@@ -266,11 +266,11 @@ TEST(ConfigLoad, ExtendedSchemaLoads) {
   EXPECT_EQ(cfg.upstreams[0].backends[0].weight, 1u);
   EXPECT_EQ(cfg.upstreams[0].backends[1].address.text, "127.0.0.1:3002");
   EXPECT_EQ(cfg.upstreams[0].backends[1].weight, 3u);
-  EXPECT_FALSE(cfg.upstreams[0].tls);
-  EXPECT_TRUE(cfg.upstreams[1].tls);  // server 'api' says tls: true
+  EXPECT_FALSE(cfg.upstreams[0].tls.enabled);
+  EXPECT_TRUE(cfg.upstreams[1].tls.enabled);  // server 'api' says tls: true
   EXPECT_EQ(cfg.upstreams[1].backends[0].address.text, "[::1]:9090");
   EXPECT_EQ(cfg.upstreams[2].backends[0].address.text, "127.0.0.1:7000");
-  EXPECT_FALSE(cfg.upstreams[2].tls);
+  EXPECT_FALSE(cfg.upstreams[2].tls.enabled);
 }
 
 TEST(ConfigLoad, TlsServerMarksItsUpstreamAndRouteUpstreams) {
@@ -288,9 +288,9 @@ upstreams:
   - {name: three, servers: ["10.0.0.3:80"]}
 )yaml");
   ASSERT_EQ(cfg.upstreams.size(), 3u);
-  EXPECT_TRUE(cfg.upstreams[0].tls);
-  EXPECT_TRUE(cfg.upstreams[1].tls);
-  EXPECT_FALSE(cfg.upstreams[2].tls);
+  EXPECT_TRUE(cfg.upstreams[0].tls.enabled);
+  EXPECT_TRUE(cfg.upstreams[1].tls.enabled);
+  EXPECT_FALSE(cfg.upstreams[2].tls.enabled);
 }
 
 TEST(ConfigLoad, ListenersAloneAreEnough) {

@@ -1,0 +1,559 @@
+#include "tls/tls.h"
+
+#include <fcntl.h>
+#include <sys/random.h>
+#include <unistd.h>
+// clang-format off
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/aes.h>
+// clang-format on
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+#include "core/timer.h"
+
+namespace ringway::tls {
+
+namespace {
+
+// TLS 1.3 suites first, then TLS 1.2 ECDHE with AEAD only: no CBC, no RSA key exchange, no
+// SHA-1 MACs. ECDSA before RSA so that a listener with both serves the faster one.
+constexpr char kDefaultCiphers[] =
+    "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256:"
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+std::once_flag g_init;
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+// Checks that a file can be opened; the error says why not.
+absl::Status Readable(const std::string& path, std::string_view what, const std::string& at) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: cannot read %s '%s': %s", at, what, path, strerror(errno)));
+  }
+  close(fd);
+  return absl::OkStatus();
+}
+
+std::string LastWolfError() {
+  unsigned long e = wolfSSL_ERR_peek_last_error();
+  if (e == 0) return "";
+  char buf[160];
+  wolfSSL_ERR_error_string_n(e, buf, sizeof(buf));
+  return buf;
+}
+
+void Random(void* p, size_t n) {
+  auto* b = static_cast<unsigned char*>(p);
+  while (n > 0) {
+    ssize_t r = getrandom(b, n, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      abort();  // the kernel's random source failing is not something to run on
+    }
+    b += r;
+    n -= static_cast<size_t>(r);
+  }
+}
+
+int TicketCb(WOLFSSL* ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ],
+             unsigned char iv[WOLFSSL_TICKET_IV_SZ], unsigned char mac[WOLFSSL_TICKET_MAC_SZ],
+             int enc, unsigned char* ticket, int len, int* out_len, void* ctx) {
+  TicketKeys& keys = TicketKeys::Get();
+  if (enc) return keys.Encrypt(name, iv, mac, ticket, len, out_len);
+  return keys.Decrypt(name, iv, mac, ticket, len, out_len);
+}
+
+}  // namespace
+
+void Init() {
+  std::call_once(g_init, [] {
+    wolfSSL_Init();
+  });
+}
+
+bool UsingFallbackLibrary() {
+#ifdef RINGWAY_WOLFSSL_FALLBACK
+  return true;
+#else
+  return false;
+#endif
+}
+
+const char* LibraryVersion() { return wolfSSL_lib_version(); }
+
+// ---- Ticket keys --------------------------------------------------------------------------
+
+TicketKeys& TicketKeys::Get() {
+  static TicketKeys* keys = [] {
+    auto* k = new TicketKeys;
+    Random(&k->nonce_prefix_, sizeof(k->nonce_prefix_));
+    return k;
+  }();
+  return *keys;
+}
+
+void TicketKeys::SetRotation(uint64_t rotation_ms) {
+  rotation_ms_.store(std::max<uint64_t>(rotation_ms, 1000), std::memory_order_relaxed);
+}
+
+void TicketKeys::RotateLocked(uint64_t now_ms) {
+  previous_ = current_;
+  Random(current_.name, sizeof(current_.name));
+  Random(current_.secret, sizeof(current_.secret));
+  current_.made_ms = now_ms;
+  current_.valid = true;
+}
+
+void TicketKeys::MaybeRotate(uint64_t now_ms) {
+  if (!current_.valid || now_ms - current_.made_ms >= rotation_ms()) RotateLocked(now_ms);
+}
+
+void TicketKeys::RotateNow() {
+  std::lock_guard<std::mutex> lock(mu_);
+  RotateLocked(core::MonotonicMs());
+}
+
+// A ticket is the session state sealed with AES-256-GCM under the current key: the 16-byte
+// key name goes in clear (it picks the key on the way back), the IV is a 96-bit nonce that
+// never repeats under one key (a random prefix and a counter), the tag sits in `mac`.
+int TicketKeys::Encrypt(unsigned char name[16], unsigned char iv[16], unsigned char mac[32],
+                        unsigned char* ticket, int len, int* out_len) {
+  unsigned char secret[32];
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    MaybeRotate(core::MonotonicMs());
+    memcpy(name, current_.name, 16);
+    memcpy(secret, current_.secret, 32);
+  }
+  uint64_t n = nonce_.fetch_add(1, std::memory_order_relaxed);
+  memset(iv, 0, 16);
+  memcpy(iv, &nonce_prefix_, 4);
+  memcpy(iv + 4, &n, 8);
+  memset(mac, 0, 32);
+  Aes aes;
+  int ret = WOLFSSL_TICKET_RET_FATAL;
+  if (wc_AesInit(&aes, nullptr, INVALID_DEVID) == 0) {
+    if (wc_AesGcmSetKey(&aes, secret, 32) == 0 &&
+        wc_AesGcmEncrypt(&aes, ticket, ticket, static_cast<word32>(len), iv, 12, mac, 16, name,
+                         16) == 0) {
+      *out_len = len;
+      ret = WOLFSSL_TICKET_RET_OK;
+    }
+    wc_AesFree(&aes);
+  }
+  memset(secret, 0, sizeof(secret));
+  return ret;
+}
+
+int TicketKeys::Decrypt(const unsigned char name[16], const unsigned char iv[16],
+                        const unsigned char mac[32], unsigned char* ticket, int len,
+                        int* out_len) {
+  unsigned char secret[32];
+  bool renew = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    uint64_t now = core::MonotonicMs();
+    MaybeRotate(now);
+    const uint64_t rotation = rotation_ms();
+    if (current_.valid && memcmp(name, current_.name, 16) == 0) {
+      memcpy(secret, current_.secret, 32);
+    } else if (previous_.valid && memcmp(name, previous_.name, 16) == 0 &&
+               now - current_.made_ms < rotation) {
+      memcpy(secret, previous_.secret, 32);
+      renew = true;  // still good, but issue a ticket under the current key
+    } else {
+      return WOLFSSL_TICKET_RET_REJECT;  // unknown or retired key: a full handshake
+    }
+  }
+  Aes aes;
+  int ret = WOLFSSL_TICKET_RET_REJECT;
+  if (wc_AesInit(&aes, nullptr, INVALID_DEVID) == 0) {
+    if (wc_AesGcmSetKey(&aes, secret, 32) == 0 &&
+        wc_AesGcmDecrypt(&aes, ticket, ticket, static_cast<word32>(len), iv, 12, mac, 16, name,
+                         16) == 0) {
+      *out_len = len;
+      ret = renew ? WOLFSSL_TICKET_RET_CREATE : WOLFSSL_TICKET_RET_OK;
+    }
+    wc_AesFree(&aes);
+  }
+  memset(secret, 0, sizeof(secret));
+  return ret;
+}
+
+// ---- Server contexts ----------------------------------------------------------------------
+
+struct ServerCallbacks {
+  // SNI: move the handshake to the certificate that names the host. No match: the default.
+  static int Sni(WOLFSSL* ssl, int* alert, void* arg) {
+    auto* self = static_cast<ServerContext*>(arg);
+    const char* name = wolfSSL_get_servername(ssl, WOLFSSL_SNI_HOST_NAME);
+    if (name == nullptr || self->entries_.size() < 2) return 0;
+    WOLFSSL_CTX* ctx = self->ForName(name);
+    if (ctx != wolfSSL_get_SSL_CTX(ssl)) wolfSSL_set_SSL_CTX(ssl, ctx);
+    return 0;
+  }
+
+  // ALPN: the first of the listener's protocols that the client offers; none: no ALPN.
+  static int Alpn(WOLFSSL* ssl, const unsigned char** out, unsigned char* outlen,
+                  const unsigned char* in, unsigned int inlen, void* arg) {
+    auto* self = static_cast<ServerContext*>(arg);
+    const std::string& ours = self->alpn_wire_;
+    for (size_t i = 0; i < ours.size();) {
+      const size_t len = static_cast<unsigned char>(ours[i]);
+      for (unsigned int j = 0; j < inlen;) {
+        const size_t theirs = in[j];
+        if (j + 1 + theirs > inlen) break;
+        if (theirs == len && memcmp(in + j + 1, ours.data() + i + 1, len) == 0) {
+          *out = in + j + 1;
+          *outlen = static_cast<unsigned char>(len);
+          return 0;  // SSL_TLSEXT_ERR_OK
+        }
+        j += 1 + static_cast<unsigned int>(theirs);
+      }
+      i += 1 + len;
+    }
+    return noack_return;
+  }
+};
+
+ServerContext::~ServerContext() {
+  for (Entry& e : entries_) wolfSSL_CTX_free(e.ctx);
+}
+
+WOLFSSL_CTX* ServerContext::ForName(std::string_view host) const {
+  std::string name = Lower(host);
+  while (!name.empty() && name.back() == '.') name.pop_back();
+  for (const Entry& e : entries_) {
+    for (const std::string& n : e.names) {
+      if (n == name) return e.ctx;
+    }
+  }
+  const size_t dot = name.find('.');
+  if (dot != std::string::npos) {
+    std::string wild = "*" + name.substr(dot);
+    for (const Entry& e : entries_) {
+      for (const std::string& n : e.names) {
+        if (n == wild) return e.ctx;
+      }
+    }
+  }
+  return entries_.front().ctx;
+}
+
+absl::StatusOr<std::shared_ptr<ServerContext>> ServerContext::Create(
+    const config::ListenerTls& cfg) {
+  Init();
+  std::shared_ptr<ServerContext> self(new ServerContext);
+  for (const std::string& p : cfg.alpn) {
+    self->alpn_wire_.push_back(static_cast<char>(p.size()));
+    self->alpn_wire_.append(p);
+  }
+  TicketKeys::Get().SetRotation(cfg.ticket_rotation_ms);
+  if (!cfg.ca.empty()) {
+    absl::Status st = Readable(cfg.ca, "the client CA bundle", cfg.at);
+    if (!st.ok()) return st;
+  }
+  for (const config::TlsCertificate& c : cfg.certificates) {
+    absl::Status st = Readable(c.cert, "certificate", c.at);
+    if (!st.ok()) return st;
+    st = Readable(c.key, "private key", c.at);
+    if (!st.ok()) return st;
+
+    WOLFSSL_CTX* ctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
+    if (ctx == nullptr) return absl::InternalError("wolfSSL_CTX_new failed");
+    self->entries_.push_back({ctx, {}});
+    Entry& e = self->entries_.back();
+    auto fail = [&](std::string_view what, const std::string& path) {
+      std::string detail = LastWolfError();
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: %s '%s'%s%s", c.at, what, path, detail.empty() ? "" : ": ", detail));
+    };
+    wolfSSL_CTX_SetMinVersion(
+        ctx, cfg.min_version == config::TlsVersion::k13 ? WOLFSSL_TLSV1_3 : WOLFSSL_TLSV1_2);
+    const std::string ciphers = cfg.ciphers.empty() ? kDefaultCiphers : cfg.ciphers;
+    if (wolfSSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != WOLFSSL_SUCCESS) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: no cipher in '%s' is known; write names such as "
+                          "ECDHE-ECDSA-AES128-GCM-SHA256 separated by ':'",
+                          cfg.at, ciphers));
+    }
+    if (wolfSSL_CTX_use_certificate_chain_file(ctx, c.cert.c_str()) != WOLFSSL_SUCCESS) {
+      return fail("cannot load the certificate (a PEM chain, leaf first) from", c.cert);
+    }
+    if (wolfSSL_CTX_use_PrivateKey_file(ctx, c.key.c_str(), WOLFSSL_FILETYPE_PEM) !=
+        WOLFSSL_SUCCESS) {
+      return fail("cannot load the private key (PEM) from", c.key);
+    }
+    if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: the private key '%s' does not match the certificate '%s'", c.at,
+                          c.key, c.cert));
+    }
+    WOLFSSL_X509* x509 = wolfSSL_X509_load_certificate_file(c.cert.c_str(), WOLFSSL_FILETYPE_PEM);
+    if (x509 == nullptr) return fail("cannot parse the certificate", c.cert);
+    const int after = wolfSSL_X509_cmp_current_time(wolfSSL_X509_get_notAfter(x509));
+    const int before = wolfSSL_X509_cmp_current_time(wolfSSL_X509_get_notBefore(x509));
+    if (after <= 0 || before > 0) {
+      wolfSSL_X509_free(x509);
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: the certificate '%s' %s; renew it", c.at, c.cert,
+          after <= 0 ? "has expired" : "is not valid yet (its notBefore is in the future)"));
+    }
+    if (!c.server_names.empty()) {
+      e.names = c.server_names;
+    } else {
+      while (char* alt = wolfSSL_X509_get_next_altname(x509)) e.names.push_back(Lower(alt));
+      if (e.names.empty()) {
+        if (char* cn = wolfSSL_X509_get_subjectCN(x509); cn != nullptr && *cn) {
+          e.names.push_back(Lower(cn));
+        }
+      }
+    }
+    wolfSSL_X509_free(x509);
+
+    if (!cfg.ca.empty()) {
+      if (wolfSSL_CTX_load_verify_locations(ctx, cfg.ca.c_str(), nullptr) != WOLFSSL_SUCCESS) {
+        std::string detail = LastWolfError();
+        return absl::InvalidArgumentError(
+            absl::StrFormat("%s: cannot load the client CA bundle '%s'%s%s", cfg.at, cfg.ca,
+                            detail.empty() ? "" : ": ", detail));
+      }
+      wolfSSL_CTX_set_verify(ctx,
+                             WOLFSSL_VERIFY_PEER | (cfg.client_cert_optional
+                                                        ? 0
+                                                        : WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT),
+                             nullptr);
+    } else {
+      wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, nullptr);
+    }
+    if (cfg.session_tickets) {
+      wolfSSL_CTX_set_TicketEncCb(ctx, TicketCb);
+      wolfSSL_CTX_set_TicketHint(ctx, static_cast<int>(cfg.ticket_rotation_ms / 1000));
+    } else {
+      wolfSSL_CTX_NoTicketTLSv12(ctx);
+      wolfSSL_CTX_no_ticket_TLSv13(ctx);
+    }
+    wolfSSL_CTX_set_servername_callback(ctx, ServerCallbacks::Sni);
+    wolfSSL_CTX_set_servername_arg(ctx, self.get());
+    if (!self->alpn_wire_.empty()) {
+      wolfSSL_CTX_set_alpn_select_cb(ctx, ServerCallbacks::Alpn, self.get());
+    }
+  }
+  return self;
+}
+
+// ---- Client contexts ----------------------------------------------------------------------
+
+ClientContext::~ClientContext() {
+  if (ctx_ != nullptr) wolfSSL_CTX_free(ctx_);
+}
+
+absl::StatusOr<std::shared_ptr<ClientContext>> ClientContext::Create(
+    const config::UpstreamTls& cfg) {
+  Init();
+  std::shared_ptr<ClientContext> self(new ClientContext);
+  self->ctx_ = wolfSSL_CTX_new(wolfSSLv23_client_method());
+  if (self->ctx_ == nullptr) return absl::InternalError("wolfSSL_CTX_new failed");
+  self->server_name_ = cfg.server_name;
+  WOLFSSL_CTX* ctx = self->ctx_;
+  wolfSSL_CTX_SetMinVersion(ctx, WOLFSSL_TLSV1_2);
+  wolfSSL_CTX_set_cipher_list(ctx, kDefaultCiphers);
+  if (cfg.verify) {
+    if (!cfg.ca.empty()) {
+      absl::Status st = Readable(cfg.ca, "the upstream CA bundle", cfg.at);
+      if (!st.ok()) return st;
+      if (wolfSSL_CTX_load_verify_locations(ctx, cfg.ca.c_str(), nullptr) != WOLFSSL_SUCCESS) {
+        std::string detail = LastWolfError();
+        return absl::InvalidArgumentError(
+            absl::StrFormat("%s: cannot load the CA bundle '%s'%s%s", cfg.at, cfg.ca,
+                            detail.empty() ? "" : ": ", detail));
+      }
+    } else if (wolfSSL_CTX_load_system_CA_certs(ctx) != WOLFSSL_SUCCESS) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: cannot load the system's CA certificates (install ca-certificates, or name a "
+          "bundle with ca:)",
+          cfg.at));
+    }
+    wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER, nullptr);
+  } else {
+    wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, nullptr);
+  }
+  return self;
+}
+
+// ---- Sets and the registry ----------------------------------------------------------------
+
+absl::StatusOr<std::shared_ptr<const ContextSet>> BuildContexts(const config::Config& cfg) {
+  auto set = std::make_shared<ContextSet>();
+  for (const config::Listener& l : cfg.listeners) {
+    if (!l.tls.enabled) {
+      set->listeners.push_back(nullptr);
+      continue;
+    }
+    absl::StatusOr<std::shared_ptr<ServerContext>> ctx = ServerContext::Create(l.tls);
+    if (!ctx.ok()) return ctx.status();
+    set->listeners.push_back(*std::move(ctx));
+  }
+  for (const config::Upstream& u : cfg.upstreams) {
+    if (!u.tls.enabled) {
+      set->upstreams.push_back(nullptr);
+      continue;
+    }
+    absl::StatusOr<std::shared_ptr<ClientContext>> ctx = ClientContext::Create(u.tls);
+    if (!ctx.ok()) return ctx.status();
+    set->upstreams.push_back(*std::move(ctx));
+  }
+  return std::shared_ptr<const ContextSet>(std::move(set));
+}
+
+void ContextRegistry::Publish(std::shared_ptr<const ContextSet> set) {
+  std::lock_guard<std::mutex> lock(mu_);
+  current_ = std::move(set);
+  generation_.fetch_add(1, std::memory_order_release);
+}
+
+std::shared_ptr<const ContextSet> ContextRegistry::Current() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_;
+}
+
+// ---- Sessions -----------------------------------------------------------------------------
+
+Session::Session(WOLFSSL_CTX* ctx) {
+  ssl_ = wolfSSL_new(ctx);
+  if (ssl_ == nullptr) return;
+  wolfSSL_SSLSetIORecv(ssl_, RecvCb);
+  wolfSSL_SSLSetIOSend(ssl_, SendCb);
+  wolfSSL_SetIOReadCtx(ssl_, this);
+  wolfSSL_SetIOWriteCtx(ssl_, this);
+}
+
+Session::Session(WOLFSSL_CTX* ctx, const std::string& server_name) : Session(ctx) {
+  if (ssl_ == nullptr || server_name.empty()) return;
+  wolfSSL_UseSNI(ssl_, WOLFSSL_SNI_HOST_NAME, server_name.data(),
+                 static_cast<unsigned short>(server_name.size()));
+  wolfSSL_check_domain_name(ssl_, server_name.c_str());
+}
+
+Session::~Session() {
+  if (ssl_ != nullptr) wolfSSL_free(ssl_);
+}
+
+int Session::RecvCb(WOLFSSL*, char* buf, int sz, void* ctx) {
+  auto* s = static_cast<Session*>(ctx);
+  const size_t avail = s->in_.size() - s->in_off_;
+  if (avail == 0) return WOLFSSL_CBIO_ERR_WANT_READ;
+  const size_t n = std::min(avail, static_cast<size_t>(sz));
+  memcpy(buf, s->in_.data() + s->in_off_, n);
+  s->in_off_ += n;
+  if (s->in_off_ == s->in_.size()) {
+    s->in_.clear();
+    s->in_off_ = 0;
+  }
+  return static_cast<int>(n);
+}
+
+int Session::SendCb(WOLFSSL*, char* buf, int sz, void* ctx) {
+  auto* s = static_cast<Session*>(ctx);
+  s->out_.append(buf, static_cast<size_t>(sz));
+  return sz;
+}
+
+void Session::Feed(const char* p, size_t n) {
+  if (in_off_ > 0 && in_off_ >= in_.size() / 2) {
+    in_.erase(0, in_off_);
+    in_off_ = 0;
+  }
+  in_.append(p, n);
+}
+
+void Session::OutSent(size_t n) {
+  out_sent_ += n;
+  if (out_sent_ >= out_.size()) {
+    out_.clear();
+    out_sent_ = 0;
+    if (out_.capacity() > 256 * 1024) out_.shrink_to_fit();
+  }
+}
+
+Session::Result Session::Classify(int ret) {
+  int err = wolfSSL_get_error(ssl_, ret);
+  if (err == WOLFSSL_ERROR_WANT_READ || err == WOLFSSL_ERROR_WANT_WRITE) return Result::kWantMore;
+  if (err == WOLFSSL_ERROR_ZERO_RETURN) return Result::kClosed;
+  last_error_ = err;
+  return Result::kError;
+}
+
+Session::Result Session::Handshake() {
+  if (handshake_done_) return Result::kOk;
+  if (ssl_ == nullptr) return Result::kError;
+  int ret = wolfSSL_is_server(ssl_) ? wolfSSL_accept(ssl_) : wolfSSL_connect(ssl_);
+  if (ret == WOLFSSL_SUCCESS) {
+    handshake_done_ = true;
+    return Result::kOk;
+  }
+  return Classify(ret);
+}
+
+Session::Result Session::Read(char* dst, size_t cap, size_t* n) {
+  *n = 0;
+  int ret = wolfSSL_read(ssl_, dst, static_cast<int>(std::min<size_t>(cap, INT32_MAX)));
+  if (ret > 0) {
+    *n = static_cast<size_t>(ret);
+    return Result::kOk;
+  }
+  return Classify(ret);
+}
+
+bool Session::Write(const char* p, size_t n) {
+  while (n > 0) {
+    const int chunk = static_cast<int>(std::min<size_t>(n, 1 << 20));
+    int ret = wolfSSL_write(ssl_, p, chunk);
+    if (ret <= 0) {
+      last_error_ = wolfSSL_get_error(ssl_, ret);
+      return false;
+    }
+    p += ret;
+    n -= static_cast<size_t>(ret);
+  }
+  return true;
+}
+
+void Session::Shutdown() {
+  if (ssl_ != nullptr) wolfSSL_shutdown(ssl_);
+}
+
+std::string_view Session::alpn() const {
+  const unsigned char* p = nullptr;
+  unsigned int len = 0;
+  wolfSSL_get0_alpn_selected(ssl_, &p, &len);
+  return p == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(p), len);
+}
+
+std::string_view Session::version() const { return wolfSSL_get_version(ssl_); }
+
+bool Session::resumed() const { return wolfSSL_session_reused(ssl_) == 1; }
+
+std::string Session::ErrorText() const {
+  if (last_error_ == 0) return "no error";
+  char buf[160];
+  wolfSSL_ERR_error_string_n(static_cast<unsigned long>(last_error_), buf, sizeof(buf));
+  return absl::StrFormat("%s (%d)", buf, last_error_);
+}
+
+}  // namespace ringway::tls

@@ -1,0 +1,207 @@
+// TLS on wolfSSL: server contexts for listeners (SNI, ALPN, tickets, client certificates),
+// client contexts for upstreams, and the per-connection Session that the worker drives from
+// io_uring completions.
+//
+// wolfSSL never touches a socket here. Its I/O callbacks read ciphertext that the worker fed
+// from a provided buffer and write ciphertext into the session's output string, which the
+// worker sends with its own io_uring send. So a handshake in progress never blocks a worker.
+//
+//   absl::StatusOr<std::shared_ptr<tls::ServerContext>> ctx = tls::ServerContext::Create(l.tls);
+//   tls::Session s(ctx->get());
+//   s.Feed(p, n);                    // ciphertext from the socket
+//   s.Handshake() / s.Read(buf, cap) // progress; s.out() holds ciphertext to send
+#ifndef RINGWAY_TLS_TLS_H_
+#define RINGWAY_TLS_TLS_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "config/config.h"
+
+struct WOLFSSL_CTX;
+struct WOLFSSL;
+
+namespace ringway::tls {
+
+// Initialises wolfSSL once per process (safe to call again).
+void Init();
+
+// True when this binary links Debian's libwolfssl (no assembly) because the source build
+// failed. Start-up says so loudly.
+bool UsingFallbackLibrary();
+
+// The wolfSSL version string.
+const char* LibraryVersion();
+
+// Session-ticket keys shared by every worker and every listener of the process. A new key is
+// made every `rotation_ms`; the previous one still decrypts tickets (which are then re-issued
+// under the new key) for one more period. Keys come from getrandom(2).
+class TicketKeys {
+ public:
+  static TicketKeys& Get();
+  void SetRotation(uint64_t rotation_ms);
+  uint64_t rotation_ms() const { return rotation_ms_.load(std::memory_order_relaxed); }
+
+  // The ticket callback's two halves. Return wolfSSL's WOLFSSL_TICKET_RET_* values.
+  int Encrypt(unsigned char name[16], unsigned char iv[16], unsigned char mac[32],
+              unsigned char* ticket, int len, int* out_len);
+  int Decrypt(const unsigned char name[16], const unsigned char iv[16],
+              const unsigned char mac[32], unsigned char* ticket, int len, int* out_len);
+
+  // For tests: make a new key now, as the schedule would.
+  void RotateNow();
+
+ private:
+  struct Key {
+    unsigned char name[16];
+    unsigned char secret[32];
+    uint64_t made_ms = 0;
+    bool valid = false;
+  };
+  void RotateLocked(uint64_t now_ms);
+  void MaybeRotate(uint64_t now_ms);
+
+  std::mutex mu_;
+  Key current_, previous_;
+  std::atomic<uint64_t> rotation_ms_{3'600'000};
+  std::atomic<uint64_t> nonce_{0};
+  uint32_t nonce_prefix_ = 0;
+};
+
+// The contexts of one TLS listener: one wolfSSL context per certificate, the first the
+// default; the SNI callback moves a handshake to the certificate that names the host.
+class ServerContext {
+ public:
+  // Loads and checks every certificate (readable, key matches, not expired, names). Errors
+  // name the config position, the path and the reason.
+  static absl::StatusOr<std::shared_ptr<ServerContext>> Create(const config::ListenerTls& cfg);
+  ~ServerContext();
+  ServerContext(const ServerContext&) = delete;
+  ServerContext& operator=(const ServerContext&) = delete;
+
+  WOLFSSL_CTX* default_ctx() const { return entries_.front().ctx; }
+  // The context serving `host` (exact name, then "*.rest" wildcard), or the default.
+  WOLFSSL_CTX* ForName(std::string_view host) const;
+  size_t certificate_count() const { return entries_.size(); }
+  const std::vector<std::string>& names(size_t i) const { return entries_[i].names; }
+
+ private:
+  ServerContext() = default;
+  struct Entry {
+    WOLFSSL_CTX* ctx = nullptr;
+    std::vector<std::string> names;  // lower-cased
+  };
+  std::vector<Entry> entries_;
+  std::string alpn_wire_;  // the listener's ALPN list in wire format
+  friend struct ServerCallbacks;
+};
+
+// A client context for an upstream (`tls:` on the upstream or its server).
+class ClientContext {
+ public:
+  static absl::StatusOr<std::shared_ptr<ClientContext>> Create(const config::UpstreamTls& cfg);
+  ~ClientContext();
+  ClientContext(const ClientContext&) = delete;
+  ClientContext& operator=(const ClientContext&) = delete;
+  WOLFSSL_CTX* ctx() const { return ctx_; }
+  const std::string& server_name() const { return server_name_; }
+
+ private:
+  ClientContext() = default;
+  WOLFSSL_CTX* ctx_ = nullptr;
+  std::string server_name_;
+};
+
+// Every listener's and upstream's contexts, replaceable as a whole (SIGHUP re-reads the
+// certificates). Workers hold a shared_ptr to the set they started a connection with.
+struct ContextSet {
+  std::vector<std::shared_ptr<ServerContext>> listeners;  // nullptr for plaintext listeners
+  std::vector<std::shared_ptr<ClientContext>> upstreams;  // nullptr for plaintext upstreams
+};
+absl::StatusOr<std::shared_ptr<const ContextSet>> BuildContexts(const config::Config& cfg);
+
+// The process's current ContextSet. Workers read generation() (one relaxed load) and fetch
+// the set again only when it changed.
+class ContextRegistry {
+ public:
+  void Publish(std::shared_ptr<const ContextSet> set);
+  std::shared_ptr<const ContextSet> Current() const;
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const ContextSet> current_;
+  std::atomic<uint64_t> generation_{0};
+};
+
+// One TLS connection. Not thread-safe; owned by one worker.
+class Session {
+ public:
+  enum class Result : uint8_t {
+    kOk,        // progress made (handshake complete, or data read)
+    kWantMore,  // needs more ciphertext from the peer
+    kClosed,    // the peer sent close_notify
+    kError,     // fatal: the connection must close
+  };
+
+  // Server side: `ctx` is a ServerContext's default context; SNI may switch it.
+  explicit Session(WOLFSSL_CTX* ctx);
+  // Client side: sends SNI `server_name` and checks it in the certificate, if not empty.
+  Session(WOLFSSL_CTX* ctx, const std::string& server_name);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  bool ok() const { return ssl_ != nullptr; }
+  bool handshake_done() const { return handshake_done_; }
+
+  // Ciphertext from the peer, copied (the caller's buffer may be reused at once).
+  void Feed(const char* p, size_t n);
+  bool has_input() const { return in_off_ < in_.size(); }
+
+  // Runs the handshake as far as the input allows.
+  Result Handshake();
+  // Decrypts into dst[0, cap). Sets *n to the bytes produced (kOk with *n > 0 only).
+  Result Read(char* dst, size_t cap, size_t* n);
+  // Encrypts p[0, n) into records appended to out(). False on a fatal error.
+  bool Write(const char* p, size_t n);
+  // Queues close_notify.
+  void Shutdown();
+
+  // Ciphertext waiting to be sent: out().substr(out_sent()).
+  std::string& out() { return out_; }
+  size_t out_pending() const { return out_.size() - out_sent_; }
+  const char* out_data() const { return out_.data() + out_sent_; }
+  void OutSent(size_t n);
+
+  // After the handshake: what was negotiated.
+  std::string_view alpn() const;
+  std::string_view version() const;
+  bool resumed() const;
+  // The last error, for logs.
+  std::string ErrorText() const;
+
+ private:
+  static int RecvCb(WOLFSSL* ssl, char* buf, int sz, void* ctx);
+  static int SendCb(WOLFSSL* ssl, char* buf, int sz, void* ctx);
+  Result Classify(int ret);
+
+  WOLFSSL* ssl_ = nullptr;
+  std::string in_;
+  size_t in_off_ = 0;
+  std::string out_;
+  size_t out_sent_ = 0;
+  bool handshake_done_ = false;
+  int last_error_ = 0;
+};
+
+}  // namespace ringway::tls
+
+#endif  // RINGWAY_TLS_TLS_H_
