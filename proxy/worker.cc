@@ -157,6 +157,7 @@ struct ClientConn : Conn {
   UpstreamConn* up = nullptr;
   std::string up_head;  // upstream request head; kept for a retry on a stale connection
   int32_t upstream_index = -1;
+  int32_t server = -1;   // index of the server (virtual host) of this exchange
   int32_t backend = -1;  // global backend index of this exchange
   uint16_t status = 0;
   uint64_t resp_bytes = 0;
@@ -1110,8 +1111,13 @@ class WorkerImpl {
       req.target = path;
     }
     int server = snap_->router.FindServer(c->listener, host);
+    c->server = server;
     if (server < 0) {
       RespondError(c, 404, c->req == ReqState::kBody);
+      return;
+    }
+    if (!c->tls && cfg_.servers[static_cast<size_t>(server)].redirect_https) {
+      RespondRedirect(c, req.method, host, path, cfg_.servers[static_cast<size_t>(server)]);
       return;
     }
     uint32_t route_tries = 0;
@@ -1363,6 +1369,40 @@ class WorkerImpl {
       c->req = ReqState::kDone;
     }
     Send(c);
+    if (c->req == ReqState::kDone) FinishExchange(c);
+  }
+
+  // redirect_https: plaintext requests are sent to the same host and target over https. GET
+  // and HEAD get 301; other methods 308, which tells the client to repeat the method and body.
+  void RespondRedirect(ClientConn* c, std::string_view method, std::string_view host,
+                       std::string_view target, const config::Server& srv) {
+    if (host.empty()) host = srv.server_names.empty() ? std::string_view() : srv.server_names[0];
+    if (host.empty() || host[0] == '*') {
+      RespondError(c, 400, c->req == ReqState::kBody);  // no name to send the client to
+      return;
+    }
+    // The port goes: https is on its default port. "[v6]:port" keeps its brackets.
+    if (size_t colon = host.rfind(':');
+        colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos) {
+      host = host.substr(0, colon);
+    }
+    const bool permanent_get = method == "GET" || method == "HEAD";
+    const bool close = c->req == ReqState::kBody || draining_ || !c->keep_alive;
+    std::string* s = AcquireString();
+    s->append(permanent_get ? "HTTP/1.1 301 Moved Permanently\r\n"
+                            : "HTTP/1.1 308 Permanent Redirect\r\n");
+    s->append("Location: https://").append(host).append(target.empty() ? "/" : target);
+    s->append("\r\nContent-Length: 0\r\n");
+    s->append(close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n");
+    c->status = permanent_get ? 301 : 308;
+    c->resp_bytes = s->size();
+    c->resp = RespState::kDone;
+    if (close) {
+      c->close_after = true;
+      c->req = ReqState::kDone;
+      c->keep_alive = false;
+    }
+    QueueOwned(c, s);
     if (c->req == ReqState::kDone) FinishExchange(c);
   }
 
@@ -1765,6 +1805,7 @@ class WorkerImpl {
     std::string* s = AcquireString();
     http1::WriteResponseHead(resp, client_keep_alive, c->http10, u->dechunk, s);
     AddStickyCookie(c, u, s);
+    if (c->tls && c->server >= 0) AddHsts(cfg_.servers[static_cast<size_t>(c->server)], resp, s);
     c->status = resp.status;
     c->resp_bytes += s->size();
     c->resp = RespState::kStreaming;
@@ -1790,6 +1831,16 @@ class WorkerImpl {
       u->state = UpState::kBody;
     }
     return r.consumed;
+  }
+
+  // HSTS on responses over TLS, unless the backend sent its own.
+  static void AddHsts(const config::Server& srv, const http1::ResponseHead& resp,
+                      std::string* head) {
+    if (srv.hsts.empty() || head->size() < 4) return;
+    for (const auto& f : resp.fields) {
+      if (http1::EqualsIgnoreCase(f.name, "strict-transport-security")) return;
+    }
+    head->insert(head->size() - 2, "Strict-Transport-Security: " + srv.hsts + "\r\n");
   }
 
   // Sticky sessions: a response from a backend other than the one the request's cookie named
