@@ -187,6 +187,8 @@ class Session {
   bool resumed() const;
   // The last error, for logs.
   std::string ErrorText() const;
+  // The wolfSSL object, for tests and for settings this class does not wrap.
+  WOLFSSL* native() const { return ssl_; }
 
  private:
   static int RecvCb(WOLFSSL* ssl, char* buf, int sz, void* ctx);

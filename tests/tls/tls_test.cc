@@ -1,0 +1,382 @@
+// The TLS layer without sockets: contexts from config (certificate checks, SNI names),
+// handshakes between a client and a server Session pumped in memory, records both ways,
+// resumption with tickets across key rotation, ALPN and SNI selection.
+//
+// Certificates are made for the test with the openssl command-line tool.
+#include "tls/tls.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+// clang-format off
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+// clang-format on
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace ringway::tls {
+namespace {
+
+namespace fs = std::filesystem;
+
+int Run(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
+
+class Certs : public ::testing::Environment {
+ public:
+  static fs::path dir;
+  void SetUp() override {
+    char tmpl[] = "/tmp/ringway-tls-test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir = tmpl;
+    const std::string d = dir.string();
+    // A CA, an ECDSA leaf for a.test and *.a.test, an RSA leaf for b.test, a leaf with only a
+    // CN, an expired leaf, and a key that matches none of them.
+    ASSERT_EQ(Run("cd " + d +
+                  " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                  "-keyout ca.key -out ca.pem -days 30 -subj /CN=test-ca"),
+              0);
+    auto leaf = [&](const std::string& name, const std::string& keyopt, const std::string& subj,
+                    const std::string& san, const std::string& days) {
+      std::string ext = san.empty() ? "" : " -extfile <(printf 'subjectAltName=" + san + "')";
+      return Run("bash -c \"cd " + d + " && openssl req -newkey " + keyopt + " -nodes -keyout " +
+                 name + ".key -out " + name + ".csr -subj " + subj +
+                 " && openssl x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key " +
+                 "-CAcreateserial -out " + name + ".pem " + days + ext + "\"");
+    };
+    ASSERT_EQ(leaf("a", "ec -pkeyopt ec_paramgen_curve:P-256", "/CN=a.test",
+                   "DNS:a.test,DNS:*.a.test", "-days 30"),
+              0);
+    ASSERT_EQ(leaf("b", "rsa:2048", "/CN=b.test", "DNS:b.test", "-days 30"), 0);
+    ASSERT_EQ(leaf("cn", "ec -pkeyopt ec_paramgen_curve:P-256", "/CN=cn-only.test", "",
+                   "-days 30"),
+              0);
+    ASSERT_EQ(Run("cd " + d +
+                  " && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "
+                  "other.key"),
+              0);
+    // Expired: signed with a validity that ended in the past.
+    ASSERT_EQ(Run("bash -c \"cd " + d +
+                  " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                  "-keyout old.key -out old.csr -subj /CN=old.test && printf '' > idx && "
+                  "printf '01' > serial && printf '[ca]\\ndefault_ca=c\\n[c]\\ndatabase=idx\\n"
+                  "serial=serial\\nnew_certs_dir=.\\ndefault_md=sha256\\npolicy=p\\n"
+                  "[p]\\ncommonName=supplied\\n' > ca.cnf && openssl ca -batch -config ca.cnf "
+                  "-cert ca.pem -keyfile ca.key -in old.csr -out old.pem -startdate "
+                  "20200101000000Z -enddate 20200201000000Z -notext\""),
+              0);
+    std::ofstream(dir / "garbage.pem") << "-----BEGIN CERTIFICATE-----\nnot base64\n";
+  }
+  void TearDown() override { fs::remove_all(dir); }
+};
+fs::path Certs::dir;
+
+std::string P(const std::string& name) { return (Certs::dir / name).string(); }
+
+config::TlsCertificate Cert(const std::string& base) {
+  config::TlsCertificate c;
+  c.cert = P(base + ".pem");
+  c.key = P(base + ".key");
+  c.at = "test.yaml:3:5";
+  return c;
+}
+
+config::ListenerTls Listener(std::initializer_list<std::string> certs) {
+  config::ListenerTls l;
+  l.enabled = true;
+  l.at = "test.yaml:2:3";
+  for (const auto& c : certs) l.certificates.push_back(Cert(c));
+  return l;
+}
+
+// Moves bytes between two sessions until neither has anything to say.
+void Pump(Session& a, Session& b) {
+  for (int i = 0; i < 50; ++i) {
+    bool moved = false;
+    if (a.out_pending() > 0) {
+      b.Feed(a.out_data(), a.out_pending());
+      a.OutSent(a.out_pending());
+      moved = true;
+    }
+    if (b.out_pending() > 0) {
+      a.Feed(b.out_data(), b.out_pending());
+      b.OutSent(b.out_pending());
+      moved = true;
+    }
+    if (!a.handshake_done()) a.Handshake();
+    if (!b.handshake_done()) b.Handshake();
+    if (!moved && a.out_pending() == 0 && b.out_pending() == 0) return;
+  }
+}
+
+// A client context that trusts the test CA.
+std::shared_ptr<ClientContext> Client(const std::string& name = "") {
+  config::UpstreamTls u;
+  u.enabled = true;
+  u.ca = P("ca.pem");
+  u.server_name = name;
+  u.at = "test.yaml:9:9";
+  auto c = ClientContext::Create(u);
+  EXPECT_TRUE(c.ok()) << c.status();
+  return c.ok() ? *c : nullptr;
+}
+
+std::string ReadAll(Session& s) {
+  std::string got;
+  char buf[4096];
+  for (int i = 0; i < 1000; ++i) {
+    size_t n = 0;
+    if (s.Read(buf, sizeof(buf), &n) != Session::Result::kOk) break;
+    got.append(buf, n);
+  }
+  return got;
+}
+
+TEST(ServerContextTest, NamesComeFromSubjectAltNamesElseTheCommonName) {
+  auto ctx = ServerContext::Create(Listener({"a", "b", "cn"}));
+  ASSERT_TRUE(ctx.ok()) << ctx.status();
+  ASSERT_EQ((*ctx)->certificate_count(), 3u);
+  EXPECT_EQ((*ctx)->names(0), (std::vector<std::string>{"a.test", "*.a.test"}));
+  EXPECT_EQ((*ctx)->names(1), (std::vector<std::string>{"b.test"}));
+  EXPECT_EQ((*ctx)->names(2), (std::vector<std::string>{"cn-only.test"}));
+}
+
+TEST(ServerContextTest, ForNameMatchesExactThenWildcardElseDefault) {
+  auto ctx = ServerContext::Create(Listener({"a", "b"}));
+  ASSERT_TRUE(ctx.ok()) << ctx.status();
+  ServerContext& s = **ctx;
+  EXPECT_EQ(s.ForName("b.test"), s.ForName("B.Test."));
+  EXPECT_NE(s.ForName("b.test"), s.default_ctx());
+  EXPECT_EQ(s.ForName("a.test"), s.default_ctx());
+  EXPECT_EQ(s.ForName("x.a.test"), s.default_ctx());
+  EXPECT_EQ(s.ForName("y.b.test"), s.default_ctx());  // no *.b.test: the default
+  EXPECT_EQ(s.ForName(""), s.default_ctx());
+}
+
+TEST(ServerContextTest, ExplicitServerNamesReplaceTheCertificates) {
+  config::ListenerTls l = Listener({"a", "b"});
+  l.certificates[1].server_names = {"api.example"};
+  auto ctx = ServerContext::Create(l);
+  ASSERT_TRUE(ctx.ok()) << ctx.status();
+  EXPECT_EQ((*ctx)->names(1), (std::vector<std::string>{"api.example"}));
+  EXPECT_NE((*ctx)->ForName("api.example"), (*ctx)->default_ctx());
+  EXPECT_EQ((*ctx)->ForName("b.test"), (*ctx)->default_ctx());
+}
+
+TEST(ServerContextTest, RefusesBadCertificatesWithPositionPathAndReason) {
+  auto expect_error = [](config::ListenerTls l, const std::string& needle) {
+    auto ctx = ServerContext::Create(l);
+    ASSERT_FALSE(ctx.ok()) << needle;
+    const std::string msg(ctx.status().message());
+    EXPECT_NE(msg.find("test.yaml:3:5"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+  };
+  config::ListenerTls missing = Listener({"a"});
+  missing.certificates[0].cert = P("nope.pem");
+  expect_error(missing, "cannot read certificate '" + P("nope.pem") + "': No such file");
+
+  config::ListenerTls nokey = Listener({"a"});
+  nokey.certificates[0].key = P("nope.key");
+  expect_error(nokey, "cannot read private key");
+
+  config::ListenerTls mismatch = Listener({"a"});
+  mismatch.certificates[0].key = P("other.key");
+  expect_error(mismatch, "does not match the certificate");
+
+  expect_error(Listener({"old"}), "has expired");
+
+  config::ListenerTls garbage = Listener({"a"});
+  garbage.certificates[0].cert = P("garbage.pem");
+  expect_error(garbage, "cannot load the certificate");
+
+  config::ListenerTls ciphers = Listener({"a"});
+  ciphers.ciphers = "NOT-A-CIPHER";
+  auto ctx = ServerContext::Create(ciphers);
+  ASSERT_FALSE(ctx.ok());
+  EXPECT_NE(std::string(ctx.status().message()).find("no cipher"), std::string::npos);
+}
+
+TEST(SessionTest, HandshakeAndRecordsBothWays) {
+  auto server_ctx = ServerContext::Create(Listener({"a"}));
+  ASSERT_TRUE(server_ctx.ok()) << server_ctx.status();
+  auto client_ctx = Client("a.test");
+  ASSERT_NE(client_ctx, nullptr);
+  Session server((*server_ctx)->default_ctx());
+  Session client(client_ctx->ctx(), client_ctx->server_name());
+  ASSERT_TRUE(server.ok() && client.ok());
+  EXPECT_EQ(client.Handshake(), Session::Result::kWantMore);  // ClientHello out
+  Pump(client, server);
+  ASSERT_TRUE(client.handshake_done());
+  ASSERT_TRUE(server.handshake_done());
+  EXPECT_EQ(server.version(), "TLSv1.3");
+  EXPECT_EQ(server.alpn(), "");  // the client offered none
+
+  std::string big(100'000, 'x');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
+  ASSERT_TRUE(client.Write(big.data(), big.size()));
+  Pump(client, server);
+  EXPECT_EQ(ReadAll(server), big);
+  ASSERT_TRUE(server.Write("pong", 4));
+  Pump(client, server);
+  EXPECT_EQ(ReadAll(client), "pong");
+
+  server.Shutdown();  // close_notify
+  Pump(client, server);
+  char buf[16];
+  size_t n = 0;
+  EXPECT_EQ(client.Read(buf, sizeof(buf), &n), Session::Result::kClosed);
+}
+
+TEST(SessionTest, GarbageIsAFatalErrorNotACrash) {
+  auto server_ctx = ServerContext::Create(Listener({"a"}));
+  ASSERT_TRUE(server_ctx.ok());
+  Session server((*server_ctx)->default_ctx());
+  std::string junk = "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n";
+  server.Feed(junk.data(), junk.size());
+  EXPECT_EQ(server.Handshake(), Session::Result::kError);
+  EXPECT_FALSE(server.handshake_done());
+  EXPECT_NE(server.ErrorText(), "no error");
+}
+
+TEST(SessionTest, FragmentedHandshakeByteByByte) {
+  auto server_ctx = ServerContext::Create(Listener({"a"}));
+  ASSERT_TRUE(server_ctx.ok());
+  auto client_ctx = Client("a.test");
+  Session server((*server_ctx)->default_ctx());
+  Session client(client_ctx->ctx(), "a.test");
+  client.Handshake();
+  for (int round = 0; round < 20 && !(client.handshake_done() && server.handshake_done());
+       ++round) {
+    // Client to server one byte at a time; the server must wait, never fail.
+    while (client.out_pending() > 0) {
+      server.Feed(client.out_data(), 1);
+      client.OutSent(1);
+      Session::Result r = server.Handshake();
+      ASSERT_NE(r, Session::Result::kError) << server.ErrorText();
+    }
+    Pump(client, server);
+  }
+  EXPECT_TRUE(client.handshake_done());
+  EXPECT_TRUE(server.handshake_done());
+}
+
+TEST(SessionTest, SniPicksTheCertificateAndTheClientChecksTheName) {
+  auto server_ctx = ServerContext::Create(Listener({"a", "b"}));
+  ASSERT_TRUE(server_ctx.ok());
+  auto client_ctx = Client("b.test");
+  Session server((*server_ctx)->default_ctx());
+  Session client(client_ctx->ctx(), "b.test");
+  client.Handshake();
+  Pump(client, server);
+  // The client verifies the chain and that the certificate names b.test: it only completes
+  // if the server moved to b's certificate.
+  EXPECT_TRUE(client.handshake_done()) << client.ErrorText();
+
+  // A client that expects a name no certificate has fails verification.
+  auto wrong_ctx = Client("c.test");
+  Session server2((*server_ctx)->default_ctx());
+  Session wrong(wrong_ctx->ctx(), "c.test");
+  wrong.Handshake();
+  Pump(wrong, server2);
+  EXPECT_FALSE(wrong.handshake_done());
+}
+
+TEST(SessionTest, AlpnPicksHttp11AndToleratesAMismatch) {
+  auto server_ctx = ServerContext::Create(Listener({"a"}));
+  ASSERT_TRUE(server_ctx.ok());
+  auto client_ctx = Client("a.test");
+  struct Case {
+    std::string offer, expect;
+  };
+  for (const Case& c : {Case{"h2,http/1.1", "http/1.1"}, Case{"h2", ""}}) {
+    Session server((*server_ctx)->default_ctx());
+    Session client(client_ctx->ctx(), "a.test");
+    std::string list = c.offer;
+    ASSERT_EQ(wolfSSL_UseALPN(client.native(), list.data(), static_cast<unsigned>(list.size()),
+                              WOLFSSL_ALPN_CONTINUE_ON_MISMATCH),
+              WOLFSSL_SUCCESS);
+    client.Handshake();
+    Pump(client, server);
+    EXPECT_TRUE(server.handshake_done()) << c.offer;
+    EXPECT_EQ(server.alpn(), c.expect) << c.offer;
+  }
+}
+
+TEST(TicketKeysTest, SealAndOpenAcrossOneRotationNotTwo) {
+  TicketKeys& keys = TicketKeys::Get();
+  keys.RotateNow();
+  unsigned char name[16], iv[16], mac[32];
+  unsigned char ticket[64];
+  for (int i = 0; i < 64; ++i) ticket[i] = static_cast<unsigned char>(i);
+  int len = 0;
+  ASSERT_EQ(keys.Encrypt(name, iv, mac, ticket, sizeof(ticket), &len), WOLFSSL_TICKET_RET_OK);
+  ASSERT_EQ(len, 64);
+  unsigned char sealed[64];
+  memcpy(sealed, ticket, sizeof(sealed));
+  EXPECT_NE(sealed[10], 10);  // encrypted
+
+  unsigned char copy[64];
+  memcpy(copy, sealed, sizeof(copy));
+  EXPECT_EQ(keys.Decrypt(name, iv, mac, copy, sizeof(copy), &len), WOLFSSL_TICKET_RET_OK);
+  EXPECT_EQ(copy[10], 10);
+
+  // A tampered ticket is refused.
+  memcpy(copy, sealed, sizeof(copy));
+  copy[5] ^= 1;
+  EXPECT_EQ(keys.Decrypt(name, iv, mac, copy, sizeof(copy), &len), WOLFSSL_TICKET_RET_REJECT);
+
+  // After one rotation: still opens, and asks for a new ticket under the new key.
+  keys.RotateNow();
+  memcpy(copy, sealed, sizeof(copy));
+  EXPECT_EQ(keys.Decrypt(name, iv, mac, copy, sizeof(copy), &len), WOLFSSL_TICKET_RET_CREATE);
+  EXPECT_EQ(copy[10], 10);
+
+  // After two: the key is gone.
+  keys.RotateNow();
+  memcpy(copy, sealed, sizeof(copy));
+  EXPECT_EQ(keys.Decrypt(name, iv, mac, copy, sizeof(copy), &len), WOLFSSL_TICKET_RET_REJECT);
+}
+
+TEST(TicketKeysTest, NoncesNeverRepeat) {
+  TicketKeys& keys = TicketKeys::Get();
+  unsigned char name[16], iv1[16], iv2[16], mac[32], t[8] = {};
+  int len = 0;
+  keys.Encrypt(name, iv1, mac, t, sizeof(t), &len);
+  keys.Encrypt(name, iv2, mac, t, sizeof(t), &len);
+  EXPECT_NE(memcmp(iv1, iv2, 16), 0);
+}
+
+TEST(SessionTest, ResumptionWithATicketAfterOneRotation) {
+  auto server_ctx = ServerContext::Create(Listener({"a"}));
+  ASSERT_TRUE(server_ctx.ok());
+  auto client_ctx = Client("a.test");
+  Session server((*server_ctx)->default_ctx());
+  Session client(client_ctx->ctx(), "a.test");
+  client.Handshake();
+  Pump(client, server);
+  ASSERT_TRUE(client.handshake_done());
+  ReadAll(client);  // takes in the NewSessionTicket
+  WOLFSSL_SESSION* saved = wolfSSL_get1_session(client.native());
+  ASSERT_NE(saved, nullptr);
+
+  TicketKeys::Get().RotateNow();
+  Session server2((*server_ctx)->default_ctx());
+  Session client2(client_ctx->ctx(), "a.test");
+  ASSERT_EQ(wolfSSL_set_session(client2.native(), saved), WOLFSSL_SUCCESS);
+  client2.Handshake();
+  Pump(client2, server2);
+  ASSERT_TRUE(client2.handshake_done());
+  EXPECT_TRUE(server2.resumed());
+  wolfSSL_SESSION_free(saved);
+}
+
+}  // namespace
+}  // namespace ringway::tls
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  ::testing::AddGlobalTestEnvironment(new ringway::tls::Certs);
+  return RUN_ALL_TESTS();
+}
