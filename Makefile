@@ -78,6 +78,7 @@ integration: release
 
 bench: release
 	@$(BUILD)/release/ringway_bench
+	@$(BUILD)/release/ringway_crypto_bench
 
 compare: release perf-deps
 	@RINGWAY_BIN=$(BUILD)/release/ringway bash perf/compare

@@ -587,7 +587,8 @@ class BodiesTest(TlsTestCase):
                             "-o", "/dev/null", "-w", "%{http_code} %{num_connects}\\n", *urls)
         self.assertEqual(rc, 0, err)
         self.assertEqual(text(out).split("\n")[:5], ["200 1"] + ["200 0"] * 4, out)
-        self.assertEqual(self.web.stats()["connections"], 2)
+        paths = self.web.stats()["paths"]
+        self.assertEqual([paths.get("/k%d" % i) for i in range(5)], [1] * 5, paths)
 
 
 # ---------------------------------------------------------------------------------------------
