@@ -120,12 +120,10 @@ struct Server {
   std::string hsts;             // Strict-Transport-Security value on TLS responses; "" none
 };
 
-// One certificate a TLS listener serves: the chain and key (PEM), the SNI names it answers
-// (from the certificate's subjectAltName DNS names and CN unless given) and an OCSP response
-// (DER) to staple.
+// One certificate a TLS listener serves: the chain and key (PEM) and the SNI names it answers
+// (from the certificate's subjectAltName DNS names and CN unless given).
 struct TlsCertificate {
   std::string cert, key;
-  std::string ocsp;
   std::vector<std::string> server_names;  // lower-cased; "*.acme.com" wildcards allowed
   std::string at;                         // "file:line:col" of the entry, for later errors
 };

@@ -395,7 +395,7 @@ TEST(ConfigLoad, ReferenceExamplesLoad) {
     ++examples;
     at = end + 3;
   }
-  EXPECT_EQ(examples, 4);
+  EXPECT_EQ(examples, 6);
 }
 
 // ---------------------------------------------------------------------------------------------

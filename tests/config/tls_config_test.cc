@@ -64,7 +64,7 @@ TEST(TlsConfig, ListenerCertificateListWithDefaultFirst) {
       key: /a.key
       certificates:
         - {cert: /b.pem, key: /b.key, server_names: ["API.example", "*.b.example"]}
-        - {cert: /c.pem, key: /c.key, ocsp: /c.ocsp}
+        - {cert: /c.pem, key: /c.key}
       ca: /clients.pem
       client_certificate: optional
       min_version: "1.3"
@@ -80,7 +80,7 @@ TEST(TlsConfig, ListenerCertificateListWithDefaultFirst) {
   EXPECT_EQ(t.certificates[0].cert, "/a.pem");
   EXPECT_EQ(t.certificates[1].server_names,
             (std::vector<std::string>{"api.example", "*.b.example"}));
-  EXPECT_EQ(t.certificates[2].ocsp, "/c.ocsp");
+  EXPECT_EQ(t.certificates[2].cert, "/c.pem");
   EXPECT_TRUE(t.client_cert_optional);
   EXPECT_EQ(t.min_version, TlsVersion::k13);
   EXPECT_FALSE(t.session_tickets);
@@ -119,6 +119,9 @@ TEST(TlsConfig, Errors) {
   EXPECT_THAT(ErrorOf(With("global:\n  port: 443\n  tls: {ocsp: /o, certificates: "
                            "[{cert: /d, key: /k}]}\n")),
               HasSubstr("'ocsp' in global.tls belongs to a certificate"));
+  EXPECT_THAT(ErrorOf(With("global:\n  port: 443\n  tls: {cert: /c, key: /k, ocsp: /o}\n")),
+              HasSubstr("tls.yaml:3:34: 'ocsp' in global.tls: OCSP stapling is not supported "
+                        "yet"));
 }
 
 TEST(TlsConfig, MinVersionSpellings) {
