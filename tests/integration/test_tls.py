@@ -353,14 +353,12 @@ class SniTest(TlsTestCase):
     def test_sni_selects_certificate_and_requests_reach_backend(self):
         self.start_tls()
         c = self.certs
-        cases = [("a.test", "a"), ("b.test", "b"), ("x.a.test", "a"), ("X.A.TEST", "a"),
-                 ("c.test", "c"), ("unknown.test", "a"), ("a.test.evil", "a"), (None, "a")]
+        cases = [("a.test", "a"), ("b.test", "b"), ("B.Test", "b"), ("x.a.test", "a"),
+                 ("c.test", "c"), ("c.internal", "a"), ("unknown.test", "a"),
+                 ("b.test.evil", "a"), ("x.b.test", "a"), (None, "a")]
         for sni, want in cases:
             self.assertEqual(served_cert(self.tls_port, sni), c.der(want),
                              "SNI %r should get certificate %s" % (sni, want))
-        # The wildcard covers one label only.
-        self.assertEqual(served_cert(self.tls_port, "y.x.a.test"), c.der("a"))  # the default
-        self.assertNotEqual(served_cert(self.tls_port, "b.test"), c.der("a"))
 
         # curl verifies each name against the test CA; -v shows which certificate came.
         for host, subject, keytype in [("a.test", "CN=a.test", "id-ecPublicKey"),
@@ -389,6 +387,22 @@ class SniTest(TlsTestCase):
         self.assertNotEqual(rc, 0, "curl accepted c.internal's certificate for c.test")
         self.assertEqual(self.web.served("/headers"), 3)
 
+    def test_default_is_first_certificate(self):
+        # The list form alone: its first entry (b) is the default.
+        c = self.certs
+        self.start_tls(tls={"certificates": [{"cert": c.pem("b"), "key": c.key("b")},
+                                             {"cert": c.pem("a"), "key": c.key("a")}]})
+        cases = [("unknown.test", "b"), (None, "b"), ("a.test", "a"), ("A.TEST", "a"),
+                 ("x.a.test", "a"), ("X.a.Test", "a"),
+                 ("y.x.a.test", "b"),  # a wildcard covers one label
+                 ("a.test.evil", "b"), ("xa.test", "b"), ("b.test", "b")]
+        for sni, want in cases:
+            self.assertEqual(served_cert(self.tls_port, sni), c.der(want),
+                             "SNI %r should get certificate %s" % (sni, want))
+        rc, out, err = self.curl_tls("x.a.test", "/wild")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(self.web.served("/wild"), 1)
+
     def test_plain_http_on_tls_port_gets_no_response(self):
         self.start_tls()
         with harness.Conn(self.tls_port, timeout=10) as conn:
@@ -407,9 +421,9 @@ LEGACY = ["-cipher", "DEFAULT@SECLEVEL=0"]
 
 class ProtocolTest(TlsTestCase):
     def assertHandshake(self, port, *args, version):
-        rc, out = s_client(port, *args)
+        rc, out = s_client(port, *args, "-CAfile", self.certs.pem("ca"), "-verify_return_error")
         self.assertEqual(rc, 0, out)
-        self.assertRegex(out, r"Protocol\s*:\s*%s\b" % re.escape(version), out)
+        self.assertRegex(out, r"(?m)^New, %s, Cipher is " % re.escape(version), out)
         self.assertIn("Verify return code: 0 (ok)", out)
         return out
 
@@ -417,25 +431,24 @@ class ProtocolTest(TlsTestCase):
         rc, out = s_client(port, *args)
         self.assertNotEqual(rc, 0, out)
         self.assertNotIn("BEGIN CERTIFICATE", out)
+        # The client did send its ClientHello (the version was offered, not refused locally).
+        m = re.search(r"SSL handshake has read \d+ bytes and written (\d+) bytes", out)
+        self.assertTrue(m and int(m.group(1)) > 0, out)
         return out
 
     def test_versions(self):
         self.start_tls()
-        ca = ["-CAfile", self.certs.pem("ca"), "-verify_return_error"]
-        self.assertHandshake(self.tls_port, "-tls1_2", *ca, version="TLSv1.2")
-        self.assertHandshake(self.tls_port, "-tls1_3", *ca, version="TLSv1.3")
+        self.assertHandshake(self.tls_port, "-tls1_2", version="TLSv1.2")
+        self.assertHandshake(self.tls_port, "-tls1_3", version="TLSv1.3")
         # Client's choice: the newest.
-        self.assertHandshake(self.tls_port, *ca, version="TLSv1.3")
+        self.assertHandshake(self.tls_port, version="TLSv1.3")
         for old in ("-tls1", "-tls1_1"):
-            out = self.assertRefused(self.tls_port, old, *LEGACY)
-            # The client did offer it (it got as far as a ClientHello) and was turned away.
-            self.assertRegex(out, r"(?i)alert|wrong version|unsupported protocol|"
-                                  r"no protocols available|errno", out)
+            self.assertRefused(self.tls_port, old, *LEGACY)
         # TLS 1.2 with ECDHE and an AEAD cipher only.
         rc, out = s_client(self.tls_port, "-tls1_2", "-cipher", "AES128-SHA:AES256-SHA256")
         self.assertNotEqual(rc, 0, "a CBC/RSA-kx suite was accepted:\n" + out)
-        out = self.assertHandshake(self.tls_port, "-tls1_2", *ca, version="TLSv1.2")
-        self.assertRegex(out, r"Cipher\s*:\s*ECDHE-ECDSA-(AES\d+-GCM-SHA\d+|CHACHA20-POLY1305)")
+        out = self.assertHandshake(self.tls_port, "-tls1_2", version="TLSv1.2")
+        self.assertRegex(out, r"Cipher is ECDHE-ECDSA-(AES\d+-GCM-SHA\d+|CHACHA20-POLY1305)")
         self.assertIn("Secure Renegotiation IS supported", out)
 
     def test_min_version_13(self):
@@ -443,6 +456,17 @@ class ProtocolTest(TlsTestCase):
         self.assertHandshake(self.tls_port, "-tls1_3", version="TLSv1.3")
         self.assertRefused(self.tls_port, "-tls1_2")
         self.assertRefused(self.tls_port, "-tls1_1", *LEGACY)
+
+    def test_refused_handshakes_get_an_alert(self):
+        # A server that turns a handshake down says why with a fatal alert, rather than
+        # closing the connection on the client, which then sees only an unexpected EOF:
+        # RFC 8446 4.2.1 ("MUST abort the handshake with a "protocol_version" alert") and
+        # RFC 5246 7.4.1.3 (no acceptable cipher suite: "return a handshake failure alert").
+        self.start_tls()
+        out = self.assertRefused(self.tls_port, "-tls1_1", *LEGACY)
+        self.assertIn("alert protocol version", out)
+        out = self.assertRefused(self.tls_port, "-tls1_2", "-cipher", "AES128-SHA")
+        self.assertRegex(out, r"alert handshake failure|alert insufficient security", out)
 
     def test_alpn(self):
         self.start_tls()
@@ -527,9 +551,8 @@ class ResumptionTest(TlsTestCase):
         kind, _, out = self.handshake(self.tls_port, "-tls1_3", sess_out=sess)
         self.assertEqual(kind, "New", out)
         self.assertNotIn("Post-Handshake New Session Ticket arrived", out)
-        if os.path.exists(sess) and os.path.getsize(sess) > 0:
-            kind, _, out = self.handshake(self.tls_port, "-tls1_3", sess_in=sess)
-            self.assertEqual(kind, "New", out)
+        # s_client saves a TLS 1.3 session only when a ticket comes.
+        self.assertFalse(os.path.exists(sess), "a TLS 1.3 session was saved: %s" % out)
         # TLS 1.2 issues no ticket either.
         kind, _, out = self.handshake(self.tls_port, "-tls1_2", sess_out=sess)
         self.assertNotIn("TLS session ticket lifetime hint", out)
@@ -539,6 +562,8 @@ class ResumptionTest(TlsTestCase):
         results, out = self.resumes(self.tls_port, "-tls1_3", rounds=8)
         self.assertEqual(results, ["Reused"] * 8, out)
         results, out = self.resumes(self.tls_port, "-tls1_2", rounds=6)
+        self.assertEqual(results, ["Reused"] * 6, out)
+        results, out = self.resumes(self.tls_port, "-tls1_2", "-no_ticket", rounds=6)
         self.assertEqual(results, ["Reused"] * 6, out)
 
 
@@ -581,10 +606,12 @@ class BodiesTest(TlsTestCase):
                     self.assertEqual(r.body, harness.pattern(i * 1000))
                 self.assertFalse(r.has_token("Connection", "close"), r)
         # curl: five URLs, one connection.
-        urls = ["https://a.test:%d/k%d" % (self.tls_port, i) for i in range(5)]
+        urls = []
+        for i in range(5):
+            urls += ["-o", "/dev/null", "https://a.test:%d/k%d" % (self.tls_port, i)]
         rc, out, err = curl("--cacert", self.certs.pem("ca"), "--resolve",
                             "a.test:%d:%s" % (self.tls_port, HOST),
-                            "-o", "/dev/null", "-w", "%{http_code} %{num_connects}\\n", *urls)
+                            "-w", "%{http_code} %{num_connects}\\n", *urls)
         self.assertEqual(rc, 0, err)
         self.assertEqual(text(out).split("\n")[:5], ["200 1"] + ["200 0"] * 4, out)
         paths = self.web.stats()["paths"]
@@ -617,22 +644,31 @@ class GarbageTest(TlsTestCase):
         return all(rw.running() for rw in self.ringways)
 
     def test_stalled_handshakes_do_not_block_others(self):
-        self.start_tls(timeouts={"client_header": "3s"})
+        header_timeout = 5
+        self.start_tls(timeouts={"client_header": "%ds" % header_timeout})
         hello = client_hello()
         stalled = []
         try:
+            t0 = time.monotonic()
             for _ in range(20):
                 s = socket.create_connection((HOST, self.tls_port), timeout=10)
                 stalled.append(s)
                 s.sendall(hello[:len(hello) // 2])
             for i in range(5):
-                t0 = time.monotonic()
-                rc, out, err = self.curl_tls("a.test", "/while-stalled", "--max-time", "5")
+                rc, out, err = self.curl_tls("a.test", "/while-stalled", "--max-time", "4")
                 self.assertEqual(rc, 0, "request %d failed beside 20 stalled handshakes: %s"
                                  % (i, err))
             self.assertEqual(self.web.served("/while-stalled"), 5)
+            if time.monotonic() - t0 < header_timeout - 1:
+                # Served while every stalled handshake was still open.
+                for s in stalled:
+                    try:
+                        data = s.recv(4096, socket.MSG_DONTWAIT)
+                        self.fail("a stalled handshake ended early: %r" % data)
+                    except BlockingIOError:
+                        pass
             # The stalled ones fall to the header timeout (which covers the handshake).
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + header_timeout + 15
             for s in stalled:
                 s.settimeout(max(0.1, deadline - time.monotonic()))
                 try:
@@ -640,8 +676,8 @@ class GarbageTest(TlsTestCase):
                 except ConnectionResetError:
                     data = b""
                 except socket.timeout:
-                    self.fail("a stalled handshake was still open 20 s later (header "
-                              "timeout 3s)")
+                    self.fail("a stalled handshake outlived the header timeout (%ds) by "
+                              "15 s" % header_timeout)
                 # A TLS alert at most; never an HTTP response.
                 self.assertFalse(data.startswith(b"HTTP/"), data)
         finally:
@@ -1023,8 +1059,7 @@ class ReloadTest(TlsTestCase):
         self.assertEqual(before.get("/before-again").status, 200)
 
         # A broken file: the last good certificate stays.
-        with open(live_pem, "w") as f:
-            f.write(open(c.path("bad.pem")).read())
+        shutil.copyfile(c.path("bad.pem"), live_pem)
         rw.signal(signal.SIGHUP)
         lines = harness.wait_for(lambda: rw.log_lines("not reloaded"), 5)
         self.assertTrue(lines, rw.stderr())
