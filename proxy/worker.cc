@@ -611,6 +611,15 @@ class WorkerImpl {
     }
     RW_LOG(LogLevel::kDebug, "client %s: TLS handshake failed: %s",
            static_cast<ClientConn*>(c)->peer_ip, why);
+    // The alert that says why (protocol_version, handshake_failure, ...) goes out before the
+    // close. It is a few bytes on a socket with nothing else queued, so one non-blocking send
+    // outside the ring takes it; with a send still in flight it would overtake that, so then
+    // the alert is dropped.
+    if (!c->sending && c->tls->out_pending() > 0) {
+      ssize_t w = ::send(c->fd, c->tls->out_data(), c->tls->out_pending(),
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+      (void)w;
+    }
     CloseConn(c);
   }
 

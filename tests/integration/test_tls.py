@@ -24,7 +24,6 @@ listens on and connects to 127.0.0.1; every wait and every subprocess has a dead
 """
 
 import atexit
-import hashlib
 import json
 import os
 import random
@@ -361,9 +360,8 @@ class SniTest(TlsTestCase):
                              "SNI %r should get certificate %s" % (sni, want))
 
         # curl verifies each name against the test CA; -v shows which certificate came.
-        for host, subject, keytype in [("a.test", "CN=a.test", "id-ecPublicKey"),
-                                       ("x.a.test", "CN=a.test", "id-ecPublicKey"),
-                                       ("b.test", "CN=b.test", "rsaEncryption")]:
+        for host, subject in [("a.test", "CN=a.test"), ("x.a.test", "CN=a.test"),
+                              ("b.test", "CN=b.test")]:
             rc, out, err = self.curl_tls(host, "/headers", "-v")
             self.assertEqual(rc, 0, err)
             self.assertIn("subject: %s" % subject, err)
@@ -509,41 +507,40 @@ class ResumptionTest(TlsTestCase):
         return m.group(1), m.group(2), out
 
     def resumes(self, port, version_flag, *args, rounds=1):
-        """A full handshake saved to a file, then `rounds` connections resuming it; returns
-        the list of "New"/"Reused" of the resumptions."""
+        """A full handshake saved to a file, then `rounds` connections resuming it. Returns
+        the list of "New"/"Reused" of the resumptions, the full handshake's output and the
+        last resumption's."""
         sess = os.path.join(self.workdir, "sess%s.pem" % version_flag)
-        kind, version, out = self.handshake(port, version_flag, *args, sess_out=sess)
-        self.assertEqual(kind, "New", out)
+        kind, version, first = self.handshake(port, version_flag, *args, sess_out=sess)
+        self.assertEqual(kind, "New", first)
         self.assertTrue(os.path.getsize(sess) > 0)
         results = []
+        out = None
         for _ in range(rounds):
             kind, v2, out = self.handshake(port, version_flag, *args, sess_in=sess)
             self.assertEqual(v2, version, out)
             results.append(kind)
-        return results, out
+        return results, first, out
 
     def test_tls12_session_id(self):
         self.start_tls()
-        results, out = self.resumes(self.tls_port, "-tls1_2", "-no_ticket")
+        results, first, out = self.resumes(self.tls_port, "-tls1_2", "-no_ticket")
+        self.assertNotIn("TLS session ticket:", first)
         self.assertEqual(results, ["Reused"], out)
 
     def test_tls12_ticket(self):
         self.start_tls()
-        sess = os.path.join(self.workdir, "t12.pem")
-        kind, _, out = self.handshake(self.tls_port, "-tls1_2", sess_out=sess)
-        self.assertIn("TLS session ticket lifetime hint", out)
-        results, out = self.resumes(self.tls_port, "-tls1_2")
+        results, first, out = self.resumes(self.tls_port, "-tls1_2")
+        self.assertIn("TLS session ticket lifetime hint", first)
         self.assertEqual(results, ["Reused"], out)
 
     def test_tls13_ticket(self):
         self.start_tls()
-        sess = os.path.join(self.workdir, "t13.pem")
-        kind, _, out = self.handshake(self.tls_port, "-tls1_3", sess_out=sess)
-        self.assertIn("Post-Handshake New Session Ticket arrived", out)
-        results, out = self.resumes(self.tls_port, "-tls1_3", rounds=2)
+        results, first, out = self.resumes(self.tls_port, "-tls1_3", rounds=2)
+        self.assertIn("Post-Handshake New Session Ticket arrived", first)
         self.assertEqual(results, ["Reused", "Reused"], out)
         # The resumed connections carried requests to the backend like any other.
-        self.assertEqual(self.web.served("/resume"), 4)
+        self.assertEqual(self.web.served("/resume"), 3)
 
     def test_no_tickets(self):
         self.start_tls(tls=default_tls(session_tickets=False))
@@ -559,11 +556,11 @@ class ResumptionTest(TlsTestCase):
 
     def test_tickets_shared_by_workers(self):
         self.start_tls(workers=2)
-        results, out = self.resumes(self.tls_port, "-tls1_3", rounds=8)
+        results, _, out = self.resumes(self.tls_port, "-tls1_3", rounds=8)
         self.assertEqual(results, ["Reused"] * 8, out)
-        results, out = self.resumes(self.tls_port, "-tls1_2", rounds=6)
+        results, _, out = self.resumes(self.tls_port, "-tls1_2", rounds=6)
         self.assertEqual(results, ["Reused"] * 6, out)
-        results, out = self.resumes(self.tls_port, "-tls1_2", "-no_ticket", rounds=6)
+        results, _, out = self.resumes(self.tls_port, "-tls1_2", "-no_ticket", rounds=6)
         self.assertEqual(results, ["Reused"] * 6, out)
 
 
@@ -638,10 +635,7 @@ class GarbageTest(TlsTestCase):
         # The listener still works.
         rc, out, err = self.curl_tls("a.test", "/after-garbage")
         self.assertEqual(rc, 0, err)
-        self.assertTrue(self.rw_alive())
-
-    def rw_alive(self):
-        return all(rw.running() for rw in self.ringways)
+        self.assertEqual(self.web.served("/after-garbage"), 1)
 
     def test_stalled_handshakes_do_not_block_others(self):
         header_timeout = 5
@@ -662,24 +656,31 @@ class GarbageTest(TlsTestCase):
             if time.monotonic() - t0 < header_timeout - 1:
                 # Served while every stalled handshake was still open.
                 for s in stalled:
+                    s.settimeout(0)  # (with a timeout set, Python would wait for data)
                     try:
-                        data = s.recv(4096, socket.MSG_DONTWAIT)
+                        data = s.recv(4096)
                         self.fail("a stalled handshake ended early: %r" % data)
                     except BlockingIOError:
                         pass
             # The stalled ones fall to the header timeout (which covers the handshake).
             deadline = time.monotonic() + header_timeout + 15
             for s in stalled:
-                s.settimeout(max(0.1, deadline - time.monotonic()))
-                try:
-                    data = s.recv(4096)
-                except ConnectionResetError:
-                    data = b""
-                except socket.timeout:
-                    self.fail("a stalled handshake outlived the header timeout (%ds) by "
-                              "15 s" % header_timeout)
+                got = b""
+                while True:
+                    s.settimeout(max(0.1, deadline - time.monotonic()))
+                    try:
+                        data = s.recv(4096)
+                    except ConnectionResetError:
+                        data = b""
+                    except socket.timeout:
+                        self.fail("a stalled handshake outlived the header timeout (%ds) by "
+                                  "15 s" % header_timeout)
+                    if not data:
+                        break
+                    got += data
+                    self.assertLess(len(got), 1024, got)
                 # A TLS alert at most; never an HTTP response.
-                self.assertFalse(data.startswith(b"HTTP/"), data)
+                self.assertFalse(got.startswith(b"HTTP/"), got)
         finally:
             for s in stalled:
                 s.close()
