@@ -588,6 +588,22 @@ class BodiesTest(TlsTestCase):
         self.assertEqual(harness.sha256(tls_body), harness.sha256(plain.body))
         self.assertEqual(harness.sha256(tls_body), harness.pattern_sha256(MB20))
 
+    def test_h2load_h1_over_tls(self):
+        """h2load --h1: 20 TLS connections, 2000 requests, every one a 200."""
+        if not shutil.which("h2load"):
+            raise unittest.SkipTest("h2load is not installed (Debian package nghttp2-client)")
+        self.start_tls()
+        r = harness.run_cmd(["h2load", "--h1", "-n", "2000", "-c", "20",
+                             "https://%s:%d/small" % (HOST, self.tls_port)], timeout=120)
+        out = text(r.stdout)
+        self.assertEqual(r.returncode, 0, out)
+        self.assertIn("Application protocol: http/1.1", out)
+        m = re.search(r"requests: 2000 total, 2000 started, 2000 done, (\d+) succeeded, "
+                      r"(\d+) failed", out)
+        self.assertIsNotNone(m, out)
+        self.assertEqual((m.group(1), m.group(2)), ("2000", "0"), out)
+        self.assertIn("status codes: 2000 2xx", out)
+
     def test_many_requests_on_one_connection(self):
         self.start_tls()
         with TlsConn(self.tls_port) as conn:
