@@ -904,6 +904,11 @@ absl::Status Loader::LoadUpstreamTls(const YamlNode& node, std::string_view wher
     if (!v.ok()) return v.status();
     tls->server_name = *v;
   }
+  if (!tls->verify && !tls->ca.empty()) {
+    return Error(*node.Find("ca"),
+                 absl::StrFormat("'ca' in %s has no effect with verify: false; remove one of them",
+                                 where));
+  }
   return absl::OkStatus();
 }
 
@@ -2043,6 +2048,17 @@ absl::StatusOr<Config> Loader::Load(std::string_view text) {
     if (!server.tls) continue;
     cfg_.upstreams[server.upstream].tls.enabled = true;
     for (const Route& route : server.routes) cfg_.upstreams[route.upstream].tls.enabled = true;
+  }
+  // The prober speaks plain HTTP: an HTTP check on a TLS backend would always fail.
+  for (size_t i = 0; i < cfg_.upstreams.size(); ++i) {
+    const Upstream& u = cfg_.upstreams[i];
+    if (u.tls.enabled && u.health.enabled && u.health.type == HealthCheck::Type::kHttp) {
+      return Error(upstream_marks_[i],
+                   absl::StrFormat("upstream '%s' speaks TLS to its backends, and HTTP health "
+                                   "checks do not speak TLS yet; use health_check: {type: tcp} "
+                                   "(and no health_check_path) for it",
+                                   u.name));
+    }
   }
   return std::move(cfg_);
 }

@@ -149,6 +149,15 @@ int main(int argc, char** argv) {
                  "assembly: TLS runs many times slower. Rebuild with autoconf, automake, "
                  "libtool and dpkg-dev installed so that wolfSSL is built from source.\n");
   }
+  for (const auto& u : cfg->upstreams) {
+    if (u.tls.enabled && u.tls.verify && u.tls.server_name.empty() && u.tls.ca.empty()) {
+      std::fprintf(stderr,
+                   "ringway: warning: upstream '%s' verifies its backends' certificates against "
+                   "the system's CAs but checks no name, so any publicly trusted certificate "
+                   "passes; set tls: {server_name: NAME} or a private tls: {ca: FILE}\n",
+                   u.name.c_str());
+    }
+  }
   if (validate) {
     std::printf("ringway: configuration %s is valid\n", config_path.c_str());
     return 0;

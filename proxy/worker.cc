@@ -370,10 +370,13 @@ class WorkerImpl {
   // A queue this full stops the socket that feeds it: 8 buffers' worth of bytes, or as many
   // pieces (small reads each hold a whole buffer).
   bool Backlogged(const Conn* c) const {
-    return c->sendq.bytes() > high_water_ || c->sendq.pieces() > kMaxQueuedPieces;
+    return QueuedBytes(c) > high_water_ || c->sendq.pieces() > kMaxQueuedPieces;
   }
   bool Drained(const Conn* c) const {
-    return c->sendq.bytes() <= high_water_ / 2 && c->sendq.pieces() <= kMaxQueuedPieces / 2;
+    return QueuedBytes(c) <= high_water_ / 2 && c->sendq.pieces() <= kMaxQueuedPieces / 2;
+  }
+  static uint64_t QueuedBytes(const Conn* c) {
+    return c->sendq.bytes() + (c->tls ? c->tls->out_pending() : 0);
   }
 
   // The client is not reading fast enough: stop reading the backend (its response timer stops,
@@ -428,8 +431,9 @@ class WorkerImpl {
         if (!EncryptQueue(c)) return;
       }
       if (c->tls->out_pending() == 0) return;
+      std::string_view bytes = c->tls->NextSend();
       io_uring_sqe* sqe = ring_.GetSqe();
-      io_uring_prep_send(sqe, c->fd, c->tls->out_data(), c->tls->out_pending(), MSG_NOSIGNAL);
+      io_uring_prep_send(sqe, c->fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
       io_uring_sqe_set_data64(sqe, Tag(c, Op::kSend));
       c->sending = true;
       ++c->inflight;
@@ -566,7 +570,17 @@ class WorkerImpl {
       break;
     }
     if (!handed) ring_.Return(bid);  // the connection closed before anything was handed on
-    if (!c->closing) Send(c);  // records the reads produced (alerts, key updates)
+    if (c->closing) return;
+    // Records the reads produced (alerts, key-update replies). A peer that makes us write
+    // (say, key updates by the thousand) while it reads nothing would grow this without
+    // bound: past a limit that no honest peer reaches, the connection is cut.
+    if (t.out_pending() > kTlsOutLimit) {
+      RW_LOG(LogLevel::kDebug, "TLS peer made %zu bytes of records it does not read; cut",
+             t.out_pending());
+      ResetConn(c);
+      return;
+    }
+    Send(c);
   }
 
   void PlainInput(Conn* c, char* p, size_t n, int32_t bid) {
@@ -616,8 +630,8 @@ class WorkerImpl {
     // outside the ring takes it; with a send still in flight it would overtake that, so then
     // the alert is dropped.
     if (!c->sending && c->tls->out_pending() > 0) {
-      ssize_t w = ::send(c->fd, c->tls->out_data(), c->tls->out_pending(),
-                         MSG_DONTWAIT | MSG_NOSIGNAL);
+      std::string_view bytes = c->tls->NextSend();
+      ssize_t w = ::send(c->fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       (void)w;
     }
     CloseConn(c);
@@ -693,7 +707,9 @@ class WorkerImpl {
       case kTimerResponse: {
         auto* u = static_cast<UpstreamConn*>(c);
         RW_LOG(LogLevel::kWarn, "upstream %s: %s timed out", BackendName(u->backend),
-               kind == kTimerConnect ? "connect" : "response");
+               kind == kTimerResponse ? "response"
+               : u->tcp_connected     ? "TLS handshake"
+                                      : "connect");
         UpstreamFailed(u, 504);
         break;
       }
@@ -1691,8 +1707,8 @@ class WorkerImpl {
     u->tcp_connected = true;
     ArmRecv(u);
     if (u->tls) {
-      // The handshake runs under a fresh connect timer; the request waits for it.
-      ArmTimer(u, kTimerConnect);
+      // The handshake runs under the same connect timer (upstream_connect covers both); the
+      // request waits for it.
       tls::Session::Result r = u->tls->Handshake();  // ClientHello
       if (r == tls::Session::Result::kError) {
         TlsFailed(u, u->tls->ErrorText().c_str());
@@ -2198,6 +2214,7 @@ class WorkerImpl {
   static constexpr size_t kTlsSmallRecord = 1360;      // fits one segment with its overhead
   static constexpr uint32_t kTlsSmallBytes = 16 * 1024;
   static constexpr uint64_t kTlsIdleMs = 1000;
+  static constexpr size_t kTlsOutLimit = kTlsBatch + 1024 * 1024;
 };
 
 Worker::Worker(std::shared_ptr<const Snapshot> snapshot, uint32_t index,

@@ -7,12 +7,14 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfcrypt/aes.h>
+#include <wolfssl/wolfcrypt/sha256.h>
 // clang-format on
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <map>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
@@ -73,9 +75,10 @@ void Random(void* p, size_t n) {
 int TicketCb(WOLFSSL* ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ],
              unsigned char iv[WOLFSSL_TICKET_IV_SZ], unsigned char mac[WOLFSSL_TICKET_MAC_SZ],
              int enc, unsigned char* ticket, int len, int* out_len, void* ctx) {
-  TicketKeys& keys = TicketKeys::Get();
-  if (enc) return keys.Encrypt(name, iv, mac, ticket, len, out_len);
-  return keys.Decrypt(name, iv, mac, ticket, len, out_len);
+  TicketKeys& keys = *static_cast<TicketKeys*>(ctx);
+  const uint64_t now = core::MonotonicMs();
+  if (enc) return keys.Encrypt(name, iv, mac, ticket, len, out_len, now);
+  return keys.Decrypt(name, iv, mac, ticket, len, out_len, now);
 }
 
 }  // namespace
@@ -98,13 +101,15 @@ const char* LibraryVersion() { return wolfSSL_lib_version(); }
 
 // ---- Ticket keys --------------------------------------------------------------------------
 
-TicketKeys& TicketKeys::Get() {
-  static TicketKeys* keys = [] {
-    auto* k = new TicketKeys;
-    Random(&k->nonce_prefix_, sizeof(k->nonce_prefix_));
-    return k;
-  }();
-  return *keys;
+TicketKeys::TicketKeys() { Random(&nonce_prefix_, sizeof(nonce_prefix_)); }
+
+std::shared_ptr<TicketKeys> TicketKeys::ForListener(const std::string& listener) {
+  static std::mutex mu;
+  static auto* keys = new std::map<std::string, std::shared_ptr<TicketKeys>>;
+  std::lock_guard<std::mutex> lock(mu);
+  std::shared_ptr<TicketKeys>& k = (*keys)[listener];
+  if (!k) k = std::make_shared<TicketKeys>();
+  return k;
 }
 
 void TicketKeys::SetRotation(uint64_t rotation_ms) {
@@ -121,22 +126,25 @@ void TicketKeys::RotateLocked(uint64_t now_ms) {
 
 void TicketKeys::MaybeRotate(uint64_t now_ms) {
   if (!current_.valid || now_ms - current_.made_ms >= rotation_ms()) RotateLocked(now_ms);
+  // Keys are made when used: after a quiet spell the previous key may be older than its two
+  // periods. Then it is retired now.
+  if (previous_.valid && now_ms - previous_.made_ms >= 2 * rotation_ms()) previous_.valid = false;
 }
 
-void TicketKeys::RotateNow() {
+void TicketKeys::RotateNow(uint64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
-  RotateLocked(core::MonotonicMs());
+  RotateLocked(now_ms);
 }
 
 // A ticket is the session state sealed with AES-256-GCM under the current key: the 16-byte
 // key name goes in clear (it picks the key on the way back), the IV is a 96-bit nonce that
 // never repeats under one key (a random prefix and a counter), the tag sits in `mac`.
 int TicketKeys::Encrypt(unsigned char name[16], unsigned char iv[16], unsigned char mac[32],
-                        unsigned char* ticket, int len, int* out_len) {
+                        unsigned char* ticket, int len, int* out_len, uint64_t now_ms) {
   unsigned char secret[32];
   {
     std::lock_guard<std::mutex> lock(mu_);
-    MaybeRotate(core::MonotonicMs());
+    MaybeRotate(now_ms);
     memcpy(name, current_.name, 16);
     memcpy(secret, current_.secret, 32);
   }
@@ -162,18 +170,18 @@ int TicketKeys::Encrypt(unsigned char name[16], unsigned char iv[16], unsigned c
 
 int TicketKeys::Decrypt(const unsigned char name[16], const unsigned char iv[16],
                         const unsigned char mac[32], unsigned char* ticket, int len,
-                        int* out_len) {
+                        int* out_len, uint64_t now_ms) {
   unsigned char secret[32];
   bool renew = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    uint64_t now = core::MonotonicMs();
+    const uint64_t now = now_ms;
     MaybeRotate(now);
     const uint64_t rotation = rotation_ms();
     if (current_.valid && memcmp(name, current_.name, 16) == 0) {
       memcpy(secret, current_.secret, 32);
     } else if (previous_.valid && memcmp(name, previous_.name, 16) == 0 &&
-               now - current_.made_ms < rotation) {
+               now - previous_.made_ms < 2 * rotation) {
       memcpy(secret, previous_.secret, 32);
       renew = true;  // still good, but issue a ticket under the current key
     } else {
@@ -196,6 +204,39 @@ int TicketKeys::Decrypt(const unsigned char name[16], const unsigned char iv[16]
 }
 
 // ---- Server contexts ----------------------------------------------------------------------
+
+// Every name in a `ciphers` list must be a suite this wolfSSL knows (it would skip the others
+// quietly), and a listener that requires TLS 1.3 needs a TLS 1.3 suite.
+static absl::Status CheckCiphers(const config::ListenerTls& cfg) {
+  std::vector<std::string> known;
+  for (int i = 0;; ++i) {
+    const char* name = wolfSSL_get_cipher_list(i);
+    if (name == nullptr) break;
+    known.emplace_back(name);
+  }
+  bool tls13 = false;
+  std::string_view list = cfg.ciphers;
+  while (!list.empty()) {
+    const size_t colon = list.find(':');
+    std::string_view name = list.substr(0, colon);
+    list = colon == std::string_view::npos ? std::string_view() : list.substr(colon + 1);
+    if (name.empty()) continue;
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: '%.*s' in ciphers is not a suite this build knows; write names such as "
+          "TLS13-AES128-GCM-SHA256 or ECDHE-ECDSA-AES128-GCM-SHA256, separated by ':'",
+          cfg.at, static_cast<int>(name.size()), name.data()));
+    }
+    if (name.substr(0, 6) == "TLS13-") tls13 = true;
+  }
+  if (!tls13 && cfg.min_version == config::TlsVersion::k13) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: min_version is 1.3 but ciphers has no TLS 1.3 suite, so every handshake would "
+        "fail; add TLS13-AES128-GCM-SHA256",
+        cfg.at));
+  }
+  return absl::OkStatus();
+}
 
 struct ServerCallbacks {
   // SNI: move the handshake to the certificate that names the host. No match: the default.
@@ -256,16 +297,26 @@ WOLFSSL_CTX* ServerContext::ForName(std::string_view host) const {
 }
 
 absl::StatusOr<std::shared_ptr<ServerContext>> ServerContext::Create(
-    const config::ListenerTls& cfg) {
+    const config::ListenerTls& cfg, const std::string& listener) {
   Init();
   std::shared_ptr<ServerContext> self(new ServerContext);
+  // The session-ID context: sessions cached by one listener are not resumed by another.
+  unsigned char sid_ctx[WC_SHA256_DIGEST_SIZE];
+  const std::string sid_name = "ringway listener " + listener;
+  wc_Sha256Hash(reinterpret_cast<const unsigned char*>(sid_name.data()),
+                static_cast<word32>(sid_name.size()), sid_ctx);
   for (const std::string& p : cfg.alpn) {
     self->alpn_wire_.push_back(static_cast<char>(p.size()));
     self->alpn_wire_.append(p);
   }
-  TicketKeys::Get().SetRotation(cfg.ticket_rotation_ms);
+  self->tickets_ = TicketKeys::ForListener(listener);
+  self->tickets_->SetRotation(cfg.ticket_rotation_ms);
   if (!cfg.ca.empty()) {
     absl::Status st = Readable(cfg.ca, "the client CA bundle", cfg.at);
+    if (!st.ok()) return st;
+  }
+  if (!cfg.ciphers.empty()) {
+    absl::Status st = CheckCiphers(cfg);
     if (!st.ok()) return st;
   }
   for (const config::TlsCertificate& c : cfg.certificates) {
@@ -328,11 +379,15 @@ absl::StatusOr<std::shared_ptr<ServerContext>> ServerContext::Create(
 
     if (!cfg.ca.empty()) {
       if (wolfSSL_CTX_load_verify_locations(ctx, cfg.ca.c_str(), nullptr) != WOLFSSL_SUCCESS) {
-        std::string detail = LastWolfError();
         return absl::InvalidArgumentError(
-            absl::StrFormat("%s: cannot load the client CA bundle '%s'%s%s", cfg.at, cfg.ca,
-                            detail.empty() ? "" : ": ", detail));
+            absl::StrFormat("%s: cannot load the client CA bundle '%s': it holds no PEM "
+                            "certificate wolfSSL can read",
+                            cfg.at, cfg.ca));
       }
+      // wolfSSL's session-ID cache is one for the process and ignores the session-ID
+      // context on lookup: a listener that checks client certificates keeps out of it, so
+      // that no session from another listener resumes here. It resumes with its own tickets.
+      wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_OFF);
       wolfSSL_CTX_set_verify(ctx,
                              WOLFSSL_VERIFY_PEER | (cfg.client_cert_optional
                                                         ? 0
@@ -341,8 +396,10 @@ absl::StatusOr<std::shared_ptr<ServerContext>> ServerContext::Create(
     } else {
       wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, nullptr);
     }
+    wolfSSL_CTX_set_session_id_context(ctx, sid_ctx, 20);
     if (cfg.session_tickets) {
       wolfSSL_CTX_set_TicketEncCb(ctx, TicketCb);
+      wolfSSL_CTX_set_TicketEncCtx(ctx, self->tickets_.get());
       wolfSSL_CTX_set_TicketHint(ctx, static_cast<int>(cfg.ticket_rotation_ms / 1000));
     } else {
       wolfSSL_CTX_NoTicketTLSv12(ctx);
@@ -378,10 +435,10 @@ absl::StatusOr<std::shared_ptr<ClientContext>> ClientContext::Create(
       absl::Status st = Readable(cfg.ca, "the upstream CA bundle", cfg.at);
       if (!st.ok()) return st;
       if (wolfSSL_CTX_load_verify_locations(ctx, cfg.ca.c_str(), nullptr) != WOLFSSL_SUCCESS) {
-        std::string detail = LastWolfError();
         return absl::InvalidArgumentError(
-            absl::StrFormat("%s: cannot load the CA bundle '%s'%s%s", cfg.at, cfg.ca,
-                            detail.empty() ? "" : ": ", detail));
+            absl::StrFormat("%s: cannot load the CA bundle '%s': it holds no PEM certificate "
+                            "wolfSSL can read",
+                            cfg.at, cfg.ca));
       }
     } else if (wolfSSL_CTX_load_system_CA_certs(ctx) != WOLFSSL_SUCCESS) {
       return absl::InvalidArgumentError(absl::StrFormat(
@@ -405,7 +462,7 @@ absl::StatusOr<std::shared_ptr<const ContextSet>> BuildContexts(const config::Co
       set->listeners.push_back(nullptr);
       continue;
     }
-    absl::StatusOr<std::shared_ptr<ServerContext>> ctx = ServerContext::Create(l.tls);
+    absl::StatusOr<std::shared_ptr<ServerContext>> ctx = ServerContext::Create(l.tls, l.name);
     if (!ctx.ok()) return ctx.status();
     set->listeners.push_back(*std::move(ctx));
   }
@@ -482,13 +539,18 @@ void Session::Feed(const char* p, size_t n) {
   in_.append(p, n);
 }
 
-void Session::OutSent(size_t n) {
-  out_sent_ += n;
-  if (out_sent_ >= out_.size()) {
-    out_.clear();
-    out_sent_ = 0;
-    if (out_.capacity() > 256 * 1024) out_.shrink_to_fit();
+std::string_view Session::NextSend() {
+  if (flight_sent_ == flight_.size()) {
+    flight_.clear();
+    flight_sent_ = 0;
+    if (flight_.capacity() > 512 * 1024) flight_.shrink_to_fit();
+    flight_.swap(out_);
   }
+  return std::string_view(flight_).substr(flight_sent_);
+}
+
+void Session::OutSent(size_t n) {
+  flight_sent_ = std::min(flight_.size(), flight_sent_ + n);
 }
 
 Session::Result Session::Classify(int ret) {

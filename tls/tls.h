@@ -40,23 +40,30 @@ bool UsingFallbackLibrary();
 // The wolfSSL version string.
 const char* LibraryVersion();
 
-// Session-ticket keys shared by every worker and every listener of the process. A new key is
-// made every `rotation_ms`; the previous one still decrypts tickets (which are then re-issued
-// under the new key) for one more period. Keys come from getrandom(2).
+// Session-ticket keys of one listener, shared by every worker. A new key is made every
+// `rotation_ms`; a key opens tickets for two periods: while it is current, and for one more
+// period as the previous key (such tickets are then re-issued under the current key). Keys come
+// from getrandom(2). Each listener has its own keys, so a ticket from one listener never
+// resumes on another (which may require client certificates); they live for the process, so
+// tickets survive a SIGHUP.
 class TicketKeys {
  public:
-  static TicketKeys& Get();
+  TicketKeys();
+  // The keys of the listener named `listener`, made on first use.
+  static std::shared_ptr<TicketKeys> ForListener(const std::string& listener);
   void SetRotation(uint64_t rotation_ms);
   uint64_t rotation_ms() const { return rotation_ms_.load(std::memory_order_relaxed); }
 
   // The ticket callback's two halves. Return wolfSSL's WOLFSSL_TICKET_RET_* values.
+  // `now_ms` is the monotonic clock (core::MonotonicMs); tests pass their own.
   int Encrypt(unsigned char name[16], unsigned char iv[16], unsigned char mac[32],
-              unsigned char* ticket, int len, int* out_len);
+              unsigned char* ticket, int len, int* out_len, uint64_t now_ms);
   int Decrypt(const unsigned char name[16], const unsigned char iv[16],
-              const unsigned char mac[32], unsigned char* ticket, int len, int* out_len);
+              const unsigned char mac[32], unsigned char* ticket, int len, int* out_len,
+              uint64_t now_ms);
 
   // For tests: make a new key now, as the schedule would.
-  void RotateNow();
+  void RotateNow(uint64_t now_ms);
 
  private:
   struct Key {
@@ -81,7 +88,10 @@ class ServerContext {
  public:
   // Loads and checks every certificate (readable, key matches, not expired, names). Errors
   // name the config position, the path and the reason.
-  static absl::StatusOr<std::shared_ptr<ServerContext>> Create(const config::ListenerTls& cfg);
+  // `listener` names the listener: it keys the ticket keys and the session-ID context, so a
+  // session from one listener never resumes on another.
+  static absl::StatusOr<std::shared_ptr<ServerContext>> Create(const config::ListenerTls& cfg,
+                                                               const std::string& listener);
   ~ServerContext();
   ServerContext(const ServerContext&) = delete;
   ServerContext& operator=(const ServerContext&) = delete;
@@ -100,6 +110,7 @@ class ServerContext {
   };
   std::vector<Entry> entries_;
   std::string alpn_wire_;  // the listener's ALPN list in wire format
+  std::shared_ptr<TicketKeys> tickets_;
   friend struct ServerCallbacks;
 };
 
@@ -175,10 +186,11 @@ class Session {
   // Queues close_notify.
   void Shutdown();
 
-  // Ciphertext waiting to be sent: out().substr(out_sent()).
-  std::string& out() { return out_; }
-  size_t out_pending() const { return out_.size() - out_sent_; }
-  const char* out_data() const { return out_.data() + out_sent_; }
+  // Ciphertext waiting to be sent. NextSend() gives the bytes to send now; they stay where
+  // they are until OutSent() has counted them all, however much wolfSSL writes meanwhile (it
+  // appends to a second buffer), so a send in the kernel's hands never sees them move.
+  size_t out_pending() const { return flight_.size() - flight_sent_ + out_.size(); }
+  std::string_view NextSend();
   void OutSent(size_t n);
 
   // After the handshake: what was negotiated.
@@ -198,8 +210,9 @@ class Session {
   WOLFSSL* ssl_ = nullptr;
   std::string in_;
   size_t in_off_ = 0;
-  std::string out_;
-  size_t out_sent_ = 0;
+  std::string out_;     // wolfSSL appends here
+  std::string flight_;  // being sent; swapped with out_ when fully sent
+  size_t flight_sent_ = 0;
   bool handshake_done_ = false;
   int last_error_ = 0;
 };

@@ -206,6 +206,29 @@ upstreams:
     tls: {sni: x}
 )yaml"),
               HasSubstr("tls.yaml:8:11: unknown key 'sni' in 'tls' in upstream 'web'"));
+  EXPECT_THAT(ErrorOf(R"yaml(global: {port: 80}
+servers:
+  - server_name: a.com
+    upstream: web
+upstreams:
+  - name: web
+    servers: ["127.0.0.1:3001"]
+    tls: {verify: false, ca: /ca.pem}
+)yaml"),
+              HasSubstr("tls.yaml:8:30: 'ca' in 'tls' in upstream 'web' has no effect with "
+                        "verify: false"));
+  EXPECT_THAT(ErrorOf(R"yaml(global: {port: 80}
+servers:
+  - server_name: a.com
+    upstream: web
+    tls: true
+upstreams:
+  - name: web
+    servers: ["127.0.0.1:3001"]
+    health_check: {path: /health}
+)yaml"),
+              HasSubstr("tls.yaml:7:11: upstream 'web' speaks TLS to its backends, and HTTP "
+                        "health checks do not speak TLS yet"));
 }
 
 }  // namespace

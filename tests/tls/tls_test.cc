@@ -5,11 +5,14 @@
 // Certificates are made for the test with the openssl command-line tool.
 #include "tls/tls.h"
 
+#include "core/timer.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 // clang-format off
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/openssl/ssl.h>
 // clang-format on
 
 #include <cstdlib>
@@ -95,14 +98,16 @@ config::ListenerTls Listener(std::initializer_list<std::string> certs) {
 void Pump(Session& a, Session& b) {
   for (int i = 0; i < 50; ++i) {
     bool moved = false;
-    if (a.out_pending() > 0) {
-      b.Feed(a.out_data(), a.out_pending());
-      a.OutSent(a.out_pending());
+    while (a.out_pending() > 0) {
+      std::string_view v = a.NextSend();
+      b.Feed(v.data(), v.size());
+      a.OutSent(v.size());
       moved = true;
     }
-    if (b.out_pending() > 0) {
-      a.Feed(b.out_data(), b.out_pending());
-      b.OutSent(b.out_pending());
+    while (b.out_pending() > 0) {
+      std::string_view v = b.NextSend();
+      a.Feed(v.data(), v.size());
+      b.OutSent(v.size());
       moved = true;
     }
     if (!a.handshake_done()) a.Handshake();
@@ -135,7 +140,7 @@ std::string ReadAll(Session& s) {
 }
 
 TEST(ServerContextTest, NamesComeFromSubjectAltNamesElseTheCommonName) {
-  auto ctx = ServerContext::Create(Listener({"a", "b", "cn"}));
+  auto ctx = ServerContext::Create(Listener({"a", "b", "cn"}), "test");
   ASSERT_TRUE(ctx.ok()) << ctx.status();
   ASSERT_EQ((*ctx)->certificate_count(), 3u);
   EXPECT_EQ((*ctx)->names(0), (std::vector<std::string>{"a.test", "*.a.test"}));
@@ -144,7 +149,7 @@ TEST(ServerContextTest, NamesComeFromSubjectAltNamesElseTheCommonName) {
 }
 
 TEST(ServerContextTest, ForNameMatchesExactThenWildcardElseDefault) {
-  auto ctx = ServerContext::Create(Listener({"a", "b"}));
+  auto ctx = ServerContext::Create(Listener({"a", "b"}), "test");
   ASSERT_TRUE(ctx.ok()) << ctx.status();
   ServerContext& s = **ctx;
   EXPECT_EQ(s.ForName("b.test"), s.ForName("B.Test."));
@@ -158,7 +163,7 @@ TEST(ServerContextTest, ForNameMatchesExactThenWildcardElseDefault) {
 TEST(ServerContextTest, ExplicitServerNamesReplaceTheCertificates) {
   config::ListenerTls l = Listener({"a", "b"});
   l.certificates[1].server_names = {"api.example"};
-  auto ctx = ServerContext::Create(l);
+  auto ctx = ServerContext::Create(l, "test");
   ASSERT_TRUE(ctx.ok()) << ctx.status();
   EXPECT_EQ((*ctx)->names(1), (std::vector<std::string>{"api.example"}));
   EXPECT_NE((*ctx)->ForName("api.example"), (*ctx)->default_ctx());
@@ -167,7 +172,7 @@ TEST(ServerContextTest, ExplicitServerNamesReplaceTheCertificates) {
 
 TEST(ServerContextTest, RefusesBadCertificatesWithPositionPathAndReason) {
   auto expect_error = [](config::ListenerTls l, const std::string& needle) {
-    auto ctx = ServerContext::Create(l);
+    auto ctx = ServerContext::Create(l, "test");
     ASSERT_FALSE(ctx.ok()) << needle;
     const std::string msg(ctx.status().message());
     EXPECT_NE(msg.find("test.yaml:3:5"), std::string::npos) << msg;
@@ -196,13 +201,27 @@ TEST(ServerContextTest, RefusesBadCertificatesWithPositionPathAndReason) {
 
   config::ListenerTls ciphers = Listener({"a"});
   ciphers.ciphers = "NOT-A-CIPHER";
-  auto ctx = ServerContext::Create(ciphers);
+  auto ctx = ServerContext::Create(ciphers, "test");
   ASSERT_FALSE(ctx.ok());
-  EXPECT_NE(std::string(ctx.status().message()).find("no cipher"), std::string::npos);
+  EXPECT_NE(std::string(ctx.status().message())
+                .find("'NOT-A-CIPHER' in ciphers is not a suite this build knows"),
+            std::string::npos)
+      << ctx.status();
+  ciphers.ciphers = "TLS13-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256:TYPO";
+  ctx = ServerContext::Create(ciphers, "test");
+  ASSERT_FALSE(ctx.ok());
+  EXPECT_NE(std::string(ctx.status().message()).find("'TYPO'"), std::string::npos);
+  ciphers.ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256";
+  ciphers.min_version = config::TlsVersion::k13;
+  ctx = ServerContext::Create(ciphers, "test");
+  ASSERT_FALSE(ctx.ok());
+  EXPECT_NE(std::string(ctx.status().message()).find("has no TLS 1.3 suite"), std::string::npos);
+  ciphers.min_version = config::TlsVersion::k12;
+  EXPECT_TRUE(ServerContext::Create(ciphers, "test").ok());
 }
 
 TEST(SessionTest, HandshakeAndRecordsBothWays) {
-  auto server_ctx = ServerContext::Create(Listener({"a"}));
+  auto server_ctx = ServerContext::Create(Listener({"a"}), "test");
   ASSERT_TRUE(server_ctx.ok()) << server_ctx.status();
   auto client_ctx = Client("a.test");
   ASSERT_NE(client_ctx, nullptr);
@@ -233,7 +252,7 @@ TEST(SessionTest, HandshakeAndRecordsBothWays) {
 }
 
 TEST(SessionTest, GarbageIsAFatalErrorNotACrash) {
-  auto server_ctx = ServerContext::Create(Listener({"a"}));
+  auto server_ctx = ServerContext::Create(Listener({"a"}), "test");
   ASSERT_TRUE(server_ctx.ok());
   Session server((*server_ctx)->default_ctx());
   std::string junk = "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n";
@@ -244,7 +263,7 @@ TEST(SessionTest, GarbageIsAFatalErrorNotACrash) {
 }
 
 TEST(SessionTest, FragmentedHandshakeByteByByte) {
-  auto server_ctx = ServerContext::Create(Listener({"a"}));
+  auto server_ctx = ServerContext::Create(Listener({"a"}), "test");
   ASSERT_TRUE(server_ctx.ok());
   auto client_ctx = Client("a.test");
   Session server((*server_ctx)->default_ctx());
@@ -254,7 +273,7 @@ TEST(SessionTest, FragmentedHandshakeByteByByte) {
        ++round) {
     // Client to server one byte at a time; the server must wait, never fail.
     while (client.out_pending() > 0) {
-      server.Feed(client.out_data(), 1);
+      server.Feed(client.NextSend().data(), 1);
       client.OutSent(1);
       Session::Result r = server.Handshake();
       ASSERT_NE(r, Session::Result::kError) << server.ErrorText();
@@ -266,7 +285,7 @@ TEST(SessionTest, FragmentedHandshakeByteByByte) {
 }
 
 TEST(SessionTest, SniPicksTheCertificateAndTheClientChecksTheName) {
-  auto server_ctx = ServerContext::Create(Listener({"a", "b"}));
+  auto server_ctx = ServerContext::Create(Listener({"a", "b"}), "test");
   ASSERT_TRUE(server_ctx.ok());
   auto client_ctx = Client("b.test");
   Session server((*server_ctx)->default_ctx());
@@ -287,7 +306,7 @@ TEST(SessionTest, SniPicksTheCertificateAndTheClientChecksTheName) {
 }
 
 TEST(SessionTest, AlpnPicksHttp11AndToleratesAMismatch) {
-  auto server_ctx = ServerContext::Create(Listener({"a"}));
+  auto server_ctx = ServerContext::Create(Listener({"a"}), "test");
   ASSERT_TRUE(server_ctx.ok());
   auto client_ctx = Client("a.test");
   struct Case {
@@ -308,51 +327,117 @@ TEST(SessionTest, AlpnPicksHttp11AndToleratesAMismatch) {
 }
 
 TEST(TicketKeysTest, SealAndOpenAcrossOneRotationNotTwo) {
-  TicketKeys& keys = TicketKeys::Get();
-  keys.RotateNow();
+  TicketKeys keys;
+  keys.SetRotation(10'000);
+  uint64_t now = 1'000'000;
   unsigned char name[16], iv[16], mac[32];
   unsigned char ticket[64];
   for (int i = 0; i < 64; ++i) ticket[i] = static_cast<unsigned char>(i);
   int len = 0;
-  ASSERT_EQ(keys.Encrypt(name, iv, mac, ticket, sizeof(ticket), &len), WOLFSSL_TICKET_RET_OK);
+  ASSERT_EQ(keys.Encrypt(name, iv, mac, ticket, sizeof(ticket), &len, now),
+            WOLFSSL_TICKET_RET_OK);
   ASSERT_EQ(len, 64);
   unsigned char sealed[64];
   memcpy(sealed, ticket, sizeof(sealed));
   EXPECT_NE(sealed[10], 10);  // encrypted
-
+  auto open = [&](uint64_t at, unsigned char* out) {
+    memcpy(out, sealed, 64);
+    return keys.Decrypt(name, iv, mac, out, 64, &len, at);
+  };
   unsigned char copy[64];
-  memcpy(copy, sealed, sizeof(copy));
-  EXPECT_EQ(keys.Decrypt(name, iv, mac, copy, sizeof(copy), &len), WOLFSSL_TICKET_RET_OK);
+  EXPECT_EQ(open(now + 9'999, copy), WOLFSSL_TICKET_RET_OK);
   EXPECT_EQ(copy[10], 10);
 
   // A tampered ticket is refused.
   memcpy(copy, sealed, sizeof(copy));
   copy[5] ^= 1;
-  EXPECT_EQ(keys.Decrypt(name, iv, mac, copy, sizeof(copy), &len), WOLFSSL_TICKET_RET_REJECT);
+  EXPECT_EQ(keys.Decrypt(name, iv, mac, copy, sizeof(copy), &len, now + 1),
+            WOLFSSL_TICKET_RET_REJECT);
 
-  // After one rotation: still opens, and asks for a new ticket under the new key.
-  keys.RotateNow();
-  memcpy(copy, sealed, sizeof(copy));
-  EXPECT_EQ(keys.Decrypt(name, iv, mac, copy, sizeof(copy), &len), WOLFSSL_TICKET_RET_CREATE);
+  // In the second period: still opens, and asks for a new ticket under the new key.
+  EXPECT_EQ(open(now + 10'000, copy), WOLFSSL_TICKET_RET_CREATE);
   EXPECT_EQ(copy[10], 10);
+  EXPECT_EQ(open(now + 19'999, copy), WOLFSSL_TICKET_RET_CREATE);
+  // After two periods the key is gone, even though the next key was made late (keys are made
+  // when used).
+  EXPECT_EQ(open(now + 20'000, copy), WOLFSSL_TICKET_RET_REJECT);
+}
 
-  // After two: the key is gone.
-  keys.RotateNow();
-  memcpy(copy, sealed, sizeof(copy));
-  EXPECT_EQ(keys.Decrypt(name, iv, mac, copy, sizeof(copy), &len), WOLFSSL_TICKET_RET_REJECT);
+TEST(TicketKeysTest, AQuietSpellRetiresOldKeys) {
+  TicketKeys keys;
+  keys.SetRotation(10'000);
+  unsigned char name[16], iv[16], mac[32], t[32] = {}, sealed[32];
+  int len = 0;
+  ASSERT_EQ(keys.Encrypt(name, iv, mac, t, sizeof(t), &len, 5'000), WOLFSSL_TICKET_RET_OK);
+  memcpy(sealed, t, sizeof(t));
+  // Nothing happens for a long time; the first use then rotates once. The old key would be the
+  // "previous" one, but it is 60 s old, beyond its two periods.
+  EXPECT_EQ(keys.Decrypt(name, iv, mac, sealed, sizeof(sealed), &len, 65'000),
+            WOLFSSL_TICKET_RET_REJECT);
 }
 
 TEST(TicketKeysTest, NoncesNeverRepeat) {
-  TicketKeys& keys = TicketKeys::Get();
+  TicketKeys keys;
   unsigned char name[16], iv1[16], iv2[16], mac[32], t[8] = {};
   int len = 0;
-  keys.Encrypt(name, iv1, mac, t, sizeof(t), &len);
-  keys.Encrypt(name, iv2, mac, t, sizeof(t), &len);
+  keys.Encrypt(name, iv1, mac, t, sizeof(t), &len, 1);
+  keys.Encrypt(name, iv2, mac, t, sizeof(t), &len, 1);
   EXPECT_NE(memcmp(iv1, iv2, 16), 0);
 }
 
+TEST(TicketKeysTest, EachListenerHasItsOwnKeysForTheLifeOfTheProcess) {
+  EXPECT_EQ(TicketKeys::ForListener("x"), TicketKeys::ForListener("x"));
+  EXPECT_NE(TicketKeys::ForListener("x"), TicketKeys::ForListener("y"));
+}
+
+// A session from one listener does not resume on a listener that checks client certificates,
+// neither by ticket (TLS 1.3, TLS 1.2) nor by session ID (TLS 1.2).
+TEST(SessionTest, NoResumptionOnAnotherListenerThatChecksClients) {
+  auto one = ServerContext::Create(Listener({"a"}), "one");
+  config::ListenerTls checked = Listener({"a"});
+  checked.ca = P("ca.pem");
+  checked.client_cert_optional = true;  // so that this client, without one, gets in
+  auto two = ServerContext::Create(checked, "two");
+  ASSERT_TRUE(one.ok() && two.ok());
+  auto client_ctx = Client("a.test");
+  for (int version : {WOLFSSL_TLSV1_3, WOLFSSL_TLSV1_2}) {
+    for (bool tickets : {true, false}) {
+      if (version == WOLFSSL_TLSV1_3 && !tickets) continue;
+      SCOPED_TRACE(testing::Message() << "version " << version << " tickets " << tickets);
+      Session server((*one)->default_ctx());
+      Session client(client_ctx->ctx(), "a.test");
+      if (version == WOLFSSL_TLSV1_2) {
+        ASSERT_EQ(wolfSSL_set_max_proto_version(client.native(), TLS1_2_VERSION), WOLFSSL_SUCCESS);
+      }
+      if (!tickets) wolfSSL_NoTicketTLSv12(client.native());
+      client.Handshake();
+      Pump(client, server);
+      ASSERT_TRUE(client.handshake_done()) << client.ErrorText();
+      ReadAll(client);
+      WOLFSSL_SESSION* saved = wolfSSL_get1_session(client.native());
+      ASSERT_NE(saved, nullptr);
+
+      auto resume = [&](WOLFSSL_CTX* ctx) {
+        Session s(ctx);
+        Session c(client_ctx->ctx(), "a.test");
+        if (version == WOLFSSL_TLSV1_2) wolfSSL_set_max_proto_version(c.native(), TLS1_2_VERSION);
+        if (!tickets) wolfSSL_NoTicketTLSv12(c.native());
+        wolfSSL_set_session(c.native(), saved);
+        c.Handshake();
+        Pump(c, s);
+        EXPECT_TRUE(c.handshake_done()) << c.ErrorText();
+        EXPECT_EQ(s.version(), version == WOLFSSL_TLSV1_2 ? "TLSv1.2" : "TLSv1.3");
+        return s.resumed();
+      };
+      EXPECT_TRUE(resume((*one)->default_ctx()));   // the same listener resumes
+      EXPECT_FALSE(resume((*two)->default_ctx()));  // another one does not
+      wolfSSL_SESSION_free(saved);
+    }
+  }
+}
+
 TEST(SessionTest, ResumptionWithATicketAfterOneRotation) {
-  auto server_ctx = ServerContext::Create(Listener({"a"}));
+  auto server_ctx = ServerContext::Create(Listener({"a"}), "test");
   ASSERT_TRUE(server_ctx.ok());
   auto client_ctx = Client("a.test");
   Session server((*server_ctx)->default_ctx());
@@ -364,7 +449,7 @@ TEST(SessionTest, ResumptionWithATicketAfterOneRotation) {
   WOLFSSL_SESSION* saved = wolfSSL_get1_session(client.native());
   ASSERT_NE(saved, nullptr);
 
-  TicketKeys::Get().RotateNow();
+  TicketKeys::ForListener("test")->RotateNow(core::MonotonicMs());
   Session server2((*server_ctx)->default_ctx());
   Session client2(client_ctx->ctx(), "a.test");
   ASSERT_EQ(wolfSSL_set_session(client2.native(), saved), WOLFSSL_SUCCESS);
