@@ -737,10 +737,10 @@ absl::Status Loader::LoadCertificate(const YamlNode& node, std::string_view wher
   if (!cert_path.ok()) return cert_path.status();
   absl::StatusOr<std::string> key_path = String(**k, Where("key", where));
   if (!key_path.ok()) return key_path.status();
-  if (cert_path->empty()) return Error(**c, absl::StrFormat("%s is empty; name a PEM file",
-                                                           Where("cert", where)));
-  if (key_path->empty()) return Error(**k, absl::StrFormat("%s is empty; name a PEM file",
-                                                          Where("key", where)));
+  if (cert_path->empty())
+    return Error(**c, absl::StrFormat("%s is empty; name a PEM file", Where("cert", where)));
+  if (key_path->empty())
+    return Error(**k, absl::StrFormat("%s is empty; name a PEM file", Where("key", where)));
   cert->cert = *cert_path;
   cert->key = *key_path;
   cert->at = At((*c)->mark);
@@ -765,14 +765,13 @@ absl::Status Loader::LoadCertificate(const YamlNode& node, std::string_view wher
   return absl::OkStatus();
 }
 
-absl::Status Loader::LoadTls(const YamlNode& node, std::string_view where,
-                             ListenerTls* tls) const {
+absl::Status Loader::LoadTls(const YamlNode& node, std::string_view where, ListenerTls* tls) const {
   CONFIG_RETURN_IF_ERROR(ExpectMapping(node, where));
-  CONFIG_RETURN_IF_ERROR(CheckKeys(node,
-                                   {"cert", "key", "ocsp", "ca", "client_certificate",
-                                    "certificates", "min_version", "ciphers", "alpn",
-                                    "session_tickets", "ticket_rotation"},
-                                   where));
+  CONFIG_RETURN_IF_ERROR(
+      CheckKeys(node,
+                {"cert", "key", "ocsp", "ca", "client_certificate", "certificates", "min_version",
+                 "ciphers", "alpn", "session_tickets", "ticket_rotation"},
+                where));
   tls->enabled = true;
   tls->at = At(node.mark);
   const YamlNode* cert = node.Find("cert");
@@ -905,9 +904,9 @@ absl::Status Loader::LoadUpstreamTls(const YamlNode& node, std::string_view wher
     tls->server_name = *v;
   }
   if (!tls->verify && !tls->ca.empty()) {
-    return Error(*node.Find("ca"),
-                 absl::StrFormat("'ca' in %s has no effect with verify: false; remove one of them",
-                                 where));
+    return Error(
+        *node.Find("ca"),
+        absl::StrFormat("'ca' in %s has no effect with verify: false; remove one of them", where));
   }
   return absl::OkStatus();
 }
@@ -1696,11 +1695,10 @@ absl::Status Loader::LoadServer(const YamlNode& item, size_t index) {
              !names_node->items.empty() && names_node->items[0].kind == Kind::kString) {
     label = absl::StrFormat("server '%s'", names_node->items[0].text);
   }
-  CONFIG_RETURN_IF_ERROR(
-      CheckKeys(item,
-                {"name", "server_name", "upstream", "tls", "default", "routes", "redirect_https",
-                 "hsts"},
-                label));
+  CONFIG_RETURN_IF_ERROR(CheckKeys(
+      item,
+      {"name", "server_name", "upstream", "tls", "default", "routes", "redirect_https", "hsts"},
+      label));
 
   if (const YamlNode* flag = item.Find("default")) {
     absl::StatusOr<bool> v = Bool(*flag, Where("default", label));

@@ -116,8 +116,8 @@ struct Server {
   std::vector<Route> routes;              // longest prefix wins; none matching: `upstream`
   bool tls = false;                       // original schema: talk TLS to the upstream
   bool default_server = false;            // answers hosts no server names
-  bool redirect_https = false;  // plaintext requests get a redirect to https (301/308)
-  std::string hsts;             // Strict-Transport-Security value on TLS responses; "" none
+  bool redirect_https = false;            // plaintext requests get a redirect to https (301/308)
+  std::string hsts;  // Strict-Transport-Security value on TLS responses; "" none
 };
 
 // One certificate a TLS listener serves: the chain and key (PEM) and the SNI names it answers
@@ -137,7 +137,7 @@ struct ListenerTls {
   std::string ca;                            // client certificates are verified against it
   bool client_cert_optional = false;         // with ca: ask for one but do not require it
   TlsVersion min_version = TlsVersion::k12;
-  std::string ciphers;                        // TLS 1.2 cipher list; "" for the defaults
+  std::string ciphers;  // TLS 1.2 cipher list; "" for the defaults
   std::vector<std::string> alpn = {"http/1.1"};
   bool session_tickets = true;
   uint32_t ticket_rotation_ms = 3'600'000;  // a new ticket key this often; the last one still

@@ -24,8 +24,8 @@
 #include "core/ring.h"
 #include "core/socket.h"
 #include "health/prober.h"
-#include "tls/tls.h"
 #include "proxy/worker.h"
+#include "tls/tls.h"
 
 #ifndef RINGWAY_VERSION
 #define RINGWAY_VERSION "dev"

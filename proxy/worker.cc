@@ -24,9 +24,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <memory>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -516,8 +516,8 @@ class WorkerImpl {
       Send(c);  // handshake records
       if (r == tls::Session::Result::kError || r == tls::Session::Result::kClosed) {
         ring_.Return(bid);
-        TlsFailed(c, r == tls::Session::Result::kClosed ? "closed by the peer"
-                                                         : t.ErrorText().c_str());
+        TlsFailed(
+            c, r == tls::Session::Result::kClosed ? "closed by the peer" : t.ErrorText().c_str());
         return;
       }
       if (!t.handshake_done()) {
@@ -1183,7 +1183,8 @@ class WorkerImpl {
       }
     }
     c->up_head.clear();
-    http1::WriteRequestHead(req, {.client_addr = c->peer_ip, .proto = c->tls ? "https" : "http"}, &c->up_head);
+    http1::WriteRequestHead(req, {.client_addr = c->peer_ip, .proto = c->tls ? "https" : "http"},
+                            &c->up_head);
     int pick = PickBackend(c);
     if (pick < 0) {
       NoUsableBackend(c);
@@ -2206,7 +2207,7 @@ class WorkerImpl {
   // TLS.
   std::shared_ptr<const tls::ContextSet> tls_set_;
   uint64_t tls_gen_ = 0;
-  std::string tls_gather_;                  // small pieces gathered into one record
+  std::string tls_gather_;  // small pieces gathered into one record
   std::vector<char> tls_scratch_ = std::vector<char>(16 * 1024);  // plaintext past a buffer
   static constexpr size_t kTlsRecord = 16 * 1024;
   static constexpr size_t kTlsGatherPiece = 4 * 1024;  // smaller pieces are gathered

@@ -84,9 +84,7 @@ int TicketCb(WOLFSSL* ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ],
 }  // namespace
 
 void Init() {
-  std::call_once(g_init, [] {
-    wolfSSL_Init();
-  });
+  std::call_once(g_init, [] { wolfSSL_Init(); });
 }
 
 bool UsingFallbackLibrary() {
@@ -169,8 +167,8 @@ int TicketKeys::Encrypt(unsigned char name[16], unsigned char iv[16], unsigned c
 }
 
 int TicketKeys::Decrypt(const unsigned char name[16], const unsigned char iv[16],
-                        const unsigned char mac[32], unsigned char* ticket, int len,
-                        int* out_len, uint64_t now_ms) {
+                        const unsigned char mac[32], unsigned char* ticket, int len, int* out_len,
+                        uint64_t now_ms) {
   unsigned char secret[32];
   bool renew = false;
   {
@@ -296,8 +294,8 @@ WOLFSSL_CTX* ServerContext::ForName(std::string_view host) const {
   return entries_.front().ctx;
 }
 
-absl::StatusOr<std::shared_ptr<ServerContext>> ServerContext::Create(
-    const config::ListenerTls& cfg, const std::string& listener) {
+absl::StatusOr<std::shared_ptr<ServerContext>> ServerContext::Create(const config::ListenerTls& cfg,
+                                                                     const std::string& listener) {
   Init();
   std::shared_ptr<ServerContext> self(new ServerContext);
   // The session-ID context: sessions cached by one listener are not resumed by another.
@@ -331,8 +329,8 @@ absl::StatusOr<std::shared_ptr<ServerContext>> ServerContext::Create(
     Entry& e = self->entries_.back();
     auto fail = [&](std::string_view what, const std::string& path) {
       std::string detail = LastWolfError();
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: %s '%s'%s%s", c.at, what, path, detail.empty() ? "" : ": ", detail));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: %s '%s'%s%s", c.at, what, path, detail.empty() ? "" : ": ", detail));
     };
     wolfSSL_CTX_SetMinVersion(
         ctx, cfg.min_version == config::TlsVersion::k13 ? WOLFSSL_TLSV1_3 : WOLFSSL_TLSV1_2);
@@ -351,9 +349,8 @@ absl::StatusOr<std::shared_ptr<ServerContext>> ServerContext::Create(
       return fail("cannot load the private key (PEM) from", c.key);
     }
     if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("%s: the private key '%s' does not match the certificate '%s'", c.at,
-                          c.key, c.cert));
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: the private key '%s' does not match the certificate '%s'", c.at, c.key, c.cert));
     }
     WOLFSSL_X509* x509 = wolfSSL_X509_load_certificate_file(c.cert.c_str(), WOLFSSL_FILETYPE_PEM);
     if (x509 == nullptr) return fail("cannot parse the certificate", c.cert);
@@ -388,11 +385,11 @@ absl::StatusOr<std::shared_ptr<ServerContext>> ServerContext::Create(
       // context on lookup: a listener that checks client certificates keeps out of it, so
       // that no session from another listener resumes here. It resumes with its own tickets.
       wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_OFF);
-      wolfSSL_CTX_set_verify(ctx,
-                             WOLFSSL_VERIFY_PEER | (cfg.client_cert_optional
-                                                        ? 0
-                                                        : WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT),
-                             nullptr);
+      wolfSSL_CTX_set_verify(
+          ctx,
+          WOLFSSL_VERIFY_PEER |
+              (cfg.client_cert_optional ? 0 : WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT),
+          nullptr);
     } else {
       wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, nullptr);
     }
@@ -549,9 +546,7 @@ std::string_view Session::NextSend() {
   return std::string_view(flight_).substr(flight_sent_);
 }
 
-void Session::OutSent(size_t n) {
-  flight_sent_ = std::min(flight_.size(), flight_sent_ + n);
-}
+void Session::OutSent(size_t n) { flight_sent_ = std::min(flight_.size(), flight_sent_ + n); }
 
 Session::Result Session::Classify(int ret) {
   int err = wolfSSL_get_error(ssl_, ret);
@@ -604,7 +599,8 @@ std::string_view Session::alpn() const {
   const unsigned char* p = nullptr;
   unsigned int len = 0;
   wolfSSL_get0_alpn_selected(ssl_, &p, &len);
-  return p == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(p), len);
+  return p == nullptr ? std::string_view()
+                      : std::string_view(reinterpret_cast<const char*>(p), len);
 }
 
 std::string_view Session::version() const { return wolfSSL_get_version(ssl_); }

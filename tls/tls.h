@@ -58,9 +58,8 @@ class TicketKeys {
   // `now_ms` is the monotonic clock (core::MonotonicMs); tests pass their own.
   int Encrypt(unsigned char name[16], unsigned char iv[16], unsigned char mac[32],
               unsigned char* ticket, int len, int* out_len, uint64_t now_ms);
-  int Decrypt(const unsigned char name[16], const unsigned char iv[16],
-              const unsigned char mac[32], unsigned char* ticket, int len, int* out_len,
-              uint64_t now_ms);
+  int Decrypt(const unsigned char name[16], const unsigned char iv[16], const unsigned char mac[32],
+              unsigned char* ticket, int len, int* out_len, uint64_t now_ms);
 
   // For tests: make a new key now, as the schedule would.
   void RotateNow(uint64_t now_ms);

@@ -37,8 +37,9 @@ upstreams:
 std::string With(std::string_view head) { return std::string(head) + std::string(kTail); }
 
 TEST(TlsConfig, GlobalTlsTerminatesOnGlobalPort) {
-  Config cfg = MustLoad(With("global:\n  port: 443\n  tls: {cert: /c.pem, key: /k.pem, ca: "
-                             "/ca.pem}\n"));
+  Config cfg =
+      MustLoad(With("global:\n  port: 443\n  tls: {cert: /c.pem, key: /k.pem, ca: "
+                    "/ca.pem}\n"));
   ASSERT_EQ(cfg.listeners.size(), 1u);
   const ListenerTls& t = cfg.listeners[0].tls;
   EXPECT_TRUE(t.enabled);

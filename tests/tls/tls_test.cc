@@ -45,16 +45,15 @@ class Certs : public ::testing::Environment {
                     const std::string& san, const std::string& days) {
       std::string ext = san.empty() ? "" : " -extfile <(printf 'subjectAltName=" + san + "')";
       return Run("bash -c \"cd " + d + " && openssl req -newkey " + keyopt + " -nodes -keyout " +
-                 name + ".key -out " + name + ".csr -subj " + subj +
-                 " && openssl x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key " +
-                 "-CAcreateserial -out " + name + ".pem " + days + ext + "\"");
+                 name + ".key -out " + name + ".csr -subj " + subj + " && openssl x509 -req -in " +
+                 name + ".csr -CA ca.pem -CAkey ca.key " + "-CAcreateserial -out " + name +
+                 ".pem " + days + ext + "\"");
     };
     ASSERT_EQ(leaf("a", "ec -pkeyopt ec_paramgen_curve:P-256", "/CN=a.test",
                    "DNS:a.test,DNS:*.a.test", "-days 30"),
               0);
     ASSERT_EQ(leaf("b", "rsa:2048", "/CN=b.test", "DNS:b.test", "-days 30"), 0);
-    ASSERT_EQ(leaf("cn", "ec -pkeyopt ec_paramgen_curve:P-256", "/CN=cn-only.test", "",
-                   "-days 30"),
+    ASSERT_EQ(leaf("cn", "ec -pkeyopt ec_paramgen_curve:P-256", "/CN=cn-only.test", "", "-days 30"),
               0);
     ASSERT_EQ(Run("cd " + d +
                   " && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "
@@ -334,8 +333,7 @@ TEST(TicketKeysTest, SealAndOpenAcrossOneRotationNotTwo) {
   unsigned char ticket[64];
   for (int i = 0; i < 64; ++i) ticket[i] = static_cast<unsigned char>(i);
   int len = 0;
-  ASSERT_EQ(keys.Encrypt(name, iv, mac, ticket, sizeof(ticket), &len, now),
-            WOLFSSL_TICKET_RET_OK);
+  ASSERT_EQ(keys.Encrypt(name, iv, mac, ticket, sizeof(ticket), &len, now), WOLFSSL_TICKET_RET_OK);
   ASSERT_EQ(len, 64);
   unsigned char sealed[64];
   memcpy(sealed, ticket, sizeof(sealed));
