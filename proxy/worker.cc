@@ -399,14 +399,14 @@ class WorkerImpl {
     if (u->state == UpState::kBody || u->state == UpState::kHead) ArmTimer(u, kTimerResponse);
   }
 
-  // Sends are prepared once per loop turn, after every completion has been reaped: SQEs are
-  // submitted only at the next turn anyway, and by then all the pieces that arrived in this
-  // batch (say, every 16 KiB read of one 64 KiB response) leave in one sendmsg.
   // Nothing queued for the socket: no plaintext and, with TLS, no ciphertext.
   static bool Idle(const Conn* c) {
     return c->sendq.empty() && (!c->tls || c->tls->out_pending() == 0);
   }
 
+  // Sends are prepared once per loop turn, after every completion has been reaped: SQEs are
+  // submitted only at the next turn anyway, and by then all the pieces that arrived in this
+  // batch (say, every 16 KiB read of one 64 KiB response) leave in one sendmsg.
   void Send(Conn* c) {
     if (c->send_scheduled || c->sending || c->closing || Idle(c)) return;
     c->send_scheduled = true;
@@ -510,8 +510,7 @@ class WorkerImpl {
   void TlsInput(Conn* c, char* data, size_t n, uint16_t bid) {
     tls::Session& t = *c->tls;
     t.Feed(data, n);
-    const bool was_done = t.handshake_done();
-    if (!was_done) {
+    if (!t.handshake_done()) {
       tls::Session::Result r = t.Handshake();
       Send(c);  // handshake records
       if (r == tls::Session::Result::kError || r == tls::Session::Result::kClosed) {
@@ -583,6 +582,8 @@ class WorkerImpl {
     Send(c);
   }
 
+  // Bytes and ends of stream as the HTTP code sees them: read from a plain socket, or
+  // decrypted.
   void PlainInput(Conn* c, char* p, size_t n, int32_t bid) {
     if (c->upstream) {
       UpstreamInput(static_cast<UpstreamConn*>(c), p, n, bid);
@@ -607,11 +608,7 @@ class WorkerImpl {
              c->tls->alpn().empty() ? "" : " with ALPN");
       return;
     }
-    auto* u = static_cast<UpstreamConn*>(c);
-    u->connected = true;
-    if (u->state == UpState::kConnecting) u->state = UpState::kHead;
-    ArmTimer(u, kTimerResponse);
-    Send(u);  // the request waited for the handshake
+    UpstreamReady(static_cast<UpstreamConn*>(c));  // the request waited for the handshake
   }
 
   void TlsFailed(Conn* c, const char* why) {
@@ -867,10 +864,8 @@ class WorkerImpl {
       char* data = ring_.BufferData(bid);
       if (c->tls) {
         TlsInput(c, data, static_cast<size_t>(res), bid);
-      } else if (c->upstream) {
-        UpstreamInput(static_cast<UpstreamConn*>(c), data, static_cast<size_t>(res), bid);
       } else {
-        ClientInput(static_cast<ClientConn*>(c), data, static_cast<size_t>(res), bid);
+        PlainInput(c, data, static_cast<size_t>(res), bid);
       }
     } else if (res == -ENOBUFS) {
       RW_LOG(LogLevel::kDebug, "worker %u: provided buffers exhausted; receive waits", index_);
@@ -883,12 +878,7 @@ class WorkerImpl {
     } else if (res == -ECANCELED) {
       // Paused for backpressure, or closing.
     } else if (!c->closing) {
-      // 0: orderly close by the peer; < 0: reset or another error.
-      if (c->upstream) {
-        UpstreamEof(static_cast<UpstreamConn*>(c), res);
-      } else {
-        ClientEof(static_cast<ClientConn*>(c));
-      }
+      PlainEof(c, res);  // 0: orderly close by the peer; < 0: reset or another error
       return;
     }
     if (!c->recv_armed && !c->closing) ArmRecv(c);
@@ -1718,6 +1708,11 @@ class WorkerImpl {
       Send(u);
       return;
     }
+    UpstreamReady(u);
+  }
+
+  // The connection can carry the request: TCP is up and, with TLS, the handshake done.
+  void UpstreamReady(UpstreamConn* u) {
     u->connected = true;
     if (u->state == UpState::kConnecting) u->state = UpState::kHead;
     ArmTimer(u, kTimerResponse);

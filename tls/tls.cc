@@ -95,8 +95,6 @@ bool UsingFallbackLibrary() {
 #endif
 }
 
-const char* LibraryVersion() { return wolfSSL_lib_version(); }
-
 // ---- Ticket keys --------------------------------------------------------------------------
 
 TicketKeys::TicketKeys() { Random(&nonce_prefix_, sizeof(nonce_prefix_)); }

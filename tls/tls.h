@@ -37,9 +37,6 @@ void Init();
 // failed. Start-up says so loudly.
 bool UsingFallbackLibrary();
 
-// The wolfSSL version string.
-const char* LibraryVersion();
-
 // Session-ticket keys of one listener, shared by every worker. A new key is made every
 // `rotation_ms`; a key opens tickets for two periods: while it is current, and for one more
 // period as the previous key (such tickets are then re-issued under the current key). Keys come
@@ -174,7 +171,6 @@ class Session {
 
   // Ciphertext from the peer, copied (the caller's buffer may be reused at once).
   void Feed(const char* p, size_t n);
-  bool has_input() const { return in_off_ < in_.size(); }
 
   // Runs the handshake as far as the input allows.
   Result Handshake();
