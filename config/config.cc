@@ -714,12 +714,6 @@ absl::Status Loader::LoadGlobal(const YamlNode& global) {
 absl::Status Loader::LoadGlobalTls(const YamlNode& tls) {
   CONFIG_RETURN_IF_ERROR(LoadTls(tls, "global.tls", &global_listener_tls_));
   global_tls_ = &tls;
-  if (!global_listener_tls_.certificates.empty()) {
-    cfg_.tls.cert = global_listener_tls_.certificates[0].cert;
-    cfg_.tls.key = global_listener_tls_.certificates[0].key;
-  }
-  cfg_.tls.ca = global_listener_tls_.ca;
-  cfg_.tls.present = true;
   return absl::OkStatus();
 }
 

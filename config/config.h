@@ -188,12 +188,6 @@ struct Logging {
   std::string access_log_path;  // "" means stdout
 };
 
-struct GlobalTls {  // the original schema's global.tls, as written; it also fills in the
-                    // `default` listener's ListenerTls
-  std::string cert, key, ca;
-  bool present = false;
-};
-
 struct Config {
   std::string source;               // file path the config came from
   uint32_t workers = 0;             // 0: one per online CPU
@@ -204,7 +198,6 @@ struct Config {
   Limits limits;
   Buffers buffers;
   Logging logging;
-  GlobalTls tls;
 };
 
 // Loads and validates. `filename` is used in error messages only.

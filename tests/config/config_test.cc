@@ -14,6 +14,7 @@
 #include "config/units.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/config/load_util.h"
 
 namespace ringway::config {
 namespace {
@@ -23,22 +24,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-constexpr char kFile[] = "test.yaml";
-
-// The loader's error message for `yaml`; fails the test when it loads.
-std::string ErrorOf(std::string_view yaml) {
-  absl::StatusOr<Config> cfg = LoadString(yaml, kFile);
-  EXPECT_FALSE(cfg.ok()) << "loaded without error:\n" << yaml;
-  if (cfg.ok()) return "(loaded)";
-  EXPECT_EQ(cfg.status().code(), absl::StatusCode::kInvalidArgument) << cfg.status();
-  return std::string(cfg.status().message());
-}
-
-Config MustLoad(std::string_view yaml) {
-  absl::StatusOr<Config> cfg = LoadString(yaml, kFile);
-  EXPECT_TRUE(cfg.ok()) << cfg.status();
-  return cfg.ok() ? *std::move(cfg) : Config{};
-}
+using testutil::ErrorOf;
+using testutil::MustLoad;
 
 // A valid servers/upstreams tail for tests that only vary the global section.
 constexpr std::string_view kTail = R"yaml(servers:
@@ -106,10 +93,12 @@ TEST(ConfigLoad, OriginalSchemaLoadsUnchanged) {
   EXPECT_EQ(PortOf(cfg.listeners[0].bind), 8080);
   EXPECT_TRUE(cfg.listeners[0].servers.empty());  // all servers
 
-  EXPECT_TRUE(cfg.tls.present);
-  EXPECT_EQ(cfg.tls.cert, "/path/to/cert.pem");
-  EXPECT_EQ(cfg.tls.key, "/path/to/key.pem");
-  EXPECT_EQ(cfg.tls.ca, "/path/to/ca.pem");
+  const ListenerTls& tls = cfg.listeners[0].tls;  // global.tls: TLS on global.port
+  EXPECT_TRUE(tls.enabled);
+  ASSERT_EQ(tls.certificates.size(), 1u);
+  EXPECT_EQ(tls.certificates[0].cert, "/path/to/cert.pem");
+  EXPECT_EQ(tls.certificates[0].key, "/path/to/key.pem");
+  EXPECT_EQ(tls.ca, "/path/to/ca.pem");
 
   ASSERT_EQ(cfg.servers.size(), 2u);
   EXPECT_EQ(cfg.servers[0].name, "acme.com");
@@ -207,10 +196,13 @@ upstreams:
 TEST(ConfigLoad, ExtendedSchemaLoads) {
   Config cfg = MustLoad(kExtended);
   EXPECT_EQ(cfg.workers, 4u);
-  EXPECT_TRUE(cfg.tls.present);
-  EXPECT_EQ(cfg.tls.cert, "a.pem");
-  EXPECT_EQ(cfg.tls.key, "b.pem");
-  EXPECT_EQ(cfg.tls.ca, "");
+  ASSERT_FALSE(cfg.listeners.empty());
+  const ListenerTls& tls = cfg.listeners[0].tls;  // global.tls: TLS on global.port
+  EXPECT_TRUE(tls.enabled);
+  ASSERT_EQ(tls.certificates.size(), 1u);
+  EXPECT_EQ(tls.certificates[0].cert, "a.pem");
+  EXPECT_EQ(tls.certificates[0].key, "b.pem");
+  EXPECT_EQ(tls.ca, "");
 
   EXPECT_EQ(cfg.logging.level, LogLevel::kDebug);
   EXPECT_EQ(cfg.logging.format, LogFormat::kJson);

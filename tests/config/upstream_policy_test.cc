@@ -8,6 +8,7 @@
 #include "config/config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/config/load_util.h"
 
 namespace ringway::config {
 namespace {
@@ -17,21 +18,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-constexpr char kFile[] = "test.yaml";
-
-std::string ErrorOf(std::string_view yaml) {
-  absl::StatusOr<Config> cfg = LoadString(yaml, kFile);
-  EXPECT_FALSE(cfg.ok()) << "loaded without error:\n" << yaml;
-  if (cfg.ok()) return "(loaded)";
-  EXPECT_EQ(cfg.status().code(), absl::StatusCode::kInvalidArgument) << cfg.status();
-  return std::string(cfg.status().message());
-}
-
-Config MustLoad(std::string_view yaml) {
-  absl::StatusOr<Config> cfg = LoadString(yaml, kFile);
-  EXPECT_TRUE(cfg.ok()) << cfg.status() << "\n" << yaml;
-  return cfg.ok() ? *std::move(cfg) : Config{};
-}
+using testutil::ErrorOf;
+using testutil::MustLoad;
 
 // Lines 1 to 5; the upstream 'web' continues on line 6, indented by four spaces.
 constexpr std::string_view kHead = R"yaml(global: {port: 80}
