@@ -89,8 +89,9 @@ fuzz: deps
 	@command -v clang++ >/dev/null || { sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; $$sudo apt-get install -y -qq clang libclang-rt-14-dev; }
 	@cmake -S . -B $(BUILD)/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
 	  -DRINGWAY_FUZZ=ON -DRINGWAY_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
-	@cmake --build $(BUILD)/fuzz -j$(JOBS) --target http1_request_fuzz http1_response_fuzz chunked_fuzz cookie_fuzz
-	@for t in http1_request http1_response chunked cookie; do \
+	@cmake --build $(BUILD)/fuzz -j$(JOBS) --target http1_request_fuzz http1_response_fuzz chunked_fuzz cookie_fuzz \
+	  config_fuzz
+	@for t in http1_request http1_response chunked cookie config; do \
 	  mkdir -p $(BUILD)/fuzz/corpus-$$t && \
 	  $(BUILD)/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
 	done

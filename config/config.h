@@ -150,6 +150,9 @@ struct Listener {
   SocketAddress bind;
   std::vector<uint32_t> servers;  // indexes into Config::servers; empty means all
   ListenerTls tls;
+  // Forward request header fields whose name holds '_'. Off, they are dropped (as nginx does):
+  // CGI-style backends turn '-' into '_', so X_Forwarded_For would pass for X-Forwarded-For.
+  bool underscores_in_headers = false;  // default: global.underscores_in_headers
 };
 
 // Durations are in milliseconds. YAML accepts "250ms", "5s", "2m", "1h" or a bare number of
@@ -162,6 +165,7 @@ struct Timeouts {
   uint32_t upstream_connect_ms = 5'000;    // connect to a backend: 502 after (504 is for reads)
   uint32_t upstream_response_ms = 60'000;  // gap while waiting for response bytes: 504
   uint32_t shutdown_ms = 30'000;           // graceful shutdown deadline
+  uint32_t tunnel_ms = 3'600'000;          // Upgrade tunnel idle in both directions: closed
 };
 
 // Sizes are in bytes. YAML accepts "8k", "64k", "1m", "2g" or a bare number.

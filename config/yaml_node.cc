@@ -7,16 +7,28 @@
 #include <map>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_format.h"
 
 namespace ringway::config {
 namespace {
 
 // Bounds on what a config file may expand to: deep nesting would recurse deeply here, and
-// aliases of aliases ("billion laughs") would grow the tree without end.
+// aliases of aliases ("billion laughs") would grow the tree without end. Counting values is not
+// enough for aliases: one alias of a 1 MiB scalar is one value, so aliases (and the copies that
+// anchors keep) are also charged the bytes they copy, against a budget that grows with the file
+// so that a large file that uses aliases as intended still loads.
 constexpr int kMaxDepth = 64;
-constexpr size_t kMaxNodes = 100'000;
+constexpr size_t kMaxNodes = 1'000'000;  // values in the expanded tree (about 100 bytes each)
+constexpr size_t kMinAliasBytes = size_t{16} << 20;
+constexpr size_t kAliasBytesPerInputByte = 4;
 constexpr size_t kDescribeMax = 40;
+
+size_t AliasBudget(size_t input_bytes) {
+  return std::max(kMinAliasBytes, input_bytes * kAliasBytesPerInputByte);
+}
+
+std::string MiB(size_t bytes) { return absl::StrFormat("%d MiB", (bytes + (1 << 20) - 1) >> 20); }
 
 Mark ToMark(const yaml_mark_t& m) {
   return Mark{static_cast<uint32_t>(m.line + 1), static_cast<uint32_t>(m.column + 1)};
@@ -77,25 +89,32 @@ YamlNode::Kind ResolvePlain(std::string_view s) {
   return YamlNode::Kind::kString;
 }
 
-void Measure(const YamlNode& node, size_t* count, int* height) {
-  size_t n = 1;
-  int h = 0;
+// What a copy of a tree costs: its values, the memory they hold (nodes and scalar text), and
+// its height. Recursion is bounded by kMaxDepth, which every stored tree respects.
+struct Size {
+  size_t count = 0;
+  size_t bytes = 0;
+  int height = 0;
+};
+
+Size Measure(const YamlNode& node) {
+  Size size{1, sizeof(YamlNode) + node.text.size(), 0};
+  int below = 0;
   for (const YamlNode& item : node.items) {
-    size_t c = 0;
-    int ih = 0;
-    Measure(item, &c, &ih);
-    n += c;
-    h = std::max(h, ih);
+    Size s = Measure(item);
+    size.count += s.count;
+    size.bytes += s.bytes;
+    below = std::max(below, s.height);
   }
   for (const YamlNode::Entry& entry : node.entries) {
-    size_t c = 0;
-    int ih = 0;
-    Measure(entry.value, &c, &ih);
-    n += c + 1;
-    h = std::max(h, ih);
+    Size k = Measure(entry.key);
+    Size v = Measure(entry.value);
+    size.count += k.count + v.count;
+    size.bytes += k.bytes + v.bytes;
+    below = std::max(below, v.height);
   }
-  *count = n;
-  *height = h + 1;
+  size.height = below + 1;
+  return size;
 }
 
 // Owns one libyaml event and releases it.
@@ -127,7 +146,8 @@ const char* AnchorOf(const yaml_event_t& ev) {
 
 class Parser {
  public:
-  Parser(std::string_view text, std::string_view filename) : text_(text), filename_(filename) {
+  Parser(std::string_view text, std::string_view filename)
+      : text_(text), filename_(filename), alias_budget_(AliasBudget(text.size())) {
     ok_ = yaml_parser_initialize(&parser_) != 0;
     if (ok_) {
       yaml_parser_set_input_string(&parser_, reinterpret_cast<const unsigned char*>(text.data()),
@@ -145,8 +165,7 @@ class Parser {
  private:
   struct Anchor {
     YamlNode node;
-    size_t count = 0;
-    int height = 0;
+    Size size;
   };
 
   absl::Status Next(Event* event);
@@ -154,13 +173,16 @@ class Parser {
   absl::Status ParseNode(const yaml_event_t& ev, int depth, YamlNode* out);
   absl::Status ParseSequence(int depth, YamlNode* out);
   absl::Status ParseMapping(int depth, YamlNode* out);
-  absl::Status Count(Mark at, size_t n);
+  absl::Status Count(Mark at, size_t n, bool aliased);
+  absl::Status ChargeCopy(Mark at, size_t bytes, bool alias, std::string_view name);
 
   std::string_view text_;
   std::string_view filename_;
   yaml_parser_t parser_{};
   bool ok_ = false;
   size_t nodes_ = 0;
+  size_t alias_bytes_ = 0;  // copied by aliases and kept by anchors
+  size_t alias_budget_;
   std::map<std::string, Anchor, std::less<>> anchors_;
 };
 
@@ -191,15 +213,34 @@ absl::Status Parser::Next(Event* event) {
   return absl::OkStatus();
 }
 
-absl::Status Parser::Count(Mark at, size_t n) {
+absl::Status Parser::Count(Mark at, size_t n, bool aliased) {
   nodes_ += n;
-  if (nodes_ > kMaxNodes) {
+  if (nodes_ <= kMaxNodes) return absl::OkStatus();
+  if (aliased) {
     return ErrorAt(filename_, at,
                    absl::StrFormat("the document has more than %d values once aliases are "
                                    "expanded; write the configuration out with fewer aliases",
                                    kMaxNodes));
   }
-  return absl::OkStatus();
+  return ErrorAt(filename_, at,
+                 absl::StrFormat("the document has more than %d values; is it the right file? "
+                                 "(a configuration that large should be split across ringway "
+                                 "instances)",
+                                 kMaxNodes));
+}
+
+// Charges a copy made by an alias (or kept for an anchor) named `name`; the error points at
+// the one that crossed the budget.
+absl::Status Parser::ChargeCopy(Mark at, size_t bytes, bool alias, std::string_view name) {
+  alias_bytes_ += bytes;
+  if (alias_bytes_ <= alias_budget_) return absl::OkStatus();
+  return ErrorAt(filename_, at,
+                 absl::StrFormat("%s '%c%s' takes the document past %s once aliases are expanded "
+                                 "(each alias is a full copy of the value it names; the limit "
+                                 "is the larger of %s and four times the file's size); alias "
+                                 "smaller values, or fewer times",
+                                 alias ? "alias" : "anchor", alias ? '*' : '&', name,
+                                 MiB(alias_budget_), MiB(kMinAliasBytes)));
 }
 
 absl::Status Parser::ParseSequence(int depth, YamlNode* out) {
@@ -214,6 +255,8 @@ absl::Status Parser::ParseSequence(int depth, YamlNode* out) {
 }
 
 absl::Status Parser::ParseMapping(int depth, YamlNode* out) {
+  // Keys seen so far, with where each was first written; a hash keeps large mappings linear.
+  absl::flat_hash_map<std::string, Mark> seen;
   for (;;) {
     Event key_event;
     if (absl::Status s = Next(&key_event); !s.ok()) return s;
@@ -225,13 +268,11 @@ absl::Status Parser::ParseMapping(int depth, YamlNode* out) {
                      absl::StrFormat("a key must be a plain word such as 'name', found %s",
                                      entry.key.Describe()));
     }
-    for (const YamlNode::Entry& seen : out->entries) {
-      if (seen.key.text == entry.key.text) {
-        return ErrorAt(filename_, entry.key.mark,
-                       absl::StrFormat("duplicate key '%s' (first at line %d, column %d); "
-                                       "remove one of them",
-                                       entry.key.text, seen.key.mark.line, seen.key.mark.column));
-      }
+    if (auto [it, inserted] = seen.try_emplace(entry.key.text, entry.key.mark); !inserted) {
+      return ErrorAt(filename_, entry.key.mark,
+                     absl::StrFormat("duplicate key '%s' (first at line %d, column %d); "
+                                     "remove one of them",
+                                     entry.key.text, it->second.line, it->second.column));
     }
     Event value_event;
     if (absl::Status s = Next(&value_event); !s.ok()) return s;
@@ -255,18 +296,20 @@ absl::Status Parser::ParseNode(const yaml_event_t& ev, int depth, YamlNode* out)
                                      "line (an alias cannot refer to a value that contains it)",
                                      name, name));
     }
-    if (depth + it->second.height > kMaxDepth) {
+    const Size& size = it->second.size;
+    if (depth + size.height > kMaxDepth) {
       return ErrorAt(filename_, mark,
                      absl::StrFormat("values are nested more than %d levels deep once alias "
                                      "'*%s' is expanded",
                                      kMaxDepth, name));
     }
-    if (absl::Status s = Count(mark, it->second.count); !s.ok()) return s;
+    if (absl::Status s = Count(mark, size.count, /*aliased=*/true); !s.ok()) return s;
+    if (absl::Status s = ChargeCopy(mark, size.bytes, /*alias=*/true, name); !s.ok()) return s;
     *out = it->second.node;
     out->mark = mark;
     return absl::OkStatus();
   }
-  if (absl::Status s = Count(mark, 1); !s.ok()) return s;
+  if (absl::Status s = Count(mark, 1, /*aliased=*/false); !s.ok()) return s;
   out->mark = mark;
   switch (ev.type) {
     case YAML_SCALAR_EVENT: {
@@ -290,12 +333,14 @@ absl::Status Parser::ParseNode(const yaml_event_t& ev, int depth, YamlNode* out)
       return ErrorAt(filename_, mark, "invalid YAML: unexpected event");
   }
   if (const char* anchor = AnchorOf(ev); anchor != nullptr) {
-    Anchor a;
-    a.node = *out;
-    Measure(a.node, &a.count, &a.height);
-    // The stored copy costs memory too; counting it keeps nested anchors bounded.
-    if (absl::Status s = Count(mark, a.count); !s.ok()) return s;
-    anchors_.insert_or_assign(std::string(anchor), std::move(a));
+    // The stored copy costs memory too; charging it keeps nested anchors bounded. It is
+    // measured before it is made, so that an oversized one is refused without copying.
+    Size size = Measure(*out);
+    if (absl::Status s = Count(mark, size.count, /*aliased=*/true); !s.ok()) return s;
+    if (absl::Status s = ChargeCopy(mark, size.bytes, /*alias=*/false, anchor); !s.ok()) {
+      return s;
+    }
+    anchors_.insert_or_assign(std::string(anchor), Anchor{*out, size});
   }
   return absl::OkStatus();
 }

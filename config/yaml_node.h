@@ -57,7 +57,9 @@ struct YamlDocument {
 absl::Status ErrorAt(std::string_view filename, Mark mark, std::string_view message);
 
 // Parses exactly one YAML document. Syntax errors carry libyaml's position and problem text.
-// Aliases are expanded; the expanded tree is capped in size and depth.
+// Aliases are expanded; the expanded tree is capped in values, in the bytes that aliases copy
+// (the larger of 16 MiB and four times the text) and in depth, so that a hostile text is an
+// error at the position where it crossed a cap, never an exhausted memory or stack.
 absl::StatusOr<YamlDocument> ParseYaml(std::string_view text, std::string_view filename);
 
 }  // namespace ringway::config

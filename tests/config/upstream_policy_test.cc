@@ -1232,12 +1232,22 @@ TEST(UpstreamPolicyErrors, BackendUrls) {
            "      - " +
            std::string(server) + "\n";
   };
+  // https:// points at the upstream's tls key, which exists, instead of a later release.
   EXPECT_EQ(ErrorOf(backend("url: \"https://127.0.0.1:3443\"")),
-            "test.yaml:6:14: 'url' in server #1 of upstream 'web' is 'https://127.0.0.1:3443', "
-            "but TLS to upstreams comes in a later release; use http:// for now");
-  EXPECT_EQ(ErrorOf(backend("\"https://127.0.0.1:3443\"")),
-            "test.yaml:6:9: server #1 of upstream 'web' is 'https://127.0.0.1:3443', but TLS to "
-            "upstreams comes in a later release; use http:// for now");
+            "test.yaml:6:14: 'url' in server #1 of upstream 'web' is 'https://127.0.0.1:3443'; "
+            "TLS to backends is set for the whole upstream, not by the URL: write the backend as "
+            "\"127.0.0.1:3443\" and add tls: true to the upstream (see \"Upstream TLS\" in "
+            "docs/configuration.md)");
+  EXPECT_EQ(ErrorOf(backend("\"https://127.0.0.1:3443/\"")),
+            "test.yaml:6:9: server #1 of upstream 'web' is 'https://127.0.0.1:3443/'; TLS to "
+            "backends is set for the whole upstream, not by the URL: write the backend as "
+            "\"127.0.0.1:3443\" and add tls: true to the upstream (see \"Upstream TLS\" in "
+            "docs/configuration.md)");
+  // What the message says to write loads, with TLS on for the upstream.
+  Config fixed = MustLoad(backend("\"127.0.0.1:3443\"\n    tls: true"));
+  ASSERT_EQ(fixed.upstreams.size(), 1u);
+  EXPECT_TRUE(fixed.upstreams[0].tls.enabled);
+  EXPECT_EQ(fixed.upstreams[0].backends[0].address.text, "127.0.0.1:3443");
   EXPECT_EQ(ErrorOf(backend("url: \"ftp://127.0.0.1:21\"")),
             "test.yaml:6:14: 'url' in server #1 of upstream 'web' is 'ftp://127.0.0.1:21', whose "
             "scheme 'ftp' ringway does not speak; write http://IP:PORT, such as "

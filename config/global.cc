@@ -1,0 +1,204 @@
+// The `global` section: workers, global.port (its listener is made in listeners.cc), logging,
+// timeouts, limits, buffers, and the health-check defaults every upstream starts from.
+#include "config/loader.h"
+
+#include <limits>
+#include <string>
+#include <utility>
+
+namespace ringway::config::internal {
+namespace {
+
+bool IsPowerOfTwo(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+}  // namespace
+
+absl::Status Loader::LoadGlobal(const YamlNode& global) {
+  CONFIG_RETURN_IF_ERROR(ExpectMapping(global, "'global'"));
+  CONFIG_RETURN_IF_ERROR(RefuseSeedKeys(global, "global"));
+  CONFIG_RETURN_IF_ERROR(CheckKeys(global,
+                                   {"port", "workers", "tls", "log", "timeouts", "limits",
+                                    "buffers", "health_check", "underscores_in_headers"},
+                                   "global"));
+  if (const YamlNode* port = global.Find("port")) {
+    absl::StatusOr<int64_t> n = Integer(*port, Where("port", "global"), 1, 65535);
+    if (!n.ok()) return n.status();
+    global_port_ = port;
+  }
+  if (const YamlNode* workers = global.Find("workers")) {
+    if (workers->kind == Kind::kString && workers->text == "auto") {
+      cfg_.workers = 0;
+    } else if (workers->kind == Kind::kInt) {
+      absl::StatusOr<int64_t> n = Integer(*workers, Where("workers", "global"), 1, 1024);
+      if (!n.ok()) return n.status();
+      cfg_.workers = static_cast<uint32_t>(*n);
+    } else {
+      return TypeError(*workers, Where("workers", "global"),
+                       "an integer from 1 to 1024 or \"auto\"",
+                       "write workers: auto for one worker per CPU");
+    }
+  }
+  if (const YamlNode* u = global.Find("underscores_in_headers")) {
+    absl::StatusOr<bool> v = Bool(*u, Where("underscores_in_headers", "global"));
+    if (!v.ok()) return v.status();
+    global_underscores_in_headers_ = *v;
+  }
+  if (const YamlNode* tls = global.Find("tls")) CONFIG_RETURN_IF_ERROR(LoadGlobalTls(*tls));
+  if (const YamlNode* log = global.Find("log")) CONFIG_RETURN_IF_ERROR(LoadLog(*log));
+  if (const YamlNode* t = global.Find("timeouts")) CONFIG_RETURN_IF_ERROR(LoadTimeouts(*t));
+  if (const YamlNode* limits = global.Find("limits")) CONFIG_RETURN_IF_ERROR(LoadLimits(*limits));
+  if (const YamlNode* b = global.Find("buffers")) CONFIG_RETURN_IF_ERROR(LoadBuffers(*b));
+  if (const YamlNode* health = global.Find("health_check")) {
+    CONFIG_RETURN_IF_ERROR(ExpectMapping(*health, Where("health_check", "global")));
+    const YamlNode* type_node = nullptr;
+    CONFIG_RETURN_IF_ERROR(LoadHealthCheck(*health, "global.health_check", &global_health_,
+                                           &global_health_origins_, &type_node));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadLog(const YamlNode& log) {
+  CONFIG_RETURN_IF_ERROR(ExpectMapping(log, Where("log", "global")));
+  CONFIG_RETURN_IF_ERROR(CheckKeys(log, {"level", "format", "access_log"}, "global.log"));
+  if (const YamlNode* level = log.Find("level")) {
+    static constexpr std::pair<std::string_view, LogLevel> kLevels[] = {
+        {"debug", LogLevel::kDebug},
+        {"info", LogLevel::kInfo},
+        {"warn", LogLevel::kWarn},
+        {"error", LogLevel::kError}};
+    absl::StatusOr<std::string> text = String(*level, Where("level", "global.log"));
+    if (!text.ok()) return text.status();
+    bool found = false;
+    for (const auto& [word, value] : kLevels) {
+      if (*text == word) {
+        cfg_.logging.level = value;
+        found = true;
+      }
+    }
+    if (!found) {
+      return Error(*level, absl::StrFormat("log level '%s' is not known; use one of 'debug', "
+                                           "'info', 'warn', 'error'",
+                                           *text));
+    }
+  }
+  if (const YamlNode* format = log.Find("format")) {
+    absl::StatusOr<std::string> text = String(*format, Where("format", "global.log"));
+    if (!text.ok()) return text.status();
+    if (*text == "text") {
+      cfg_.logging.format = LogFormat::kText;
+    } else if (*text == "json") {
+      cfg_.logging.format = LogFormat::kJson;
+    } else {
+      return Error(*format,
+                   absl::StrFormat("log format '%s' is not known; use 'text' or 'json'", *text));
+    }
+  }
+  if (const YamlNode* access = log.Find("access_log")) {
+    if (access->kind == Kind::kBool) {
+      cfg_.logging.access_log = access->BoolValue();
+      cfg_.logging.access_log_path.clear();
+    } else if (access->kind == Kind::kString && !access->text.empty()) {
+      cfg_.logging.access_log = true;
+      cfg_.logging.access_log_path = access->text;
+    } else {
+      return TypeError(
+          *access, Where("access_log", "global.log"), "true, false or a file path",
+          "write access_log: true (stdout), false, or \"/var/log/ringway/access.log\"");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadTimeouts(const YamlNode& timeouts) {
+  CONFIG_RETURN_IF_ERROR(ExpectMapping(timeouts, Where("timeouts", "global")));
+  struct Field {
+    std::string_view key;
+    uint32_t Timeouts::*member;
+  };
+  static constexpr Field kFields[] = {
+      {"client_header", &Timeouts::client_header_ms},
+      {"client_body", &Timeouts::client_body_ms},
+      {"client_send", &Timeouts::client_send_ms},
+      {"keepalive", &Timeouts::keepalive_ms},
+      {"upstream_connect", &Timeouts::upstream_connect_ms},
+      {"upstream_response", &Timeouts::upstream_response_ms},
+      {"shutdown", &Timeouts::shutdown_ms},
+      {"tunnel", &Timeouts::tunnel_ms},
+  };
+  CONFIG_RETURN_IF_ERROR(CheckKeys(timeouts,
+                                   {"client_header", "client_body", "client_send", "keepalive",
+                                    "upstream_connect", "upstream_response", "shutdown", "tunnel"},
+                                   "global.timeouts"));
+  for (const Field& field : kFields) {
+    const YamlNode* node = timeouts.Find(field.key);
+    if (node == nullptr) continue;
+    absl::StatusOr<uint32_t> ms = Duration(*node, Where(field.key, "global.timeouts"));
+    if (!ms.ok()) return ms.status();
+    cfg_.timeouts.*field.member = *ms;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadLimits(const YamlNode& limits) {
+  CONFIG_RETURN_IF_ERROR(ExpectMapping(limits, Where("limits", "global")));
+  CONFIG_RETURN_IF_ERROR(CheckKeys(
+      limits,
+      {"max_request_line", "max_header_size", "max_headers", "max_body_size", "max_connections"},
+      "global.limits"));
+  constexpr std::string_view kWhere = "global.limits";
+  if (const YamlNode* n = limits.Find("max_request_line")) {
+    absl::StatusOr<uint64_t> v = Size(*n, Where("max_request_line", kWhere), 256, 1 << 20);
+    if (!v.ok()) return v.status();
+    cfg_.limits.max_request_line = static_cast<uint32_t>(*v);
+  }
+  if (const YamlNode* n = limits.Find("max_header_size")) {
+    absl::StatusOr<uint64_t> v = Size(*n, Where("max_header_size", kWhere), 1 << 10, 1 << 20);
+    if (!v.ok()) return v.status();
+    cfg_.limits.max_header_size = static_cast<uint32_t>(*v);
+  }
+  if (const YamlNode* n = limits.Find("max_headers")) {
+    absl::StatusOr<int64_t> v = Integer(*n, Where("max_headers", kWhere), 1, 10'000);
+    if (!v.ok()) return v.status();
+    cfg_.limits.max_headers = static_cast<uint32_t>(*v);
+  }
+  if (const YamlNode* n = limits.Find("max_body_size")) {
+    absl::StatusOr<uint64_t> v =
+        Size(*n, Where("max_body_size", kWhere), 0, std::numeric_limits<uint64_t>::max());
+    if (!v.ok()) return v.status();
+    cfg_.limits.max_body_size = *v;
+  }
+  if (const YamlNode* n = limits.Find("max_connections")) {
+    absl::StatusOr<int64_t> v = Integer(*n, Where("max_connections", kWhere), 1, 1'000'000);
+    if (!v.ok()) return v.status();
+    cfg_.limits.max_connections = static_cast<uint32_t>(*v);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadBuffers(const YamlNode& buffers) {
+  CONFIG_RETURN_IF_ERROR(ExpectMapping(buffers, Where("buffers", "global")));
+  CONFIG_RETURN_IF_ERROR(CheckKeys(buffers, {"size", "count"}, "global.buffers"));
+  if (const YamlNode* n = buffers.Find("size")) {
+    absl::StatusOr<uint64_t> v = Size(*n, Where("size", "global.buffers"), 4 << 10, 1 << 20);
+    if (!v.ok()) return v.status();
+    if (!IsPowerOfTwo(*v)) {
+      return Error(*n, absl::StrFormat("'size' in global.buffers is %s (%d bytes), not a power "
+                                       "of two; use 4k, 8k, 16k, 32k, 64k ... 1m",
+                                       n->text, *v));
+    }
+    cfg_.buffers.size = static_cast<uint32_t>(*v);
+  }
+  if (const YamlNode* n = buffers.Find("count")) {
+    absl::StatusOr<int64_t> v = Integer(*n, Where("count", "global.buffers"), 16, 32768);
+    if (!v.ok()) return v.status();
+    if (!IsPowerOfTwo(static_cast<uint64_t>(*v))) {
+      return Error(*n, absl::StrFormat("'count' in global.buffers is %d, not a power of two; use "
+                                       "16, 32, 64 ... 32768",
+                                       *v));
+    }
+    cfg_.buffers.count = static_cast<uint32_t>(*v);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ringway::config::internal

@@ -1,0 +1,130 @@
+// Loader entry points: LoadString and LoadFile, and the top level of the document, which
+// loads each section (one file each, see loader.h) and runs the checks across them. The first
+// problem found is returned as "FILE:LINE:COL: what is wrong; what to change".
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "config/config.h"
+#include "config/loader.h"
+
+namespace ringway::config {
+namespace internal {
+
+absl::StatusOr<Config> Loader::Load(std::string_view text) {
+  absl::StatusOr<YamlDocument> doc = ParseYaml(text, file_);
+  if (!doc.ok()) return doc.status();
+  const YamlNode& root = doc->root;
+  if (doc->empty || root.kind == Kind::kNull) {
+    return Error(doc->start,
+                 "the configuration is empty; it needs at least 'global: {port: ...}' "
+                 "(or 'listeners'), 'servers' and 'upstreams'");
+  }
+  if (root.kind != Kind::kMapping) {
+    return TypeError(root, "the top level of the configuration", "a mapping",
+                     "start with keys such as global:, servers: and upstreams:");
+  }
+  // clang-format off
+  static constexpr std::string_view kGlobalKeys[] = {
+      "port", "workers", "tls", "log", "timeouts", "limits", "buffers", "health_check",
+      "underscores_in_headers"};
+  // clang-format on
+  for (const YamlNode::Entry& entry : root.entries) {
+    if (std::find(std::begin(kGlobalKeys), std::end(kGlobalKeys), entry.key.text) !=
+        std::end(kGlobalKeys)) {
+      return Error(entry.key, absl::StrFormat("unknown key '%s' at the top level; it belongs "
+                                              "under 'global:', indented",
+                                              entry.key.text));
+    }
+  }
+  CONFIG_RETURN_IF_ERROR(RefuseSeedKeys(root, "the top level"));
+  CONFIG_RETURN_IF_ERROR(
+      CheckKeys(root, {"global", "listeners", "servers", "upstreams"}, "the top level"));
+
+  cfg_.source = file_;
+  const YamlNode* global = root.Find("global");
+  if (global != nullptr) CONFIG_RETURN_IF_ERROR(LoadGlobal(*global));
+
+  absl::StatusOr<const YamlNode*> upstreams =
+      Require(root, "upstreams", "the configuration",
+              "an upstreams list, such as upstreams: [{name: web, servers: [\"127.0.0.1:3001\"]}]");
+  if (!upstreams.ok()) return upstreams.status();
+  absl::StatusOr<const YamlNode*> servers =
+      Require(root, "servers", "the configuration",
+              "a servers list, such as servers: [{server_name: [\"acme.com\"], upstream: web}]");
+  if (!servers.ok()) return servers.status();
+  CONFIG_RETURN_IF_ERROR(LoadUpstreams(**upstreams));
+  CONFIG_RETURN_IF_ERROR(LoadServers(**servers));
+
+  CONFIG_RETURN_IF_ERROR(LoadListeners(root.Find("listeners")));
+  if (cfg_.listeners.empty()) {
+    return Error(doc->start,
+                 "no listener is configured, so ringway would accept no "
+                 "connections; add global: {port: 8080} or a listeners list such "
+                 "as listeners: [{name: public, bind: \"0.0.0.0:8080\"}]");
+  }
+  CONFIG_RETURN_IF_ERROR(CheckListenerServers());
+
+  for (const Server& server : cfg_.servers) {
+    if (!server.tls) continue;
+    cfg_.upstreams[server.upstream].tls.enabled = true;
+    for (const Route& route : server.routes) cfg_.upstreams[route.upstream].tls.enabled = true;
+  }
+  // The prober speaks plain HTTP: an HTTP check on a TLS backend would always fail.
+  for (size_t i = 0; i < cfg_.upstreams.size(); ++i) {
+    const Upstream& u = cfg_.upstreams[i];
+    if (u.tls.enabled && u.health.enabled && u.health.type == HealthCheck::Type::kHttp) {
+      return Error(upstream_marks_[i],
+                   absl::StrFormat("upstream '%s' speaks TLS to its backends, and HTTP health "
+                                   "checks do not speak TLS yet; use health_check: {type: tcp} "
+                                   "(and no health_check_path) for it",
+                                   u.name));
+    }
+  }
+  return std::move(cfg_);
+}
+
+}  // namespace internal
+
+namespace {
+
+constexpr size_t kMaxFileBytes = 16 << 20;
+
+}  // namespace
+
+absl::StatusOr<Config> LoadString(std::string_view yaml, std::string_view filename) {
+  internal::Loader loader(filename);
+  return loader.Load(yaml);
+}
+
+absl::StatusOr<Config> LoadFile(const std::string& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  auto fail = [&](int err) -> absl::Status {
+    std::string message =
+        absl::StrFormat("cannot read config file '%s': %s", path, std::strerror(err));
+    if (err == ENOENT) return absl::NotFoundError(message);
+    if (err == EACCES) return absl::PermissionDeniedError(message);
+    return absl::FailedPreconditionError(message);
+  };
+  if (!file) return fail(errno);
+  std::string text;
+  char buf[64 * 1024];
+  for (;;) {
+    size_t n = std::fread(buf, 1, sizeof(buf), file.get());
+    text.append(buf, n);
+    if (text.size() > kMaxFileBytes) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("config file '%s' is larger than %d MiB; is it the right file?", path,
+                          kMaxFileBytes >> 20));
+    }
+    if (n < sizeof(buf)) break;
+  }
+  if (std::ferror(file.get())) return fail(errno);
+  return LoadString(text, path);
+}
+
+}  // namespace ringway::config
