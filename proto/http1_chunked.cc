@@ -1,13 +1,19 @@
 // Chunked transfer coding decoder: a byte state machine for the framing lines, with chunk data
-// handed to the callback as whole runs. Grammar (RFC 9112 section 7.1), LF accepted for CRLF:
+// handed to the callback as whole runs. Grammar (RFC 9112 section 7.1); every framing line ends
+// in CRLF. RFC 9112 section 2.2 lets a recipient accept a bare LF, but the body is forwarded
+// byte for byte and a next hop that only ends lines at CRLF would frame a different message
+// (the bytes after a bare LF become part of a chunk, or a request of their own), so a bare LF
+// anywhere in the framing is an error, as a bare CR is:
 //
-//   kSize --hex--> kSize --BWS--> kSizeWs --";"--> kExtension --CR--> kSizeLf --LF--+
-//     |  \--";"--> kExtension                                                        |
-//     +--CR/LF-------------------------------------------------------------> size line end
-//   size line end: size > 0 -> kData -> kDataCr -> kDataLf -> kSize
-//                  size = 0 -> kTrailerStart --name--> kTrailer --":"--> kTrailerValue
-//                              kTrailerValue --CR--> kTrailerLf --LF--> kTrailerStart
-//                              kTrailerStart --CR--> kFinalLf --LF--> kDone
+//   kSize --hex--> kSize --CR--> kSizeLf --LF--> (size line end)
+//   kSize --";"--> kExtension --CR--> kSizeLf
+//   kSize --BWS--> kSizeWs --";"--> kExtension
+//   (size line end): size > 0 -> kData -> kDataCr --CR--> kDataLf --LF--> kSize
+//                    size = 0 -> kTrailerStart --name--> kTrailer --":"--> kTrailerValue
+//                                kTrailerValue --CR--> kTrailerLf --LF--> kTrailerStart
+//                                kTrailerStart --CR--> kFinalLf --LF--> kDone
+//   An LF that does not follow a CR, or a CR not followed by LF, is an error in every state
+//   but kData.
 #include "proto/http1_chunked.h"
 
 namespace ringway::http1 {
@@ -105,19 +111,18 @@ ChunkedDecoder::Result ChunkedDecoder::Feed(std::string_view in,
         } else if (c == '\r') {
           state_ = State::kSizeLf;
         } else if (c == '\n') {
-          size_line_done();
+          return fail("bare LF after chunk size (CRLF required)");
         } else {
           return fail("invalid chunk size");
         }
-        if (state_ != State::kData && state_ != State::kTrailerStart &&
-            ++line_len_ > kMaxSizeLine) {
-          return fail("chunk size line too long");
-        }
+        if (++line_len_ > kMaxSizeLine) return fail("chunk size line too long");
         break;
       }
       case State::kSizeWs:
         if (c == ';') {
           state_ = State::kExtension;
+        } else if (c == '\n') {
+          return fail("bare LF after chunk size (CRLF required)");
         } else if (c != ' ' && c != '\t') {
           return fail("invalid chunk size");
         }
@@ -127,8 +132,7 @@ ChunkedDecoder::Result ChunkedDecoder::Feed(std::string_view in,
         if (c == '\r') {
           state_ = State::kSizeLf;
         } else if (c == '\n') {
-          size_line_done();
-          break;
+          return fail("bare LF in chunk extension (CRLF required)");
         } else if (!IsTextByte(c)) {
           return fail("invalid byte in chunk extension");
         }
@@ -151,8 +155,7 @@ ChunkedDecoder::Result ChunkedDecoder::Feed(std::string_view in,
         if (c == '\r') {
           state_ = State::kDataLf;
         } else if (c == '\n') {
-          state_ = State::kSize;
-          saw_digit_ = false;
+          return fail("bare LF after chunk data (CRLF required)");
         } else {
           return fail("chunk data not followed by CRLF");
         }
@@ -166,7 +169,7 @@ ChunkedDecoder::Result ChunkedDecoder::Feed(std::string_view in,
         if (c == '\r') {
           state_ = State::kFinalLf;
         } else if (c == '\n') {
-          state_ = State::kDone;
+          return fail("bare LF ending chunked body (CRLF required)");
         } else if (c == ' ' || c == '\t') {
           return fail("obs-fold in trailer");
         } else if (IsTchar(c)) {
@@ -179,6 +182,8 @@ ChunkedDecoder::Result ChunkedDecoder::Feed(std::string_view in,
       case State::kTrailer:
         if (c == ':') {
           state_ = State::kTrailerValue;
+        } else if (c == '\n') {
+          return fail("bare LF in trailer (CRLF required)");
         } else if (!IsTchar(c)) {
           return fail(c == ' ' || c == '\t' ? "whitespace before colon in trailer"
                                             : "invalid trailer field name");
@@ -189,7 +194,7 @@ ChunkedDecoder::Result ChunkedDecoder::Feed(std::string_view in,
         if (c == '\r') {
           state_ = State::kTrailerLf;
         } else if (c == '\n') {
-          state_ = State::kTrailerStart;
+          return fail("bare LF in trailer (CRLF required)");
         } else if (!IsTextByte(c)) {
           return fail("invalid byte in trailer");
         }

@@ -35,7 +35,11 @@ class ChunkedDecoder {
   // Consumes as much of `in` as belongs to the body. Stops at the end of the body (`done`),
   // at an error, or at the end of `in` (needs more). Rejects: a chunk size that is empty, not
   // hex, or over 2^63; bytes other than HTAB/visible/SP in extensions; chunk data not followed
-  // by CRLF (or LF); trailer lines with control bytes or obs-fold; lines over the limits.
+  // by CRLF; trailer lines with control bytes or obs-fold; lines over the limits; and a bare LF
+  // or bare CR anywhere in the framing (after a size, in an extension, after chunk data, in a
+  // trailer line, as the final line). Every framing line must end in CRLF (RFC 9112 7.1): the
+  // body is forwarded as received, and a next hop that ends lines only at CRLF would read a
+  // bare-LF body as a different message.
   Result Feed(std::string_view in, absl::FunctionRef<void(std::string_view)> on_data);
   Result Feed(std::string_view in);
 
@@ -49,7 +53,7 @@ class ChunkedDecoder {
     kExtension,     // after ";", up to the line end
     kSizeLf,        // saw CR after the size line
     kData,          // inside chunk data
-    kDataCr,        // expecting CR (or LF) after chunk data
+    kDataCr,        // expecting CR after chunk data
     kDataLf,        // expecting LF after chunk data CR
     kTrailerStart,  // at the start of a trailer line (or the final empty line)
     kTrailer,       // inside a trailer field name

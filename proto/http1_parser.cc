@@ -17,7 +17,7 @@ namespace {
 // Byte classes, one bit each.
 constexpr uint8_t kTchar = 1;   // token character (RFC 9110 5.6.2)
 constexpr uint8_t kValue = 2;   // field-value byte: HTAB, SP, VCHAR, obs-text
-constexpr uint8_t kTarget = 4;  // request-target byte: VCHAR, obs-text
+constexpr uint8_t kTarget = 4;  // request-target byte: VCHAR but '#', obs-text
 constexpr uint8_t kHost = 8;    // Host value byte: reg-name / IP-literal / port characters
 
 constexpr std::array<uint8_t, 256> MakeClasses() {
@@ -34,7 +34,9 @@ constexpr std::array<uint8_t, 256> MakeClasses() {
       if (c == static_cast<unsigned char>(s)) v |= kHost;
     }
     if (c == '\t' || (c >= 0x20 && c != 0x7f)) v |= kValue;
-    if (c > 0x20 && c != 0x7f) v |= kTarget;
+    // '#' starts a fragment, which a request-target never carries (RFC 9112 section 3.2);
+    // leaving it out of the class makes the target scan stop there at no extra cost.
+    if (c > 0x20 && c != 0x7f && c != '#') v |= kTarget;
     t[c] = v;
   }
   return t;
@@ -100,11 +102,13 @@ inline const char* ScanTarget(const char* p, const char* end) {
 #if defined(__SSE2__)
   const __m128i k20 = _mm_set1_epi8(0x20);
   const __m128i k7f = _mm_set1_epi8(0x7f);
+  const __m128i hash = _mm_set1_epi8('#');
   const __m128i zero = _mm_setzero_si128();
   while (end - p >= 16) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const __m128i ok = _mm_andnot_si128(
-        _mm_cmpeq_epi8(v, k7f), _mm_or_si128(_mm_cmpgt_epi8(v, k20), _mm_cmplt_epi8(v, zero)));
+    const __m128i ok =
+        _mm_andnot_si128(_mm_or_si128(_mm_cmpeq_epi8(v, k7f), _mm_cmpeq_epi8(v, hash)),
+                         _mm_or_si128(_mm_cmpgt_epi8(v, k20), _mm_cmplt_epi8(v, zero)));
     const unsigned bad = ~static_cast<unsigned>(_mm_movemask_epi8(ok)) & 0xffffu;
     if (bad != 0) return p + __builtin_ctz(bad);
     p += 16;
@@ -457,6 +461,154 @@ ParseResult Make(Outcome o, const Cursor& c, const char* begin, bool truncated) 
   return r;
 }
 
+// --- Request-target forms (RFC 9112 section 3.2) ---------------------------------------------
+
+inline bool StartsWithIgnoreCase(std::string_view s, std::string_view lower_prefix) {
+  return s.size() >= lower_prefix.size() &&
+         EqualsIgnoreCase(s.substr(0, lower_prefix.size()), lower_prefix);
+}
+
+inline bool IsHexDigit(char ch) {
+  return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+// The inside of an IP-literal's brackets (RFC 3986 section 3.2.2), by its characters: an IPv6
+// address is hex digits, ':' and '.' (for a trailing IPv4 part) with at least one ':'; an
+// IPvFuture is "v" 1*HEXDIG "." and then unreserved, sub-delims or ':'. Zone identifiers are not
+// taken. The IPv6 groups are not counted: the point is that no parser reads a host name here.
+bool IsIpLiteralInside(std::string_view s) {
+  if (s.empty()) return false;
+  if (s[0] == 'v' || s[0] == 'V') {
+    size_t i = 1;
+    while (i < s.size() && IsHexDigit(s[i])) ++i;
+    if (i == 1 || i + 1 >= s.size() || s[i] != '.') return false;
+    for (++i; i < s.size(); ++i) {
+      if (!Is(kHost, s[i]) || s[i] == '[' || s[i] == ']' || s[i] == '%') return false;
+    }
+    return true;
+  }
+  bool colon = false;
+  for (char ch : s) {
+    if (ch == ':') {
+      colon = true;
+    } else if (!IsHexDigit(ch) && ch != '.') {
+      return false;
+    }
+  }
+  return colon;
+}
+
+// host [":" port] (RFC 3986 section 3.2.2, without userinfo), with only the bytes a Host field
+// may carry. The host is an IP-literal in brackets or a non-empty reg-name / IPv4 address; the
+// port is digits, at most 65535, and may be empty only when `need_port` is false.
+bool IsAuthority(std::string_view a, bool need_port) {
+  for (char ch : a) {
+    if (!Is(kHost, ch)) return false;
+  }
+  size_t host_end = 0;
+  if (!a.empty() && a[0] == '[') {
+    const size_t close = a.find(']');
+    if (close == std::string_view::npos || !IsIpLiteralInside(a.substr(1, close - 1))) {
+      return false;
+    }
+    host_end = close + 1;
+  } else {
+    host_end = a.find(':');
+    if (host_end == std::string_view::npos) host_end = a.size();
+    if (host_end == 0) return false;
+    if (a.substr(0, host_end).find_first_of("[]") != std::string_view::npos) return false;
+  }
+  if (host_end == a.size()) return !need_port;
+  if (a[host_end] != ':') return false;
+  const std::string_view port = a.substr(host_end + 1);
+  if (port.empty()) return !need_port;
+  if (port.size() > 5) return false;
+  uint32_t n = 0;
+  for (char ch : port) {
+    if (ch < '0' || ch > '9') return false;
+    n = n * 10 + static_cast<uint32_t>(ch - '0');
+  }
+  return n <= 65535;
+}
+
+// Whether s starts with a URI scheme and its ':' (RFC 3986 section 3.1).
+bool HasScheme(std::string_view s) {
+  if (s.empty() || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'))) return false;
+  for (size_t i = 1; i < s.size(); ++i) {
+    const char ch = s[i];
+    if (ch == ':') return true;
+    const bool alnum =
+        (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+    if (!alnum && ch != '+' && ch != '-' && ch != '.') return false;
+  }
+  return false;
+}
+
+// Every target that is not plain origin-form: rare, so kept out of line and out of the way of
+// the common path.
+[[gnu::noinline]] Outcome ClassifyOtherTarget(Cursor* c, RequestHead* out) {
+  const std::string_view t = out->target;
+  if (out->method == "CONNECT") {
+    if (!IsAuthority(t, /*need_port=*/true)) {
+      return Fail(c, 400, "CONNECT needs an authority-form target (host:port)");
+    }
+    out->form = TargetForm::kAuthority;
+    return Outcome::kOk;
+  }
+  if (t == "*") {
+    if (out->method != "OPTIONS") return Fail(c, 400, "asterisk-form target without OPTIONS");
+    out->form = TargetForm::kAsterisk;
+    return Outcome::kOk;
+  }
+  std::string_view rest;
+  if (StartsWithIgnoreCase(t, "http://")) {
+    rest = t.substr(7);
+  } else if (StartsWithIgnoreCase(t, "https://")) {
+    rest = t.substr(8);
+  } else if (IsAuthority(t, /*need_port=*/true)) {
+    return Fail(c, 400, "authority-form target without CONNECT");
+  } else if (StartsWithIgnoreCase(t, "http:") || StartsWithIgnoreCase(t, "https:")) {
+    return Fail(c, 400, "absolute-form target without \"//\" after the scheme");
+  } else if (HasScheme(t)) {
+    return Fail(c, 400, "request target scheme is not http or https");
+  } else {
+    return Fail(c, 400, "invalid request target");
+  }
+  const size_t auth_end = rest.find_first_of("/?");
+  const std::string_view authority = rest.substr(0, auth_end);
+  // An empty path is still a view (at the end of the target), like every other part.
+  const std::string_view path =
+      rest.substr(auth_end == std::string_view::npos ? rest.size() : auth_end);
+  if (authority.empty()) return Fail(c, 400, "empty authority in request target");
+  // Userinfo has no place in an HTTP request (RFC 9110 section 4.2.4), and "a@b" is read as
+  // host a by some parsers and as host b by others.
+  if (authority.find('@') != std::string_view::npos) {
+    return Fail(c, 400, "userinfo in request target");
+  }
+  if (!IsAuthority(authority, /*need_port=*/false)) {
+    return Fail(c, 400, "invalid authority in request target");
+  }
+  out->form = TargetForm::kAbsolute;
+  out->authority = authority;
+  out->origin = path;
+  return Outcome::kOk;
+}
+
+// Sets form, authority and origin for out->target (non-empty, target bytes only), or fails.
+inline Outcome ClassifyTarget(Cursor* c, RequestHead* out) {
+  const std::string_view t = out->target;
+  out->form = TargetForm::kOrigin;
+  out->authority = std::string_view();
+  out->origin = t;
+  // "//x" is a valid absolute-path (empty first segment) and is forwarded as sent, as nginx,
+  // HAProxy and Envoy do: real sites get such paths from URLs joined carelessly.
+  if (t[0] != '/') return ClassifyOtherTarget(c, out);
+  if (out->method == "CONNECT") {
+    return Fail(c, 400, "CONNECT needs an authority-form target (host:port)");
+  }
+  return Outcome::kOk;
+}
+
 Outcome RequestLine(Cursor* c, const ParseLimits& limits, RequestHead* out) {
   const char* const line_start = c->p;
   const char* const full_end = c->end;
@@ -469,6 +621,7 @@ Outcome RequestLine(Cursor* c, const ParseLimits& limits, RequestHead* out) {
     const char* t = p + 1;
     p = ScanTarget(t, c->end);
     if (p == c->end) return Outcome::kIncomplete;
+    if (*p == '#') return Fail(c, 400, "fragment in request target");
     if (*p != ' ' || p == t) return Fail(c, 400, "invalid request target");
     out->target = std::string_view(t, static_cast<size_t>(p - t));
     c->p = p + 1;
@@ -482,7 +635,7 @@ Outcome RequestLine(Cursor* c, const ParseLimits& limits, RequestHead* out) {
     if (static_cast<size_t>(content_end - line_start) > limits.max_request_line) {
       return Fail(c, 414, "request line too long");
     }
-    return Outcome::kOk;
+    return ClassifyTarget(c, out);
   }();
   if (o == Outcome::kIncomplete &&
       LineTooLongSoFar(line_start, full_end, limits.max_request_line)) {

@@ -50,12 +50,27 @@ struct Framing {
   std::string_view host;         // request: the Host field value ("" when absent)
 };
 
+// The four forms of request-target (RFC 9112 section 3.2).
+enum class TargetForm : uint8_t {
+  kOrigin,     // "/path?query"
+  kAbsolute,   // "http://authority/path?query" (scheme http or https, any case)
+  kAuthority,  // "host:port", CONNECT only
+  kAsterisk,   // "*", OPTIONS only
+};
+
 struct RequestHead {
   std::string_view method;
-  std::string_view target;        // request-target as sent (origin-form or absolute-form)
+  std::string_view target;        // request-target as sent
   uint8_t version_minor = 1;      // HTTP/1.<minor>; 0 or 1
   std::span<const Field> fields;  // points into the caller's field storage
   Framing framing;
+  TargetForm form = TargetForm::kOrigin;
+  // Absolute-form only: the target's authority (host [":" port]), which replaces Host on the
+  // way upstream (RFC 9112 section 3.2.2); "" for every other form.
+  std::string_view authority;
+  // The target to send upstream. Absolute-form: the path and query after the authority, which
+  // may be empty or start with '?' (the sender then prefixes "/"). Other forms: the target.
+  std::string_view origin;
 };
 
 struct ResponseHead {
@@ -76,6 +91,19 @@ struct ParseResult {
 // Parses one request head at the start of `in`. Rejects (400 unless noted):
 //  - a request line or field line with NUL, bare CR, or other control bytes; bad method token;
 //    a target with spaces or control bytes; a version other than HTTP/1.0 or HTTP/1.1
+//  - a request-target in none of the four forms below, or in a form the method does not allow
+//    (RFC 9112 section 3.2). A fragment ('#') is an error in every form.
+//      origin-form    "/" path ["?" query] ("//x" included: an empty first segment is valid)
+//      absolute-form  scheme "://" authority [path-abempty] ["?" query]; the scheme is http or
+//                     https in any case (another scheme is an error), the authority is not
+//                     empty and has no userinfo ('@')"
+//      authority-form host ":" port, CONNECT only; CONNECT with any other form is an error
+//      asterisk-form  "*", OPTIONS only
+//    An authority (absolute- or authority-form) is host [":" port]: host an IP-literal in
+//    brackets or a non-empty reg-name / IPv4 address, with the bytes the Host field allows;
+//    port at most five digits and 65535 (authority-form needs one; absolute-form may leave it
+//    empty, as RFC 3986 does). Anything else, such as "@host/x", "x/y" or "http:/x", is 400.
+//    `form`, `authority` and `origin` report the result (see RequestHead).
 //  - whitespace between a field name and its colon; obs-fold (a line starting with SP/HTAB);
 //    an empty or non-token field name
 //  - Content-Length together with Transfer-Encoding; more than one Content-Length field, or

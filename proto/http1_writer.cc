@@ -82,7 +82,7 @@ size_t EstimateSize(std::span<const Field> fields) {
 // --- Canned error responses -------------------------------------------------------------------
 
 struct Canned {
-  std::array<char, 192> bytes{};
+  std::array<char, 256> bytes{};
   size_t size = 0;
 
   constexpr void Append(std::string_view s) {
@@ -104,11 +104,13 @@ struct StatusText {
   uint16_t code;
   std::string_view text;  // the code as digits
   std::string_view reason;
+  std::string_view allow = "";  // the Allow field's value, when the status calls for one
 };
 
 constexpr StatusText kStatuses[] = {
     {400, "400", "Bad Request"},
     {404, "404", "Not Found"},
+    {405, "405", "Method Not Allowed", kAllowedMethods},
     {408, "408", "Request Timeout"},
     {413, "413", "Content Too Large"},
     {414, "414", "URI Too Long"},
@@ -121,7 +123,7 @@ constexpr StatusText kStatuses[] = {
     {504, "504", "Gateway Timeout"},
 };
 constexpr size_t kNumStatuses = sizeof(kStatuses) / sizeof(kStatuses[0]);
-constexpr size_t kStatus500 = 7;
+constexpr size_t kStatus500 = 8;
 static_assert(kStatuses[kStatus500].code == 500);
 
 constexpr Canned MakeCanned(const StatusText& s, bool close) {
@@ -130,6 +132,10 @@ constexpr Canned MakeCanned(const StatusText& s, bool close) {
   c.Append(s.text);
   c.Append(" ");
   c.Append(s.reason);
+  if (!s.allow.empty()) {
+    c.Append("\r\nAllow: ");
+    c.Append(s.allow);
+  }
   c.Append("\r\nContent-Type: text/plain\r\nContent-Length: ");
   c.AppendNumber(s.reason.size() + 1);
   c.Append(close ? "\r\nConnection: close\r\n\r\n" : "\r\nConnection: keep-alive\r\n\r\n");
@@ -160,13 +166,25 @@ void AppendStatusCode(std::string* out, uint16_t status) {
 void WriteRequestHead(const RequestHead& req, const ForwardedInfo& fwd, std::string* out) {
   const ConnectionTokens conn(req.fields);
   const bool upgrade = req.framing.upgrade;
+  // An absolute-form target names the host; the client's Host field is ignored and replaced
+  // (RFC 9112 section 3.2.2), so the next hop sees the authority the proxy routed on.
+  const bool absolute = !req.authority.empty();
+  const std::string_view host = absolute ? req.authority : req.framing.host;
   out->reserve(out->size() + EstimateSize(req.fields) + req.method.size() + req.target.size() +
-               fwd.client_addr.size() + req.framing.host.size());
+               fwd.client_addr.size() + 2 * host.size() + 8);
 
   out->append(req.method);
   out->push_back(' ');
-  out->append(req.target);
+  if (!absolute) {
+    out->append(req.target);
+  } else if (req.origin.empty() && req.method == "OPTIONS") {
+    out->push_back('*');  // RFC 9112 section 3.2.4: OPTIONS to the server as a whole
+  } else {
+    if (req.origin.empty() || req.origin[0] == '?') out->push_back('/');
+    out->append(req.origin);
+  }
   out->append(" HTTP/1.1\r\n");
+  if (absolute) AppendField(out, "Host", req.authority);
 
   bool have_xff = false;
   for (const Field& f : req.fields) {
@@ -177,6 +195,8 @@ void WriteRequestHead(const RequestHead& req, const ForwardedInfo& fwd, std::str
         EqualsIgnoreCase(n, "x-forwarded-host")) {
       continue;
     }
+    if (!fwd.pass_underscore_fields && n.find('_') != std::string_view::npos) continue;
+    if (absolute && EqualsIgnoreCase(n, "host")) continue;
     const bool is_upgrade = EqualsIgnoreCase(n, "upgrade");
     if (is_upgrade && !upgrade) continue;
     if (!is_upgrade && !IsProtected(n) && conn.Names(n)) continue;
@@ -210,7 +230,7 @@ void WriteRequestHead(const RequestHead& req, const ForwardedInfo& fwd, std::str
     out->append("\r\n");
   }
   if (!fwd.proto.empty()) AppendField(out, "X-Forwarded-Proto", fwd.proto);
-  if (!req.framing.host.empty()) AppendField(out, "X-Forwarded-Host", req.framing.host);
+  if (!host.empty()) AppendField(out, "X-Forwarded-Host", host);
   out->append("\r\n");
 }
 

@@ -73,8 +73,8 @@ std::vector<Valid> ValidBodies() {
       {"extensions", "5;name=value\r\nhello\r\n3;a;b=\"q s\"\r\nxyz\r\n0;last\r\n\r\n", "helloxyz"},
       {"extension with BWS", "5 ;  x=1\r\nhello\r\n0\t;y\r\n\r\n", "hello"},
       {"trailers", "5\r\nhello\r\n0\r\nX-Checksum: abc\r\nX-Other:\t v \r\n\r\n", "hello"},
-      {"bare LF", "5\nhello\n0\nT: v\n\n", "hello"},
       {"data with CRLF inside", "4\r\n\r\n\r\n\r\n0\r\n\r\n", "\r\n\r\n"},
+      {"data with bare LF and CR inside", "4\r\n\na\rb\r\n0\r\n\r\n", "\na\rb"},
       {"binary data", "4\r\n\0\xff\r\x7f\r\n0\r\n\r\n"s, "\0\xff\r\x7f"s},
       {"large chunk", "400\r\n" + std::string(1024, 'z') + "\r\n0\r\n\r\n", std::string(1024, 'z')},
   };
@@ -156,7 +156,8 @@ TEST(ChunkedDecoder, WithoutCallback) {
 struct Invalid {
   const char* what;
   std::string body;
-  size_t error_at;  // bytes accepted before the offending one
+  size_t error_at;        // bytes accepted before the offending one
+  const char* text = "";  // when set, error_text must contain it
 };
 
 std::vector<Invalid> InvalidBodies() {
@@ -191,6 +192,26 @@ std::vector<Invalid> InvalidBodies() {
       {"too many leading zeros", std::string(5000, '0') + "1\r\n", ChunkedDecoder::kMaxSizeLine},
       {"trailers too long", "0\r\n" + std::string(20000, 'T') + ": v\r\n\r\n",
        3 + ChunkedDecoder::kMaxTrailers},
+      // A bare LF in every place the framing has a line end (RFC 9112 section 7.1 says CRLF):
+      // the body is forwarded as received, and a next hop that ends lines only at CRLF would
+      // read these bytes as a different message.
+      {"bare LF after size", "5\nhello\r\n0\r\n\r\n", 1, "bare LF after chunk size"},
+      {"bare LF after long size", "00a\n0123456789\r\n0\r\n\r\n", 3, "bare LF after chunk size"},
+      {"bare LF after size BWS", "5 \nhello\r\n0\r\n\r\n", 2, "bare LF after chunk size"},
+      {"bare LF after last-chunk size", "5\r\nhello\r\n0\n\r\n", 11, "bare LF after chunk size"},
+      {"bare LF in extension", "5;a=b\nhello\r\n0\r\n\r\n", 5, "bare LF in chunk extension"},
+      {"bare LF after empty extension", "5;\nhello\r\n0\r\n\r\n", 2, "bare LF in chunk extension"},
+      {"bare LF in quoted extension", "5;a=\"x\ny\"\r\nhello\r\n0\r\n\r\n", 6,
+       "bare LF in chunk extension"},
+      {"bare LF in last-chunk extension", "0;x\n\r\n", 3, "bare LF in chunk extension"},
+      {"bare LF after data", "5\r\nhello\n0\r\n\r\n", 8, "bare LF after chunk data"},
+      {"bare LF after second data", "1\r\na\r\n2\r\nbc\n0\r\n\r\n", 11, "bare LF after chunk data"},
+      {"bare LF ending trailer", "0\r\nA: b\nX: y\r\n\r\n", 7, "bare LF in trailer"},
+      {"bare LF ending empty trailer value", "0\r\nA:\n\r\n", 5, "bare LF in trailer"},
+      {"bare LF in trailer name", "0\r\nAb\nc: d\r\n\r\n", 5, "bare LF in trailer"},
+      {"bare LF as final line", "5\r\nhello\r\n0\r\n\n", 13, "bare LF ending chunked body"},
+      {"bare LF as final line after trailer", "0\r\nA: b\r\n\n", 9, "bare LF ending chunked body"},
+      {"bare LF everywhere", "5\nhello\n0\nT: v\n\n", 1, "bare LF"},
   };
 }
 
@@ -201,6 +222,45 @@ TEST(ChunkedDecoder, Rejections) {
     EXPECT_FALSE(d.r.done) << c.what;
     EXPECT_EQ(d.r.consumed, c.error_at) << c.what;
     EXPECT_STRNE(d.r.error_text, "") << c.what;
+    EXPECT_NE(std::string_view(d.r.error_text).find(c.text), std::string_view::npos)
+        << c.what << ": " << d.r.error_text;
+  }
+}
+
+// The request a bare LF would smuggle. A reader that ends the size line at the LF sees chunk
+// "xxxxx", then one chunk holding everything up to the final "0". A reader that ends lines only
+// at CRLF takes ";\nxxxxx" for an extension, reads "2f\r\ny" as the five bytes of chunk data,
+// then "0\r\n\r\n" ends its body and "GET /admin" is a request of its own. The decoder
+// refuses at the LF, before anything after it counts as body.
+TEST(ChunkedDecoder, BareLfCannotHideARequest) {
+  const std::string hidden = "GET /admin HTTP/1.1\r\nHost: internal\r\n\r\n";
+  const std::string second = "y\r\n0\r\n\r\n" + hidden;
+  ASSERT_EQ(second.size(), 0x2fu);
+  const std::string body = "5;\nxxxxx\r\n2f\r\n" + second + "\r\n0\r\n\r\n";
+  Decoded d = DecodeWhole(body);
+  EXPECT_TRUE(d.r.error);
+  EXPECT_FALSE(d.r.done);
+  EXPECT_EQ(d.r.consumed, 2u);
+  EXPECT_EQ(d.data, "");
+  EXPECT_STREQ(d.r.error_text, "bare LF in chunk extension (CRLF required)");
+  // With CRLF in its place the same bytes are one body that ends after the hidden request.
+  std::string crlf = body;
+  crlf.replace(2, 1, "\r\n");
+  d = DecodeWhole(crlf);
+  EXPECT_TRUE(d.r.done) << d.r.error_text;
+  EXPECT_EQ(d.r.consumed, crlf.size());
+  EXPECT_EQ(d.data, "xxxxx" + second);
+}
+
+// A body split right after a CR still needs the LF that completes it, whichever read brings it.
+TEST(ChunkedDecoder, CrLfSplitAcrossFeeds) {
+  const std::string body = "5\r\nhello\r\n0\r\nT: v\r\n\r\n";
+  for (size_t i = 0; i < body.size(); ++i) {
+    if (body[i] != '\r') continue;
+    Decoded d = DecodePieces(body, {i + 1});
+    EXPECT_TRUE(d.r.done) << i;
+    EXPECT_FALSE(d.r.error) << i << ": " << d.r.error_text;
+    EXPECT_EQ(d.r.consumed, body.size()) << i;
   }
 }
 

@@ -120,22 +120,160 @@ TEST(Http1Request, ObsTextAndLongValuesAccepted) {
   EXPECT_EQ(FieldValue(q.head.fields, "x-long"), value);
 }
 
-TEST(Http1Request, TargetForms) {
-  struct Case {
-    std::string method, target;
-  } cases[] = {
-      {"GET", "http://example.com:8080/a?b#c"},
-      {"OPTIONS", "*"},
-      {"CONNECT", "example.com:443"},
-      {"M-SEARCH", "/%20x~!$&'()*+,;=:@"},
-      {"GET", "/\xe2\x82\xac"},
+struct TargetCase {
+  std::string method, target;
+  TargetForm form;
+  std::string authority, origin;
+};
+
+std::vector<TargetCase> ValidTargets() {
+  using F = TargetForm;
+  return {
+      {"GET", "/", F::kOrigin, "", "/"},
+      {"GET", "/a//b?c=/d?e", F::kOrigin, "", "/a//b?c=/d?e"},
+      {"M-SEARCH", "/%20x~!$&'()*+,;=:@", F::kOrigin, "", "/%20x~!$&'()*+,;=:@"},
+      {"GET", "/\xe2\x82\xac", F::kOrigin, "", "/\xe2\x82\xac"},
+      {"OPTIONS", "/x", F::kOrigin, "", "/x"},
+      {"GET", "http://example.com:8080/a?b", F::kAbsolute, "example.com:8080", "/a?b"},
+      {"GET", "HTTP://Other.Test/x", F::kAbsolute, "Other.Test", "/x"},
+      {"GET", "hTtPs://h", F::kAbsolute, "h", ""},
+      {"GET", "http://h?q=1", F::kAbsolute, "h", "?q=1"},
+      {"GET", "http://h/", F::kAbsolute, "h", "/"},
+      {"GET", "http://h/a//b", F::kAbsolute, "h", "/a//b"},
+      {"POST", "https://[2001:db8::1]:8443/p", F::kAbsolute, "[2001:db8::1]:8443", "/p"},
+      {"GET", "http://[v1.fe80::a+en1]/", F::kAbsolute, "[v1.fe80::a+en1]", "/"},
+      {"GET", "http://192.0.2.1:80/", F::kAbsolute, "192.0.2.1:80", "/"},
+      {"GET", "http://[::ffff:192.0.2.1]/", F::kAbsolute, "[::ffff:192.0.2.1]", "/"},
+      {"GET", "http://[V1F.x:y]:1/", F::kAbsolute, "[V1F.x:y]:1", "/"},
+      {"GET", "http://h:/x", F::kAbsolute, "h:", "/x"},  // RFC 3986 allows an empty port
+      {"GET", "http://h:65535", F::kAbsolute, "h:65535", ""},
+      {"GET", "http://a-b.c_d~e!$&'()*+,;=%41/", F::kAbsolute, "a-b.c_d~e!$&'()*+,;=%41", "/"},
+      {"OPTIONS", "http://h", F::kAbsolute, "h", ""},
+      {"OPTIONS", "*", F::kAsterisk, "", "*"},
+      {"GET", "//x", F::kOrigin, "", "//x"},  // an empty first segment is a valid path
+      {"GET", "//", F::kOrigin, "", "//"},
+      {"GET", "http://h//x?y", F::kAbsolute, "h", "//x?y"},
+      {"CONNECT", "example.com:443", F::kAuthority, "", "example.com:443"},
+      {"CONNECT", "[2001:db8::1]:443", F::kAuthority, "", "[2001:db8::1]:443"},
+      {"CONNECT", "192.0.2.1:0", F::kAuthority, "", "192.0.2.1:0"},
   };
-  for (const Case& c : cases) {
+}
+
+TEST(Http1Request, TargetForms) {
+  for (const TargetCase& c : ValidTargets()) {
     const std::string in = c.method + " " + c.target + " HTTP/1.1\r\nHost: example.com\r\n\r\n";
     Req q = ParseReq(in);
-    ASSERT_EQ(q.r.status, ParseStatus::kComplete) << c.target;
+    ASSERT_EQ(q.r.status, ParseStatus::kComplete) << c.target << ": " << q.r.error;
     EXPECT_EQ(q.head.method, c.method);
     EXPECT_EQ(q.head.target, c.target);
+    EXPECT_EQ(q.head.form, c.form) << c.target;
+    EXPECT_EQ(q.head.authority, c.authority) << c.target;
+    EXPECT_EQ(q.head.origin, c.origin) << c.target;
+    // Views into the target itself, not copies; the Host field is reported as it was.
+    const char* t = q.head.target.data();
+    EXPECT_EQ(t, in.data() + c.method.size() + 1);
+    EXPECT_GE(q.head.origin.data(), t);
+    EXPECT_LE(q.head.origin.data() + q.head.origin.size(), t + q.head.target.size());
+    if (!c.authority.empty()) {
+      EXPECT_EQ(q.head.authority.data(), t + q.head.target.find("://") + 3) << c.target;
+      EXPECT_EQ(q.head.origin.data(), q.head.authority.data() + q.head.authority.size());
+      EXPECT_EQ(q.head.origin.data() + q.head.origin.size(), t + q.head.target.size());
+    }
+    EXPECT_EQ(q.head.framing.host, "example.com");
+  }
+}
+
+TEST(Http1Request, AbsoluteFormInHttp10NeedsNoHost) {
+  Req q = ParseReq("GET http://h.test/x HTTP/1.0\r\n\r\n");
+  ASSERT_EQ(q.r.status, ParseStatus::kComplete) << q.r.error;
+  EXPECT_EQ(q.head.form, TargetForm::kAbsolute);
+  EXPECT_EQ(q.head.authority, "h.test");
+  EXPECT_EQ(q.head.framing.host, "");
+  // HTTP/1.1 still requires Host, even next to an absolute-form target (RFC 9112 3.2).
+  q = ParseReq("GET http://h.test/x HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(q.r.status, ParseStatus::kError);
+  EXPECT_EQ(q.r.error_status, 400);
+}
+
+struct TargetReject {
+  const char* what;
+  std::string method, target;
+  const char* error;  // a part of the expected error text
+};
+
+const std::vector<TargetReject>& TargetRejections() {
+  static const std::vector<TargetReject> v = {
+      {"CONNECT origin-form", "CONNECT", "/", "CONNECT needs an authority-form"},
+      {"CONNECT absolute-form", "CONNECT", "http://h:443/", "CONNECT needs an authority-form"},
+      {"CONNECT asterisk", "CONNECT", "*", "CONNECT needs an authority-form"},
+      {"CONNECT without port", "CONNECT", "example.com", "CONNECT needs an authority-form"},
+      {"CONNECT empty port", "CONNECT", "example.com:", "CONNECT needs an authority-form"},
+      {"CONNECT port too big", "CONNECT", "h:65536", "CONNECT needs an authority-form"},
+      {"CONNECT port too long", "CONNECT", "h:000443", "CONNECT needs an authority-form"},
+      {"CONNECT empty host", "CONNECT", ":443", "CONNECT needs an authority-form"},
+      {"CONNECT userinfo", "CONNECT", "u@h:443", "CONNECT needs an authority-form"},
+      {"CONNECT two ports", "CONNECT", "h:443:80", "CONNECT needs an authority-form"},
+      {"asterisk with GET", "GET", "*", "asterisk-form target without OPTIONS"},
+      {"asterisk lower-case options", "options", "*", "asterisk-form target without OPTIONS"},
+      {"star then more", "OPTIONS", "*x", "invalid request target"},
+      {"authority-form with GET", "GET", "example.com:443",
+       "authority-form target without CONNECT"},
+      {"authority-form with lower-case connect", "connect", "h:443",
+       "authority-form target without CONNECT"},
+      {"at-sign start", "GET", "@host/x", "invalid request target"},
+      {"relative path", "GET", "x/y", "invalid request target"},
+      {"bare word", "GET", "index.html", "invalid request target"},
+      {"scheme with one slash", "GET", "http:/x", "without \"//\""},
+      {"scheme without slashes", "GET", "https:h/x", "without \"//\""},
+      {"ftp scheme", "GET", "ftp://h/x", "scheme is not http or https"},
+      {"httpx scheme", "GET", "httpx://h/", "scheme is not http or https"},
+      {"ws scheme", "GET", "ws://h/", "scheme is not http or https"},
+      {"javascript scheme", "GET", "javascript:alert(1)", "scheme is not http or https"},
+      {"userinfo", "GET", "http://user@h/x", "userinfo"},
+      {"userinfo with password", "GET", "http://user:pw@h/x", "userinfo"},
+      {"userinfo naming another host", "GET", "http://good.test@evil.test/", "userinfo"},
+      {"empty userinfo", "GET", "https://@h/", "userinfo"},
+      {"empty authority", "GET", "http:///x", "empty authority"},
+      {"empty authority before query", "GET", "http://?x", "empty authority"},
+      {"nothing after scheme", "GET", "http://", "empty authority"},
+      {"port too big", "GET", "http://h:99999/", "invalid authority"},
+      {"port not digits", "GET", "http://h:8a/", "invalid authority"},
+      {"two ports", "GET", "http://h:80:80/", "invalid authority"},
+      {"empty host with port", "GET", "http://:80/", "invalid authority"},
+      {"unclosed IP-literal", "GET", "http://[::1/", "invalid authority"},
+      {"empty IP-literal", "GET", "http://[]/", "invalid authority"},
+      {"junk after IP-literal", "GET", "http://[::1]x/", "invalid authority"},
+      {"bracket in reg-name", "GET", "http://a]b/", "invalid authority"},
+      {"nested bracket", "GET", "http://[[::1]]/", "invalid authority"},
+      {"name in brackets", "GET", "http://[evil.test]/", "invalid authority"},
+      {"IPv6 without colon", "GET", "http://[1234]/", "invalid authority"},
+      {"IPv6 zone", "GET", "http://[fe80::1%25en0]/", "invalid authority"},
+      {"IPvFuture without dot", "GET", "http://[v1]/", "invalid authority"},
+      {"IPvFuture without version", "GET", "http://[v.x]/", "invalid authority"},
+      {"IPvFuture empty tail", "GET", "http://[v1.]/", "invalid authority"},
+      {"CONNECT name in brackets", "CONNECT", "[h]:443", "CONNECT needs an authority-form"},
+      {"quote in authority", "GET", "http://h\"x/", "invalid authority"},
+      {"brace in authority", "GET", "http://h{x}/", "invalid authority"},
+      {"backslash in authority", "GET", "http://h\\evil/", "invalid authority"},
+      {"obs-text in authority", "GET", "http://h\xc3\xa9/", "invalid authority"},
+      {"fragment", "GET", "/a#b", "fragment"},
+      {"fragment only", "GET", "#", "fragment"},
+      {"empty fragment", "GET", "/#", "fragment"},
+      {"fragment in absolute-form", "GET", "http://h/#x", "fragment"},
+      {"fragment in authority", "GET", "http://h#@evil/", "fragment"},
+      {"fragment after asterisk", "OPTIONS", "*#x", "fragment"},
+      {"fragment after long path", "GET", "/" + std::string(40, 'p') + "#f", "fragment"},
+  };
+  return v;
+}
+
+TEST(Http1Request, TargetRejections) {
+  for (const TargetReject& c : TargetRejections()) {
+    Req q = ParseReq(c.method + " " + c.target + " HTTP/1.1\r\nHost: h\r\n\r\n");
+    EXPECT_EQ(q.r.status, ParseStatus::kError) << c.what;
+    EXPECT_EQ(q.r.error_status, 400) << c.what << ": " << q.r.error;
+    EXPECT_NE(std::string_view(q.r.error).find(c.error), std::string_view::npos)
+        << c.what << ": " << q.r.error;
   }
 }
 
@@ -339,7 +477,15 @@ const std::vector<Reject>& RequestRejections() {
       {"Host with userinfo", "GET / HTTP/1.1\r\nHost: user@a\r\n\r\n", 400},
       {"Host with slash", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
   };
-  return v;
+  // The target rejections as whole requests, for the prefix and guard-page tests below.
+  static const std::vector<Reject> all = [] {
+    std::vector<Reject> w = v;
+    for (const TargetReject& t : TargetRejections()) {
+      w.push_back({t.what, t.method + " " + t.target + " HTTP/1.1\r\nHost: h\r\n\r\n", 400});
+    }
+    return w;
+  }();
+  return all;
 }
 
 TEST(Http1Request, Rejections) {
@@ -506,6 +652,10 @@ std::vector<std::string> ValidRequests() {
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
       "GET /" + std::string(100, 'p') + " HTTP/1.1\r\nHost: h\r\nCookie: " + std::string(300, 'c') +
           "\r\nA:\r\nB: \t\r\n\r\n",
+      "GET HTTP://Example.test:8080/a?b HTTP/1.1\r\nHost: other\r\n\r\n",
+      "GET https://[::1]?q HTTP/1.0\r\n\r\n",
+      "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
+      "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
   };
 }
 
@@ -529,6 +679,9 @@ TEST(Http1Request, SplitAtEveryByte) {
     EXPECT_EQ(last.r.consumed, whole.r.consumed);
     EXPECT_EQ(last.head.method, whole.head.method);
     EXPECT_EQ(last.head.target, whole.head.target);
+    EXPECT_EQ(last.head.form, whole.head.form);
+    EXPECT_EQ(last.head.authority, whole.head.authority);
+    EXPECT_EQ(last.head.origin, whole.head.origin);
     ASSERT_EQ(last.head.fields.size(), whole.head.fields.size());
     for (size_t i = 0; i < whole.head.fields.size(); ++i) {
       EXPECT_EQ(last.head.fields[i].name, whole.head.fields[i].name);

@@ -169,6 +169,97 @@ TEST(WriteRequestHead, UpstreamRequestIsPersistentAndKeepsFraming) {
   EXPECT_EQ(cl.find("Connection"), std::string::npos) << cl;
 }
 
+// An absolute-form target goes upstream in origin-form, with Host (and X-Forwarded-Host) taken
+// from its authority, not from the client's Host field (RFC 9112 section 3.2.2).
+TEST(WriteRequestHead, AbsoluteFormBecomesOriginFormWithHostFromTarget) {
+  const std::string out = Forward(
+      "GET http://a.test:8080/x?y HTTP/1.1\r\nHost: b.test\r\nAccept: */*\r\n"
+      "X-Forwarded-Host: c.test\r\n\r\n");
+  EXPECT_EQ(out,
+            "GET /x?y HTTP/1.1\r\n"
+            "Host: a.test:8080\r\n"
+            "Accept: */*\r\n"
+            "X-Forwarded-For: 10.0.0.7\r\n"
+            "X-Forwarded-Proto: http\r\n"
+            "X-Forwarded-Host: a.test:8080\r\n"
+            "\r\n");
+  Field f[100];
+  RequestHead req;
+  ExpectWellFormedRequest(out, &req, f);
+  EXPECT_EQ(req.form, TargetForm::kOrigin);
+  EXPECT_EQ(req.framing.host, "a.test:8080");
+}
+
+TEST(WriteRequestHead, AbsoluteFormTargets) {
+  struct Case {
+    std::string line, want;
+  } cases[] = {
+      {"GET HTTP://Other.Test/x HTTP/1.1", "GET /x HTTP/1.1\r\nHost: Other.Test\r\n"},
+      {"GET https://h HTTP/1.1", "GET / HTTP/1.1\r\nHost: h\r\n"},
+      {"GET http://h?q=1 HTTP/1.1", "GET /?q=1 HTTP/1.1\r\nHost: h\r\n"},
+      {"GET http://[::1]:81/ HTTP/1.1", "GET / HTTP/1.1\r\nHost: [::1]:81\r\n"},
+      {"POST http://h/a//b HTTP/1.1", "POST /a//b HTTP/1.1\r\nHost: h\r\n"},
+      // RFC 9112 section 3.2.4: OPTIONS for the whole server is forwarded as "*".
+      {"OPTIONS http://h:8080 HTTP/1.1", "OPTIONS * HTTP/1.1\r\nHost: h:8080\r\n"},
+      {"OPTIONS http://h?x HTTP/1.1", "OPTIONS /?x HTTP/1.1\r\nHost: h\r\n"},
+      {"OPTIONS http://h/ HTTP/1.1", "OPTIONS / HTTP/1.1\r\nHost: h\r\n"},
+      // Not absolute-form: forwarded as sent, with the client's Host.
+      {"OPTIONS * HTTP/1.1", "OPTIONS * HTTP/1.1\r\nHost: client.test\r\n"},
+      {"GET /http://h/ HTTP/1.1", "GET /http://h/ HTTP/1.1\r\nHost: client.test\r\n"},
+  };
+  for (const Case& c : cases) {
+    const std::string out = Forward(c.line + "\r\nHost: client.test\r\n\r\n", {"", ""});
+    EXPECT_EQ(out.substr(0, c.want.size()), c.want) << c.line << "\n" << out;
+    Field f[100];
+    RequestHead req;
+    ExpectWellFormedRequest(out, &req, f);
+    EXPECT_NE(req.form, TargetForm::kAbsolute) << c.line;
+  }
+}
+
+TEST(WriteRequestHead, AbsoluteFormHttp10GetsHostFromTarget) {
+  const std::string out = Forward("GET http://h.test/old HTTP/1.0\r\nAccept: */*\r\n\r\n");
+  EXPECT_EQ(out,
+            "GET /old HTTP/1.1\r\nHost: h.test\r\nAccept: */*\r\nX-Forwarded-For: 10.0.0.7\r\n"
+            "X-Forwarded-Proto: http\r\nX-Forwarded-Host: h.test\r\n\r\n");
+}
+
+// Every Host field the caller hands in is replaced, including one it added itself.
+TEST(WriteRequestHead, AbsoluteFormDropsEveryHostField) {
+  const Field fields[] = {{"host", "a"}, {"Accept", "*/*"}, {"HOST", "b"}};
+  RequestHead req;
+  req.method = "GET";
+  req.target = "http://t.test/p";
+  req.form = TargetForm::kAbsolute;
+  req.authority = "t.test";
+  req.origin = "/p";
+  req.fields = fields;
+  req.framing.host = "a";
+  std::string out;
+  WriteRequestHead(req, {"", ""}, &out);
+  EXPECT_EQ(out,
+            "GET /p HTTP/1.1\r\nHost: t.test\r\nAccept: */*\r\nX-Forwarded-Host: t.test\r\n\r\n");
+}
+
+// CGI-style backends read X_Forwarded_For and X-Forwarded-For as the same variable.
+TEST(WriteRequestHead, FieldsWithUnderscoresAreDroppedByDefault) {
+  const std::string in =
+      "GET / HTTP/1.1\r\nHost: h\r\nX_Forwarded_For: 6.6.6.6\r\nX-Real-IP: 1.1.1.1\r\n"
+      "X_Real_IP: 6.6.6.6\r\n_: x\r\nContent_Length: 5\r\nAccept: */*\r\n\r\n";
+  std::string out = Forward(in);
+  EXPECT_EQ(out,
+            "GET / HTTP/1.1\r\nHost: h\r\nX-Real-IP: 1.1.1.1\r\nAccept: */*\r\n"
+            "X-Forwarded-For: 10.0.0.7\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\n\r\n");
+
+  ForwardedInfo pass{"10.0.0.7", "http"};
+  pass.pass_underscore_fields = true;
+  out = Forward(in, pass);
+  EXPECT_EQ(out,
+            "GET / HTTP/1.1\r\nHost: h\r\nX_Forwarded_For: 6.6.6.6\r\nX-Real-IP: 1.1.1.1\r\n"
+            "X_Real_IP: 6.6.6.6\r\n_: x\r\nContent_Length: 5\r\nAccept: */*\r\n"
+            "X-Forwarded-For: 10.0.0.7\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\n\r\n");
+}
+
 TEST(WriteResponseHead, KeepAliveHttp11Client) {
   EXPECT_EQ(
       Respond("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nServer: s\r\n\r\n", true, false, false),
@@ -256,19 +347,36 @@ TEST(ErrorResponse, ExactBytes) {
             "Connection: keep-alive\r\n\r\nBad Request\n");
 }
 
+TEST(ErrorResponse, MethodNotAllowedListsAllow) {
+  EXPECT_EQ(ErrorResponse(405, true),
+            "HTTP/1.1 405 Method Not Allowed\r\n"
+            "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, TRACE\r\n"
+            "Content-Type: text/plain\r\nContent-Length: 19\r\nConnection: close\r\n\r\n"
+            "Method Not Allowed\n");
+  Field f[8];
+  ResponseHead resp;
+  const std::string_view bytes = ErrorResponse(405, false);
+  ParseResult r = ParseResponse(bytes, ParseLimits{}, f, &resp);
+  ASSERT_EQ(r.status, ParseStatus::kComplete);
+  bool allow = false;
+  for (const Field& field : resp.fields) {
+    if (EqualsIgnoreCase(field.name, "allow")) {
+      allow = true;
+      EXPECT_EQ(field.value, kAllowedMethods);
+    }
+  }
+  EXPECT_TRUE(allow);
+  EXPECT_TRUE(resp.framing.keep_alive);
+}
+
 TEST(ErrorResponse, EveryStatusIsAWellFormedResponse) {
   const std::vector<std::pair<uint16_t, std::string>> statuses = {
-      {400, "Bad Request"},
-      {404, "Not Found"},
-      {408, "Request Timeout"},
-      {413, "Content Too Large"},
-      {414, "URI Too Long"},
-      {421, "Misdirected Request"},
-      {431, "Request Header Fields Too Large"},
-      {500, "Internal Server Error"},
-      {501, "Not Implemented"},
-      {502, "Bad Gateway"},
-      {503, "Service Unavailable"},
+      {400, "Bad Request"},           {404, "Not Found"},
+      {405, "Method Not Allowed"},    {408, "Request Timeout"},
+      {413, "Content Too Large"},     {414, "URI Too Long"},
+      {421, "Misdirected Request"},   {431, "Request Header Fields Too Large"},
+      {500, "Internal Server Error"}, {501, "Not Implemented"},
+      {502, "Bad Gateway"},           {503, "Service Unavailable"},
       {504, "Gateway Timeout"},
   };
   for (const auto& [code, reason] : statuses) {
@@ -285,6 +393,10 @@ TEST(ErrorResponse, EveryStatusIsAWellFormedResponse) {
       EXPECT_EQ(resp.framing.content_length, body.size()) << code;
       EXPECT_EQ(body, reason + "\n");
       EXPECT_EQ(resp.framing.keep_alive, !close) << code;
+      // Only 405 carries Allow (RFC 9110 section 15.5.6).
+      bool allow = false;
+      for (const Field& field : resp.fields) allow |= EqualsIgnoreCase(field.name, "allow");
+      EXPECT_EQ(allow, code == 405) << code;
       // Static storage: the same bytes every time.
       EXPECT_EQ(ErrorResponse(code, close).data(), bytes.data());
     }
@@ -292,7 +404,7 @@ TEST(ErrorResponse, EveryStatusIsAWellFormedResponse) {
 }
 
 TEST(ErrorResponse, UnknownStatusIs500) {
-  for (uint16_t code : {0, 200, 401, 405, 999}) {
+  for (uint16_t code : {0, 200, 401, 406, 999}) {
     EXPECT_EQ(ErrorResponse(code, true), ErrorResponse(500, true)) << code;
     EXPECT_EQ(ErrorResponse(code, false), ErrorResponse(500, false)) << code;
   }
