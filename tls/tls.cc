@@ -72,14 +72,17 @@ void Random(void* p, size_t n) {
   }
 }
 
-int TicketCb(WOLFSSL* ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ],
-             unsigned char iv[WOLFSSL_TICKET_IV_SZ], unsigned char mac[WOLFSSL_TICKET_MAC_SZ],
-             int enc, unsigned char* ticket, int len, int* out_len, void* ctx) {
-  TicketKeys& keys = *static_cast<TicketKeys*>(ctx);
-  const uint64_t now = core::MonotonicMs();
-  if (enc) return keys.Encrypt(name, iv, mac, ticket, len, out_len, now);
-  return keys.Decrypt(name, iv, mac, ticket, len, out_len, now);
+// The name a ClientHello asked for, as the session cache compares it: lower case, no trailing
+// dot, "" without SNI.
+std::string RequestedName(WOLFSSL* ssl) {
+  const char* name = wolfSSL_get_servername(ssl, WOLFSSL_SNI_HOST_NAME);
+  if (name == nullptr) return "";
+  std::string n = Lower(name);
+  while (!n.empty() && n.back() == '.') n.pop_back();
+  return n;
 }
+
+std::atomic<uint64_t> g_generation{0};
 
 }  // namespace
 
@@ -199,6 +202,93 @@ int TicketKeys::Decrypt(const unsigned char name[16], const unsigned char iv[16]
   return ret;
 }
 
+// ---- Session-ID cache ---------------------------------------------------------------------
+
+SessionCache::SessionCache(size_t capacity) : capacity_(capacity) {}
+
+SessionCache::~SessionCache() {
+  for (Entry& e : order_) wolfSSL_SESSION_free(e.session);
+}
+
+std::shared_ptr<SessionCache> SessionCache::ForListener(const std::string& listener) {
+  static std::mutex mu;
+  static auto* caches = new std::map<std::string, std::shared_ptr<SessionCache>>;
+  std::lock_guard<std::mutex> lock(mu);
+  std::shared_ptr<SessionCache>& c = (*caches)[listener];
+  if (!c) c = std::make_shared<SessionCache>();
+  return c;
+}
+
+size_t SessionCache::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return order_.size();
+}
+
+void SessionCache::Add(WOLFSSL_SESSION* session, uint64_t generation, std::string_view name,
+                       uint64_t now_ms) {
+  unsigned int id_len = 0;
+  const unsigned char* id = wolfSSL_SESSION_get_id(session, &id_len);
+  const long timeout_s = wolfSSL_SESSION_get_timeout(session);
+  // DNS names are at most 253 bytes; a longer "name" is not worth a slot (and would make the
+  // bound on an entry's size depend on the client).
+  if (capacity_ == 0 || id == nullptr || id_len != sizeof(Id) || timeout_s <= 0 ||
+      name.size() > 255) {
+    return;
+  }
+  // wolfSSL keeps changing its own session object after this call (and frees it with the
+  // connection), so the cache keeps a private copy that nobody writes to; lookups hand out
+  // references to it. Everything that allocates happens here, before the lock.
+  WOLFSSL_SESSION* copy = wolfSSL_SESSION_dup(session);
+  if (copy == nullptr) return;
+  Order node;
+  Entry& e = node.emplace_back();
+  memcpy(e.id.data(), id, sizeof(Id));
+  e.session = copy;
+  e.generation = generation;
+  e.expires_ms =
+      now_ms + std::min<uint64_t>(static_cast<uint64_t>(timeout_s) * 1000, kMaxLifetimeMs);
+  e.name.assign(name);
+  std::map<Id, Order::iterator> staging;
+  staging.emplace(e.id, node.begin());
+  auto handle = staging.extract(staging.begin());
+
+  Order dead;  // evicted entries, freed after the lock is released
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto drop = [&](Order::iterator it) {
+      index_.erase(it->id);
+      dead.splice(dead.end(), order_, it);
+    };
+    if (auto it = index_.find(e.id); it != index_.end()) drop(it->second);
+    // Expired sessions leave from the front, a few per call so that no call frees thousands
+    // while holding the lock (the rest are skipped by Find and go with later calls); then the
+    // oldest if the cache is full. So the cache never holds more than capacity_ sessions.
+    for (int n = 0; n < 4 && !order_.empty() && order_.front().expires_ms <= now_ms; ++n) {
+      drop(order_.begin());
+    }
+    if (order_.size() >= capacity_) drop(order_.begin());
+    order_.splice(order_.end(), node);  // the iterator in `handle` now points into order_
+    index_.insert(std::move(handle));
+  }
+  for (Entry& d : dead) wolfSSL_SESSION_free(d.session);
+}
+
+WOLFSSL_SESSION* SessionCache::Find(const unsigned char* id, size_t len, uint64_t generation,
+                                    std::string_view name, uint64_t now_ms) {
+  if (id == nullptr || len != sizeof(Id)) return nullptr;
+  Id key;
+  memcpy(key.data(), id, sizeof(Id));
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = index_.find(key);
+  if (it == index_.end()) return nullptr;
+  const Entry& e = *it->second;
+  if (e.generation != generation || e.name != name || e.expires_ms <= now_ms) return nullptr;
+  // The reference keeps the session alive if another thread evicts it before wolfSSL has
+  // copied it.
+  if (wolfSSL_SESSION_up_ref(e.session) != WOLFSSL_SUCCESS) return nullptr;
+  return e.session;
+}
+
 // ---- Server contexts ----------------------------------------------------------------------
 
 // Every name in a `ciphers` list must be a suite this wolfSSL knows (it would skip the others
@@ -235,6 +325,49 @@ static absl::Status CheckCiphers(const config::ListenerTls& cfg) {
 }
 
 struct ServerCallbacks {
+  // Every server context's ticket-callback context is its ServerContext: the ticket keys and
+  // the session cache of the listener are found through it (this wolfSSL build has no
+  // ex_data, and the SNI callback's argument has no getter).
+  static ServerContext* Listener(WOLFSSL* ssl) {
+    return static_cast<ServerContext*>(wolfSSL_CTX_get_TicketEncCtx(wolfSSL_get_SSL_CTX(ssl)));
+  }
+
+  static int Ticket(WOLFSSL*, unsigned char name[WOLFSSL_TICKET_NAME_SZ],
+                    unsigned char iv[WOLFSSL_TICKET_IV_SZ],
+                    unsigned char mac[WOLFSSL_TICKET_MAC_SZ], int enc, unsigned char* ticket,
+                    int len, int* out_len, void* ctx) {
+    auto* self = static_cast<ServerContext*>(ctx);
+    TicketKeys& keys = *self->tickets_;
+    const uint64_t now = core::MonotonicMs();
+    if (enc) return keys.Encrypt(name, iv, mac, ticket, len, out_len, now);
+    // The callback is installed on every listener (see Create); one without tickets opens none.
+    if (!self->tickets_on_) return WOLFSSL_TICKET_RET_REJECT;
+    return keys.Decrypt(name, iv, mac, ticket, len, out_len, now);
+  }
+
+  // A full TLS 1.2 handshake finished: keep its session in the listener's cache. TLS 1.3
+  // sessions are not kept (they resume with tickets only, and their session ID is the
+  // client's).
+  static int NewSession(WOLFSSL* ssl, WOLFSSL_SESSION* session) {
+    ServerContext* self = Listener(ssl);
+    if (self != nullptr && wolfSSL_GetVersion(ssl) == WOLFSSL_TLSV1_2) {
+      self->sessions_->Add(session, self->generation_, RequestedName(ssl), core::MonotonicMs());
+    }
+    return 0;  // wolfSSL releases the reference it lent us; the cache took its own copy
+  }
+
+  // A TLS 1.2 ClientHello with a session ID, after the SNI callback (so the context is the one
+  // SNI chose, of this same listener).
+  static WOLFSSL_SESSION* GetSession(WOLFSSL* ssl, const unsigned char* id, int len, int* copy) {
+    *copy = 0;  // wolfSSL copies the session and then releases the reference we return
+    ServerContext* self = Listener(ssl);
+    if (self == nullptr || len <= 0 || wolfSSL_GetVersion(ssl) != WOLFSSL_TLSV1_2) {
+      return nullptr;
+    }
+    return self->sessions_->Find(id, static_cast<size_t>(len), self->generation_,
+                                 RequestedName(ssl), core::MonotonicMs());
+  }
+
   // SNI: move the handshake to the certificate that names the host. No match: the default.
   static int Sni(WOLFSSL* ssl, int* alert, void* arg) {
     auto* self = static_cast<ServerContext*>(arg);
@@ -296,7 +429,8 @@ absl::StatusOr<std::shared_ptr<ServerContext>> ServerContext::Create(const confi
                                                                      const std::string& listener) {
   Init();
   std::shared_ptr<ServerContext> self(new ServerContext);
-  // The session-ID context: sessions cached by one listener are not resumed by another.
+  // The session-ID context, for clients and tools that look at it. What keeps sessions within
+  // their listener is the listener's own cache (sessions_), not this: wolfSSL ignores it.
   unsigned char sid_ctx[WC_SHA256_DIGEST_SIZE];
   const std::string sid_name = "ringway listener " + listener;
   wc_Sha256Hash(reinterpret_cast<const unsigned char*>(sid_name.data()),
@@ -307,6 +441,9 @@ absl::StatusOr<std::shared_ptr<ServerContext>> ServerContext::Create(const confi
   }
   self->tickets_ = TicketKeys::ForListener(listener);
   self->tickets_->SetRotation(cfg.ticket_rotation_ms);
+  self->tickets_on_ = cfg.session_tickets;
+  self->sessions_ = SessionCache::ForListener(listener);
+  self->generation_ = g_generation.fetch_add(1, std::memory_order_relaxed) + 1;
   if (!cfg.ca.empty()) {
     absl::Status st = Readable(cfg.ca, "the client CA bundle", cfg.at);
     if (!st.ok()) return st;
@@ -379,10 +516,6 @@ absl::StatusOr<std::shared_ptr<ServerContext>> ServerContext::Create(const confi
                             "certificate wolfSSL can read",
                             cfg.at, cfg.ca));
       }
-      // wolfSSL's session-ID cache is one for the process and ignores the session-ID
-      // context on lookup: a listener that checks client certificates keeps out of it, so
-      // that no session from another listener resumes here. It resumes with its own tickets.
-      wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_OFF);
       wolfSSL_CTX_set_verify(
           ctx,
           WOLFSSL_VERIFY_PEER |
@@ -392,9 +525,24 @@ absl::StatusOr<std::shared_ptr<ServerContext>> ServerContext::Create(const confi
       wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, nullptr);
     }
     wolfSSL_CTX_set_session_id_context(ctx, sid_ctx, 20);
+    // Session IDs: the listener's own cache instead of wolfSSL's process-wide one, for every
+    // listener. One that checks client certificates may resume too: its cache holds only
+    // sessions whose full handshake passed its own checks, under this generation's CA, which
+    // is what its tickets already allow. A build without external-cache callbacks resumes
+    // with tickets only.
+#ifdef HAVE_EXT_CACHE
+    wolfSSL_CTX_set_session_cache_mode(ctx,
+                                       WOLFSSL_SESS_CACHE_SERVER | WOLFSSL_SESS_CACHE_NO_INTERNAL);
+    wolfSSL_CTX_sess_set_new_cb(ctx, ServerCallbacks::NewSession);
+    wolfSSL_CTX_sess_set_get_cb(ctx, ServerCallbacks::GetSession);
+#else
+    wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_OFF);
+#endif
+    // Set even without tickets: the session callbacks find the listener through it, and no
+    // ticket is ever opened with wolfSSL's per-context default keys.
+    wolfSSL_CTX_set_TicketEncCb(ctx, ServerCallbacks::Ticket);
+    wolfSSL_CTX_set_TicketEncCtx(ctx, self.get());
     if (cfg.session_tickets) {
-      wolfSSL_CTX_set_TicketEncCb(ctx, TicketCb);
-      wolfSSL_CTX_set_TicketEncCtx(ctx, self->tickets_.get());
       wolfSSL_CTX_set_TicketHint(ctx, static_cast<int>(cfg.ticket_rotation_ms / 1000));
     } else {
       wolfSSL_CTX_NoTicketTLSv12(ctx);

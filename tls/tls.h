@@ -13,9 +13,12 @@
 #ifndef RINGWAY_TLS_TLS_H_
 #define RINGWAY_TLS_TLS_H_
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,6 +30,7 @@
 
 struct WOLFSSL_CTX;
 struct WOLFSSL;
+struct WOLFSSL_SESSION;
 
 namespace ringway::tls {
 
@@ -78,13 +82,64 @@ class TicketKeys {
   uint32_t nonce_prefix_ = 0;
 };
 
+// The TLS 1.2 session-ID cache of one listener, shared by every worker. wolfSSL's own cache
+// is one per process and its lookups ignore the session-ID context, so a session ID from one
+// listener would resume on another; server contexts turn it off and use this one through
+// wolfSSL's external-cache callbacks (TLS 1.3 and tickets need no server-side state).
+//
+// Bounded: at most `capacity` sessions (the oldest go first), each kept no longer than its
+// wolfSSL timeout (500 s by default). A session is found only by a handshake on the same
+// listener, with the same context generation (a SIGHUP reload starts a new one, so reloaded
+// certificates and client CAs are never bypassed by an older session) and the same SNI name
+// (RFC 6066: no resumption under a different server_name).
+class SessionCache {
+ public:
+  static constexpr size_t kCapacity = 10'000;
+  // Cap on a session's life here whatever timeout it carries.
+  static constexpr uint64_t kMaxLifetimeMs = 24 * 3600 * 1000;
+
+  explicit SessionCache(size_t capacity = kCapacity);
+  ~SessionCache();
+  SessionCache(const SessionCache&) = delete;
+  SessionCache& operator=(const SessionCache&) = delete;
+
+  // The cache of the listener named `listener`, made on first use.
+  static std::shared_ptr<SessionCache> ForListener(const std::string& listener);
+
+  // Keeps a copy of `session` (its ID is the key), made by contexts of `generation` for the
+  // lower-cased server name `name` ("" without SNI). `now_ms` is core::MonotonicMs().
+  void Add(WOLFSSL_SESSION* session, uint64_t generation, std::string_view name, uint64_t now_ms);
+  // A new reference to the session with this ID if it was added with the same generation and
+  // name and has not expired, else nullptr. The caller releases it (wolfSSL_SESSION_free).
+  WOLFSSL_SESSION* Find(const unsigned char* id, size_t len, uint64_t generation,
+                        std::string_view name, uint64_t now_ms);
+  size_t size() const;
+  size_t capacity() const { return capacity_; }
+
+ private:
+  using Id = std::array<unsigned char, 32>;
+  struct Entry {
+    Id id;
+    WOLFSSL_SESSION* session = nullptr;
+    uint64_t generation = 0;
+    uint64_t expires_ms = 0;
+    std::string name;
+  };
+  using Order = std::list<Entry>;
+
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  Order order_;                          // oldest first
+  std::map<Id, Order::iterator> index_;  // an ordered map: lookups cost log n whatever the IDs
+};
+
 // The contexts of one TLS listener: one wolfSSL context per certificate, the first the
 // default; the SNI callback moves a handshake to the certificate that names the host.
 class ServerContext {
  public:
   // Loads and checks every certificate (readable, key matches, not expired, names). Errors
   // name the config position, the path and the reason.
-  // `listener` names the listener: it keys the ticket keys and the session-ID context, so a
+  // `listener` names the listener: it keys the ticket keys and the session-ID cache, so a
   // session from one listener never resumes on another.
   static absl::StatusOr<std::shared_ptr<ServerContext>> Create(const config::ListenerTls& cfg,
                                                                const std::string& listener);
@@ -97,6 +152,8 @@ class ServerContext {
   WOLFSSL_CTX* ForName(std::string_view host) const;
   size_t certificate_count() const { return entries_.size(); }
   const std::vector<std::string>& names(size_t i) const { return entries_[i].names; }
+  // The listener's session-ID cache (shared with its other generations), for tests.
+  SessionCache& session_cache() const { return *sessions_; }
 
  private:
   ServerContext() = default;
@@ -107,6 +164,9 @@ class ServerContext {
   std::vector<Entry> entries_;
   std::string alpn_wire_;  // the listener's ALPN list in wire format
   std::shared_ptr<TicketKeys> tickets_;
+  bool tickets_on_ = false;
+  std::shared_ptr<SessionCache> sessions_;
+  uint64_t generation_ = 0;  // unique per ServerContext: sessions stay within one
   friend struct ServerCallbacks;
 };
 

@@ -1,6 +1,7 @@
 // The TLS layer without sockets: contexts from config (certificate checks, SNI names),
 // handshakes between a client and a server Session pumped in memory, records both ways,
-// resumption with tickets across key rotation, ALPN and SNI selection.
+// resumption with tickets across key rotation, ALPN and SNI selection, and sessions (by ID or
+// ticket) that never resume on another listener; the session-ID cache's bounds.
 //
 // Certificates are made for the test with the openssl command-line tool.
 #include "tls/tls.h"
@@ -15,10 +16,14 @@
 #include <wolfssl/openssl/ssl.h>
 // clang-format on
 
+#include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace ringway::tls {
 namespace {
@@ -54,6 +59,10 @@ class Certs : public ::testing::Environment {
               0);
     ASSERT_EQ(leaf("b", "rsa:2048", "/CN=b.test", "DNS:b.test", "-days 30"), 0);
     ASSERT_EQ(leaf("cn", "ec -pkeyopt ec_paramgen_curve:P-256", "/CN=cn-only.test", "", "-days 30"),
+              0);
+    // A client certificate from the same CA.
+    ASSERT_EQ(leaf("client", "ec -pkeyopt ec_paramgen_curve:P-256", "/CN=client", "DNS:client.test",
+                   "-days 30"),
               0);
     ASSERT_EQ(Run("cd " + d +
                   " && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "
@@ -430,6 +439,282 @@ TEST(SessionTest, NoResumptionOnAnotherListenerThatChecksClients) {
       wolfSSL_SESSION_free(saved);
     }
   }
+}
+
+// How a client resumes in the tests below.
+struct Resumption {
+  int version;   // WOLFSSL_TLSV1_2 or WOLFSSL_TLSV1_3
+  bool tickets;  // false: TLS 1.2 session IDs only (the client sends no ticket extension)
+};
+
+std::string Describe(const Resumption& r) {
+  return std::string(r.version == WOLFSSL_TLSV1_2 ? "TLS 1.2" : "TLS 1.3") +
+         (r.tickets ? " with tickets" : " with session IDs only");
+}
+
+void Configure(Session& c, const Resumption& r) {
+  if (r.version == WOLFSSL_TLSV1_2) {
+    ASSERT_EQ(wolfSSL_set_max_proto_version(c.native(), TLS1_2_VERSION), WOLFSSL_SUCCESS);
+  }
+  if (!r.tickets) wolfSSL_NoTicketTLSv12(c.native());
+}
+
+// A full handshake on `server_ctx`; the client's session (released by the caller), or nullptr.
+WOLFSSL_SESSION* FullHandshake(WOLFSSL_CTX* server_ctx, ClientContext& client_ctx,
+                               const std::string& name, const Resumption& r) {
+  Session server(server_ctx);
+  Session client(client_ctx.ctx(), name);
+  Configure(client, r);
+  Pump(client, server);
+  EXPECT_TRUE(client.handshake_done()) << client.ErrorText();
+  EXPECT_TRUE(server.handshake_done()) << server.ErrorText();
+  EXPECT_FALSE(server.resumed());
+  ReadAll(client);  // takes in a TLS 1.3 NewSessionTicket
+  return wolfSSL_get1_session(client.native());
+}
+
+// Offers `saved` to `server_ctx`: whether the handshake completed, and whether it resumed.
+struct Outcome {
+  bool done = false;
+  bool resumed = false;
+};
+Outcome TryResume(WOLFSSL_CTX* server_ctx, ClientContext& client_ctx, const std::string& name,
+                  const Resumption& r, WOLFSSL_SESSION* saved) {
+  Session server(server_ctx);
+  Session client(client_ctx.ctx(), name);
+  Configure(client, r);
+  EXPECT_EQ(wolfSSL_set_session(client.native(), saved), WOLFSSL_SUCCESS);
+  Pump(client, server);
+  Outcome o;
+  o.done = client.handshake_done() && server.handshake_done();
+  o.resumed = server.resumed();
+  if (o.done) {
+    EXPECT_EQ(server.version(), r.version == WOLFSSL_TLSV1_2 ? "TLSv1.2" : "TLSv1.3");
+  }
+  return o;
+}
+
+// The review's case: two listeners with different certificates and no client certificates. A
+// session from A, by session ID or by ticket, resumes on A and never on B (B makes a full
+// handshake, which succeeds: the client checks only the CA).
+TEST(SessionTest, SessionsStayWithinTheirListener) {
+  auto a = ServerContext::Create(Listener({"a"}), "listener-a");
+  auto b = ServerContext::Create(Listener({"b"}), "listener-b");
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto client_ctx = Client("");  // no SNI, no name check: both listeners' certificates pass
+  // The caches live as long as the process (per listener name, like the ticket keys).
+  const size_t a_before = (*a)->session_cache().size();
+  const size_t b_before = (*b)->session_cache().size();
+  for (Resumption r : {Resumption{WOLFSSL_TLSV1_2, false}, Resumption{WOLFSSL_TLSV1_2, true},
+                       Resumption{WOLFSSL_TLSV1_3, true}}) {
+    SCOPED_TRACE(Describe(r));
+    WOLFSSL_SESSION* saved = FullHandshake((*a)->default_ctx(), *client_ctx, "", r);
+    ASSERT_NE(saved, nullptr);
+    Outcome on_b = TryResume((*b)->default_ctx(), *client_ctx, "", r, saved);
+    EXPECT_TRUE(on_b.done);
+    EXPECT_FALSE(on_b.resumed);
+    Outcome on_a = TryResume((*a)->default_ctx(), *client_ctx, "", r, saved);
+    EXPECT_TRUE(on_a.done);
+    EXPECT_TRUE(on_a.resumed);
+    // And again: a session ID resumes more than once.
+    EXPECT_TRUE(TryResume((*a)->default_ctx(), *client_ctx, "", r, saved).resumed);
+    wolfSSL_SESSION_free(saved);
+  }
+  // Only TLS 1.2 sessions take a place in a cache.
+  EXPECT_EQ((*a)->session_cache().size() - a_before, 2u);
+  EXPECT_EQ((*b)->session_cache().size() - b_before, 2u);  // the two full handshakes on B
+}
+
+// After the SNI callback moved the handshake to another certificate of the same listener, a
+// session ID resumes only under the name it was made for (RFC 6066, section 3).
+TEST(SessionTest, SessionIdsResumeOnlyUnderTheirServerName) {
+  auto ctx = ServerContext::Create(Listener({"a", "b"}), "sni");
+  ASSERT_TRUE(ctx.ok());
+  auto to_b = Client("b.test");
+  const Resumption r{WOLFSSL_TLSV1_2, false};
+  WOLFSSL_SESSION* saved = FullHandshake((*ctx)->default_ctx(), *to_b, "b.test", r);
+  ASSERT_NE(saved, nullptr);
+  EXPECT_TRUE(TryResume((*ctx)->default_ctx(), *to_b, "b.test", r, saved).resumed);
+  auto to_a = Client("a.test");
+  Outcome other = TryResume((*ctx)->default_ctx(), *to_a, "a.test", r, saved);
+  EXPECT_TRUE(other.done);  // a full handshake with a's certificate
+  EXPECT_FALSE(other.resumed);
+  auto no_name = Client("");
+  EXPECT_FALSE(TryResume((*ctx)->default_ctx(), *no_name, "", r, saved).resumed);
+  wolfSSL_SESSION_free(saved);
+}
+
+// A SIGHUP builds new contexts for the same listener: session IDs made before do not resume on
+// them (the certificates or the client CA may have changed), but still do on the old ones,
+// which connections opened before the reload keep using.
+TEST(SessionTest, SessionIdsDoNotCrossAReload) {
+  auto before = ServerContext::Create(Listener({"a"}), "reloaded");
+  ASSERT_TRUE(before.ok());
+  auto client_ctx = Client("a.test");
+  const Resumption r{WOLFSSL_TLSV1_2, false};
+  WOLFSSL_SESSION* saved = FullHandshake((*before)->default_ctx(), *client_ctx, "a.test", r);
+  ASSERT_NE(saved, nullptr);
+  auto after = ServerContext::Create(Listener({"a"}), "reloaded");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(&(*before)->session_cache(), &(*after)->session_cache());  // one bound per listener
+  EXPECT_FALSE(TryResume((*after)->default_ctx(), *client_ctx, "a.test", r, saved).resumed);
+  EXPECT_TRUE(TryResume((*before)->default_ctx(), *client_ctx, "a.test", r, saved).resumed);
+  wolfSSL_SESSION_free(saved);
+}
+
+// A listener that requires client certificates has its own cache: a client that passed the
+// check resumes without sending its certificate again; a session from a listener without the
+// check does not resume there.
+TEST(SessionTest, ClientCertificateListenersResumeTheirOwnSessionIds) {
+  config::ListenerTls checked = Listener({"a"});
+  checked.ca = P("ca.pem");  // required
+  auto mtls = ServerContext::Create(checked, "mtls");
+  auto open = ServerContext::Create(Listener({"a"}), "open");
+  ASSERT_TRUE(mtls.ok() && open.ok());
+  auto client_ctx = Client("a.test");
+  const Resumption r{WOLFSSL_TLSV1_2, false};
+
+  // Without a certificate: refused.
+  {
+    Session server((*mtls)->default_ctx());
+    Session client(client_ctx->ctx(), "a.test");
+    Configure(client, r);
+    Pump(client, server);
+    EXPECT_FALSE(server.handshake_done());
+  }
+  // With one: accepted, and the session resumes.
+  Session server((*mtls)->default_ctx());
+  Session client(client_ctx->ctx(), "a.test");
+  Configure(client, r);
+  ASSERT_EQ(
+      wolfSSL_use_certificate_file(client.native(), P("client.pem").c_str(), WOLFSSL_FILETYPE_PEM),
+      WOLFSSL_SUCCESS);
+  ASSERT_EQ(
+      wolfSSL_use_PrivateKey_file(client.native(), P("client.key").c_str(), WOLFSSL_FILETYPE_PEM),
+      WOLFSSL_SUCCESS);
+  Pump(client, server);
+  ASSERT_TRUE(server.handshake_done()) << server.ErrorText();
+  WOLFSSL_SESSION* saved = wolfSSL_get1_session(client.native());
+  ASSERT_NE(saved, nullptr);
+  Outcome again = TryResume((*mtls)->default_ctx(), *client_ctx, "a.test", r, saved);
+  EXPECT_TRUE(again.done);
+  EXPECT_TRUE(again.resumed);
+  wolfSSL_SESSION_free(saved);
+
+  // A session made where nobody checks certificates: a full handshake, which fails for want
+  // of a certificate.
+  saved = FullHandshake((*open)->default_ctx(), *client_ctx, "a.test", r);
+  ASSERT_NE(saved, nullptr);
+  Outcome crossed = TryResume((*mtls)->default_ctx(), *client_ctx, "a.test", r, saved);
+  EXPECT_FALSE(crossed.resumed);
+  EXPECT_FALSE(crossed.done);
+  wolfSSL_SESSION_free(saved);
+}
+
+// A session with a 32-byte ID `tag` repeated and a timeout. wolfSSL has no setter for the
+// ID (SSL_SESSION_set1_id is a stub), so an empty session is serialised and the ID written into
+// the bytes: side (1), born-on (4), timeout (4), ID length (1), ID.
+WOLFSSL_SESSION* FakeSession(unsigned char tag, long timeout_s = 500) {
+  WOLFSSL_SESSION* blank = wolfSSL_SESSION_new();
+  wolfSSL_SSL_SESSION_set_timeout(blank, timeout_s);
+  std::vector<unsigned char> der(static_cast<size_t>(wolfSSL_i2d_SSL_SESSION(blank, nullptr)));
+  unsigned char* p = der.data();
+  wolfSSL_i2d_SSL_SESSION(blank, &p);
+  wolfSSL_SESSION_free(blank);
+  EXPECT_EQ(der.at(9), 0);
+  der[9] = 32;
+  der.insert(der.begin() + 10, 32, tag);
+  const unsigned char* q = der.data();
+  WOLFSSL_SESSION* s = wolfSSL_d2i_SSL_SESSION(nullptr, &q, static_cast<long>(der.size()));
+  EXPECT_NE(s, nullptr);
+  return s;
+}
+
+bool Has(SessionCache& cache, unsigned char tag, uint64_t now_ms, uint64_t generation = 1,
+         std::string_view name = "") {
+  unsigned char id[32];
+  memset(id, tag, sizeof(id));
+  WOLFSSL_SESSION* s = cache.Find(id, sizeof(id), generation, name, now_ms);
+  if (s == nullptr) return false;
+  wolfSSL_SESSION_free(s);
+  return true;
+}
+
+TEST(SessionCacheTest, HoldsAtMostItsCapacityOldestOutFirst) {
+  SessionCache cache(3);
+  for (unsigned char tag = 1; tag <= 5; ++tag) {
+    WOLFSSL_SESSION* s = FakeSession(tag);
+    cache.Add(s, 1, "", 1000);
+    wolfSSL_SESSION_free(s);  // the cache keeps its own copy
+    EXPECT_LE(cache.size(), 3u);
+  }
+  EXPECT_FALSE(Has(cache, 1, 1000));
+  EXPECT_FALSE(Has(cache, 2, 1000));
+  EXPECT_TRUE(Has(cache, 3, 1000));
+  EXPECT_TRUE(Has(cache, 5, 1000));
+  // The generation and the name must match.
+  EXPECT_FALSE(Has(cache, 5, 1000, 2));
+  EXPECT_FALSE(Has(cache, 5, 1000, 1, "a.test"));
+  // Too long a name is not kept; nor is a session without a timeout.
+  WOLFSSL_SESSION* s = FakeSession(9);
+  cache.Add(s, 1, std::string(256, 'x'), 1000);
+  wolfSSL_SESSION_free(s);
+  s = FakeSession(10, 0);
+  cache.Add(s, 1, "", 1000);
+  wolfSSL_SESSION_free(s);
+  EXPECT_FALSE(Has(cache, 9, 1000, 1, std::string(256, 'x')));
+  EXPECT_FALSE(Has(cache, 10, 1000));
+  EXPECT_TRUE(Has(cache, 3, 1000));
+}
+
+TEST(SessionCacheTest, SessionsExpireWithTheirTimeout) {
+  SessionCache cache(100);
+  WOLFSSL_SESSION* s = FakeSession(1, 10);
+  cache.Add(s, 1, "", 1000);
+  wolfSSL_SESSION_free(s);
+  EXPECT_TRUE(Has(cache, 1, 10'999));
+  EXPECT_FALSE(Has(cache, 1, 11'000));
+  // Expired sessions leave when later ones come (a few per call).
+  for (unsigned char tag = 2; tag < 12; ++tag) {
+    s = FakeSession(tag, 10);
+    cache.Add(s, 1, "", 2000);
+    wolfSSL_SESSION_free(s);
+  }
+  EXPECT_EQ(cache.size(), 11u);
+  for (unsigned char tag = 20; tag < 24; ++tag) {
+    s = FakeSession(tag, 10);
+    cache.Add(s, 1, "", 60'000);
+    wolfSSL_SESSION_free(s);
+  }
+  EXPECT_EQ(cache.size(), 4u);
+}
+
+// Every worker adds and looks up at once; a lookup's reference outlives an eviction.
+TEST(SessionCacheTest, ThreadsShareOneCache) {
+  SessionCache cache(64);
+  std::vector<std::thread> threads;
+  std::atomic<int> found{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        const unsigned char tag = static_cast<unsigned char>((t * 2000 + i) % 251);
+        WOLFSSL_SESSION* s = FakeSession(tag);
+        cache.Add(s, 1, "", 1000);
+        wolfSSL_SESSION_free(s);
+        unsigned char id[32];
+        memset(id, static_cast<unsigned char>((tag + 250) % 251), sizeof(id));  // the one before
+        if (WOLFSSL_SESSION* got = cache.Find(id, sizeof(id), 1, "", 1000)) {
+          unsigned int len = 0;
+          EXPECT_EQ(wolfSSL_SESSION_get_id(got, &len)[0], id[0]);
+          found.fetch_add(1, std::memory_order_relaxed);
+          wolfSSL_SESSION_free(got);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_LE(cache.size(), 64u);
+  EXPECT_GT(found.load(), 0);
 }
 
 TEST(SessionTest, ResumptionWithATicketAfterOneRotation) {
