@@ -1,8 +1,11 @@
 #include "core/ring.h"
 
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -87,7 +90,79 @@ absl::Status Ring::Init(uint32_t sq_entries, uint32_t buffer_count, uint32_t buf
                           static_cast<uint16_t>(i), mask, static_cast<int>(i));
   }
   io_uring_buf_ring_advance(buf_ring_, static_cast<int>(buffer_count));
+  // RINGWAY_RECV_ONESHOT=1 takes the older kernels' path on any kernel (to test it).
+  const char* oneshot = getenv("RINGWAY_RECV_ONESHOT");
+  recv_limit_ = !(oneshot && oneshot[0] == '1') && ProbeRecvLimit();
   return absl::OkStatus();
+}
+
+// Multishot receive with a byte limit in sqe->optlen (which shares its place with
+// file_index, the name liburing 2.3 knows): older kernels refuse a non-zero value with
+// -EINVAL. Two bytes wait on a socket pair, the receive may take one: a kernel that knows the
+// limit reads them and ends the multishot (no F_MORE).
+bool Ring::ProbeRecvLimit() {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return false;
+  bool ok = false;
+  if (write(sv[1], "ab", 2) == 2) {
+    io_uring_sqe* sqe = GetSqe();
+    io_uring_prep_recv_multishot(sqe, sv[0], nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = kBufferGroup;
+    sqe->file_index = 1;
+    io_uring_sqe_set_data64(sqe, 0);
+    io_uring_submit(&ring_);
+    io_uring_cqe* cqe = nullptr;
+    __kernel_timespec ts{.tv_sec = 1, .tv_nsec = 0};
+    bool more = false;
+    if (io_uring_wait_cqe_timeout(&ring_, &cqe, &ts) == 0 && cqe != nullptr) {
+      more = cqe->flags & IORING_CQE_F_MORE;
+      ok = cqe->res > 0 && !more;
+      if (cqe->flags & IORING_CQE_F_BUFFER) {
+        ++lent_;
+        Return(static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+        Publish();
+      }
+      io_uring_cqe_seen(&ring_, cqe);
+    }
+    if (more || cqe == nullptr) {
+      // Still armed (or no answer): cancel it and wait for its end, so that nothing of the
+      // probe is left in the ring when the worker starts.
+      sqe = GetSqe();
+      io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+      io_uring_sqe_set_data64(sqe, 0);  // 0: ignored by the worker, were it ever left over
+      io_uring_submit(&ring_);
+      // Two completions end it: the receive's last and the cancellation's.
+      for (int i = 0, n = 0; i < 2 && n < 8 && io_uring_wait_cqe_timeout(&ring_, &cqe, &ts) == 0;
+           ++i, ++n) {
+        if (cqe->flags & IORING_CQE_F_BUFFER) {
+          ++lent_;
+          Return(static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+          Publish();
+        }
+        if (cqe->flags & IORING_CQE_F_MORE) --i;  // more of the receive: not its last
+        io_uring_cqe_seen(&ring_, cqe);
+      }
+      ok = false;
+    }
+  }
+  close(sv[0]);
+  close(sv[1]);
+  return ok;
+}
+
+void Ring::PrepRecv(io_uring_sqe* sqe, int fd, uint32_t limit) {
+  if (recv_limit_) {
+    io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+    // The kernel ends the receive once it has read at least optlen bytes, and its last read
+    // can fill a whole buffer: this limit keeps the total within `limit` when reads fill
+    // their buffers (one buffer at least).
+    sqe->file_index = limit > buffer_size_ ? limit - buffer_size_ + 1 : 1;
+  } else {
+    io_uring_prep_recv(sqe, fd, nullptr, 0, 0);
+  }
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kBufferGroup;
 }
 
 io_uring_sqe* Ring::GetSqe() {

@@ -6,6 +6,12 @@
 // null SQE. The buffer ring hands the kernel fixed-size buffers for multishot receives: a
 // buffer is "lent" to whoever consumes the CQE and comes back through Return().
 //
+// A multishot receive keeps reading while the socket has data, one buffer per completion, so
+// on its own it lets one busy socket take any number of buffers before the worker sees the
+// first of them. PrepRecv bounds that: where the kernel takes a byte limit for a multishot
+// receive (Linux 6.17+, probed at Init) the receive ends after `limit` bytes; elsewhere every
+// receive is single-shot (one buffer, re-armed by the caller).
+//
 //   core::Ring ring;
 //   RETURN_IF_ERROR(ring.Init(4096, 1024, 16 * 1024));
 //   io_uring_sqe* sqe = ring.GetSqe();
@@ -47,6 +53,15 @@ class Ring {
   // Submits pending SQEs and waits for at least one CQE or the timeout (ms).
   int SubmitAndWait(uint64_t timeout_ms);
 
+  // Prepares a receive into provided buffers that ends (without IORING_CQE_F_MORE) before it
+  // fills more than `limit` bytes of buffers, one buffer at least. A read that does not fill
+  // its buffer still takes all of it, so a peer sending in small pieces can make it take a
+  // few more; the caller's check after each completion stops it then. Re-armed by the
+  // caller.
+  void PrepRecv(io_uring_sqe* sqe, int fd, uint32_t limit);
+  // Whether receives are multishot with a byte limit (else single-shot).
+  bool recv_limit() const { return recv_limit_; }
+
   // Provided buffers.
   char* BufferData(uint16_t bid) { return buffers_ + static_cast<size_t>(bid) * buffer_size_; }
   uint32_t buffer_size() const { return buffer_size_; }
@@ -57,7 +72,11 @@ class Ring {
   uint32_t Publish();
   // Buffers currently lent out (in our hands, not the kernel's).
   uint32_t lent() const { return lent_; }
-  void NoteLent() { ++lent_; }
+  // The most buffers lent at once since Init.
+  uint32_t peak_lent() const { return peak_lent_; }
+  void NoteLent() {
+    if (++lent_ > peak_lent_) peak_lent_ = lent_;
+  }
 
  private:
   io_uring ring_{};
@@ -70,6 +89,10 @@ class Ring {
   uint32_t buffer_count_ = 0;
   uint32_t pending_returns_ = 0;
   uint32_t lent_ = 0;
+  uint32_t peak_lent_ = 0;
+  bool recv_limit_ = false;
+
+  bool ProbeRecvLimit();
 };
 
 }  // namespace ringway::core

@@ -1,9 +1,14 @@
 // The bytes queued for one socket, in order, with who owns each piece.
 //
 // A piece is a provided buffer lent by the ring (returned when its bytes are sent), a pooled
-// string the worker owns (head bytes it wrote), or static bytes (canned responses). One send is
-// in flight per socket; it gathers up to kMaxIov pieces, and a short send leaves an offset into
-// the first piece.
+// string the worker owns (head bytes it wrote, small payloads it copied), or static bytes
+// (canned responses). One send is in flight per socket; it gathers up to kMaxIov pieces, and a
+// short send leaves an offset into the first piece.
+//
+// Besides the bytes to send, the queue counts what its pieces pin in memory (`charged`): a
+// provided buffer pins all of its buffer whatever it holds, a pooled string its capacity. The
+// worker's backpressure compares that charge, not the byte count, with its limits, so a peer
+// cannot pin many buffers by making each carry a few bytes.
 #ifndef RINGWAY_PROXY_SEND_QUEUE_H_
 #define RINGWAY_PROXY_SEND_QUEUE_H_
 
@@ -21,6 +26,7 @@ struct SendPiece {
   uint32_t len = 0;
   int32_t bid = -1;              // provided buffer to return once sent, or -1
   std::string* owned = nullptr;  // pooled string to release once sent, or nullptr
+  uint32_t charge = 0;           // memory the piece pins; 0 means `len`
 };
 
 class SendQueue {
@@ -30,11 +36,54 @@ class SendQueue {
   bool empty() const { return head_ == pieces_.size(); }
   size_t pieces() const { return pieces_.size() - head_; }
   uint64_t bytes() const { return bytes_; }
+  uint64_t charged() const { return charged_; }
 
-  void Push(const SendPiece& p) {
+  // A mark for DropFrom: where the next piece pushed will be.
+  uint64_t Mark() const { return first_seq_ + pieces_.size(); }
+
+  // Takes back every piece pushed since `mark` (releasing each), if none of them has begun to
+  // be sent. The caller knows that no send gathered them yet; the queue knows whether the
+  // first of them is partly sent. False: nothing dropped.
+  template <typename F>
+  bool DropFrom(uint64_t mark, F&& release) {
+    if (mark < first_seq_ + head_ || mark > Mark()) return false;
+    const size_t from = static_cast<size_t>(mark - first_seq_);
+    if (from == head_ && offset_ != 0) return false;
+    for (size_t i = from; i < pieces_.size(); ++i) {
+      bytes_ -= pieces_[i].len - (i == head_ ? offset_ : 0);
+      charged_ -= pieces_[i].charge;
+      release(pieces_[i]);
+    }
+    pieces_.resize(from);
+    Compact();
+    return true;
+  }
+
+  void Push(SendPiece p) {
     if (p.len == 0) return;
+    if (p.charge == 0) p.charge = p.len;
     pieces_.push_back(p);
     bytes_ += p.len;
+    charged_ += p.charge;
+  }
+
+  // Copies p[0, n) onto the end of the last piece when it is a pooled string, so that a short
+  // payload travels with the head before it instead of pinning a buffer of its own. Only while
+  // no send refers to the queue's pieces (growing the string may move it). `charge_of` gives
+  // the string's new charge. False: nothing appended.
+  template <typename ChargeOf>
+  bool AppendToTail(const char* p, size_t n, ChargeOf&& charge_of) {
+    if (empty()) return false;
+    SendPiece& t = pieces_.back();
+    if (t.owned == nullptr || t.data != t.owned->data() || t.len != t.owned->size()) return false;
+    t.owned->append(p, n);
+    t.data = t.owned->data();
+    t.len = static_cast<uint32_t>(t.owned->size());
+    bytes_ += n;
+    const uint32_t charge = charge_of(*t.owned);
+    charged_ = charged_ - t.charge + charge;
+    t.charge = charge;
+    return true;
   }
 
   // Fills iov with the unsent bytes of up to kMaxIov pieces; returns the count.
@@ -61,6 +110,7 @@ class SendQueue {
       }
       sent -= left;
       offset_ = 0;
+      charged_ -= p.charge;
       release(p);
       ++head_;
     }
@@ -71,27 +121,33 @@ class SendQueue {
   template <typename F>
   void Clear(F&& release) {
     for (size_t i = head_; i < pieces_.size(); ++i) release(pieces_[i]);
+    first_seq_ += pieces_.size();
     pieces_.clear();
     head_ = 0;
     offset_ = 0;
     bytes_ = 0;
+    charged_ = 0;
   }
 
  private:
   void Compact() {
     if (head_ == pieces_.size()) {
+      first_seq_ += pieces_.size();
       pieces_.clear();
       head_ = 0;
     } else if (head_ > 32 && head_ * 2 > pieces_.size()) {
       pieces_.erase(pieces_.begin(), pieces_.begin() + static_cast<ptrdiff_t>(head_));
+      first_seq_ += head_;
       head_ = 0;
     }
   }
 
   std::vector<SendPiece> pieces_;
+  uint64_t first_seq_ = 0;  // sequence number of pieces_[0] (for marks)
   size_t head_ = 0;
   uint32_t offset_ = 0;
   uint64_t bytes_ = 0;
+  uint64_t charged_ = 0;
 };
 
 }  // namespace ringway::proxy

@@ -89,6 +89,7 @@ enum TimerKind : uint8_t {
   kTimerLinger,
   kTimerPoolIdle,
   kTimerSend,
+  kTimerTunnel,
   kTimerKinds,
 };
 
@@ -114,13 +115,16 @@ struct Conn {
   bool sending = false;
   bool send_scheduled = false;  // on the worker's to_send_ list for this turn
   bool closing = false;
+  bool read_eof = false;      // the peer ended its side (FIN): nothing more to receive
   bool tls_notified = false;  // close_notify queued
   uint32_t inflight = 0;      // SQEs the kernel still holds that name this connection
   uint32_t tls_small = 0;     // bytes still to send in small records (see EncryptQueue)
   uint64_t tls_last_send_ms = 0;
   // TLS: the kernel sends the session's ciphertext, never sendq (which holds plaintext).
   std::unique_ptr<tls::Session> tls;
-  core::TimerNode timer;
+  core::TimerNode timer;       // what the connection's state waits for (kTimerSend never)
+  core::TimerNode send_timer;  // kTimerSend: the peer must take what is queued for it
+  bool over_cap = false;       // the queue went over the cap and has not come down to half
   SendQueue sendq;
   msghdr msg{};
   iovec iov[SendQueue::kMaxIov];
@@ -154,6 +158,10 @@ struct ClientConn : Conn {
   uint64_t hash = 0;
   uint32_t tried[kMaxTries] = {};  // global backend indexes already tried
   bool deferred = false;           // queued for arena processing at the end of the turn
+  bool pipeline_wait = false;      // the next request waits until the queue to the client drains
+  bool replaying = false;          // RunDeferred is parsing the arena, moved out of `in`
+  uint64_t resp_mark = 0;          // where the response head went in sendq ...
+  uint64_t resp_turn = 0;          // ... and in which loop turn (see RecoverOrFail)
   UpstreamConn* up = nullptr;
   std::string up_head;  // upstream request head; kept for a retry on a stale connection
   int32_t upstream_index = -1;
@@ -190,6 +198,7 @@ struct UpstreamConn : Conn {
   uint64_t left = 0;
   http1::ChunkedDecoder chunked;
   // Idle pool links.
+  uint64_t pooled_ms = 0;  // when it went into the pool
   UpstreamConn* pool_prev = nullptr;
   UpstreamConn* pool_next = nullptr;
   bool pooled = false;
@@ -228,6 +237,7 @@ class WorkerImpl {
     timers_.emplace_back(new core::TimerList(kTimerLinger, kLingerMs));
     timers_.emplace_back(new core::TimerList(kTimerPoolIdle, kPoolIdleMs));
     timers_.emplace_back(new core::TimerList(kTimerSend, t.client_send_ms));
+    timers_.emplace_back(new core::TimerList(kTimerTunnel, t.tunnel_ms));
     limits_.max_request_line = cfg_.limits.max_request_line;
     limits_.max_head = cfg_.limits.max_header_size;
     limits_.max_fields = cfg_.limits.max_headers;
@@ -268,6 +278,14 @@ class WorkerImpl {
     uint32_t sq = 1024;
     absl::Status st = ring_.Init(sq, cfg_.buffers.count, cfg_.buffers.size);
     if (!st.ok()) return st;
+    if (index_ == 0) {
+      RW_LOG(ring_.recv_limit() ? LogLevel::kDebug : LogLevel::kInfo,
+             ring_.recv_limit()
+                 ? "receives: multishot, limited to the room in the queue they feed"
+                 : "receives: single-shot (no byte limit for multishot receives: Linux "
+                   "before 6.17, or RINGWAY_RECV_ONESHOT=1); the same bounds, a little more "
+                   "CPU");
+    }
     wake_fd_ = eventfd(0, EFD_CLOEXEC);
     if (wake_fd_ < 0) return core::ErrnoStatus(errno, "eventfd");
     return absl::OkStatus();
@@ -284,6 +302,7 @@ class WorkerImpl {
     ArmWake();
     uint64_t cut = 0;
     while (true) {
+      ++turn_;
       now_ms_ = core::MonotonicMs();
       ring_.Publish();
       uint64_t wait = NextTimerWait();
@@ -316,9 +335,22 @@ class WorkerImpl {
     for (int i = 0; i < 100 && (!closing_.empty() || AnyListenerArmed()); ++i) {
       ring_.SubmitAndWait(10);
       ReapCompletions();
-      FlushSends();  // to_send_ must be empty whenever FreeClosed runs
+      RunDeferred();   // (closing connections leave these lists here, and
+      RearmStarved();  // only then can they be freed)
+      FlushSends();    // to_send_ must be empty whenever FreeClosed runs
       FreeClosed();
     }
+    // Every buffer the ring lent must be back by now: one that is not was leaked by a queue.
+    ring_.Publish();
+    if (!closing_.empty()) {
+      RW_LOG(LogLevel::kWarn, "worker %u: %zu connections still held by the kernel at exit", index_,
+             closing_.size());
+    } else if (ring_.lent() != 0) {
+      RW_LOG(LogLevel::kError, "worker %u: %u provided buffers still lent at exit", index_,
+             ring_.lent());
+    }
+    RW_LOG(LogLevel::kDebug, "worker %u: at most %u of %u provided buffers were lent at once",
+           index_, ring_.peak_lent(), ring_.buffer_count());
     FlushAccessLog();
     return cut;
   }
@@ -341,14 +373,39 @@ class WorkerImpl {
   }
 
   void ArmRecv(Conn* c) {
-    if (c->recv_armed || c->recv_paused || c->closing || c->starved) return;
+    if (c->recv_armed || c->recv_paused || c->closing || c->starved || c->read_eof) return;
     io_uring_sqe* sqe = ring_.GetSqe();
-    io_uring_prep_recv_multishot(sqe, c->fd, nullptr, 0, 0);
-    sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = core::Ring::kBufferGroup;
+    ring_.PrepRecv(sqe, c->fd, RecvLimit(c));
     io_uring_sqe_set_data64(sqe, Tag(c, Op::kRecv));
     c->recv_armed = true;
     ++c->inflight;
+  }
+
+  // The most a receive on `c` may take before it ends and is re-armed: what the queue it feeds
+  // can still take below the high-water mark (at least one buffer). Together with the check
+  // after every completion (Backlogged) this bounds what one peer makes the worker hold: a
+  // queue reaches at most the high-water mark plus one receive's worth.
+  uint32_t RecvLimit(const Conn* c) const {
+    const Conn* dest = nullptr;
+    uint64_t room = high_water_;
+    if (c->upstream) {
+      dest = static_cast<const UpstreamConn*>(c)->client;
+      // A pooled connection reads only to see the backend close: one buffer will do, and a
+      // receive armed for no client cannot bring a larger budget to the next one.
+      if (!dest) return ring_.buffer_size();
+    } else {
+      // A client's bytes may have to wait in its arena (a head, pipelined requests): never
+      // more than the arena's limit.
+      auto* cc = static_cast<const ClientConn*>(c);
+      dest = cc->up;
+      const uint64_t max = cfg_.limits.max_header_size;
+      room = cc->in.size() < max ? max - cc->in.size() : 0;
+    }
+    if (dest) {
+      const uint64_t used = Charged(dest);
+      room = std::min(room, used < high_water_ ? high_water_ - used : 0);
+    }
+    return static_cast<uint32_t>(std::max<uint64_t>(room, ring_.buffer_size()));
   }
 
   void PauseRecv(Conn* c) {
@@ -361,39 +418,80 @@ class WorkerImpl {
     }
   }
 
+  // Reading resumes unless the connection still has reasons to wait: for a client, queued
+  // responses over the bound (pipeline_wait) or a full arena of requests not yet started.
   void ResumeRecv(Conn* c) {
     if (!c->recv_paused) return;
+    if (!c->upstream && !ClientMayRead(static_cast<ClientConn*>(c))) return;
     c->recv_paused = false;
     ArmRecv(c);
   }
+  bool ClientMayRead(const ClientConn* c) const {
+    return !c->pipeline_wait && !c->replaying && c->in.size() < cfg_.limits.max_header_size;
+  }
 
-  // A queue this full stops the socket that feeds it: 8 buffers' worth of bytes, or as many
-  // pieces (small reads each hold a whole buffer).
+  // A queue that pins this much stops the socket that feeds it: high_water_ (8 buffers) of
+  // memory, counting a whole buffer for every provided buffer queued, or kMaxQueuedPieces
+  // pieces. It starts again once the queue is down to half of both.
   bool Backlogged(const Conn* c) const {
-    return QueuedBytes(c) > high_water_ || c->sendq.pieces() > kMaxQueuedPieces;
+    return Charged(c) > high_water_ || c->sendq.pieces() > kMaxQueuedPieces;
   }
   bool Drained(const Conn* c) const {
-    return QueuedBytes(c) <= high_water_ / 2 && c->sendq.pieces() <= kMaxQueuedPieces / 2;
+    return Charged(c) <= high_water_ / 2 && c->sendq.pieces() <= kMaxQueuedPieces / 2;
   }
-  static uint64_t QueuedBytes(const Conn* c) {
-    return c->sendq.bytes() + (c->tls ? c->tls->out_pending() : 0);
+  static uint64_t Charged(const Conn* c) {
+    return c->sendq.charged() + (c->tls ? c->tls->out_pending() : 0);
+  }
+
+  // The send deadline (client_send) runs whenever something is queued for the client: a client
+  // that takes nothing of it for that long is cut (with a queue under the cap too: a zero
+  // window would otherwise hold its buffers for ever). Progress restarts it, except while the
+  // queue is over the cap: then only bringing the queue down to half does, or a peer reading
+  // a byte a minute could keep the most a connection may hold for ever.
+  void ClientQueued(ClientConn* c) {
+    if (!c->over_cap && Backlogged(c)) {
+      c->over_cap = true;
+      ArmSendTimer(c);  // the clock for getting back under the cap starts now
+    } else if (!c->send_timer.armed() && !Idle(c)) {
+      ArmSendTimer(c);
+    }
+  }
+
+  // A send to the client completed with progress.
+  void ClientSent(ClientConn* c) {
+    if (Idle(c)) {
+      c->over_cap = false;
+      DisarmSendTimer(c);
+      return;
+    }
+    if (!c->over_cap) {
+      ArmSendTimer(c);
+    } else if (Drained(c)) {
+      c->over_cap = false;
+      ArmSendTimer(c);
+    }
+  }
+
+  // The client's queue drained below half: the backend is read again, and a pipelined request
+  // that waited goes on.
+  void ClientCaughtUp(ClientConn* c) {
+    if (c->up) UnthrottleUpstream(c->up);
+    if (c->pipeline_wait) {
+      c->pipeline_wait = false;
+      if (!c->read_eof) ResumeRecv(c);
+      ScheduleDeferred(c);
+    }
   }
 
   // The client is not reading fast enough: stop reading the backend (its response timer stops,
-  // it is not the one stalling) and give the client client_send to make progress.
+  // it is not the one stalling) and give the client client_send to catch up.
   void ThrottleUpstream(UpstreamConn* u) {
     PauseRecv(u);
-    DisarmTimer(u);
-    if (u->client) ArmTimer(u->client, kTimerSend);
+    if (u->state != UpState::kTunnel) DisarmTimer(u);
   }
 
   // The client caught up: read the backend again.
   void UnthrottleUpstream(UpstreamConn* u) {
-    ClientConn* c = u->client;
-    if (c && c->timer.kind == kTimerSend) {
-      DisarmTimer(c);
-      if (c->req == ReqState::kBody) ArmTimer(c, kTimerBody);
-    }
     if (!u->recv_paused) return;
     ResumeRecv(u);
     if (u->state == UpState::kBody || u->state == UpState::kHead) ArmTimer(u, kTimerResponse);
@@ -408,6 +506,7 @@ class WorkerImpl {
   // submitted only at the next turn anyway, and by then all the pieces that arrived in this
   // batch (say, every 16 KiB read of one 64 KiB response) leave in one sendmsg.
   void Send(Conn* c) {
+    if (!c->upstream && !c->closing) ClientQueued(static_cast<ClientConn*>(c));
     if (c->send_scheduled || c->sending || c->closing || Idle(c)) return;
     c->send_scheduled = true;
     to_send_.push_back(c);
@@ -561,7 +660,7 @@ class WorkerImpl {
       if (c->closing) break;
       if (r == tls::Session::Result::kWantMore) break;
       if (r == tls::Session::Result::kClosed) {
-        PlainEof(c, 0);
+        PlainEof(c, 0, /*close_notify=*/true);
       } else {
         RW_LOG(LogLevel::kDebug, "TLS read failed: %s", t.ErrorText().c_str());
         PlainEof(c, -ECONNRESET);
@@ -591,12 +690,13 @@ class WorkerImpl {
       ClientInput(static_cast<ClientConn*>(c), p, n, bid);
     }
   }
-  void PlainEof(Conn* c, int res) {
+  // res: 0 for an orderly end (FIN, or with close_notify a TLS close), else -errno.
+  void PlainEof(Conn* c, int res, bool close_notify = false) {
     if (c->closing) return;
     if (c->upstream) {
       UpstreamEof(static_cast<UpstreamConn*>(c), res);
     } else {
-      ClientEof(static_cast<ClientConn*>(c));
+      ClientEof(static_cast<ClientConn*>(c), res == 0 && !close_notify);
     }
   }
 
@@ -654,6 +754,14 @@ class WorkerImpl {
   void DisarmTimer(Conn* c) {
     if (c->timer.armed()) timers_[c->timer.kind]->Remove(&c->timer);
   }
+  void ArmSendTimer(Conn* c) {
+    DisarmSendTimer(c);
+    c->send_timer.owner = c;
+    timers_[kTimerSend]->Arm(&c->send_timer, now_ms_);
+  }
+  void DisarmSendTimer(Conn* c) {
+    if (c->send_timer.armed()) timers_[kTimerSend]->Remove(&c->send_timer);
+  }
   uint64_t NextTimerWait() {
     uint64_t next = UINT64_MAX;
     for (size_t k = 1; k < timers_.size(); ++k) next = std::min(next, timers_[k]->NextDeadline());
@@ -691,11 +799,31 @@ class WorkerImpl {
         break;
       }
       case kTimerSend:
+        if (c->upstream) {  // a tunnel's backend stopped reading what the client sends
+          auto* u = static_cast<UpstreamConn*>(c);
+          RW_LOG(LogLevel::kDebug, "upstream %s: stopped reading the tunnel; cut",
+                 BackendName(u->backend));
+          ClientConn* cc = u->client;
+          ResetConn(u);
+          if (cc) ResetConn(cc);
+          break;
+        }
         RW_LOG(LogLevel::kDebug, "client %s: stopped reading the response; cut",
                static_cast<ClientConn*>(c)->peer_ip);
         ResetConn(c);
         break;
+      case kTimerTunnel:
+        RW_LOG(LogLevel::kDebug, "client %s: tunnel idle for %u ms; closed",
+               static_cast<ClientConn*>(c)->peer_ip, cfg_.timeouts.tunnel_ms);
+        CloseConn(c);  // its backend side goes with it
+        break;
       case kTimerKeepalive:
+        if (!Idle(c)) {  // the last response is still going out: its send deadline governs
+          ArmTimer(c, kTimerKeepalive);
+          break;
+        }
+        CloseConn(c);
+        break;
       case kTimerLinger:
       case kTimerPoolIdle:
         CloseConn(c);
@@ -920,6 +1048,7 @@ class WorkerImpl {
     } else {
       c->sendq.Advance(static_cast<size_t>(res), [&](const SendPiece& p) { ReleasePiece(p); });
     }
+    if (!c->upstream && res > 0) ClientSent(static_cast<ClientConn*>(c));
     if (!Idle(c)) Send(c);
     if (c->upstream && !c->recv_paused) {
       // Progress uploading the request counts as progress for the response timer.
@@ -927,16 +1056,17 @@ class WorkerImpl {
       if (u->state == UpState::kHead || u->state == UpState::kBody) ArmTimer(u, kTimerResponse);
     }
     // Backpressure: let the other side read again once this queue has drained enough.
-    if (!c->upstream && c->timer.kind == kTimerSend) ArmTimer(c, kTimerSend);  // progress
     if (Drained(c)) {
       if (c->upstream) {
         auto* u = static_cast<UpstreamConn*>(c);
+        DisarmSendTimer(u);  // a tunnel's backend caught up
         if (u->client) ResumeRecv(u->client);
-      } else if (auto* cc = static_cast<ClientConn*>(c); cc->up) {
-        UnthrottleUpstream(cc->up);
+      } else {
+        ClientCaughtUp(static_cast<ClientConn*>(c));
       }
     }
     if (!c->upstream && Idle(c)) ClientDrained(static_cast<ClientConn*>(c));
+    if (c->upstream && Idle(c)) UpstreamDrained(static_cast<UpstreamConn*>(c));
   }
 
   void ReleasePiece(const SendPiece& p) {
@@ -944,35 +1074,50 @@ class WorkerImpl {
     if (p.owned) ReleaseString(p.owned);
   }
 
+  // Pooled strings (heads, small payloads) are kept for reuse up to kStringPoolBytes of
+  // capacity in all; a larger string or one past the cap is freed, so a burst leaves nothing
+  // behind.
   std::string* AcquireString() {
     if (string_pool_.empty()) return new std::string;
     std::string* s = string_pool_.back();
     string_pool_.pop_back();
+    string_pool_bytes_ -= s->capacity();
     s->clear();
     return s;
   }
   void ReleaseString(std::string* s) {
-    if (s->capacity() > 64 * 1024 || string_pool_.size() > 4096) {
+    if (s->capacity() > kPooledStringMax || string_pool_bytes_ + s->capacity() > kStringPoolBytes) {
       delete s;
     } else {
+      string_pool_bytes_ += s->capacity();
       string_pool_.push_back(s);
     }
   }
+  static uint32_t StringCharge(const std::string& s) {
+    return static_cast<uint32_t>(s.capacity() + sizeof(std::string));
+  }
 
-  // Queues bytes on `to`. With bid >= 0 the buffer goes with them (zero copy); otherwise the
-  // bytes are copied into a pooled string.
-  void Queue(Conn* to, const char* p, size_t n, int32_t bid) {
-    if (bid >= 0) {
-      to->sendq.Push({p, static_cast<uint32_t>(n), bid, nullptr});
-    } else {
+  // Queues bytes on `to`. With bid >= 0 the buffer goes with them (zero copy) unless they are
+  // few: those are copied onto the string queued before them (a head, usually) or into a new
+  // pooled string, and the buffer goes back to the ring at once. A short body then leaves in
+  // one piece with its head, and a buffer is never pinned for a handful of bytes. Returns
+  // whether the buffer was taken.
+  bool Queue(Conn* to, const char* p, size_t n, int32_t bid) {
+    bool taken = false;
+    if (bid >= 0 && n > kCopyBelow) {
+      to->sendq.Push({p, static_cast<uint32_t>(n), bid, nullptr, ring_.buffer_size()});
+      taken = true;
+    } else if (!((!to->sending || to->tls) && n <= kCopyBelow &&
+                 to->sendq.AppendToTail(p, n, StringCharge))) {
       std::string* s = AcquireString();
       s->assign(p, n);
-      to->sendq.Push({s->data(), static_cast<uint32_t>(n), -1, s});
+      to->sendq.Push({s->data(), static_cast<uint32_t>(n), -1, s, StringCharge(*s)});
     }
     Send(to);
+    return taken;
   }
   void QueueOwned(Conn* to, std::string* s) {
-    to->sendq.Push({s->data(), static_cast<uint32_t>(s->size()), -1, s});
+    to->sendq.Push({s->data(), static_cast<uint32_t>(s->size()), -1, s, StringCharge(*s)});
     Send(to);
   }
 
@@ -1017,11 +1162,26 @@ class WorkerImpl {
     while (n > 0 && !c->closing) {
       switch (c->req) {
         case ReqState::kIdle:
-        case ReqState::kHead: {
-          if (c->req == ReqState::kIdle) {
-            c->req = ReqState::kHead;
-            ArmTimer(c, kTimerHeader);
+          if (c->pipeline_wait || Backlogged(c) || !c->in.empty()) {
+            // Requests already wait in the arena (they run from RunDeferred, in order), or the
+            // responses queued are over the cap: these bytes join the arena, after them. With
+            // the cap passed, nothing more is read or started until the client reads.
+            if (c->pipeline_wait || Backlogged(c)) {
+              WaitForClient(c);
+            } else {
+              ScheduleDeferred(c);
+            }
+            c->in.append(p, n);
+            n = 0;
+            if (!ClientMayRead(c)) PauseRecv(c);
+            break;
           }
+          c->req = ReqState::kHead;
+          // The first request's head shares the deadline armed at accept (which covered
+          // the TLS handshake too); later ones get theirs from their first byte.
+          if (c->timer.kind != kTimerHeader) ArmTimer(c, kTimerHeader);
+          [[fallthrough]];
+        case ReqState::kHead: {
           size_t used = GatherHead(
               &c->in, p, n, limits_, [&](char* d, size_t m) { return ParseClientHead(c, d, m); },
               [&](char* d, size_t m) { ClientInput(c, d, m, -1); });
@@ -1033,12 +1193,7 @@ class WorkerImpl {
           size_t take = TakeRequestBody(c, p, n);
           if (c->closing) break;
           if (take > 0 && c->up) {
-            if (bid >= 0 && !buffer_taken) {
-              Queue(c->up, p, take, bid);
-              buffer_taken = true;
-            } else {
-              Queue(c->up, p, take, -1);
-            }
+            if (Queue(c->up, p, take, buffer_taken ? -1 : bid)) buffer_taken = true;
             if (Backlogged(c->up)) PauseRecv(c);
           }
           p += take;
@@ -1049,13 +1204,17 @@ class WorkerImpl {
           // Pipelined: wait for the current response before reading the next request.
           c->in.append(p, n);
           n = 0;
-          if (c->in.size() > cfg_.limits.max_header_size) PauseRecv(c);
+          if (!ClientMayRead(c)) PauseRecv(c);
           break;
         case ReqState::kTunnel:
           if (c->up) {
-            Queue(c->up, p, n, (bid >= 0 && !buffer_taken) ? bid : -1);
-            buffer_taken = buffer_taken || bid >= 0;
-            if (Backlogged(c->up)) PauseRecv(c);
+            if (Queue(c->up, p, n, buffer_taken ? -1 : bid)) buffer_taken = true;
+            if (c->timer.kind == kTimerTunnel) ArmTimer(c, kTimerTunnel);
+            if (Backlogged(c->up)) {
+              // The backend is not reading: it gets client_send to catch up.
+              PauseRecv(c);
+              if (!c->up->send_timer.armed()) ArmSendTimer(c->up);
+            }
           }
           n = 0;
           break;
@@ -1065,6 +1224,13 @@ class WorkerImpl {
       }
     }
     if (bid >= 0 && !buffer_taken) ring_.Return(static_cast<uint16_t>(bid));
+  }
+
+  // The client must read what is queued before its next request is started: stop reading it
+  // and start the clock on it.
+  void WaitForClient(ClientConn* c) {
+    c->pipeline_wait = true;
+    PauseRecv(c);  // (its send deadline runs: the queue is not empty)
   }
 
   // Parses a request head at p[0, n). Returns bytes consumed (0: incomplete, keep the bytes;
@@ -1114,17 +1280,16 @@ class WorkerImpl {
       DisarmTimer(c);
     }
 
-    // Absolute-form targets carry the authority; route on it and forward origin-form.
-    std::string_view host = req.framing.host;
-    std::string_view path = req.target;
-    if (path.size() > 7 && (path.substr(0, 7) == "http://" || path.substr(0, 8) == "https://")) {
-      size_t start = path.find("//") + 2;
-      size_t slash = path.find('/', start);
-      host = path.substr(start,
-                         slash == std::string_view::npos ? std::string_view::npos : slash - start);
-      path = slash == std::string_view::npos ? std::string_view("/") : path.substr(slash);
-      req.target = path;
+    if (req.form == http1::TargetForm::kAuthority) {  // CONNECT: ringway does not tunnel
+      RespondError(c, 405, /*close=*/true);
+      return;
     }
+    // An absolute-form target's authority stands for Host (the writer sends it as Host too),
+    // and its path and query are what routes and what goes upstream.
+    const bool absolute = req.form == http1::TargetForm::kAbsolute;
+    std::string_view host = absolute ? req.authority : req.framing.host;
+    std::string_view path = req.origin;
+    if (absolute && (path.empty() || path[0] == '?')) path = "/";  // for routing and redirects
     int server = snap_->router.FindServer(c->listener, host);
     c->server = server;
     if (server < 0) {
@@ -1132,7 +1297,7 @@ class WorkerImpl {
       return;
     }
     if (!c->tls && cfg_.servers[static_cast<size_t>(server)].redirect_https) {
-      RespondRedirect(c, req.method, host, path, cfg_.servers[static_cast<size_t>(server)]);
+      RespondRedirect(c, req.method, host, req.origin, cfg_.servers[static_cast<size_t>(server)]);
       return;
     }
     uint32_t route_tries = 0;
@@ -1152,7 +1317,7 @@ class WorkerImpl {
     // Answer "Expect: 100-continue" here and do not forward it: the body follows at once.
     // An HTTP/1.0 request without Host gets the target's authority or else the upstream's name
     // (as nginx's $proxy_host), since the next hop needs one.
-    bool add_host = req.framing.host.empty();
+    bool add_host = req.framing.host.empty() && !absolute;
     if (req.framing.expect_continue || add_host) {
       scratch_fields_.clear();
       for (const auto& f : req.fields) {
@@ -1173,8 +1338,12 @@ class WorkerImpl {
       }
     }
     c->up_head.clear();
-    http1::WriteRequestHead(req, {.client_addr = c->peer_ip, .proto = c->tls ? "https" : "http"},
-                            &c->up_head);
+    http1::WriteRequestHead(
+        req,
+        {.client_addr = c->peer_ip,
+         .proto = c->tls ? "https" : "http",
+         .pass_underscore_fields = cfg_.listeners[c->listener].underscores_in_headers},
+        &c->up_head);
     int pick = PickBackend(c);
     if (pick < 0) {
       NoUsableBackend(c);
@@ -1407,7 +1576,9 @@ class WorkerImpl {
     std::string* s = AcquireString();
     s->append(permanent_get ? "HTTP/1.1 301 Moved Permanently\r\n"
                             : "HTTP/1.1 308 Permanent Redirect\r\n");
-    s->append("Location: https://").append(host).append(target.empty() ? "/" : target);
+    s->append("Location: https://").append(host);
+    if (target.empty() || target[0] == '?') s->push_back('/');  // absolute-form "http://h?q"
+    s->append(target);
     s->append("\r\nContent-Length: 0\r\n");
     s->append(close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n");
     c->status = permanent_get ? 301 : 308;
@@ -1427,21 +1598,33 @@ class WorkerImpl {
     WriteAccessLog(c);
     c->up_head.clear();
     if (c->up_head.capacity() > 8192) c->up_head.shrink_to_fit();
-    if (c->close_after || !c->keep_alive || draining_) {
+    if (c->close_after || !c->keep_alive || draining_ ||
+        (c->read_eof && c->in.empty() && !c->replaying)) {
+      // (A client that half-closed with nothing left to ask gets its response, then the
+      // close.)
       c->close_after = true;
       c->req = ReqState::kDone;
+      c->resp = RespState::kDone;
       if (Idle(c) && !c->sending) ClientDrained(c);
       return;
     }
     c->req = ReqState::kIdle;
     c->resp = RespState::kNone;
     ArmTimer(c, kTimerKeepalive);
-    ResumeRecv(c);
-    if (!c->in.empty() && !c->deferred) {
-      c->deferred = true;
-      ++c->inflight;
-      deferred_.push_back(c);
+    if (c->pipeline_wait || Backlogged(c)) {
+      // Responses are piling up unread: nothing more is read or started until they drain.
+      WaitForClient(c);
+      return;
     }
+    ResumeRecv(c);
+    if (!c->in.empty()) ScheduleDeferred(c);
+  }
+
+  void ScheduleDeferred(ClientConn* c) {
+    if (c->deferred || c->closing) return;
+    c->deferred = true;
+    ++c->inflight;  // the list refers to it
+    deferred_.push_back(c);
   }
 
   // Pipelined requests wait in the arena; they are parsed here, outside any completion.
@@ -1452,10 +1635,16 @@ class WorkerImpl {
       for (ClientConn* c : list) {
         --c->inflight;
         c->deferred = false;
-        if (c->closing || c->req != ReqState::kIdle || c->in.empty()) continue;
-        std::string arena = std::move(c->in);
-        c->in.clear();
-        ClientInput(c, arena.data(), arena.size(), -1);
+        if (c->closing || c->req != ReqState::kIdle) continue;
+        if (!c->in.empty()) {
+          std::string arena = std::move(c->in);
+          c->in.clear();
+          c->replaying = true;  // `in` looks empty meanwhile: no receive may be sized by it
+          ClientInput(c, arena.data(), arena.size(), -1);
+          c->replaying = false;
+          if (!c->closing) ResumeRecv(c);  // the arena may have room again
+        }
+        if (c->read_eof) ClientInputEnded(c);
       }
     }
   }
@@ -1478,6 +1667,10 @@ class WorkerImpl {
       }
     }
     if (c->sending) return;
+    if (c->read_eof) {  // the client already sent all it will: nothing to linger for
+      CloseConn(c);
+      return;
+    }
     shutdown(c->fd, SHUT_WR);
     c->req = ReqState::kLinger;
     c->in.clear();
@@ -1485,9 +1678,63 @@ class WorkerImpl {
     ResumeRecv(c);
   }
 
-  void ClientEof(ClientConn* c) {
-    if (c->up) AbortUpstream(c->up);
-    CloseConn(c);
+  // The client ended its side of the connection. A FIN (`half_close`) only says that no more
+  // requests come: the ones it sent are answered (as `printf ... | nc -N` expects), then the
+  // connection closes. A reset, or a TLS close_notify, ends everything now; a client that
+  // really went away is also found when a send to it fails.
+  void ClientEof(ClientConn* c, bool half_close) {
+    if (!half_close) {
+      if (c->up) AbortUpstream(c->up);
+      CloseConn(c);
+      return;
+    }
+    c->read_eof = true;
+    c->recv_paused = false;  // nothing to resume: ArmRecv refuses a read_eof connection
+    ClientInputEnded(c);
+  }
+
+  // No more bytes will come from the client: what it sent decides what is left to do.
+  void ClientInputEnded(ClientConn* c) {
+    if (c->closing) return;
+    switch (c->req) {
+      case ReqState::kIdle:
+        if (!c->in.empty()) return;  // pipelined requests still to run (deferred, or waiting)
+        c->close_after = true;
+        c->req = ReqState::kDone;
+        c->resp = RespState::kDone;
+        if (Idle(c) && !c->sending) ClientDrained(c);
+        return;
+      case ReqState::kHead:  // a head that can never be completed
+        RW_LOG(LogLevel::kDebug, "client %s: closed its side in the middle of a request head",
+               c->peer_ip);
+        c->log_method.assign("-");
+        c->log_target.assign("-");
+        c->start_ns = NowNs();
+        RespondError(c, 400, /*close=*/true);
+        return;
+      case ReqState::kBody:
+        RW_LOG(LogLevel::kDebug, "client %s: closed its side before the request body ended",
+               c->peer_ip);
+        FailRequestBody(c, 400);
+        return;
+      case ReqState::kDone:
+        return;  // the response is coming; FinishExchange sees read_eof
+      case ReqState::kTunnel:
+        if (c->up && Idle(c->up)) UpstreamDrained(c->up);  // pass the half-close on
+        return;
+      case ReqState::kLinger:
+        CloseConn(c);
+        return;
+    }
+  }
+
+  // The upstream connection's queue is empty. In a tunnel whose client half-closed, the
+  // backend now gets the FIN too.
+  void UpstreamDrained(UpstreamConn* u) {
+    ClientConn* c = u->client;
+    if (!c || !c->read_eof || u->state != UpState::kTunnel || u->sending) return;
+    if (u->tls) return;  // (a TLS backend keeps its tunnel until it or the idle timer ends it)
+    shutdown(u->fd, SHUT_WR);
   }
 
   void WriteAccessLog(ClientConn* c) {
@@ -1531,7 +1778,8 @@ class WorkerImpl {
     if (c->tries < kMaxTries) c->tried[c->tries] = backend;
     ++c->tries;
     // A retry after a stale pooled connection always opens a fresh one.
-    UpstreamConn* u = c->retried ? nullptr : TakePooled(backend);
+    UpstreamConn* u =
+        c->retried ? nullptr : TakePooled(backend, c->idempotent && c->req_body == BodyKind::kNone);
     if (!u) {
       const config::Backend& b = BackendConfig(backend);
       absl::StatusOr<int> fd = core::NewTcpSocket(b.address.storage.ss_family);
@@ -1559,6 +1807,13 @@ class WorkerImpl {
     } else {
       u->reused = true;
       ArmTimer(u, kTimerResponse);
+      // Its receive was sized for an empty queue; this client's may not be (pipelining): size
+      // it again (the cancellation's completion re-arms it).
+      if (u->recv_armed && Charged(c) > 0) {
+        io_uring_sqe* sqe = ring_.GetSqe();
+        io_uring_prep_cancel64(sqe, Tag(u, Op::kRecv), 0);
+        io_uring_sqe_set_data64(sqe, Tag(nullptr, Op::kIgnore));
+      }
     }
     u->client = c;
     c->up = u;
@@ -1627,10 +1882,15 @@ class WorkerImpl {
     }
   }
 
-  UpstreamConn* TakePooled(uint32_t backend) {
+  // The most recently pooled connection to `backend`. A request that cannot be replayed if
+  // the connection turns out closed by the backend (a non-idempotent one) takes only one
+  // that was in use less than kSafeReuseMs ago, when a backend's keep-alive timeout cannot
+  // be about to close it; else it gets a new connection.
+  UpstreamConn* TakePooled(uint32_t backend, bool replayable) {
     Pool& pool = pools_[backend];
     UpstreamConn* u = pool.head;
     if (!u) return nullptr;
+    if (!replayable && now_ms_ - u->pooled_ms >= kSafeReuseMs) return nullptr;
     PoolRemove(u);
     return u;
   }
@@ -1667,6 +1927,7 @@ class WorkerImpl {
     if (pool.head) pool.head->pool_prev = u;
     pool.head = u;
     u->pooled = true;
+    u->pooled_ms = now_ms_;
     ++pool.size;
     ArmTimer(u, kTimerPoolIdle);
     ArmRecv(u);  // an idle pooled connection keeps a receive armed to see the server close
@@ -1753,10 +2014,10 @@ class WorkerImpl {
           break;
         }
         case UpState::kTunnel:
-          Queue(c, p, n, (bid >= 0 && !buffer_taken) ? bid : -1);
-          buffer_taken = buffer_taken || bid >= 0;
+          if (Queue(c, p, n, buffer_taken ? -1 : bid)) buffer_taken = true;
           c->resp_bytes += n;
-          if (Backlogged(c)) PauseRecv(u);
+          if (c->timer.kind == kTimerTunnel) ArmTimer(c, kTimerTunnel);
+          if (Backlogged(c)) PauseRecv(u);  // (Send armed the client's send timer)
           n = 0;
           break;
         case UpState::kDone:
@@ -1830,19 +2091,25 @@ class WorkerImpl {
     c->status = resp.status;
     c->resp_bytes += s->size();
     c->resp = RespState::kStreaming;
+    c->resp_mark = c->sendq.Mark();
+    c->resp_turn = turn_;
     QueueOwned(c, s);
     if (tunnel) {
       u->state = UpState::kTunnel;
       c->req = ReqState::kTunnel;
       c->resp = RespState::kTunnel;
+      // A tunnel has no request or response to wait for: it lives while bytes flow either
+      // way (timeouts.tunnel), and whichever side stops reading what the other sends gets
+      // client_send to catch up.
       DisarmTimer(u);
-      DisarmTimer(c);
+      ArmTimer(c, kTimerTunnel);
       // Bytes the client sent after its request, before the switch, belong to the tunnel.
       if (!c->in.empty()) {
         Queue(u, c->in.data(), c->in.size(), -1);
         c->in.clear();
       }
       ResumeRecv(c);
+      if (c->read_eof && Idle(u)) UpstreamDrained(u);
       return r.consumed;
     }
     if (u->body == BodyKind::kNone || (u->body == BodyKind::kContentLength && u->left == 0)) {
@@ -1928,8 +2195,7 @@ class WorkerImpl {
         break;
     }
     if (take > 0) {
-      Queue(c, p, take, bid);
-      if (bid >= 0) *taken = true;
+      if (Queue(c, p, take, bid)) *taken = true;
       c->resp_bytes += take;
     }
     if (done) {
@@ -1995,7 +2261,8 @@ class WorkerImpl {
 
   // The upstream connection failed before the response ended. In order:
   //  - a pooled connection that turned out stale (closed by the server while idle) before any
-  //    response byte, with nothing but the head sent: once more on a fresh connection;
+  //    response byte, with nothing but the head of an idempotent request sent: once more on a
+  //    fresh connection;
   //  - a connect that failed (nothing left ringway: any method, body included) or a connection
   //    that broke before any response byte (idempotent methods without a body only): on
   //    another usable backend, within the try limit and the upstream's retry budget;
@@ -2033,11 +2300,24 @@ class WorkerImpl {
   void RecoverOrFail(ClientConn* c, uint32_t backend, uint16_t status, bool connected, bool stale,
                      bool before_response, SendQueue* carry) {
     if (c->resp != RespState::kWaiting) {
-      ResetConn(c);  // the response cannot be finished: make the truncation visible
-      return;
+      // A response that failed in the loop turn its head arrived in (a malformed body in the
+      // same read, say) has not reached the kernel yet: it is taken back and the client gets
+      // a clean 502. Once part of it may have left, the truncation is made visible instead.
+      if (c->resp == RespState::kStreaming && c->resp_turn == turn_ &&
+          c->sendq.DropFrom(c->resp_mark, [&](const SendPiece& p) { ReleasePiece(p); })) {
+        c->resp = RespState::kWaiting;
+        c->resp_bytes = 0;
+      } else {
+        ResetConn(c);
+        return;
+      }
     }
     const uint32_t upstream = static_cast<uint32_t>(c->upstream_index);
-    if (stale && !c->retried && c->req_body == BodyKind::kNone && snap_->health->Usable(backend)) {
+    // The keep-alive race (the backend closed the pooled connection as the request went out)
+    // is retried once on a fresh connection, for idempotent requests only (RFC 9110 9.2.2):
+    // the backend may have acted on the request before it closed.
+    if (stale && !c->retried && c->idempotent && c->req_body == BodyKind::kNone &&
+        snap_->health->Usable(backend)) {
       c->retried = true;  // does not count against the try limit (see max_tries below)
       ConnectUpstream(c, static_cast<int>(backend - snap_->backend_base[upstream]), nullptr);
       return;
@@ -2097,6 +2377,7 @@ class WorkerImpl {
     if (c->closing) return;
     c->closing = true;
     DisarmTimer(c);
+    DisarmSendTimer(c);
     if (!c->upstream) {
       auto* cc = static_cast<ClientConn*>(c);
       if (cc->up) AbortUpstream(cc->up);
@@ -2187,11 +2468,17 @@ class WorkerImpl {
   std::vector<ClientConn*> deferred_;
   std::vector<Conn*> to_send_;
   std::vector<std::string*> string_pool_;
+  uint64_t string_pool_bytes_ = 0;
+  static constexpr size_t kPooledStringMax = 16 * 1024;
+  static constexpr uint64_t kStringPoolBytes = 1024 * 1024;
+  static constexpr size_t kCopyBelow = 2048;
   std::string access_buf_;
   uint64_t high_water_ = 0;
-  static constexpr size_t kMaxQueuedPieces = 8;
+  static constexpr size_t kMaxQueuedPieces = 16;
   static constexpr uint32_t kMaxInterimResponses = 16;
+  static constexpr uint64_t kSafeReuseMs = 1000;
   uint64_t now_ms_ = 0;
+  uint64_t turn_ = 0;  // loop turns; sends are handed to the kernel at the end of each
   uint64_t live_clients_ = 0;
   bool draining_ = false;
   bool cq_overflow_logged_ = false;

@@ -31,6 +31,9 @@ Endpoints (any path not listed answers 200 "hello from <name>"):
                            delay_ms, status, health, drop, reset); answers the new settings
 
 `?pause_ms=N` on any endpoint waits N ms before reading the request body.
+`?read_kbps=N` on any endpoint reads the request body at about N KiB/s (a slow reader).
+`/upgrade?stall=1` answers 101 and then reads nothing more (holding the connection open for
+up to 5 minutes), as a backend does that stops reading its side of a tunnel.
 `?close=1` on any endpoint answers with `Connection: close` and closes afterwards.
 /stats, /reset-stats, /set and /health are not counted in `requests` and `connections`;
 /health requests are counted in `health` {checks, method, host, target} (the last one's).
@@ -232,8 +235,9 @@ class Reader:
                 raise BadRequest(400, "line too long")
             self._fill()
 
-    def read_into(self, n, consume):
-        """Reads exactly n bytes, handing each piece to consume()."""
+    def read_into(self, n, consume, rate=0):
+        """Reads exactly n bytes, handing each piece to consume(); `rate` (bytes a second, 0:
+        as fast as they come) paces the socket reads."""
         left = n
         if self.buf:
             take = min(left, len(self.buf))
@@ -242,12 +246,20 @@ class Reader:
             left -= take
         scratch = bytearray(RECV_SIZE)
         view = memoryview(scratch)
+        piece = min(RECV_SIZE, max(1024, rate // 10)) if rate else RECV_SIZE
+        start = time.monotonic()
+        done = 0
         while left > 0:
-            got = self.sock.recv_into(view, min(left, RECV_SIZE))
+            got = self.sock.recv_into(view, min(left, piece))
             if got == 0:
                 raise PeerClosed()
             consume(view[:got])
             left -= got
+            if rate:
+                done += got
+                ahead = done / rate - (time.monotonic() - start)
+                if ahead > 0:
+                    time.sleep(ahead)
 
 
 class Request:
@@ -324,7 +336,7 @@ def body_framing(req):
     return "none", 0
 
 
-def read_body(reader, req, framing, length):
+def read_body(reader, req, framing, length, rate=0):
     h = hashlib.sha256()
     total = [0]
 
@@ -333,7 +345,7 @@ def read_body(reader, req, framing, length):
         total[0] += len(piece)
 
     if framing == "length":
-        reader.read_into(length, consume)
+        reader.read_into(length, consume, rate)
     elif framing == "chunked":
         req.chunked = True
         while True:
@@ -353,7 +365,7 @@ def read_body(reader, req, framing, length):
                     req.trailers.append([name.decode("latin-1"),
                                          value.strip().decode("latin-1")])
                 break
-            reader.read_into(size, consume)
+            reader.read_into(size, consume, rate)
             if reader.read_line(limit=2) != b"":
                 raise BadRequest(400, "chunk data not followed by CRLF")
     req.body_length = total[0]
@@ -456,8 +468,14 @@ class Connection:
                 time.sleep(max(0, int(params["pause_ms"])) / 1000.0)
             except ValueError:
                 pass
+        rate = 0
+        if "read_kbps" in params:
+            try:
+                rate = max(0, int(params["read_kbps"])) * 1024
+            except ValueError:
+                pass
         try:
-            read_body(self.reader, req, framing, length)
+            read_body(self.reader, req, framing, length, rate)
         except BadRequest as e:
             self.respond(req, e.status, b"%s\n" % str(e).encode(), close=True)
             return False
@@ -601,6 +619,9 @@ class Connection:
             self.send(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
                       b"Upgrade: %s\r\nX-Backend: %s\r\n\r\n"
                       % (proto[0].encode("latin-1"), name.encode()))
+            if params.get("stall") == "1":
+                time.sleep(300)  # never reads again; the test ends long before
+                return False
             data = bytes(self.reader.buf)
             self.reader.buf.clear()
             while True:

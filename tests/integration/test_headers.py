@@ -119,5 +119,132 @@ class HeadersTest(harness.ProxyTest):
         self.assertEqual(r.header("Content-Length"), "10")
 
 
+def listener_config(port, backend, **listener_keys):
+    """One listener on `port` (with `listener_keys`) and one default server in front of
+    `backend`."""
+    doc = {"global": {"log": {"level": "info", "format": "text", "access_log": True},
+                      "timeouts": {"shutdown": "5s"}},
+           "listeners": [dict({"name": "main", "bind": "%s:%d" % (harness.HOST, port)},
+                              **listener_keys)],
+           "servers": [{"name": "site", "server_name": ["localhost"], "upstream": "pool",
+                        "default": True}],
+           "upstreams": [harness.upstream("pool", [backend])]}
+    return harness.to_yaml(doc) + "\n"
+
+
+def field(info, name):
+    return [v for n, v in info["headers"] if n.lower() == name.lower()]
+
+
+class AbsoluteFormTest(harness.ProxyTest):
+    """Request targets (RFC 9112, 3.2): an absolute-form target names the host, which wins over
+    the Host field (3.2.2); it is routed by that host and forwarded in origin form with Host
+    set to it. Targets of no known form are refused; CONNECT is not offered (405)."""
+
+    def setUp(self):
+        super().setUp()
+        self.a, self.b = self.start_backends("a", "b")
+        self.port = self.free_port()
+        servers = [{"name": "site", "server_name": ["localhost"], "upstream": "pa",
+                    "default": True},
+                   {"name": "other", "server_name": ["other.test"], "upstream": "pb"}]
+        self.start_ringway(harness.config(
+            [("main", self.port)], servers,
+            [harness.upstream("pa", [self.a]), harness.upstream("pb", [self.b])]))
+
+    def raw(self, request_line, host="localhost"):
+        data = ("%s\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                % (request_line, host)).encode("latin-1")
+        resp, _ = harness.raw_exchange(self.port, data, timeout=5)
+        self.assertIsNotNone(resp, "closed without a response to %r" % request_line)
+        return resp
+
+    def assertForwardedToOther(self, request_line):
+        r = self.raw(request_line)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("X-Backend"), "b", "routed by Host, not by the target: %r" % r)
+        info = r.json()
+        self.assertEqual(info["target"], "/echo?x=1", info)
+        self.assertEqual(field(info, "Host"), ["other.test"], info)
+        self.assertEqual(field(info, "X-Forwarded-Host"), ["other.test"], info)
+
+    def assertRefused(self, request_line, status=400):
+        self.a.reset_stats()
+        self.b.reset_stats()
+        r = self.raw(request_line)
+        self.assertEqual(r.status, status, "%r: %r" % (request_line, r))
+        self.assertEqual(self.a.stats()["requests"] + self.b.stats()["requests"], 0,
+                         "%r reached a backend" % request_line)
+        return r
+
+    def test_absolute_form_is_forwarded_in_origin_form_with_its_host(self):
+        self.assertForwardedToOther("GET http://other.test/echo?x=1 HTTP/1.1")
+
+    def test_absolute_form_scheme_is_case_insensitive(self):
+        self.assertForwardedToOther("GET HTTP://other.test/echo?x=1 HTTP/1.1")
+        self.assertForwardedToOther("GET hTtP://other.test/echo?x=1 HTTP/1.1")
+
+    def test_absolute_form_with_empty_path_becomes_slash(self):
+        self.b.reset_stats()
+        r = self.raw("GET http://other.test?a=1 HTTP/1.1")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("X-Backend"), "b", r)
+        self.assertEqual(self.b.stats()["targets"], ["/?a=1"])
+
+    def test_absolute_form_with_userinfo_is_refused(self):
+        self.assertRefused("GET http://user@other.test/echo HTTP/1.1")
+        self.assertRefused("GET http://user:pw@other.test/echo HTTP/1.1")
+
+    def test_targets_of_no_known_form_are_refused(self):
+        for line in ("GET @other.test/echo HTTP/1.1", "GET x/y HTTP/1.1",
+                     "GET other.test/echo HTTP/1.1"):
+            with self.subTest(line=line):
+                self.assertRefused(line)
+
+    def test_connect_is_405_with_allow(self):
+        r = self.assertRefused("CONNECT other.test:443 HTTP/1.1", status=405)
+        self.assertTrue(r.header("Allow"), "405 without an Allow field: %r" % r)
+
+    def test_options_asterisk_is_forwarded(self):
+        # Asterisk-form (3.2.4) is valid for OPTIONS; the unfixed ringway already does this.
+        self.a.reset_stats()
+        r = self.raw("OPTIONS * HTTP/1.1")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.a.stats()["targets"], ["*"])
+
+
+class UnderscoreFieldNamesTest(harness.ProxyTest):
+    """Field names with underscores are dropped by default: a backend behind a CGI-style
+    gateway sees `X_Forwarded_For` and `X-Forwarded-For` as the same variable, so a client
+    could forge what ringway sets. A listener with `underscores_in_headers: true` passes
+    them."""
+
+    SENT = [("X_Forwarded_For", "6.6.6.6"), ("Foo_Bar", "1"), ("X-Kept", "yes")]
+
+    def echo(self, port):
+        r = harness.request(port, "GET", "/echo", headers=self.SENT)
+        self.assertEqual(r.status, 200, r)
+        return r.json()
+
+    def test_underscored_field_names_are_dropped_by_default(self):
+        web = self.start_backend("web")
+        port = self.free_port()
+        self.start_ringway(harness.simple_config(port, [web]))
+        info = self.echo(port)
+        self.assertEqual(field(info, "X_Forwarded_For"), [], info)
+        self.assertEqual(field(info, "Foo_Bar"), [], info)
+        self.assertEqual(field(info, "X-Forwarded-For"), ["127.0.0.1"], info)
+        self.assertEqual(field(info, "X-Kept"), ["yes"], info)
+
+    def test_listener_with_underscores_in_headers_passes_them(self):
+        web = self.start_backend("web")
+        port = self.free_port()
+        self.start_ringway(listener_config(port, web, underscores_in_headers=True))
+        info = self.echo(port)
+        self.assertEqual(field(info, "X_Forwarded_For"), ["6.6.6.6"], info)
+        self.assertEqual(field(info, "Foo_Bar"), ["1"], info)
+        self.assertEqual(field(info, "X-Forwarded-For"), ["127.0.0.1"], info)
+
+
 if __name__ == "__main__":
     harness.main()

@@ -1,5 +1,6 @@
 """Keep-alive on both sides, and pipelining."""
 
+import socket
 import time
 
 import harness
@@ -188,6 +189,147 @@ class KeepAliveTest(harness.ProxyTest):
         r = c.read_response()
         self.assertEqual(r.body, harness.pattern(5000))
         self.assertFalse(c.wait_closed(timeout=0.2))
+
+
+class HalfCloseTest(harness.ProxyTest):
+    """A client that sends its requests and then shuts down its sending side (what
+    `printf ... | nc -N` and many scripts do) still gets every response to what it sent, and
+    then ringway closes. The end of the client's stream ends its requests, not its responses.
+    (The backend holds each response back a little, with pause_ms, so that the end of the
+    client's stream always arrives first.)"""
+
+    def setUp(self):
+        super().setUp()
+        self.web = self.start_backend("web")
+        self.port = self.free_port()
+        self.start_ringway(harness.simple_config(self.port, [self.web]), workers=1)
+
+    def send_then_shut(self, data):
+        c = self.conn(self.port)
+        c.send(data)
+        c.sock.shutdown(socket.SHUT_WR)
+        return c
+
+    def read(self, c, what):
+        try:
+            return c.read_response(timeout=5)
+        except harness.ClosedEarly:
+            self.fail("closed without a response to %s sent before SHUT_WR" % what)
+
+    def test_requests_answered_by_ringway_in_a_pipeline_after_shut_wr_keep_the_rest(self):
+        """Pipelined requests after SHUT_WR, one of them answered by ringway itself while the
+        rest wait: every one is answered, in order."""
+        port = self.free_port()  # a second ringway, with a redirecting server beside
+        cfg = harness.config(
+            [("main", port)],
+            [{"name": "site", "server_name": ["localhost"], "upstream": "pool", "default": True},
+             {"name": "redir", "server_name": ["r.example"], "upstream": "pool",
+              "redirect_https": True}],
+            [harness.upstream("pool", [self.web])])
+        self.start_ringway(cfg)
+        c = self.conn(port)
+        c.send(harness.build_request("GET", "/echo?pause_ms=300") +
+               harness.build_request("GET", "/a", host="r.example") +
+               harness.build_request("GET", "/echo"))
+        c.sock.shutdown(socket.SHUT_WR)
+        statuses = [self.read(c, "request %d" % i).status for i in range(3)]
+        self.assertEqual(statuses, [200, 301, 200])
+        self.assertTrue(c.wait_closed(timeout=3), "connection left open after the responses")
+
+    def test_request_then_shut_wr_gets_its_response_then_close(self):
+        c = self.send_then_shut(harness.build_request("GET", "/echo?pause_ms=200"))
+        r = self.read(c, "a GET")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["target"], "/echo?pause_ms=200")
+        self.assertTrue(c.wait_closed(timeout=3), "connection left open after the response")
+
+    def test_pipelined_requests_then_shut_wr_get_every_response(self):
+        sent = ["/echo?n=%d&pause_ms=100" % i for i in range(3)]
+        c = self.send_then_shut(b"".join(harness.build_request("GET", t) for t in sent))
+        targets = []
+        for i in range(3):
+            r = self.read(c, "pipelined request %d of 3" % (i + 1))
+            self.assertEqual(r.status, 200, r)
+            targets.append(r.json()["target"])
+        self.assertEqual(targets, sent)
+        self.assertTrue(c.wait_closed(timeout=3), "connection left open after the responses")
+
+    def test_body_complete_then_shut_wr_gets_its_response(self):
+        c = self.send_then_shut(harness.build_request("POST", "/echo?pause_ms=200",
+                                                      body=b"x" * 5000))
+        r = self.read(c, "a POST with its whole body")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["body_length"], 5000)
+        self.assertTrue(c.wait_closed(timeout=3))
+
+    def test_malformed_request_then_shut_wr_gets_400(self):
+        bad = b"GET / HTTP/1.1\r\nHost: localhost\r\nNo colon here\r\n\r\n"
+        c = self.send_then_shut(bad)
+        r = self.read(c, "a malformed request")
+        self.assertEqual(r.status, 400, r)
+        self.assertTrue(c.wait_closed(timeout=3))
+        # Behind a good request, whose response is still on its way when the end comes.
+        c = self.send_then_shut(harness.build_request("GET", "/slow?ms=200") + bad)
+        r = self.read(c, "a good request followed by a malformed one")
+        self.assertEqual(r.status, 200, r)
+        r = self.read(c, "a malformed request behind a good one")
+        self.assertEqual(r.status, 400, r)
+        self.assertTrue(c.wait_closed(timeout=3))
+        self.assertEqual(self.web.stats()["paths"], {"/slow": 1})
+
+    def test_incomplete_head_then_shut_wr_gets_400_and_close(self):
+        # The head can never be completed now: answer it at once, not at client_header.
+        c = self.send_then_shut(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Partial: ye")
+        r = self.read(c, "an incomplete head")
+        self.assertEqual(r.status, 400, r)
+        self.assertTrue(r.has_token("Connection", "close"), r)
+        self.assertTrue(c.wait_closed(timeout=3))
+        self.assertEqual(self.web.stats()["requests"], 0)
+
+
+class StaleConnectionRetryTest(harness.ProxyTest):
+    """A pooled connection the backend closes just as a request arrives (the keep-alive race):
+    only idempotent requests are replayed on a fresh connection (RFC 9110, 9.2.2). A POST
+    without a body may already have been acted on, so it goes to the backend once and the
+    client gets 502."""
+
+    def setUp(self):
+        super().setUp()
+        # Each backend connection reads its 2nd request and closes without answering.
+        self.flaky = self.start_backend("flaky", extra_args=["--drop-nth", "2"])
+        self.port = self.free_port()
+        self.start_ringway(harness.simple_config(self.port, [self.flaky]), workers=1)
+
+    def on_stale_connection(self, method, target, body=None):
+        """Sends `method target` so that it meets a pooled connection that dies unanswered:
+        a GET first leaves a connection in the pool (its 1st request), this is its 2nd."""
+        with harness.Conn(self.port) as c:
+            r = c.roundtrip("GET", "/warm")
+            self.assertEqual(r.status, 200, r)
+            self.flaky.reset_stats()
+            return c.roundtrip(method, target, body=body)
+
+    def test_bodiless_post_on_a_stale_connection_is_sent_once(self):
+        for body in (None, b""):  # no framing at all, and Content-Length: 0
+            with self.subTest(body=body):
+                r = self.on_stale_connection("POST", "/post-once", body=body)
+                self.assertEqual(self.flaky.served("/post-once"), 1,
+                                 "the POST reached the backend %d times"
+                                 % self.flaky.served("/post-once"))
+                self.assertEqual(r.status, 502, r)
+
+    def test_patch_on_a_stale_connection_is_sent_once(self):
+        r = self.on_stale_connection("PATCH", "/patch-once")
+        self.assertEqual(self.flaky.served("/patch-once"), 1,
+                         "the PATCH reached the backend %d times"
+                         % self.flaky.served("/patch-once"))
+        self.assertEqual(r.status, 502, r)
+
+    def test_get_on_a_stale_connection_is_still_retried(self):
+        # The fresh connection answers its 1st request: the client sees no error.
+        r = self.on_stale_connection("GET", "/get-twice")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.flaky.served("/get-twice"), 2)
 
 
 if __name__ == "__main__":

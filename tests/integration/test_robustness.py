@@ -181,8 +181,14 @@ class RobustnessTest(harness.ProxyTest):
 
     def test_shutdown_closes_a_connection_once_its_last_response_is_sent(self):
         self.start()
-        s = self.raw()
+        # The small receive buffer is set before connecting: shrinking it on a connected
+        # socket shrinks the window below the sender's MSS, and the kernel then sends the
+        # rest in zero-window probes, a few hundred KB/s, whatever the proxy does.
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(s.close)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        s.settimeout(10)
+        s.connect((harness.HOST, self.port))
         n = 3000000
         s.sendall(b"GET /bytes?n=%d HTTP/1.1\r\nHost: localhost\r\n\r\n" % n)
         time.sleep(0.5)  # the response is queued in ringway, the exchange is over

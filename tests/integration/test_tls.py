@@ -8,6 +8,8 @@ Covered, against the real binary and real clients (curl, openssl s_client, Pytho
   * Protocol versions (1.2 and 1.3 only; min_version "1.3") and ALPN (http/1.1, or none).
   * Resumption: TLS 1.2 session IDs and tickets, TLS 1.3 tickets, none with
     session_tickets: false, tickets accepted by every worker.
+  * Sessions never cross listeners (different certificates, client certificates): neither by
+    session ID nor by ticket, while each resumes on its own listener on every worker.
   * 20 MB bodies both ways, many requests on one connection.
   * Garbage and half-sent ClientHellos: closed, and never in the way of other clients.
   * Client certificates, required and optional.
@@ -562,6 +564,83 @@ class ResumptionTest(TlsTestCase):
         self.assertEqual(results, ["Reused"] * 6, out)
         results, _, out = self.resumes(self.tls_port, "-tls1_2", "-no_ticket", rounds=6)
         self.assertEqual(results, ["Reused"] * 6, out)
+
+
+class ListenerIsolationTest(TlsTestCase):
+    """Sessions never cross listeners: two listeners in one process, with different
+    certificates (and one with client certificates), two workers. A session made on one resumes
+    there, whichever worker accepts, and makes a full handshake on the other: by session ID
+    (wolfSSL's own session-ID cache is one per process and ignores the session-ID context, so
+    each listener has its own cache) and by ticket (each listener has its own keys)."""
+
+    handshake = ResumptionTest.handshake  # its tests are not repeated here
+
+    def start_two(self, two_tls=None, workers=2):
+        c = self.certs
+        self.web = self.start_backend("web")
+        self.one_port, self.two_port = self.free_port(), self.free_port()
+        listeners = [
+            {"name": "one", "bind": "%s:%d" % (HOST, self.one_port),
+             "tls": {"cert": c.pem("a"), "key": c.key("a")}},
+            {"name": "two", "bind": "%s:%d" % (HOST, self.two_port),
+             "tls": two_tls or {"cert": c.pem("b"), "key": c.key("b")}},
+        ]
+        servers = [{"name": "site", "server_name": SITE_NAMES, "upstream": "web",
+                    "default": True}]
+        return self.start_ringway(
+            make_config(listeners, servers, [harness.upstream("web", [self.web])]),
+            workers=workers)
+
+    def crossing(self, *args, rounds=6, two_args=()):
+        """A session from each listener offered to the other (a full handshake each time) and
+        then to its own (resumed each time, `rounds` times)."""
+        for made, other, made_args, other_args in (
+                (self.one_port, self.two_port, (), two_args),
+                (self.two_port, self.one_port, two_args, ())):
+            sess = os.path.join(self.workdir, "cross-%d%s.pem" % (made, "".join(args)))
+            kind, version, out = self.handshake(made, *args, *made_args, sess_out=sess)
+            self.assertEqual(kind, "New", out)
+            for _ in range(2):
+                kind, v2, out = self.handshake(other, *args, *other_args, sess_in=sess)
+                self.assertEqual((kind, v2), ("New", version),
+                                 "a session from port %d resumed on port %d:\n%s"
+                                 % (made, other, out))
+            results = []
+            for _ in range(rounds):
+                kind, v2, out = self.handshake(made, *args, *made_args, sess_in=sess)
+                self.assertEqual(v2, version, out)
+                results.append(kind)
+            self.assertEqual(results, ["Reused"] * rounds, out)
+
+    def test_tls12_session_ids(self):
+        self.start_two()
+        self.crossing("-tls1_2", "-no_ticket")
+        # Again, with new sessions: resumption on the right listener did not depend on which
+        # worker made the session.
+        self.crossing("-tls1_2", "-no_ticket", rounds=4)
+
+    def test_tickets(self):
+        self.start_two()
+        self.crossing("-tls1_2", rounds=3)
+        self.crossing("-tls1_3", rounds=3)
+
+    def test_client_certificate_listener(self):
+        """Listener two requires client certificates. Its clients resume their own sessions
+        by ID (the certificate was checked in the full handshake); a session from listener one
+        never resumes there: the client makes a full handshake and sends its certificate."""
+        c = self.certs
+        self.start_two(two_tls={"cert": c.pem("b"), "key": c.key("b"), "ca": c.pem("clientca")})
+        client = ("-cert", c.pem("client"), "-key", c.key("client"))
+        self.crossing("-tls1_2", "-no_ticket", rounds=4, two_args=client)
+        self.crossing("-tls1_2", rounds=2, two_args=client)
+        # Without a certificate, listener two refuses even a client with a session from one.
+        sess = os.path.join(self.workdir, "from-one.pem")
+        kind, _, out = self.handshake(self.one_port, "-tls1_2", "-no_ticket", sess_out=sess)
+        self.assertEqual(kind, "New", out)
+        rc, out = s_client(self.two_port, "-tls1_2", "-no_ticket", "-sess_in", sess,
+                           "-CAfile", c.pem("ca"), stdin=REQUEST_CLOSE)
+        self.assertNotIn("HTTP/1.1 200", out)
+        self.assertNotIn("Reused, TLSv1.2", out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1131,6 +1210,49 @@ class TestsslTest(TlsTestCase):
         self.assertIn("supported", findings.get("secure_renego", ""), findings)
         self.assertNotIn("not", findings.get("secure_renego", ""), findings)
         self.assertIn("not vulnerable", findings.get("secure_client_renego", ""), findings)
+
+
+# ---------------------------------------------------------------------------------------------
+# 13. One deadline for the handshake and the request head
+
+
+class HeaderDeadlineTest(TlsTestCase):
+    def test_one_deadline_covers_handshake_and_request_head(self):
+        # client_header counts from the accept: the handshake and the first request head
+        # share it. A client that handshakes slowly and then dribbles half a head is answered
+        # (408) or closed when client_header has passed since it connected, not a full
+        # client_header after its first request byte.
+        self.start_tls(timeouts={"client_header": "2s"})
+        raw = socket.create_connection((HOST, self.tls_port), timeout=10)
+        start = time.monotonic()
+        time.sleep(1.4)  # the handshake starts late, but well inside the deadline
+        s = client_context(self.certs.pem("ca")).wrap_socket(raw, server_hostname="a.test")
+        self.addCleanup(s.close)
+        handshake_done = time.monotonic() - start
+        s.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\nX-Half: ")
+        got = b""
+        while True:
+            s.settimeout(max(0.1, start + 6 - time.monotonic()))
+            try:
+                data = s.recv(4096)
+            except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError):
+                data = b""
+            except socket.timeout:
+                self.fail("still open 6 s after connecting (client_header 2s)")
+            if not data:
+                break
+            got += data
+            if b"\r\n\r\n" in got:
+                break
+        ended = time.monotonic() - start
+        print("\n    handshake done after %.2f s, answered or closed after %.2f s: %r"
+              % (handshake_done, ended, got[:40]), flush=True)
+        if got:
+            self.assertTrue(got.startswith(b"HTTP/1.1 408 "), got)
+        # 2 s after connecting, not 2 s after the first request byte (about 3.4 s).
+        self.assertLess(ended, 2.7)
+        self.assertGreater(ended, 1.8)
+        self.assertEqual(self.web.stats()["requests"], 0)
 
 
 if __name__ == "__main__":

@@ -63,5 +63,69 @@ TEST(SendQueueTest, ClearReleasesEverythingAndEmptyPiecesAreDropped) {
   EXPECT_TRUE(q.empty());
 }
 
+TEST(SendQueueTest, ChargeCountsWhatPiecesPinNotTheirBytes) {
+  SendQueue q;
+  std::string s = "abc";
+  q.Push({s.data(), 3, 5, nullptr, 16384});  // a provided buffer holding 3 bytes
+  q.Push({s.data(), 3, -1, nullptr});        // static bytes: charged their length
+  EXPECT_EQ(q.bytes(), 6u);
+  EXPECT_EQ(q.charged(), 16387u);
+  q.Advance(4, [](const SendPiece&) {});  // the buffer's piece is sent and released
+  EXPECT_EQ(q.charged(), 3u);
+  q.Clear([](const SendPiece&) {});
+  EXPECT_EQ(q.charged(), 0u);
+}
+
+TEST(SendQueueTest, AppendToTailGrowsOnlyAWholePooledStringAtTheEnd) {
+  SendQueue q;
+  auto charge = [](const std::string& s) { return static_cast<uint32_t>(s.size() * 2); };
+  std::string stat = "static";
+  EXPECT_FALSE(q.AppendToTail("x", 1, charge));  // empty queue
+  q.Push({stat.data(), 6, -1, nullptr});
+  EXPECT_FALSE(q.AppendToTail("x", 1, charge));  // not a pooled string
+  std::string head = "HEAD ";
+  q.Push({head.data(), 5, -1, &head, 10});
+  EXPECT_TRUE(q.AppendToTail("body", 4, charge));
+  EXPECT_EQ(head, "HEAD body");
+  EXPECT_EQ(q.bytes(), 15u);
+  EXPECT_EQ(q.charged(), 6u + 18u);
+  EXPECT_EQ(Gathered(q), "staticHEAD body");
+  std::string part = "partial";
+  q.Push({part.data(), 3, -1, &part});  // covers part of its string: never grown
+  EXPECT_FALSE(q.AppendToTail("y", 1, charge));
+  std::vector<std::string*> released;
+  q.Clear([&](const SendPiece& p) { released.push_back(p.owned); });
+  EXPECT_EQ(released, (std::vector<std::string*>{nullptr, &head, &part}));
+}
+
+TEST(SendQueueTest, DropFromTakesBackOnlyWhatHasNotStartedToGo) {
+  SendQueue q;
+  std::string a = "first", b = "second", c = "third";
+  q.Push({a.data(), 5, 1, nullptr});
+  const uint64_t mark = q.Mark();
+  q.Push({b.data(), 6, 2, nullptr});
+  q.Push({c.data(), 5, 3, nullptr});
+  std::vector<int> released;
+  auto rel = [&](const SendPiece& p) { released.push_back(p.bid); };
+  q.Advance(5, rel);  // "first" is sent: the marks stay valid across compaction
+  EXPECT_EQ(released, (std::vector<int>{1}));
+  q.Advance(2, rel);  // two bytes of "second" left: it cannot be taken back any more
+  EXPECT_FALSE(q.DropFrom(mark, rel));
+  EXPECT_EQ(Gathered(q), "condthird");
+  EXPECT_TRUE(q.DropFrom(mark + 1, rel));  // "third" has not started
+  EXPECT_EQ(released, (std::vector<int>{1, 3}));
+  EXPECT_EQ(Gathered(q), "cond");
+  EXPECT_EQ(q.bytes(), 4u);
+  EXPECT_EQ(q.charged(), 6u);
+  const uint64_t end = q.Mark();
+  q.Push({c.data(), 5, 4, nullptr});
+  q.Advance(4, rel);  // "second" done; the queue compacts with "third" (bid 4) left
+  EXPECT_TRUE(q.DropFrom(end, rel));
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.bytes(), 0u);
+  EXPECT_EQ(q.charged(), 0u);
+  EXPECT_EQ(released, (std::vector<int>{1, 3, 2, 4}));
+}
+
 }  // namespace
 }  // namespace ringway::proxy
