@@ -390,9 +390,9 @@ class WorkerImpl {
     uint64_t room = high_water_;
     if (c->upstream) {
       dest = static_cast<const UpstreamConn*>(c)->client;
-      // A pooled connection reads only to see the backend close: one buffer will do, and a
-      // receive armed for no client cannot bring a larger budget to the next one.
-      if (!dest) return ring_.buffer_size();
+      // A pooled connection's receive is sized for an empty queue: the next response then
+      // streams without a re-arm. A client whose queue is not empty when it takes the
+      // connection has the receive cancelled and re-armed for its room (ConnectUpstream).
     } else {
       // A client's bytes may have to wait in its arena (a head, pipelined requests): never
       // more than the arena's limit.
@@ -856,14 +856,24 @@ class WorkerImpl {
              "buffers.count",
              index_);
     }
-    io_uring_cqe* cqe;
-    unsigned head;
-    unsigned count = 0;
-    io_uring_for_each_cqe(ring_.raw(), head, cqe) {
-      ++count;
-      Dispatch(cqe);
+    // A receive that reached its limit while its socket still held data is re-armed and
+    // submitted at once, and what it reads is reaped in this same turn: a response is not
+    // split across loop turns (and sends) just because its receive was sized. A few rounds
+    // at most; anything left waits for the next turn.
+    for (int round = 0; round < 4; ++round) {
+      rearmed_with_data_ = false;
+      io_uring_cqe* cqe;
+      unsigned head;
+      unsigned count = 0;
+      io_uring_for_each_cqe(ring_.raw(), head, cqe) {
+        ++count;
+        Dispatch(cqe);
+      }
+      io_uring_cq_advance(ring_.raw(), count);
+      if (!rearmed_with_data_) break;
+      ring_.Publish();
+      io_uring_submit(ring_.raw());
     }
-    io_uring_cq_advance(ring_.raw(), count);
   }
 
   void Dispatch(io_uring_cqe* cqe) {
@@ -1009,7 +1019,12 @@ class WorkerImpl {
       PlainEof(c, res);  // 0: orderly close by the peer; < 0: reset or another error
       return;
     }
-    if (!c->recv_armed && !c->closing) ArmRecv(c);
+    if (!c->recv_armed && !c->closing) {
+      ArmRecv(c);
+      if (res > 0 && (flags & IORING_CQE_F_SOCK_NONEMPTY) && c->recv_armed) {
+        rearmed_with_data_ = true;
+      }
+    }
   }
 
   // Re-arms receives that found the ring empty, once buffers are back. A closing connection
@@ -2478,7 +2493,8 @@ class WorkerImpl {
   static constexpr uint32_t kMaxInterimResponses = 16;
   static constexpr uint64_t kSafeReuseMs = 1000;
   uint64_t now_ms_ = 0;
-  uint64_t turn_ = 0;  // loop turns; sends are handed to the kernel at the end of each
+  uint64_t turn_ = 0;               // loop turns; sends are handed to the kernel at the end of each
+  bool rearmed_with_data_ = false;  // see ReapCompletions
   uint64_t live_clients_ = 0;
   bool draining_ = false;
   bool cq_overflow_logged_ = false;
