@@ -397,6 +397,32 @@ class AbuseTest(harness.ProxyTest):
         # Each reader pins at most BUFFERS_PER_DIRECTION (probes add a few more).
         self.assertLessEqual(lent, 48 * BUFFERS_PER_DIRECTION + 8)
 
+    def test_fewer_slow_readers_than_ring_over_bound_never_empty_the_ring(self):
+        """The guarantee as the README states it: a ring of N buffers cannot be emptied by
+        fewer than N / 9 connections that only download. A ring of 128 buffers and 13 readers
+        that never read: the ring never runs dry, and a probe is served throughout."""
+        web = self.start_backend("web")
+        count = 128
+        readers_n = count // BUFFERS_PER_DIRECTION - 1
+        rw = self.start_ringway(harness.simple_config(
+            self.port, [web], log={"level": "debug"},
+            global_extra={"buffers": {"size": "16k", "count": count}},
+            timeouts={"client_send": "30s"}))
+        for _ in range(readers_n):
+            s = client_socket(self.port)
+            self.addCleanup(rst_close, s)
+            s.sendall(b"GET /bytes?n=50000000 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        time.sleep(1.5)  # every reader's queue is full
+        with Probe(self.port) as probe:
+            time.sleep(3)
+        rw.stop()
+        dry = rw.log_lines("provided buffers exhausted")
+        self.report("%d readers, ring of %d" % (readers_n, count), probes=probe.summary(),
+                    ring_ran_dry=len(dry))
+        self.assertProbesServed(probe)
+        self.assertEqual(dry, [], "the ring ran dry")
+        self.assertLessEqual(peak_lent(rw), readers_n * BUFFERS_PER_DIRECTION + 4)
+
     def test_slow_uploads_to_a_slow_backend_do_not_starve_others(self):
         """The mirror image: 64 clients each upload a 50 MB body as fast as they can to a
         backend that reads it at 16 KiB/s. The bodies queued for the backend must not take
