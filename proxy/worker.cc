@@ -2513,7 +2513,7 @@ class WorkerImpl {
   static constexpr size_t kTlsSmallRecord = 1360;      // fits one segment with its overhead
   static constexpr uint32_t kTlsSmallBytes = 16 * 1024;
   static constexpr uint64_t kTlsIdleMs = 1000;
-  static constexpr size_t kTlsOutLimit = kTlsBatch + 1024 * 1024;
+  static constexpr size_t kTlsOutLimit = kTlsBatch + 64 * 1024;
 };
 
 Worker::Worker(std::shared_ptr<const Snapshot> snapshot, uint32_t index,
