@@ -1,0 +1,176 @@
+// The connections of a worker: a client connection, an upstream connection, what they share
+// (socket, receive and send state, timers, TLS session), and how an SQE names them.
+//
+// A connection is freed only at the end of a loop turn and only when no operation the kernel
+// holds still refers to it (`inflight` == 0): a completion never sees freed memory.
+#ifndef RINGWAY_PROXY_CONN_H_
+#define RINGWAY_PROXY_CONN_H_
+
+#include <netinet/in.h>
+#include <time.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/timer.h"
+#include "proto/http1_chunked.h"
+#include "proto/http1_parser.h"
+#include "proxy/send_queue.h"
+#include "tls/tls.h"
+
+namespace ringway::proxy {
+
+using http1::BodyKind;
+
+// What an SQE's user_data carries: a pointer (8-byte aligned) and the operation in the low bits.
+enum class Op : uint8_t { kIgnore = 0, kAccept, kRecv, kSend, kConnect, kWake };
+inline uint64_t Tag(const void* p, Op op) {
+  return reinterpret_cast<uint64_t>(p) | static_cast<uint64_t>(op);
+}
+inline Op TagOp(uint64_t ud) { return static_cast<Op>(ud & 7); }
+template <typename T>
+inline T* TagPtr(uint64_t ud) {
+  return reinterpret_cast<T*>(ud & ~uint64_t{7});
+}
+
+// Timer kinds (TimerNode::kind); 0 means not armed.
+enum TimerKind : uint8_t {
+  kTimerNone = 0,
+  kTimerHeader,
+  kTimerKeepalive,
+  kTimerBody,
+  kTimerConnect,
+  kTimerResponse,
+  kTimerLinger,
+  kTimerPoolIdle,
+  kTimerSend,
+  kTimerTunnel,
+  kTimerKinds,
+};
+
+inline constexpr uint64_t kLingerMs = 2000;
+inline constexpr uint64_t kPoolIdleMs = 60'000;
+
+struct ListenerSlot {
+  alignas(8) int fd = -1;
+  uint32_t index = 0;
+  bool armed = false;
+  bool closed = false;
+};
+
+struct ClientConn;
+struct UpstreamConn;
+
+struct Conn {
+  alignas(8) int fd = -1;
+  bool upstream = false;
+  bool recv_armed = false;
+  bool recv_paused = false;  // backpressure: the receive was (or will be) cancelled
+  bool starved = false;      // receive ended with ENOBUFS; re-armed when buffers return
+  bool sending = false;
+  bool send_scheduled = false;  // on the worker's to_send_ list for this turn
+  bool closing = false;
+  bool read_eof = false;      // the peer ended its side (FIN): nothing more to receive
+  bool tls_notified = false;  // close_notify queued
+  uint32_t inflight = 0;      // SQEs the kernel still holds that name this connection
+  uint32_t tls_small = 0;     // bytes still to send in small records (see EncryptQueue)
+  uint64_t tls_last_send_ms = 0;
+  // TLS: the kernel sends the session's ciphertext, never sendq (which holds plaintext).
+  std::unique_ptr<tls::Session> tls;
+  core::TimerNode timer;       // what the connection's state waits for (kTimerSend never)
+  core::TimerNode send_timer;  // kTimerSend: the peer must take what is queued for it
+  bool over_cap = false;       // the queue went over the cap and has not come down to half
+  SendQueue sendq;
+  msghdr msg{};
+  iovec iov[SendQueue::kMaxIov];
+};
+
+enum class ReqState : uint8_t { kIdle, kHead, kBody, kDone, kTunnel, kLinger };
+enum class RespState : uint8_t { kNone, kWaiting, kStreaming, kDone, kTunnel };
+
+inline constexpr uint32_t kMaxTries = 10;  // the config's upper bound for tries
+
+struct ClientConn : Conn {
+  uint32_t listener = 0;
+  ReqState req = ReqState::kIdle;
+  RespState resp = RespState::kNone;
+  std::string in;  // head bytes split across reads, and pipelined requests waiting their turn
+  BodyKind req_body = BodyKind::kNone;
+  uint64_t req_left = 0;
+  uint64_t req_body_bytes = 0;
+  http1::ChunkedDecoder req_chunked;
+  bool keep_alive = true;
+  bool http10 = false;
+  bool head_method = false;
+  bool upgrade = false;
+  bool close_after = false;  // close once the current response has been sent
+  bool retried = false;      // the stale-connection retry was used: the next attempt is fresh
+  bool idempotent = false;   // GET, HEAD, OPTIONS, TRACE, PUT, DELETE
+  bool has_hash = false;     // `hash` holds the request's key for consistent hashing
+  uint8_t tries = 0;         // attempts made so far (backends tried)
+  uint8_t max_tries = 1;     // the route's or upstream's try limit
+  int32_t sticky = -1;       // backend (index in its upstream) the sticky cookie names
+  uint64_t hash = 0;
+  uint32_t tried[kMaxTries] = {};  // global backend indexes already tried
+  bool deferred = false;           // queued for arena processing at the end of the turn
+  bool pipeline_wait = false;      // the next request waits until the queue to the client drains
+  bool replaying = false;          // RunDeferred is parsing the arena, moved out of `in`
+  uint64_t resp_mark = 0;          // where the response head went in sendq ...
+  uint64_t resp_turn = 0;          // ... and in which loop turn (see RecoverOrFail)
+  UpstreamConn* up = nullptr;
+  std::string up_head;  // upstream request head; kept for a retry on a stale connection
+  int32_t upstream_index = -1;
+  int32_t server = -1;   // index of the server (virtual host) of this exchange
+  int32_t backend = -1;  // global backend index of this exchange
+  uint16_t status = 0;
+  uint64_t resp_bytes = 0;
+  uint64_t start_ns = 0;
+  std::string log_method, log_target;
+  size_t list_pos = 0;  // index in WorkerImpl::clients_
+  char peer_ip[INET6_ADDRSTRLEN] = {};
+  // The listener's TLS contexts, kept alive while the connection lives (SNI refers to them).
+  std::shared_ptr<tls::ServerContext> tls_ctx;
+};
+
+enum class UpState : uint8_t { kConnecting, kHead, kBody, kDone, kTunnel };
+
+struct UpstreamConn : Conn {
+  uint32_t backend = 0;
+  UpState state = UpState::kConnecting;
+  bool tcp_connected = false;  // the socket connected (TLS may still be shaking hands)
+  bool connected = false;      // ready for the request: TCP up and, with TLS, the handshake done
+  bool reused = false;
+  bool keep_alive = true;
+  bool dechunk = false;
+  bool got_bytes = false;  // any byte of a response arrived in this exchange
+  uint32_t interim = 0;    // 1xx responses seen in this exchange
+  bool lb_open = false;    // the balancer counts this attempt as outstanding
+  uint64_t sent_ns = 0;    // attempt start, for the latency-aware balancers
+  uint64_t ttfb_ns = 0;    // time to the response head
+  ClientConn* client = nullptr;
+  std::string in;
+  BodyKind body = BodyKind::kNone;
+  uint64_t left = 0;
+  http1::ChunkedDecoder chunked;
+  // Idle pool links.
+  uint64_t pooled_ms = 0;  // when it went into the pool
+  UpstreamConn* pool_prev = nullptr;
+  UpstreamConn* pool_next = nullptr;
+  bool pooled = false;
+};
+
+struct Pool {
+  UpstreamConn* head = nullptr;  // most recently returned first
+  uint32_t size = 0;
+};
+
+inline uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace ringway::proxy
+
+#endif  // RINGWAY_PROXY_CONN_H_

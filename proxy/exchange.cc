@@ -1,0 +1,396 @@
+// A request's life between its client and its backend: routing, the balancer's pick, tries
+// and the retry budget, passive health, the access log line.
+#include "proxy/worker_impl.h"
+
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace ringway::proxy {
+
+void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
+  if (cfg_.logging.access_log) {  // the views die with the buffer; the log line comes later
+    c->start_ns = NowNs();
+    c->log_method.assign(req.method);
+    c->log_target.assign(req.target.substr(0, 1024));
+  }
+  c->http10 = req.version_minor == 0;
+  c->keep_alive = req.framing.keep_alive;
+  c->head_method = req.method == "HEAD";
+  c->upgrade = req.framing.upgrade;
+  c->req_body = req.framing.body;
+  c->req_left = req.framing.content_length;
+  c->req_body_bytes = 0;
+  c->req_chunked.Reset();
+  c->status = 0;
+  c->resp_bytes = 0;
+  c->backend = -1;
+  c->retried = false;
+  c->tries = 0;
+  c->idempotent = IsIdempotent(req.method);
+  c->resp = RespState::kWaiting;
+  c->req = c->req_body == BodyKind::kNone ? ReqState::kDone : ReqState::kBody;
+  if (c->req == ReqState::kBody) {
+    ArmTimer(c, kTimerBody);
+  } else {
+    DisarmTimer(c);
+  }
+
+  if (req.form == http1::TargetForm::kAuthority) {  // CONNECT: ringway does not tunnel
+    RespondError(c, 405, /*close=*/true);
+    return;
+  }
+  // An absolute-form target's authority stands for Host (the writer sends it as Host too),
+  // and its path and query are what routes and what goes upstream.
+  const bool absolute = req.form == http1::TargetForm::kAbsolute;
+  std::string_view host = absolute ? req.authority : req.framing.host;
+  std::string_view path = req.origin;
+  if (absolute && (path.empty() || path[0] == '?')) path = "/";  // for routing and redirects
+  int server = snap_->router.FindServer(c->listener, host);
+  c->server = server;
+  if (server < 0) {
+    RespondError(c, 404, c->req == ReqState::kBody);
+    return;
+  }
+  if (!c->tls && cfg_.servers[static_cast<size_t>(server)].redirect_https) {
+    RespondRedirect(c, req.method, host, req.origin, cfg_.servers[static_cast<size_t>(server)]);
+    return;
+  }
+  uint32_t route_tries = 0;
+  uint32_t upstream = snap_->router.FindUpstream(server, path, &route_tries);
+  c->upstream_index = static_cast<int32_t>(upstream);
+  const config::Upstream& up = cfg_.upstreams[upstream];
+  c->max_tries = static_cast<uint8_t>(std::min<uint32_t>(
+      kMaxTries, std::max<uint32_t>(1, route_tries ? route_tries : up.retry.tries)));
+  KeyRequest(c, up, req);
+  ups_[upstream].budget.OnRequest(now_ms_ / 1000);
+  if (cfg_.limits.max_body_size && c->req_body == BodyKind::kContentLength &&
+      c->req_left > cfg_.limits.max_body_size) {
+    RespondError(c, 413, /*close=*/true);
+    return;
+  }
+
+  // Answer "Expect: 100-continue" here and do not forward it: the body follows at once.
+  // An HTTP/1.0 request without Host gets the target's authority or else the upstream's name
+  // (as nginx's $proxy_host), since the next hop needs one.
+  bool add_host = req.framing.host.empty() && !absolute;
+  if (req.framing.expect_continue || add_host) {
+    scratch_fields_.clear();
+    for (const auto& f : req.fields) {
+      if (!req.framing.expect_continue || !http1::EqualsIgnoreCase(f.name, "expect")) {
+        scratch_fields_.push_back(f);
+      }
+    }
+    if (add_host) {
+      std::string_view name = host.empty() ? std::string_view(cfg_.upstreams[upstream].name) : host;
+      scratch_fields_.push_back({"Host", name});
+    }
+    req.fields = std::span<const http1::Field>(scratch_fields_.data(), scratch_fields_.size());
+    if (req.framing.expect_continue && !c->http10 && c->req == ReqState::kBody) {
+      c->sendq.Push({http1::kContinueResponse.data(),
+                     static_cast<uint32_t>(http1::kContinueResponse.size()), -1, nullptr});
+      Send(c);
+    }
+  }
+  c->up_head.clear();
+  http1::WriteRequestHead(
+      req,
+      {.client_addr = c->peer_ip,
+       .proto = c->tls ? "https" : "http",
+       .pass_underscore_fields = cfg_.listeners[c->listener].underscores_in_headers},
+      &c->up_head);
+  int pick = PickBackend(c);
+  if (pick < 0) {
+    NoUsableBackend(c);
+    return;
+  }
+  ConnectUpstream(c, pick, nullptr);
+}
+
+balance::Algorithm WorkerImpl::ToAlgorithm(config::Algorithm a) {
+  switch (a) {
+    case config::Algorithm::kRoundRobin:
+      return balance::Algorithm::kRoundRobin;
+    case config::Algorithm::kRandom:
+      return balance::Algorithm::kRandom;
+    case config::Algorithm::kLeastRequest:
+      return balance::Algorithm::kLeastRequest;
+    case config::Algorithm::kP2cEwma:
+      return balance::Algorithm::kP2cEwma;
+    case config::Algorithm::kMaglev:
+      return balance::Algorithm::kMaglev;
+    case config::Algorithm::kKetama:
+      return balance::Algorithm::kKetama;
+  }
+  return balance::Algorithm::kRoundRobin;
+}
+
+// The request's consistent-hashing key and sticky cookie, read while the head is in hand.
+void WorkerImpl::KeyRequest(ClientConn* c, const config::Upstream& up,
+                            const http1::RequestHead& req) {
+  c->has_hash = false;
+  c->sticky = -1;
+  const bool hashing =
+      up.algorithm == config::Algorithm::kMaglev || up.algorithm == config::Algorithm::kKetama;
+  if (!hashing && !up.sticky.enabled) return;
+  if (hashing) {
+    std::string_view key;
+    switch (up.hash_key.source) {
+      case config::HashKey::Source::kClientIp:
+        key = c->peer_ip;
+        break;
+      case config::HashKey::Source::kHeader:
+        for (const auto& f : req.fields) {
+          if (http1::EqualsIgnoreCase(f.name, up.hash_key.name)) {
+            key = f.value;
+            break;
+          }
+        }
+        break;
+      case config::HashKey::Source::kCookie:
+        key = FindRequestCookie(req, up.hash_key.name);
+        break;
+    }
+    if (!key.empty()) {
+      c->hash = balance::Hash64(key);
+      c->has_hash = true;
+    }
+  }
+  if (up.sticky.enabled) {
+    std::string_view token = FindRequestCookie(req, up.sticky.cookie);
+    if (!token.empty()) {
+      c->sticky = balance::FindByToken(ups_[static_cast<size_t>(c->upstream_index)].tokens, token);
+    }
+  }
+}
+
+std::string_view WorkerImpl::FindRequestCookie(const http1::RequestHead& req,
+                                               std::string_view name) {
+  for (const auto& f : req.fields) {
+    if (!http1::EqualsIgnoreCase(f.name, "cookie")) continue;
+    std::string_view v = balance::FindCookie(f.value, name);
+    if (!v.empty()) return v;
+  }
+  return {};
+}
+
+// A backend index within the request's upstream, or -1: the sticky backend if it is usable,
+// else the balancer's pick among usable backends this request has not tried yet.
+int WorkerImpl::PickBackend(ClientConn* c) {
+  const uint32_t upstream = static_cast<uint32_t>(c->upstream_index);
+  UpstreamRuntime& r = ups_[upstream];
+  const uint32_t base = snap_->backend_base[upstream];
+  const health::View& view = *snap_->health;
+  auto untried = [&](uint32_t b) {
+    for (uint32_t k = 0; k < c->tries && k < kMaxTries; ++k) {
+      if (c->tried[k] == b) return false;
+    }
+    return true;
+  };
+  auto eligible = [&](size_t i) {
+    const uint32_t b = base + static_cast<uint32_t>(i);
+    return view.Usable(b) && untried(b);
+  };
+  if (c->sticky >= 0 && eligible(static_cast<size_t>(c->sticky))) return c->sticky;
+  const config::Upstream& up = cfg_.upstreams[upstream];
+  if (up.slow_start_ms && now_ms_ >= r.next_ramp_ms) RampWeights(upstream);
+  balance::PickInput in;
+  in.hash = c->hash;
+  in.has_hash = c->has_hash;
+  in.now_ns = now_ms_ * 1'000'000;
+  int pick = r.balancer->Pick(in, eligible);
+  if (pick >= 0) return pick;
+  // Passive health never takes a whole pool out on its own: when every backend the checks
+  // call up is ejected (say, one bad path answered 503 on all of them), the ejected ones
+  // still serve. 503 at once is for pools the checks find down.
+  return r.balancer->Pick(in, [&](size_t i) {
+    const uint32_t b = base + static_cast<uint32_t>(i);
+    return (view.State(b) & health::View::kUp) && untried(b);
+  });
+}
+
+// Slow start: a backend that came up (or was readmitted) less than slow_start ago gets a
+// weight ramping up from a tenth of its own. Checked at most every 100 ms per upstream.
+void WorkerImpl::RampWeights(uint32_t upstream) {
+  UpstreamRuntime& r = ups_[upstream];
+  const config::Upstream& up = cfg_.upstreams[upstream];
+  r.next_ramp_ms = now_ms_ + 100;
+  const uint32_t base = snap_->backend_base[upstream];
+  for (size_t i = 0; i < up.backends.size(); ++i) {
+    const uint64_t since = snap_->health->UpSinceMs(base + i);
+    const uint64_t elapsed = since == 0 ? UINT64_MAX : (now_ms_ > since ? now_ms_ - since : 0);
+    const uint32_t w = balance::SlowStartWeight(up.backends[i].weight * WeightScale(up), elapsed,
+                                                up.slow_start_ms);
+    if (w != r.weights[i]) {
+      r.weights[i] = w;
+      r.balancer->SetWeight(i, w);
+    }
+  }
+}
+
+void WorkerImpl::NoUsableBackend(ClientConn* c) {
+  const uint32_t upstream = static_cast<uint32_t>(c->upstream_index);
+  UpstreamRuntime& r = ups_[upstream];
+  if (now_ms_ >= r.none_log_ms) {  // at most one line a second per worker and upstream
+    r.none_log_ms = now_ms_ + 1000;
+    RW_LOG(LogLevel::kWarn, "upstream '%s': no usable backend; answering 503",
+           cfg_.upstreams[upstream].name.c_str());
+  }
+  RespondError(c, 503, c->req == ReqState::kBody);
+}
+
+void WorkerImpl::WriteAccessLog(ClientConn* c) {
+  if (!cfg_.logging.access_log) return;
+  AccessRecord rec;
+  rec.client = c->peer_ip;
+  rec.method = c->log_method;
+  rec.target = c->log_target;
+  rec.status = c->status;
+  rec.bytes = c->resp_bytes;
+  rec.upstream = c->backend >= 0 ? std::string_view(BackendName(static_cast<uint32_t>(c->backend)))
+                                 : std::string_view("-");
+  rec.duration_us = (NowNs() - c->start_ns) / 1000;
+  rec.tries = c->tries ? c->tries : 1;
+  AppendAccessLog(rec, core::LogJson(), &access_buf_);
+  if (access_buf_.size() > 64 * 1024) FlushAccessLog();
+}
+
+void WorkerImpl::FlushAccessLog() {
+  if (access_buf_.empty()) return;
+  ssize_t w = write(access_fd_, access_buf_.data(), access_buf_.size());
+  (void)w;
+  access_buf_.clear();
+}
+
+void WorkerImpl::EndAttempt(UpstreamConn* u, AttemptEnd how) {
+  if (!u->lb_open) return;
+  u->lb_open = false;
+  const uint32_t upstream = snap_->backend_upstream[u->backend];
+  UpstreamRuntime& r = ups_[upstream];
+  if (how == AttemptEnd::kCancel || (how == AttemptEnd::kOk && u->ttfb_ns == 0 && r.latency)) {
+    // No response head yet: the latency is unknown, not short.
+    r.balancer->OnCancel(u->backend - snap_->backend_base[upstream]);
+    return;
+  }
+  const bool ok = how == AttemptEnd::kOk;
+  uint64_t latency = 0;
+  if (ok) latency = u->ttfb_ns ? u->ttfb_ns : 1;
+  r.balancer->OnFinish(u->backend - snap_->backend_base[upstream], latency,
+                       r.latency ? NowNs() : now_ms_ * 1'000'000);
+}
+
+// Passive health: a failure seen on live traffic counts towards ejecting the backend.
+void WorkerImpl::PassiveFailure(uint32_t backend, const char* what) {
+  const config::Upstream& up = UpstreamOf(backend);
+  const config::PassiveHealth& ph = up.passive;
+  if (ph.consecutive_failures == 0) return;
+  uint64_t for_ms = 0;
+  if (snap_->health->RecordFailure(backend, now_ms_, ph.consecutive_failures, ph.base_ejection_ms,
+                                   ph.max_ejection_ms, &for_ms)) {
+    RW_LOG(LogLevel::kWarn,
+           "passive health: backend %s (upstream '%s') ejected for %llu ms after %u failures "
+           "in a row (last: %s)",
+           BackendName(backend), up.name.c_str(), static_cast<unsigned long long>(for_ms),
+           ph.consecutive_failures, what);
+  }
+}
+
+// The upstream connection failed before the response ended. In order:
+//  - a pooled connection that turned out stale (closed by the server while idle) before any
+//    response byte, with nothing but the head of an idempotent request sent: once more on a
+//    fresh connection;
+//  - a connect that failed (nothing left ringway: any method, body included) or a connection
+//    that broke before any response byte (idempotent methods without a body only): on
+//    another usable backend, within the try limit and the upstream's retry budget;
+//  - else `status` if no response byte has gone to the client, or cut the client.
+void WorkerImpl::UpstreamFailed(UpstreamConn* u, uint16_t status) {
+  ClientConn* c = u->client;
+  const uint32_t backend = u->backend;
+  const bool connected = u->connected;
+  const bool stale = status == 502 && u->reused && u->state == UpState::kHead && !u->got_bytes;
+  const bool before_response =
+      !u->got_bytes && (u->state == UpState::kConnecting || u->state == UpState::kHead);
+  const config::PassiveHealth& ph = UpstreamOf(backend).passive;
+  if (!connected) {
+    if (ph.on_connect_failure)
+      PassiveFailure(backend, status == 504 ? "connect timeout" : "connect failed");
+  } else if (!stale && status == 502 && ph.on_reset) {
+    PassiveFailure(backend, "connection broke before the response ended");
+  } else if (status == 504 && Counts(ph, 504)) {
+    PassiveFailure(backend, "response timeout");  // a hung backend passes TCP checks
+  }
+  EndAttempt(u, stale ? AttemptEnd::kCancel : AttemptEnd::kFailed);
+  // Bytes queued for a connection that never connected have not left: keep them.
+  SendQueue carry;
+  if (!connected && (!u->sending || u->tls)) std::swap(carry, u->sendq);
+  u->client = nullptr;
+  if (u->pooled) PoolRemove(u);
+  CloseConn(u);
+  if (c && !c->closing) {
+    c->up = nullptr;
+    RecoverOrFail(c, backend, status, connected, stale, before_response, &carry);
+  }
+  carry.Clear([&](const SendPiece& p) { ReleasePiece(p); });
+}
+
+void WorkerImpl::RecoverOrFail(ClientConn* c, uint32_t backend, uint16_t status, bool connected,
+                               bool stale, bool before_response, SendQueue* carry) {
+  if (c->resp != RespState::kWaiting) {
+    // A response that failed in the loop turn its head arrived in (a malformed body in the
+    // same read, say) has not reached the kernel yet: it is taken back and the client gets
+    // a clean 502. Once part of it may have left, the truncation is made visible instead.
+    if (c->resp == RespState::kStreaming && c->resp_turn == turn_ &&
+        c->sendq.DropFrom(c->resp_mark, [&](const SendPiece& p) { ReleasePiece(p); })) {
+      c->resp = RespState::kWaiting;
+      c->resp_bytes = 0;
+    } else {
+      ResetConn(c);
+      return;
+    }
+  }
+  const uint32_t upstream = static_cast<uint32_t>(c->upstream_index);
+  // The keep-alive race (the backend closed the pooled connection as the request went out)
+  // is retried once on a fresh connection, for idempotent requests only (RFC 9110 9.2.2):
+  // the backend may have acted on the request before it closed.
+  if (stale && !c->retried && c->idempotent && c->req_body == BodyKind::kNone &&
+      snap_->health->Usable(backend)) {
+    c->retried = true;  // does not count against the try limit (see max_tries below)
+    ConnectUpstream(c, static_cast<int>(backend - snap_->backend_base[upstream]), nullptr);
+    return;
+  }
+  const bool retryable = !connected || (before_response && status == 502 && c->idempotent &&
+                                        c->req_body == BodyKind::kNone);
+  const uint32_t limit = c->max_tries + (c->retried ? 1u : 0u);
+  if (retryable && c->tries < limit) {
+    int pick = PickBackend(c);
+    if (pick >= 0 && RetryAllowed(c)) {
+      RW_LOG(LogLevel::kDebug, "retry: %s to upstream '%s': %s failed; attempt %u of %u",
+             c->peer_ip, cfg_.upstreams[upstream].name.c_str(), BackendName(backend), c->tries + 1u,
+             static_cast<unsigned>(c->max_tries));
+      ConnectUpstream(c, pick, connected ? nullptr : carry);
+      return;
+    }
+  }
+  RespondError(c, status, c->req == ReqState::kBody);
+}
+
+// The retry budget (balance/retry_budget.h): over the last ten seconds, retries may be at
+// most budget_percent of requests, plus min_retries a second, so that retries cannot
+// multiply the load on a pool that is failing.
+bool WorkerImpl::RetryAllowed(ClientConn* c) {
+  const uint32_t upstream = static_cast<uint32_t>(c->upstream_index);
+  UpstreamRuntime& r = ups_[upstream];
+  if (r.budget.TryRetry(now_ms_ / 1000)) return true;
+  if (now_ms_ >= r.budget_log_ms) {
+    r.budget_log_ms = now_ms_ + 1000;
+    RW_LOG(LogLevel::kWarn, "upstream '%s': retry budget spent; failing without a retry",
+           cfg_.upstreams[upstream].name.c_str());
+  }
+  return false;
+}
+
+}  // namespace ringway::proxy

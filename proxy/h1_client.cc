@@ -1,0 +1,492 @@
+// The HTTP/1 upstream side: connecting (or taking a pooled connection), the request out, the
+// response head and body in, the pool.
+#include "proxy/worker_impl.h"
+
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace ringway::proxy {
+
+// The client is not reading fast enough: stop reading the backend (its response timer stops,
+// it is not the one stalling) and give the client client_send to catch up.
+void WorkerImpl::ThrottleUpstream(UpstreamConn* u) {
+  PauseRecv(u);
+  if (u->state != UpState::kTunnel) DisarmTimer(u);
+}
+
+// The client caught up: read the backend again.
+void WorkerImpl::UnthrottleUpstream(UpstreamConn* u) {
+  if (!u->recv_paused) return;
+  ResumeRecv(u);
+  if (u->state == UpState::kBody || u->state == UpState::kHead) ArmTimer(u, kTimerResponse);
+}
+
+// The upstream connection's queue is empty. In a tunnel whose client half-closed, the
+// backend now gets the FIN too.
+void WorkerImpl::UpstreamDrained(UpstreamConn* u) {
+  ClientConn* c = u->client;
+  if (!c || !c->read_eof || u->state != UpState::kTunnel || u->sending) return;
+  if (u->tls) return;  // (a TLS backend keeps its tunnel until it or the idle timer ends it)
+  shutdown(u->fd, SHUT_WR);
+}
+
+// Sends the request to backend `pick` of its upstream. `carry`, on a retry after a failed
+// connect, holds the bytes queued for the failed attempt (head and any body so far): none of
+// them left, so they go to the new connection as they are.
+void WorkerImpl::ConnectUpstream(ClientConn* c, int pick, SendQueue* carry) {
+  uint32_t upstream = static_cast<uint32_t>(c->upstream_index);
+  uint32_t backend = snap_->backend_base[upstream] + static_cast<uint32_t>(pick);
+  c->backend = static_cast<int32_t>(backend);
+  if (c->tries < kMaxTries) c->tried[c->tries] = backend;
+  ++c->tries;
+  // A retry after a stale pooled connection always opens a fresh one.
+  UpstreamConn* u =
+      c->retried ? nullptr : TakePooled(backend, c->idempotent && c->req_body == BodyKind::kNone);
+  if (!u) {
+    const config::Backend& b = BackendConfig(backend);
+    absl::StatusOr<int> fd = core::NewTcpSocket(b.address.storage.ss_family);
+    if (!fd.ok()) {
+      RW_LOG(LogLevel::kError, "upstream %s: %s", BackendName(backend),
+             std::string(fd.status().message()).c_str());
+      RespondError(c, 502, c->req == ReqState::kBody);
+      return;
+    }
+    u = new UpstreamConn;
+    u->upstream = true;
+    u->fd = *fd;
+    u->backend = backend;
+    if (const tls::ContextSet* set = TlsContexts();
+        set && upstream < set->upstreams.size() && set->upstreams[upstream]) {
+      const tls::ClientContext& cc = *set->upstreams[upstream];
+      u->tls = std::make_unique<tls::Session>(cc.ctx(), cc.server_name());
+    }
+    io_uring_sqe* sqe = ring_.GetSqe();
+    io_uring_prep_connect(sqe, u->fd, reinterpret_cast<const sockaddr*>(&b.address.storage),
+                          b.address.len);
+    io_uring_sqe_set_data64(sqe, Tag(u, Op::kConnect));
+    ++u->inflight;
+    ArmTimer(u, kTimerConnect);
+  } else {
+    u->reused = true;
+    ArmTimer(u, kTimerResponse);
+    // Its receive was sized for an empty queue; this client's may not be (pipelining): size
+    // it again (the cancellation's completion re-arms it).
+    if (u->recv_armed && Charged(c) > 0) {
+      io_uring_sqe* sqe = ring_.GetSqe();
+      io_uring_prep_cancel64(sqe, Tag(u, Op::kRecv), 0);
+      io_uring_sqe_set_data64(sqe, Tag(nullptr, Op::kIgnore));
+    }
+  }
+  u->client = c;
+  c->up = u;
+  u->state = u->connected ? UpState::kHead : UpState::kConnecting;
+  u->keep_alive = true;
+  u->dechunk = false;
+  u->got_bytes = false;
+  u->interim = 0;
+  u->in.clear();
+  UpstreamRuntime& r = ups_[upstream];
+  u->lb_open = true;
+  u->ttfb_ns = 0;
+  if (r.latency) u->sent_ns = NowNs();
+  r.balancer->OnStart(static_cast<size_t>(pick));
+  if (carry) {
+    std::swap(u->sendq, *carry);
+    Send(u);
+    return;
+  }
+  // The send owns a copy: c->up_head is rewritten by the next exchange, possibly while this
+  // connection is still being torn down with the send in the kernel's hands.
+  std::string* head = AcquireString();
+  head->assign(c->up_head);
+  QueueOwned(u, head);
+}
+
+// The most recently pooled connection to `backend`. A request that cannot be replayed if
+// the connection turns out closed by the backend (a non-idempotent one) takes only one
+// that was in use less than kSafeReuseMs ago, when a backend's keep-alive timeout cannot
+// be about to close it; else it gets a new connection.
+UpstreamConn* WorkerImpl::TakePooled(uint32_t backend, bool replayable) {
+  Pool& pool = pools_[backend];
+  UpstreamConn* u = pool.head;
+  if (!u) return nullptr;
+  if (!replayable && now_ms_ - u->pooled_ms >= kSafeReuseMs) return nullptr;
+  PoolRemove(u);
+  return u;
+}
+
+void WorkerImpl::PoolRemove(UpstreamConn* u) {
+  Pool& pool = pools_[u->backend];
+  if (u->pool_prev)
+    u->pool_prev->pool_next = u->pool_next;
+  else
+    pool.head = u->pool_next;
+  if (u->pool_next) u->pool_next->pool_prev = u->pool_prev;
+  u->pool_prev = u->pool_next = nullptr;
+  u->pooled = false;
+  --pool.size;
+  DisarmTimer(u);
+}
+
+void WorkerImpl::PoolPut(UpstreamConn* u) {
+  const config::Upstream& up = UpstreamOf(u->backend);
+  Pool& pool = pools_[u->backend];
+  if (up.keepalive == 0 || draining_) {
+    CloseConn(u);
+    return;
+  }
+  if (pool.size >= up.keepalive) {
+    // Evict the least recently used: walk to the tail.
+    UpstreamConn* t = pool.head;
+    while (t->pool_next) t = t->pool_next;
+    PoolRemove(t);
+    CloseConn(t);
+  }
+  u->pool_next = pool.head;
+  u->pool_prev = nullptr;
+  if (pool.head) pool.head->pool_prev = u;
+  pool.head = u;
+  u->pooled = true;
+  u->pooled_ms = now_ms_;
+  ++pool.size;
+  ArmTimer(u, kTimerPoolIdle);
+  ArmRecv(u);  // an idle pooled connection keeps a receive armed to see the server close
+}
+
+void WorkerImpl::ClosePools() {
+  for (auto& pool : pools_) {
+    while (pool.head) {
+      UpstreamConn* u = pool.head;
+      PoolRemove(u);
+      CloseConn(u);
+    }
+  }
+}
+
+void WorkerImpl::OnConnect(UpstreamConn* u, int res) {
+  --u->inflight;
+  if (u->closing) return;
+  if (res < 0) {
+    RW_LOG(LogLevel::kWarn, "upstream %s: connect failed: %s", BackendName(u->backend),
+           strerror(-res));
+    UpstreamFailed(u, 502);
+    return;
+  }
+  u->tcp_connected = true;
+  ArmRecv(u);
+  if (u->tls) {
+    // The handshake runs under the same connect timer (upstream_connect covers both); the
+    // request waits for it.
+    tls::Session::Result r = u->tls->Handshake();  // ClientHello
+    if (r == tls::Session::Result::kError) {
+      TlsFailed(u, u->tls->ErrorText().c_str());
+      return;
+    }
+    Send(u);
+    return;
+  }
+  UpstreamReady(u);
+}
+
+// The connection can carry the request: TCP is up and, with TLS, the handshake done.
+void WorkerImpl::UpstreamReady(UpstreamConn* u) {
+  u->connected = true;
+  if (u->state == UpState::kConnecting) u->state = UpState::kHead;
+  ArmTimer(u, kTimerResponse);
+  Send(u);
+}
+
+void WorkerImpl::UpstreamInput(UpstreamConn* u, char* p, size_t n, int32_t bid) {
+  bool buffer_taken = false;
+  ClientConn* c = u->client;
+  if (!c) {
+    // Bytes on an idle pooled connection: the server is closing or misbehaving.
+    if (bid >= 0) ring_.Return(static_cast<uint16_t>(bid));
+    if (u->pooled) PoolRemove(u);
+    CloseConn(u);
+    return;
+  }
+  u->got_bytes = true;
+  if (u->timer.kind == kTimerResponse) ArmTimer(u, kTimerResponse);
+  while (n > 0 && !u->closing && u->client) {
+    switch (u->state) {
+      case UpState::kConnecting:
+      case UpState::kHead: {
+        size_t used = GatherHead(
+            &u->in, p, n, resp_limits_,
+            [&](char* d, size_t m) { return ParseUpstreamHead(u, d, m); },
+            [&](char* d, size_t m) {
+              if (!u->closing && u->client) UpstreamInput(u, d, m, -1);
+            });
+        p += used;
+        n -= used;
+        break;
+      }
+      case UpState::kBody: {
+        size_t take =
+            TakeResponseBody(u, p, n, bid >= 0 && !buffer_taken ? bid : -1, &buffer_taken);
+        p += take;
+        n -= take;
+        break;
+      }
+      case UpState::kTunnel:
+        if (Queue(c, p, n, buffer_taken ? -1 : bid)) buffer_taken = true;
+        c->resp_bytes += n;
+        if (c->timer.kind == kTimerTunnel) ArmTimer(c, kTimerTunnel);
+        if (Backlogged(c)) PauseRecv(u);  // (Send armed the client's send timer)
+        n = 0;
+        break;
+      case UpState::kDone:
+        u->keep_alive = false;
+        n = 0;
+        break;
+    }
+  }
+  if (bid >= 0 && !buffer_taken) ring_.Return(static_cast<uint16_t>(bid));
+}
+
+size_t WorkerImpl::ParseUpstreamHead(UpstreamConn* u, char* p, size_t n) {
+  ClientConn* c = u->client;
+  http1::ResponseHead resp;
+  http1::ParseResult r =
+      http1::ParseResponse(std::string_view(p, n), resp_limits_,
+                           std::span(fields_.data(), resp_limits_.max_fields), &resp);
+  if (r.status == http1::ParseStatus::kIncomplete) return 0;
+  if (r.status == http1::ParseStatus::kError) {
+    RW_LOG(LogLevel::kWarn, "upstream %s: bad response: %s", BackendName(u->backend), r.error);
+    UpstreamFailed(u, 502);
+    return n;
+  }
+  if (resp.status < 200 && resp.status != 101) {
+    // Interim response: relay to HTTP/1.1 clients and wait for the final one. A backend
+    // may send a few; one that keeps sending them is broken.
+    if (++u->interim > kMaxInterimResponses) {
+      RW_LOG(LogLevel::kWarn, "upstream %s: more than %u interim responses",
+             BackendName(u->backend), kMaxInterimResponses);
+      UpstreamFailed(u, 502);
+      return n;
+    }
+    if (!c->http10 && resp.status != 100) {
+      std::string* s = AcquireString();
+      http1::WriteResponseHead(resp, true, false, false, s);
+      QueueOwned(c, s);
+      if (Backlogged(c)) ThrottleUpstream(u);
+    }
+    return r.consumed;
+  }
+  {
+    const config::PassiveHealth& ph = UpstreamOf(u->backend).passive;
+    if (Counts(ph, resp.status)) {
+      char what[32];
+      snprintf(what, sizeof(what), "status %u", resp.status);
+      PassiveFailure(u->backend, what);
+    } else {
+      snap_->health->RecordSuccess(u->backend);
+    }
+    if (u->lb_open && u->sent_ns) u->ttfb_ns = std::max<uint64_t>(1, NowNs() - u->sent_ns);
+  }
+  u->body = http1::ResponseBody(resp, c->head_method);
+  u->left = resp.framing.content_length;
+  u->chunked.Reset();
+  u->keep_alive = resp.framing.keep_alive;
+  bool tunnel = resp.status == 101 && c->upgrade;
+  if (resp.status == 101 && !c->upgrade) {
+    UpstreamFailed(u, 502);
+    return n;
+  }
+  // An HTTP/1.0 client cannot take chunked: it gets the data, delimited by close.
+  u->dechunk = c->http10 && u->body == BodyKind::kChunked;
+  bool client_keep_alive = c->keep_alive && !c->close_after && !draining_ &&
+                           u->body != BodyKind::kUntilClose && !tunnel && !u->dechunk &&
+                           c->req != ReqState::kBody;
+  if (!client_keep_alive) c->close_after = true;
+  std::string* s = AcquireString();
+  http1::WriteResponseHead(resp, client_keep_alive, c->http10, u->dechunk, s);
+  AddStickyCookie(c, u, s);
+  if (c->tls && c->server >= 0) AddHsts(cfg_.servers[static_cast<size_t>(c->server)], resp, s);
+  c->status = resp.status;
+  c->resp_bytes += s->size();
+  c->resp = RespState::kStreaming;
+  c->resp_mark = c->sendq.Mark();
+  c->resp_turn = turn_;
+  QueueOwned(c, s);
+  if (tunnel) {
+    u->state = UpState::kTunnel;
+    c->req = ReqState::kTunnel;
+    c->resp = RespState::kTunnel;
+    // A tunnel has no request or response to wait for: it lives while bytes flow either
+    // way (timeouts.tunnel), and whichever side stops reading what the other sends gets
+    // client_send to catch up.
+    DisarmTimer(u);
+    ArmTimer(c, kTimerTunnel);
+    // Bytes the client sent after its request, before the switch, belong to the tunnel.
+    if (!c->in.empty()) {
+      Queue(u, c->in.data(), c->in.size(), -1);
+      c->in.clear();
+    }
+    ResumeRecv(c);
+    if (c->read_eof && Idle(u)) UpstreamDrained(u);
+    return r.consumed;
+  }
+  if (u->body == BodyKind::kNone || (u->body == BodyKind::kContentLength && u->left == 0)) {
+    if (r.consumed < n) u->keep_alive = false;  // bytes after the response: do not reuse
+    UpstreamResponseDone(u);
+  } else {
+    u->state = UpState::kBody;
+  }
+  return r.consumed;
+}
+
+// HSTS on responses over TLS, unless the backend sent its own.
+void WorkerImpl::AddHsts(const config::Server& srv, const http1::ResponseHead& resp,
+                         std::string* head) {
+  if (srv.hsts.empty() || head->size() < 4) return;
+  for (const auto& f : resp.fields) {
+    if (http1::EqualsIgnoreCase(f.name, "strict-transport-security")) return;
+  }
+  head->insert(head->size() - 2, "Strict-Transport-Security: " + srv.hsts + "\r\n");
+}
+
+// Sticky sessions: a response from a backend other than the one the request's cookie named
+// (or to a request without one) tells the client which backend to come back to.
+void WorkerImpl::AddStickyCookie(ClientConn* c, UpstreamConn* u, std::string* head) {
+  const uint32_t upstream = snap_->backend_upstream[u->backend];
+  const config::Sticky& st = cfg_.upstreams[upstream].sticky;
+  if (!st.enabled) return;
+  const int32_t local = static_cast<int32_t>(u->backend - snap_->backend_base[upstream]);
+  if (c->sticky == local || head->size() < 4) return;
+  std::string line = "Set-Cookie: ";
+  line.append(st.cookie).push_back('=');
+  line.append(ups_[upstream].tokens[static_cast<size_t>(local)]);
+  line.append("; Path=/; HttpOnly");
+  if (st.ttl_s) line.append("; Max-Age=").append(std::to_string(st.ttl_s));
+  line.append("\r\n");
+  head->insert(head->size() - 2, line);  // before the blank line that ends the head
+}
+
+size_t WorkerImpl::TakeResponseBody(UpstreamConn* u, const char* p, size_t n, int32_t bid,
+                                    bool* taken) {
+  ClientConn* c = u->client;
+  size_t take = 0;
+  bool done = false;
+  switch (u->body) {
+    case BodyKind::kContentLength:
+      take = static_cast<size_t>(std::min<uint64_t>(u->left, n));
+      u->left -= take;
+      done = u->left == 0;
+      break;
+    case BodyKind::kChunked: {
+      if (u->dechunk) {
+        http1::ChunkedDecoder::Result r = u->chunked.Feed(
+            std::string_view(p, n), [&](std::string_view d) { Queue(c, d.data(), d.size(), -1); });
+        if (r.error) {
+          UpstreamFailed(u, 502);
+          return n;
+        }
+        c->resp_bytes += r.consumed;
+        if (r.done) {
+          if (r.consumed < n) u->keep_alive = false;
+          UpstreamResponseDone(u);
+        } else if (Backlogged(c)) {
+          ThrottleUpstream(u);
+        }
+        return r.consumed;
+      }
+      http1::ChunkedDecoder::Result r = u->chunked.Feed(std::string_view(p, n));
+      if (r.error) {
+        RW_LOG(LogLevel::kWarn, "upstream %s: bad chunked body: %s", BackendName(u->backend),
+               r.error_text);
+        UpstreamFailed(u, 502);
+        return n;
+      }
+      take = r.consumed;
+      done = r.done;
+      break;
+    }
+    case BodyKind::kUntilClose:
+      take = n;
+      break;
+    case BodyKind::kNone:
+      done = true;
+      break;
+  }
+  if (take > 0) {
+    if (Queue(c, p, take, bid)) *taken = true;
+    c->resp_bytes += take;
+  }
+  if (done) {
+    if (take < n) u->keep_alive = false;  // bytes after the response: do not reuse
+    UpstreamResponseDone(u);
+  } else if (Backlogged(c)) {
+    ThrottleUpstream(u);
+  }
+  return take;
+}
+
+// The whole response has been queued to the client.
+void WorkerImpl::UpstreamResponseDone(UpstreamConn* u) {
+  ClientConn* c = u->client;
+  u->state = UpState::kDone;
+  bool reusable = u->keep_alive && c->req != ReqState::kBody && u->sendq.empty() && !u->sending &&
+                  u->in.empty();
+  if (c->req == ReqState::kBody) {
+    c->close_after = true;  // the server answered before the body ended
+    c->req = ReqState::kDone;
+  }
+  u->client = nullptr;
+  c->up = nullptr;
+  DisarmTimer(u);
+  EndAttempt(u, AttemptEnd::kOk);
+  if (reusable) {
+    u->recv_paused = false;  // nothing pooled is paused: a backpressure pause ends here
+    PoolPut(u);
+  } else {
+    CloseConn(u);
+  }
+  c->resp = RespState::kDone;
+  ResumeRecv(c);
+  if (c->req == ReqState::kDone) FinishExchange(c);
+}
+
+void WorkerImpl::UpstreamEof(UpstreamConn* u, int res) {
+  ClientConn* c = u->client;
+  if (!c) {
+    if (u->pooled) PoolRemove(u);
+    CloseConn(u);
+    return;
+  }
+  if (u->state == UpState::kBody && u->body == BodyKind::kUntilClose && res == 0) {
+    u->keep_alive = false;
+    UpstreamResponseDone(u);
+    return;
+  }
+  if (u->state == UpState::kTunnel) {
+    CloseConn(u);
+    c->up = nullptr;
+    c->resp = RespState::kDone;
+    c->req = ReqState::kDone;
+    c->close_after = true;
+    FinishExchange(c);
+    return;
+  }
+  if (res < 0) {
+    RW_LOG(LogLevel::kWarn, "upstream %s: %s", BackendName(u->backend), strerror(-res));
+  }
+  UpstreamFailed(u, 502);
+}
+
+// Drops the upstream side of an exchange that the client side abandoned.
+void WorkerImpl::AbortUpstream(UpstreamConn* u) {
+  EndAttempt(u, AttemptEnd::kCancel);  // the client left: not the backend's failure
+  if (u->client) u->client->up = nullptr;
+  u->client = nullptr;
+  if (u->pooled) PoolRemove(u);
+  CloseConn(u);
+}
+
+}  // namespace ringway::proxy

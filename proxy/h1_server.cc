@@ -1,0 +1,382 @@
+// The HTTP/1 client side: request heads and bodies read, responses queued, pipelined requests
+// run in order within the queue cap, the end of the client's stream.
+#include "proxy/worker_impl.h"
+
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace ringway::proxy {
+
+// The send deadline (client_send) runs whenever something is queued for the client: a client
+// that takes nothing of it for that long is cut (with a queue under the cap too: a zero
+// window would otherwise hold its buffers for ever). Progress restarts it, except while the
+// queue is over the cap: then only bringing the queue down to half does, or a peer reading
+// a byte a minute could keep the most a connection may hold for ever.
+void WorkerImpl::ClientQueued(ClientConn* c) {
+  if (!c->over_cap && Backlogged(c)) {
+    c->over_cap = true;
+    ArmSendTimer(c);  // the clock for getting back under the cap starts now
+  } else if (!c->send_timer.armed() && !Idle(c)) {
+    ArmSendTimer(c);
+  }
+}
+
+// A send to the client completed with progress.
+void WorkerImpl::ClientSent(ClientConn* c) {
+  if (Idle(c)) {
+    c->over_cap = false;
+    DisarmSendTimer(c);
+    return;
+  }
+  if (!c->over_cap) {
+    ArmSendTimer(c);
+  } else if (Drained(c)) {
+    c->over_cap = false;
+    ArmSendTimer(c);
+  }
+}
+
+// The client's queue drained below half: the backend is read again, and a pipelined request
+// that waited goes on.
+void WorkerImpl::ClientCaughtUp(ClientConn* c) {
+  if (c->up) UnthrottleUpstream(c->up);
+  if (c->pipeline_wait) {
+    c->pipeline_wait = false;
+    if (!c->read_eof) ResumeRecv(c);
+    ScheduleDeferred(c);
+  }
+}
+
+// Handles bytes read from a client. `bid` >= 0: the bytes are in that provided buffer, which
+// this function either hands to a send or returns to the ring.
+void WorkerImpl::ClientInput(ClientConn* c, char* p, size_t n, int32_t bid) {
+  bool buffer_taken = false;
+  while (n > 0 && !c->closing) {
+    switch (c->req) {
+      case ReqState::kIdle:
+        if (c->pipeline_wait || Backlogged(c) || !c->in.empty()) {
+          // Requests already wait in the arena (they run from RunDeferred, in order), or the
+          // responses queued are over the cap: these bytes join the arena, after them. With
+          // the cap passed, nothing more is read or started until the client reads.
+          if (c->pipeline_wait || Backlogged(c)) {
+            WaitForClient(c);
+          } else {
+            ScheduleDeferred(c);
+          }
+          c->in.append(p, n);
+          n = 0;
+          if (!ClientMayRead(c)) PauseRecv(c);
+          break;
+        }
+        c->req = ReqState::kHead;
+        // The first request's head shares the deadline armed at accept (which covered
+        // the TLS handshake too); later ones get theirs from their first byte.
+        if (c->timer.kind != kTimerHeader) ArmTimer(c, kTimerHeader);
+        [[fallthrough]];
+      case ReqState::kHead: {
+        size_t used = GatherHead(
+            &c->in, p, n, limits_, [&](char* d, size_t m) { return ParseClientHead(c, d, m); },
+            [&](char* d, size_t m) { ClientInput(c, d, m, -1); });
+        p += used;
+        n -= used;
+        break;
+      }
+      case ReqState::kBody: {
+        size_t take = TakeRequestBody(c, p, n);
+        if (c->closing) break;
+        if (take > 0 && c->up) {
+          if (Queue(c->up, p, take, buffer_taken ? -1 : bid)) buffer_taken = true;
+          if (Backlogged(c->up)) PauseRecv(c);
+        }
+        p += take;
+        n -= take;
+        break;
+      }
+      case ReqState::kDone:
+        // Pipelined: wait for the current response before reading the next request.
+        c->in.append(p, n);
+        n = 0;
+        if (!ClientMayRead(c)) PauseRecv(c);
+        break;
+      case ReqState::kTunnel:
+        if (c->up) {
+          if (Queue(c->up, p, n, buffer_taken ? -1 : bid)) buffer_taken = true;
+          if (c->timer.kind == kTimerTunnel) ArmTimer(c, kTimerTunnel);
+          if (Backlogged(c->up)) {
+            // The backend is not reading: it gets client_send to catch up.
+            PauseRecv(c);
+            if (!c->up->send_timer.armed()) ArmSendTimer(c->up);
+          }
+        }
+        n = 0;
+        break;
+      case ReqState::kLinger:
+        n = 0;  // discard
+        break;
+    }
+  }
+  if (bid >= 0 && !buffer_taken) ring_.Return(static_cast<uint16_t>(bid));
+}
+
+// The client must read what is queued before its next request is started: stop reading it
+// and start the clock on it.
+void WorkerImpl::WaitForClient(ClientConn* c) {
+  c->pipeline_wait = true;
+  PauseRecv(c);  // (its send deadline runs: the queue is not empty)
+}
+
+// Parses a request head at p[0, n). Returns bytes consumed (0: incomplete, keep the bytes;
+// on an error the response is queued and all n bytes are reported consumed).
+size_t WorkerImpl::ParseClientHead(ClientConn* c, char* p, size_t n) {
+  http1::RequestHead req;
+  http1::ParseResult r = http1::ParseRequest(std::string_view(p, n), limits_,
+                                             std::span(fields_.data(), limits_.max_fields), &req);
+  if (r.status == http1::ParseStatus::kIncomplete) return 0;
+  if (r.status == http1::ParseStatus::kError) {
+    RW_LOG(LogLevel::kDebug, "client %s: bad request: %s", c->peer_ip, r.error);
+    c->log_method.assign("-");
+    c->log_target.assign("-");
+    c->start_ns = NowNs();
+    RespondError(c, r.error_status, /*close=*/true);
+    return n;
+  }
+  StartRequest(c, req);
+  return r.consumed;
+}
+
+// Consumes request-body bytes from p[0, n); returns how many belong to the body.
+size_t WorkerImpl::TakeRequestBody(ClientConn* c, const char* p, size_t n) {
+  size_t take = 0;
+  bool done = false;
+  if (c->req_body == BodyKind::kContentLength) {
+    take = static_cast<size_t>(std::min<uint64_t>(c->req_left, n));
+    c->req_left -= take;
+    c->req_body_bytes += take;
+    done = c->req_left == 0;
+  } else {
+    uint64_t data = 0;
+    http1::ChunkedDecoder::Result r =
+        c->req_chunked.Feed(std::string_view(p, n), [&](std::string_view d) { data += d.size(); });
+    if (r.error) {
+      RW_LOG(LogLevel::kDebug, "client %s: bad chunked body: %s", c->peer_ip, r.error_text);
+      FailRequestBody(c, 400);
+      return 0;
+    }
+    c->req_body_bytes += data;
+    take = r.consumed;
+    done = r.done;
+  }
+  if (cfg_.limits.max_body_size && c->req_body_bytes > cfg_.limits.max_body_size) {
+    FailRequestBody(c, 413);
+    return 0;
+  }
+  if (done) {
+    c->req = ReqState::kDone;
+    DisarmTimer(c);
+    if (c->resp == RespState::kDone) FinishExchange(c);
+  } else {
+    ArmTimer(c, kTimerBody);
+  }
+  return take;
+}
+
+void WorkerImpl::FailRequestBody(ClientConn* c, uint16_t status) {
+  if (c->up) AbortUpstream(c->up);
+  if (c->resp == RespState::kWaiting || c->resp == RespState::kNone) {
+    RespondError(c, status, /*close=*/true);
+  } else {
+    CloseConn(c);
+  }
+}
+
+// Queues one of the proxy's own responses. With close, the connection closes after it.
+void WorkerImpl::RespondError(ClientConn* c, uint16_t status, bool close) {
+  if (c->closing) return;
+  if (c->req == ReqState::kBody || c->req == ReqState::kHead) close = true;
+  if (draining_) close = true;
+  std::string_view body = http1::ErrorResponse(status, close);
+  c->sendq.Push({body.data(), static_cast<uint32_t>(body.size()), -1, nullptr});
+  c->status = status;
+  c->resp_bytes = body.size();
+  c->resp = RespState::kDone;
+  if (close) {
+    c->close_after = true;
+    c->req = ReqState::kDone;
+    c->keep_alive = false;
+  } else if (c->req == ReqState::kHead) {
+    c->req = ReqState::kDone;
+  }
+  Send(c);
+  if (c->req == ReqState::kDone) FinishExchange(c);
+}
+
+// redirect_https: plaintext requests are sent to the same host and target over https. GET
+// and HEAD get 301; other methods 308, which tells the client to repeat the method and body.
+void WorkerImpl::RespondRedirect(ClientConn* c, std::string_view method, std::string_view host,
+                                 std::string_view target, const config::Server& srv) {
+  if (host.empty()) host = srv.server_names.empty() ? std::string_view() : srv.server_names[0];
+  if (host.empty() || host[0] == '*') {
+    RespondError(c, 400, c->req == ReqState::kBody);  // no name to send the client to
+    return;
+  }
+  // The port goes: https is on its default port. "[v6]:port" keeps its brackets.
+  if (size_t colon = host.rfind(':');
+      colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  const bool permanent_get = method == "GET" || method == "HEAD";
+  const bool close = c->req == ReqState::kBody || draining_ || !c->keep_alive;
+  std::string* s = AcquireString();
+  s->append(permanent_get ? "HTTP/1.1 301 Moved Permanently\r\n"
+                          : "HTTP/1.1 308 Permanent Redirect\r\n");
+  s->append("Location: https://").append(host);
+  if (target.empty() || target[0] == '?') s->push_back('/');  // absolute-form "http://h?q"
+  s->append(target);
+  s->append("\r\nContent-Length: 0\r\n");
+  s->append(close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n");
+  c->status = permanent_get ? 301 : 308;
+  c->resp_bytes = s->size();
+  c->resp = RespState::kDone;
+  if (close) {
+    c->close_after = true;
+    c->req = ReqState::kDone;
+    c->keep_alive = false;
+  }
+  QueueOwned(c, s);
+  if (c->req == ReqState::kDone) FinishExchange(c);
+}
+
+// Both halves of the exchange are done: log it, then read the next request or close.
+void WorkerImpl::FinishExchange(ClientConn* c) {
+  WriteAccessLog(c);
+  c->up_head.clear();
+  if (c->up_head.capacity() > 8192) c->up_head.shrink_to_fit();
+  if (c->close_after || !c->keep_alive || draining_ ||
+      (c->read_eof && c->in.empty() && !c->replaying)) {
+    // (A client that half-closed with nothing left to ask gets its response, then the
+    // close.)
+    c->close_after = true;
+    c->req = ReqState::kDone;
+    c->resp = RespState::kDone;
+    if (Idle(c) && !c->sending) ClientDrained(c);
+    return;
+  }
+  c->req = ReqState::kIdle;
+  c->resp = RespState::kNone;
+  ArmTimer(c, kTimerKeepalive);
+  if (c->pipeline_wait || Backlogged(c)) {
+    // Responses are piling up unread: nothing more is read or started until they drain.
+    WaitForClient(c);
+    return;
+  }
+  ResumeRecv(c);
+  if (!c->in.empty()) ScheduleDeferred(c);
+}
+
+// Pipelined requests wait in the arena; they are parsed here, outside any completion.
+void WorkerImpl::RunDeferred() {
+  while (!deferred_.empty()) {
+    std::vector<ClientConn*> list;
+    list.swap(deferred_);
+    for (ClientConn* c : list) {
+      --c->inflight;
+      c->deferred = false;
+      if (c->closing || c->req != ReqState::kIdle) continue;
+      if (!c->in.empty()) {
+        std::string arena = std::move(c->in);
+        c->in.clear();
+        c->replaying = true;  // `in` looks empty meanwhile: no receive may be sized by it
+        ClientInput(c, arena.data(), arena.size(), -1);
+        c->replaying = false;
+        if (!c->closing) ResumeRecv(c);  // the arena may have room again
+      }
+      if (c->read_eof) ClientInputEnded(c);
+    }
+  }
+}
+
+// The client's queue is empty. If the connection is to close, half-close it and linger so
+// that unread request bytes do not turn our FIN into a reset that destroys the response.
+void WorkerImpl::ClientDrained(ClientConn* c) {
+  if (!c->close_after || c->closing) return;
+  if (c->req == ReqState::kIdle && c->in.empty()) {  // between requests (shutdown)
+    c->req = ReqState::kDone;
+    c->resp = RespState::kDone;
+  }
+  if (c->req != ReqState::kDone || c->resp != RespState::kDone) return;
+  if (c->tls && c->tls->handshake_done() && !c->tls_notified) {
+    c->tls_notified = true;  // close_notify first; this runs again once it is sent
+    c->tls->Shutdown();
+    if (!Idle(c)) {
+      Send(c);
+      return;
+    }
+  }
+  if (c->sending) return;
+  if (c->read_eof) {  // the client already sent all it will: nothing to linger for
+    CloseConn(c);
+    return;
+  }
+  shutdown(c->fd, SHUT_WR);
+  c->req = ReqState::kLinger;
+  c->in.clear();
+  ArmTimer(c, kTimerLinger);
+  ResumeRecv(c);
+}
+
+// The client ended its side of the connection. A FIN (`half_close`) only says that no more
+// requests come: the ones it sent are answered (as `printf ... | nc -N` expects), then the
+// connection closes. A reset, or a TLS close_notify, ends everything now; a client that
+// really went away is also found when a send to it fails.
+void WorkerImpl::ClientEof(ClientConn* c, bool half_close) {
+  if (!half_close) {
+    if (c->up) AbortUpstream(c->up);
+    CloseConn(c);
+    return;
+  }
+  c->read_eof = true;
+  c->recv_paused = false;  // nothing to resume: ArmRecv refuses a read_eof connection
+  ClientInputEnded(c);
+}
+
+// No more bytes will come from the client: what it sent decides what is left to do.
+void WorkerImpl::ClientInputEnded(ClientConn* c) {
+  if (c->closing) return;
+  switch (c->req) {
+    case ReqState::kIdle:
+      if (!c->in.empty()) return;  // pipelined requests still to run (deferred, or waiting)
+      c->close_after = true;
+      c->req = ReqState::kDone;
+      c->resp = RespState::kDone;
+      if (Idle(c) && !c->sending) ClientDrained(c);
+      return;
+    case ReqState::kHead:  // a head that can never be completed
+      RW_LOG(LogLevel::kDebug, "client %s: closed its side in the middle of a request head",
+             c->peer_ip);
+      c->log_method.assign("-");
+      c->log_target.assign("-");
+      c->start_ns = NowNs();
+      RespondError(c, 400, /*close=*/true);
+      return;
+    case ReqState::kBody:
+      RW_LOG(LogLevel::kDebug, "client %s: closed its side before the request body ended",
+             c->peer_ip);
+      FailRequestBody(c, 400);
+      return;
+    case ReqState::kDone:
+      return;  // the response is coming; FinishExchange sees read_eof
+    case ReqState::kTunnel:
+      if (c->up && Idle(c->up)) UpstreamDrained(c->up);  // pass the half-close on
+      return;
+    case ReqState::kLinger:
+      CloseConn(c);
+      return;
+  }
+}
+
+}  // namespace ringway::proxy

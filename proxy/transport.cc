@@ -1,0 +1,444 @@
+// Bytes on the ring, for any connection: receives sized to the room in the queue they feed,
+// batched sends, TLS records, backpressure between the two sides, closing.
+#include "proxy/worker_impl.h"
+
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace ringway::proxy {
+
+void WorkerImpl::ArmRecv(Conn* c) {
+  if (c->recv_armed || c->recv_paused || c->closing || c->starved || c->read_eof) return;
+  io_uring_sqe* sqe = ring_.GetSqe();
+  ring_.PrepRecv(sqe, c->fd, RecvLimit(c));
+  io_uring_sqe_set_data64(sqe, Tag(c, Op::kRecv));
+  c->recv_armed = true;
+  ++c->inflight;
+}
+
+// The most a receive on `c` may take before it ends and is re-armed: what the queue it feeds
+// can still take below the high-water mark (at least one buffer). Together with the check
+// after every completion (Backlogged) this bounds what one peer makes the worker hold: a
+// queue reaches at most the high-water mark plus one receive's worth.
+uint32_t WorkerImpl::RecvLimit(const Conn* c) const {
+  const Conn* dest = nullptr;
+  uint64_t room = high_water_;
+  if (c->upstream) {
+    dest = static_cast<const UpstreamConn*>(c)->client;
+    // A pooled connection's receive is sized for an empty queue: the next response then
+    // streams without a re-arm. A client whose queue is not empty when it takes the
+    // connection has the receive cancelled and re-armed for its room (ConnectUpstream).
+  } else {
+    // A client's bytes may have to wait in its arena (a head, pipelined requests): never
+    // more than the arena's limit.
+    auto* cc = static_cast<const ClientConn*>(c);
+    dest = cc->up;
+    const uint64_t max = cfg_.limits.max_header_size;
+    room = cc->in.size() < max ? max - cc->in.size() : 0;
+  }
+  if (dest) {
+    const uint64_t used = Charged(dest);
+    room = std::min(room, used < high_water_ ? high_water_ - used : 0);
+  }
+  return static_cast<uint32_t>(std::max<uint64_t>(room, ring_.buffer_size()));
+}
+
+void WorkerImpl::PauseRecv(Conn* c) {
+  if (c->recv_paused) return;
+  c->recv_paused = true;
+  if (c->recv_armed) {
+    io_uring_sqe* sqe = ring_.GetSqe();
+    io_uring_prep_cancel64(sqe, Tag(c, Op::kRecv), 0);
+    io_uring_sqe_set_data64(sqe, Tag(nullptr, Op::kIgnore));
+  }
+}
+
+// Reading resumes unless the connection still has reasons to wait: for a client, queued
+// responses over the bound (pipeline_wait) or a full arena of requests not yet started.
+void WorkerImpl::ResumeRecv(Conn* c) {
+  if (!c->recv_paused) return;
+  if (!c->upstream && !ClientMayRead(static_cast<ClientConn*>(c))) return;
+  c->recv_paused = false;
+  ArmRecv(c);
+}
+
+void WorkerImpl::FlushSends() {
+  for (size_t i = 0; i < to_send_.size(); ++i) {  // SubmitSend never grows the list
+    Conn* c = to_send_[i];
+    c->send_scheduled = false;
+    SubmitSend(c);
+  }
+  to_send_.clear();
+}
+
+void WorkerImpl::SubmitSend(Conn* c) {
+  if (c->sending || c->closing || Idle(c)) return;
+  if (c->upstream && !static_cast<UpstreamConn*>(c)->tcp_connected) return;
+  if (c->tls) {
+    // Plaintext waits for the handshake; then it is sealed in one batch per send.
+    if (c->tls->out_pending() == 0 && c->tls->handshake_done() && !c->sendq.empty()) {
+      if (!EncryptQueue(c)) return;
+    }
+    if (c->tls->out_pending() == 0) return;
+    std::string_view bytes = c->tls->NextSend();
+    io_uring_sqe* sqe = ring_.GetSqe();
+    io_uring_prep_send(sqe, c->fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, Tag(c, Op::kSend));
+    c->sending = true;
+    ++c->inflight;
+    return;
+  }
+  int n = c->sendq.Gather(c->iov);
+  io_uring_sqe* sqe = ring_.GetSqe();
+  if (n == 1) {
+    io_uring_prep_send(sqe, c->fd, c->iov[0].iov_base, c->iov[0].iov_len, MSG_NOSIGNAL);
+  } else {
+    c->msg = msghdr{};
+    c->msg.msg_iov = c->iov;
+    c->msg.msg_iovlen = static_cast<size_t>(n);
+    io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+  }
+  io_uring_sqe_set_data64(sqe, Tag(c, Op::kSend));
+  c->sending = true;
+  ++c->inflight;
+}
+
+// Seals queued plaintext into TLS records (in the session's output) and releases the
+// pieces. Small pieces (a head, a short body) are gathered into one record; large ones are
+// written as they are. After a second of quiet the first 16 KiB go out in records that fit
+// one TCP segment, so the client can decrypt the first bytes of a response before the rest
+// arrive; busy connections get full 16 KiB records. False: the session failed (closed).
+bool WorkerImpl::EncryptQueue(Conn* c) {
+  tls::Session& t = *c->tls;
+  if (now_ms_ - c->tls_last_send_ms > kTlsIdleMs) c->tls_small = kTlsSmallBytes;
+  c->tls_last_send_ms = now_ms_;
+  size_t done = 0;
+  std::string& gather = tls_gather_;
+  gather.clear();
+  auto write = [&](const char* p, size_t n) {
+    while (n > 0 && c->tls_small > 0) {
+      const size_t k = std::min<size_t>({n, kTlsSmallRecord, c->tls_small});
+      if (!t.Write(p, k)) return false;
+      c->tls_small -= static_cast<uint32_t>(k);
+      p += k;
+      n -= k;
+    }
+    return n == 0 || t.Write(p, n);
+  };
+  int pieces = c->sendq.Gather(c->iov);
+  bool ok = true;
+  for (int i = 0; i < pieces && ok && done < kTlsBatch; ++i) {
+    const char* p = static_cast<const char*>(c->iov[i].iov_base);
+    const size_t n = c->iov[i].iov_len;
+    if (n < kTlsGatherPiece && gather.size() + n <= kTlsRecord) {
+      gather.append(p, n);
+    } else {
+      if (!gather.empty()) ok = write(gather.data(), gather.size());
+      gather.clear();
+      if (ok) ok = write(p, n);
+    }
+    done += n;
+  }
+  if (ok && !gather.empty()) ok = write(gather.data(), gather.size());
+  gather.clear();
+  c->sendq.Advance(done, [&](const SendPiece& p) { ReleasePiece(p); });
+  if (!ok) {
+    RW_LOG(LogLevel::kDebug, "TLS write failed: %s", t.ErrorText().c_str());
+    ResetConn(c);
+    return false;
+  }
+  return true;
+}
+
+// Ciphertext read from a TLS connection: drive the handshake, then decrypt into the same
+// provided buffer (the ciphertext was copied into the session first) and hand the plaintext
+// on as if it had been read from a plain socket. Plaintext beyond one buffer goes through
+// the scratch buffer and is copied by whoever keeps it.
+void WorkerImpl::TlsInput(Conn* c, char* data, size_t n, uint16_t bid) {
+  tls::Session& t = *c->tls;
+  t.Feed(data, n);
+  if (!t.handshake_done()) {
+    tls::Session::Result r = t.Handshake();
+    Send(c);  // handshake records
+    if (r == tls::Session::Result::kError || r == tls::Session::Result::kClosed) {
+      ring_.Return(bid);
+      TlsFailed(c,
+                r == tls::Session::Result::kClosed ? "closed by the peer" : t.ErrorText().c_str());
+      return;
+    }
+    if (!t.handshake_done()) {
+      ring_.Return(bid);
+      return;
+    }
+    TlsEstablished(c);
+    if (c->closing) {
+      ring_.Return(bid);
+      return;
+    }
+  }
+  const size_t cap = ring_.buffer_size();
+  size_t used = 0;
+  bool handed = false;  // `data` (and bid) went to the input handler
+  for (;;) {
+    if (c->closing) break;
+    char* out = handed ? tls_scratch_.data() : data + used;
+    const size_t room = handed ? tls_scratch_.size() : cap - used;
+    size_t got = 0;
+    tls::Session::Result r = t.Read(out, room, &got);
+    if (r == tls::Session::Result::kOk) {
+      if (handed) {
+        PlainInput(c, out, got, -1);
+      } else {
+        used += got;
+        if (used == cap) {
+          handed = true;
+          PlainInput(c, data, used, bid);
+        }
+      }
+      continue;
+    }
+    if (!handed) {
+      handed = true;
+      if (used > 0) {
+        PlainInput(c, data, used, bid);
+      } else {
+        ring_.Return(bid);
+      }
+    }
+    if (c->closing) break;
+    if (r == tls::Session::Result::kWantMore) break;
+    if (r == tls::Session::Result::kClosed) {
+      PlainEof(c, 0, /*close_notify=*/true);
+    } else {
+      RW_LOG(LogLevel::kDebug, "TLS read failed: %s", t.ErrorText().c_str());
+      PlainEof(c, -ECONNRESET);
+    }
+    break;
+  }
+  if (!handed) ring_.Return(bid);  // the connection closed before anything was handed on
+  if (c->closing) return;
+  // Records the reads produced (alerts, key-update replies). A peer that makes us write
+  // (say, key updates by the thousand) while it reads nothing would grow this without
+  // bound: past a limit that no honest peer reaches, the connection is cut.
+  if (t.out_pending() > kTlsOutLimit) {
+    RW_LOG(LogLevel::kDebug, "TLS peer made %zu bytes of records it does not read; cut",
+           t.out_pending());
+    ResetConn(c);
+    return;
+  }
+  Send(c);
+}
+
+// Bytes and ends of stream as the HTTP code sees them: read from a plain socket, or
+// decrypted.
+void WorkerImpl::PlainInput(Conn* c, char* p, size_t n, int32_t bid) {
+  if (c->upstream) {
+    UpstreamInput(static_cast<UpstreamConn*>(c), p, n, bid);
+  } else {
+    ClientInput(static_cast<ClientConn*>(c), p, n, bid);
+  }
+}
+
+// res: 0 for an orderly end (FIN, or with close_notify a TLS close), else -errno.
+void WorkerImpl::PlainEof(Conn* c, int res, bool close_notify) {
+  if (c->closing) return;
+  if (c->upstream) {
+    UpstreamEof(static_cast<UpstreamConn*>(c), res);
+  } else {
+    ClientEof(static_cast<ClientConn*>(c), res == 0 && !close_notify);
+  }
+}
+
+void WorkerImpl::TlsEstablished(Conn* c) {
+  if (!c->upstream) {
+    RW_LOG(LogLevel::kDebug, "client %s: %.*s %s%s", static_cast<ClientConn*>(c)->peer_ip,
+           static_cast<int>(c->tls->version().size()), c->tls->version().data(),
+           c->tls->resumed() ? "resumed" : "full handshake",
+           c->tls->alpn().empty() ? "" : " with ALPN");
+    return;
+  }
+  UpstreamReady(static_cast<UpstreamConn*>(c));  // the request waited for the handshake
+}
+
+void WorkerImpl::TlsFailed(Conn* c, const char* why) {
+  if (c->closing) return;
+  if (c->upstream) {
+    auto* u = static_cast<UpstreamConn*>(c);
+    RW_LOG(LogLevel::kWarn, "upstream %s: TLS handshake failed: %s", BackendName(u->backend), why);
+    UpstreamFailed(u, 502);  // not connected: counts as a failed connect, retried
+    return;
+  }
+  RW_LOG(LogLevel::kDebug, "client %s: TLS handshake failed: %s",
+         static_cast<ClientConn*>(c)->peer_ip, why);
+  // The alert that says why (protocol_version, handshake_failure, ...) goes out before the
+  // close. It is a few bytes on a socket with nothing else queued, so one non-blocking send
+  // outside the ring takes it; with a send still in flight it would overtake that, so then
+  // the alert is dropped.
+  if (!c->sending && c->tls->out_pending() > 0) {
+    std::string_view bytes = c->tls->NextSend();
+    ssize_t w = ::send(c->fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)w;
+  }
+  CloseConn(c);
+}
+
+void WorkerImpl::OnRecv(Conn* c, int res, uint32_t flags) {
+  if (!(flags & IORING_CQE_F_MORE)) {
+    c->recv_armed = false;
+    --c->inflight;
+  }
+  if (res > 0) {
+    ring_.NoteLent();
+    uint16_t bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+    if (c->closing) {
+      ring_.Return(bid);
+      return;
+    }
+    char* data = ring_.BufferData(bid);
+    if (c->tls) {
+      TlsInput(c, data, static_cast<size_t>(res), bid);
+    } else {
+      PlainInput(c, data, static_cast<size_t>(res), bid);
+    }
+  } else if (res == -ENOBUFS) {
+    RW_LOG(LogLevel::kDebug, "worker %u: provided buffers exhausted; receive waits", index_);
+    if (!c->closing && !c->starved) {
+      c->starved = true;
+      starved_.push_back(c);
+      ++c->inflight;  // the starved list refers to it
+    }
+    return;
+  } else if (res == -ECANCELED) {
+    // Paused for backpressure, or closing.
+  } else if (!c->closing) {
+    PlainEof(c, res);  // 0: orderly close by the peer; < 0: reset or another error
+    return;
+  }
+  if (!c->recv_armed && !c->closing) {
+    ArmRecv(c);
+    if (res > 0 && (flags & IORING_CQE_F_SOCK_NONEMPTY) && c->recv_armed) {
+      rearmed_with_data_ = true;
+    }
+  }
+}
+
+// Re-arms receives that found the ring empty, once buffers are back. A closing connection
+// leaves the list at once: it must not hold its buffers (and so everyone's) while it waits.
+void WorkerImpl::RearmStarved() {
+  ring_.Publish();
+  if (starved_.empty()) return;
+  bool have_buffers = ring_.lent() < ring_.buffer_count();
+  size_t keep = 0;
+  for (Conn* c : starved_) {
+    if (!c->closing && !have_buffers) {
+      starved_[keep++] = c;
+      continue;
+    }
+    --c->inflight;
+    c->starved = false;
+    if (!c->closing) ArmRecv(c);
+  }
+  starved_.resize(keep);
+}
+
+void WorkerImpl::OnSend(Conn* c, int res) {
+  --c->inflight;
+  c->sending = false;
+  if (c->closing) return;
+  if (res < 0) {
+    if (c->upstream) {
+      UpstreamEof(static_cast<UpstreamConn*>(c), res);
+    } else {
+      CloseConn(c);  // the client went away; CloseConn drops its upstream side too
+    }
+    return;
+  }
+  if (c->tls) {
+    c->tls->OutSent(static_cast<size_t>(res));
+  } else {
+    c->sendq.Advance(static_cast<size_t>(res), [&](const SendPiece& p) { ReleasePiece(p); });
+  }
+  if (!c->upstream && res > 0) ClientSent(static_cast<ClientConn*>(c));
+  if (!Idle(c)) Send(c);
+  if (c->upstream && !c->recv_paused) {
+    // Progress uploading the request counts as progress for the response timer.
+    auto* u = static_cast<UpstreamConn*>(c);
+    if (u->state == UpState::kHead || u->state == UpState::kBody) ArmTimer(u, kTimerResponse);
+  }
+  // Backpressure: let the other side read again once this queue has drained enough.
+  if (Drained(c)) {
+    if (c->upstream) {
+      auto* u = static_cast<UpstreamConn*>(c);
+      DisarmSendTimer(u);  // a tunnel's backend caught up
+      if (u->client) ResumeRecv(u->client);
+    } else {
+      ClientCaughtUp(static_cast<ClientConn*>(c));
+    }
+  }
+  if (!c->upstream && Idle(c)) ClientDrained(static_cast<ClientConn*>(c));
+  if (c->upstream && Idle(c)) UpstreamDrained(static_cast<UpstreamConn*>(c));
+}
+
+// Queues bytes on `to`. With bid >= 0 the buffer goes with them (zero copy) unless they are
+// few: those are copied onto the string queued before them (a head, usually) or into a new
+// pooled string, and the buffer goes back to the ring at once. A short body then leaves in
+// one piece with its head, and a buffer is never pinned for a handful of bytes. Returns
+// whether the buffer was taken.
+bool WorkerImpl::Queue(Conn* to, const char* p, size_t n, int32_t bid) {
+  bool taken = false;
+  if (bid >= 0 && n > kCopyBelow) {
+    to->sendq.Push({p, static_cast<uint32_t>(n), bid, nullptr, ring_.buffer_size()});
+    taken = true;
+  } else if (!((!to->sending || to->tls) && n <= kCopyBelow &&
+               to->sendq.AppendToTail(p, n, StringCharge))) {
+    std::string* s = AcquireString();
+    s->assign(p, n);
+    to->sendq.Push({s->data(), static_cast<uint32_t>(n), -1, s, StringCharge(*s)});
+  }
+  Send(to);
+  return taken;
+}
+
+// Closes with a reset: the kernel drops whatever is still queued on the socket instead of
+// holding it for a peer that is not reading, and the peer sees an abort, not a clean end.
+void WorkerImpl::ResetConn(Conn* c) {
+  if (c->closing) return;
+  linger lg{1, 0};
+  setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  CloseConn(c);
+}
+
+void WorkerImpl::CloseConn(Conn* c) {
+  if (c->closing) return;
+  c->closing = true;
+  DisarmTimer(c);
+  DisarmSendTimer(c);
+  if (!c->upstream) {
+    auto* cc = static_cast<ClientConn*>(c);
+    if (cc->up) AbortUpstream(cc->up);
+    --live_clients_;
+  } else {
+    auto* u = static_cast<UpstreamConn*>(c);
+    EndAttempt(u, u->got_bytes ? AttemptEnd::kOk : AttemptEnd::kCancel);
+    if (u->pooled) PoolRemove(u);
+    if (u->client) {
+      u->client->up = nullptr;
+      u->client = nullptr;
+    }
+  }
+  // Queued pieces go back now (buffers to the ring) unless a send still holds them.
+  if (!c->sending || c->tls) c->sendq.Clear([&](const SendPiece& p) { ReleasePiece(p); });
+  if (c->recv_armed || c->sending || c->inflight > 0) {
+    io_uring_sqe* sqe = ring_.GetSqe();
+    io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, Tag(nullptr, Op::kIgnore));
+  }
+  closing_.push_back(c);
+}
+
+}  // namespace ringway::proxy

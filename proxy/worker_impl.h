@@ -1,0 +1,393 @@
+// The HTTP/1.1 proxy on one worker's ring: accept, read, parse, route, balance, forward.
+//
+// Life of an exchange (client connection C, upstream connection U):
+//
+//   C: kIdle --bytes--> kHead --head parsed--> kBody --body done--> kDone
+//   U: connect (or taken from the pool) -> send head+body -> kHead -> kBody -> kDone -> pool
+//
+// C's response side runs at the same time: kWaiting -> kStreaming -> kDone. When both sides of
+// C are done the exchange ends: the access log line is written and C goes back to kIdle (or
+// closes). Bytes flow without copies: a buffer the kernel filled for one socket is queued on
+// the other socket's SendQueue and returned to the ring when the send completes. Heads are the
+// exception: they are rewritten into a pooled string.
+//
+// Memory is bounded by backpressure: what is queued towards one socket is capped (8 buffers);
+// past that the socket feeding it stops being read, and receives are sized to the room left
+// (docs/design.md, "Buffers and zero copy").
+//
+// Connections are freed only at the end of a loop turn and only when no operation the kernel
+// holds still refers to them (`inflight` == 0): a completion never sees freed memory.
+//
+// WorkerImpl is one class whose methods live in several files, one concern each:
+//   worker.cc     the loop, completion dispatch, timers, accept, shutdown, freeing
+//   transport.cc  receives, sends, TLS pumping, backpressure of a socket, closing
+//   h1_server.cc  the HTTP/1 client side: requests in, responses out, pipelining, half-close
+//   exchange.cc   a request's life: routing, balancing, retries, passive health, access log
+//   h1_client.cc  the HTTP/1 upstream side: connect, pool, request out, response in
+#ifndef RINGWAY_PROXY_WORKER_IMPL_H_
+#define RINGWAY_PROXY_WORKER_IMPL_H_
+
+#include <netinet/in.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "balance/balancer.h"
+#include "balance/hash.h"
+#include "balance/retry_budget.h"
+#include "balance/slow_start.h"
+#include "balance/sticky.h"
+#include "core/log.h"
+#include "core/ring.h"
+#include "core/socket.h"
+#include "core/timer.h"
+#include "proto/http1_chunked.h"
+#include "proto/http1_parser.h"
+#include "proto/http1_writer.h"
+#include "proxy/access_log.h"
+#include "proxy/conn.h"
+#include "proxy/send_queue.h"
+#include "proxy/worker.h"
+#include "tls/tls.h"
+
+namespace ringway::proxy {
+
+using core::LogLevel;
+
+class WorkerImpl {
+ public:
+  WorkerImpl(std::shared_ptr<const Snapshot> snap, uint32_t index, std::vector<int> fds);
+  ~WorkerImpl();
+  absl::Status Init();
+  void Drain();
+  uint64_t Run();
+
+ private:
+  // ---- Submission helpers ---------------------------------------------------------------
+
+  void ArmAccept(ListenerSlot* l);
+  void ArmWake();
+  void ArmRecv(Conn* c);
+  uint32_t RecvLimit(const Conn* c) const;
+  void PauseRecv(Conn* c);
+  void ResumeRecv(Conn* c);
+  bool ClientMayRead(const ClientConn* c) const {
+    return !c->pipeline_wait && !c->replaying && c->in.size() < cfg_.limits.max_header_size;
+  }
+
+  // A queue that pins this much stops the socket that feeds it: high_water_ (8 buffers) of
+  // memory, counting a whole buffer for every provided buffer queued, or kMaxQueuedPieces
+  // pieces. It starts again once the queue is down to half of both.
+  bool Backlogged(const Conn* c) const {
+    return Charged(c) > high_water_ || c->sendq.pieces() > kMaxQueuedPieces;
+  }
+  bool Drained(const Conn* c) const {
+    return Charged(c) <= high_water_ / 2 && c->sendq.pieces() <= kMaxQueuedPieces / 2;
+  }
+  static uint64_t Charged(const Conn* c) {
+    return c->sendq.charged() + (c->tls ? c->tls->out_pending() : 0);
+  }
+
+  void ClientQueued(ClientConn* c);
+  void ClientSent(ClientConn* c);
+  void ClientCaughtUp(ClientConn* c);
+  void ThrottleUpstream(UpstreamConn* u);
+  void UnthrottleUpstream(UpstreamConn* u);
+
+  // Nothing queued for the socket: no plaintext and, with TLS, no ciphertext.
+  static bool Idle(const Conn* c) {
+    return c->sendq.empty() && (!c->tls || c->tls->out_pending() == 0);
+  }
+
+  // Sends are prepared once per loop turn, after every completion has been reaped: SQEs are
+  // submitted only at the next turn anyway, and by then all the pieces that arrived in this
+  // batch (say, every 16 KiB read of one 64 KiB response) leave in one sendmsg.
+  void Send(Conn* c) {
+    if (!c->upstream && !c->closing) ClientQueued(static_cast<ClientConn*>(c));
+    if (c->send_scheduled || c->sending || c->closing || Idle(c)) return;
+    c->send_scheduled = true;
+    to_send_.push_back(c);
+  }
+
+  void FlushSends();
+  void SubmitSend(Conn* c);
+
+  // ---- TLS -------------------------------------------------------------------------------
+
+  bool EncryptQueue(Conn* c);
+  void TlsInput(Conn* c, char* data, size_t n, uint16_t bid);
+  void PlainInput(Conn* c, char* p, size_t n, int32_t bid);
+  void PlainEof(Conn* c, int res, bool close_notify = false);
+  void TlsEstablished(Conn* c);
+  void TlsFailed(Conn* c, const char* why);
+  const tls::ContextSet* TlsContexts();
+
+  // ---- Timers ----------------------------------------------------------------------------
+
+  void ArmTimer(Conn* c, TimerKind kind) {
+    DisarmTimer(c);
+    c->timer.owner = c;
+    timers_[kind]->Arm(&c->timer, now_ms_);
+  }
+  void DisarmTimer(Conn* c) {
+    if (c->timer.armed()) timers_[c->timer.kind]->Remove(&c->timer);
+  }
+  void ArmSendTimer(Conn* c) {
+    DisarmSendTimer(c);
+    c->send_timer.owner = c;
+    timers_[kTimerSend]->Arm(&c->send_timer, now_ms_);
+  }
+  void DisarmSendTimer(Conn* c) {
+    if (c->send_timer.armed()) timers_[kTimerSend]->Remove(&c->send_timer);
+  }
+  uint64_t NextTimerWait();
+  static Conn* FromTimer(core::TimerNode* n) { return static_cast<Conn*>(n->owner); }
+  void ExpireTimers();
+  void OnTimer(Conn* c, size_t kind);
+
+  // ---- Completion dispatch ---------------------------------------------------------------
+
+  void ReapCompletions();
+  void Dispatch(io_uring_cqe* cqe);
+  void OnWake(int res);
+  bool AnyListenerArmed() const;
+  void OnAccept(ListenerSlot* l, int res, uint32_t flags);
+  void NewClient(int fd, uint32_t listener);
+  void OnRecv(Conn* c, int res, uint32_t flags);
+  void RearmStarved();
+  void OnSend(Conn* c, int res);
+  void ReleasePiece(const SendPiece& p) {
+    if (p.bid >= 0) ring_.Return(static_cast<uint16_t>(p.bid));
+    if (p.owned) ReleaseString(p.owned);
+  }
+
+  // Pooled strings (heads, small payloads) are kept for reuse up to kStringPoolBytes of
+  // capacity in all; a larger string or one past the cap is freed, so a burst leaves nothing
+  // behind.
+  std::string* AcquireString() {
+    if (string_pool_.empty()) return new std::string;
+    std::string* s = string_pool_.back();
+    string_pool_.pop_back();
+    string_pool_bytes_ -= s->capacity();
+    s->clear();
+    return s;
+  }
+  void ReleaseString(std::string* s) {
+    if (s->capacity() > kPooledStringMax || string_pool_bytes_ + s->capacity() > kStringPoolBytes) {
+      delete s;
+    } else {
+      string_pool_bytes_ += s->capacity();
+      string_pool_.push_back(s);
+    }
+  }
+  static uint32_t StringCharge(const std::string& s) {
+    return static_cast<uint32_t>(s.capacity() + sizeof(std::string));
+  }
+
+  bool Queue(Conn* to, const char* p, size_t n, int32_t bid);
+  void QueueOwned(Conn* to, std::string* s) {
+    to->sendq.Push({s->data(), static_cast<uint32_t>(s->size()), -1, s, StringCharge(*s)});
+    Send(to);
+  }
+
+  // Parses a head that may arrive split across reads. With an empty arena the head is parsed
+  // in place, and the bytes consumed are returned (0: incomplete, now kept in the arena).
+  // Otherwise the new bytes join the arena, which is parsed, and all of `n` counts as
+  // consumed; bytes after the head come from the arena copy and go to `rest`. The arena is
+  // re-parsed only when the new bytes end a blank line or cross a size limit: a peer that
+  // dribbles a large head byte by byte must not make every byte cost a scan of the whole head.
+  template <typename Parse, typename Rest>
+  static size_t GatherHead(std::string* arena, char* p, size_t n, const http1::ParseLimits& limits,
+                           Parse&& parse, Rest&& rest) {
+    if (arena->empty()) {
+      size_t used = parse(p, n);
+      if (used == 0) arena->append(p, n);
+      return used == 0 ? n : used;
+    }
+    const size_t before = arena->size();
+    arena->append(p, n);
+    const size_t after = arena->size();
+    const bool crosses_limit =
+        (before <= limits.max_request_line && after > limits.max_request_line) ||
+        after > limits.max_head;
+    if (!crosses_limit && !http1::HasHeadEnd(*arena, before)) return n;
+    std::string whole = std::move(*arena);
+    arena->clear();
+    size_t used = parse(whole.data(), whole.size());
+    if (used == 0) {
+      *arena = std::move(whole);
+    } else if (used < whole.size()) {
+      rest(whole.data() + used, whole.size() - used);
+    }
+    return n;
+  }
+
+  // ---- Client side -----------------------------------------------------------------------
+
+  void ClientInput(ClientConn* c, char* p, size_t n, int32_t bid);
+  void WaitForClient(ClientConn* c);
+  size_t ParseClientHead(ClientConn* c, char* p, size_t n);
+  void StartRequest(ClientConn* c, http1::RequestHead& req);
+  static bool IsIdempotent(std::string_view m) {
+    return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE" || m == "PUT" ||
+           m == "DELETE";
+  }
+
+  static balance::Algorithm ToAlgorithm(config::Algorithm a);
+  void KeyRequest(ClientConn* c, const config::Upstream& up, const http1::RequestHead& req);
+  static std::string_view FindRequestCookie(const http1::RequestHead& req, std::string_view name);
+  int PickBackend(ClientConn* c);
+  void RampWeights(uint32_t upstream);
+
+  // With slow start, weights are kept in hundredths so that a weight-1 backend can ramp too.
+  static uint32_t WeightScale(const config::Upstream& up) { return up.slow_start_ms ? 100 : 1; }
+
+  void NoUsableBackend(ClientConn* c);
+  size_t TakeRequestBody(ClientConn* c, const char* p, size_t n);
+  void FailRequestBody(ClientConn* c, uint16_t status);
+  void RespondError(ClientConn* c, uint16_t status, bool close);
+  void RespondRedirect(ClientConn* c, std::string_view method, std::string_view host,
+                       std::string_view target, const config::Server& srv);
+  void FinishExchange(ClientConn* c);
+  void ScheduleDeferred(ClientConn* c) {
+    if (c->deferred || c->closing) return;
+    c->deferred = true;
+    ++c->inflight;  // the list refers to it
+    deferred_.push_back(c);
+  }
+
+  void RunDeferred();
+  void ClientDrained(ClientConn* c);
+  void ClientEof(ClientConn* c, bool half_close);
+  void ClientInputEnded(ClientConn* c);
+  void UpstreamDrained(UpstreamConn* u);
+  void WriteAccessLog(ClientConn* c);
+  void FlushAccessLog();
+
+  // ---- Upstream side ---------------------------------------------------------------------
+
+  const char* BackendName(uint32_t backend) const {
+    return snap_->backends[backend]->address.text.c_str();
+  }
+  const config::Backend& BackendConfig(uint32_t backend) const { return *snap_->backends[backend]; }
+
+  void ConnectUpstream(ClientConn* c, int pick, SendQueue* carry);
+
+  // The balancer's view of an attempt ends: a response (latency to its head), a failure, or
+  // (kCancel) nothing the balancer should learn from.
+  enum class AttemptEnd : uint8_t { kOk, kFailed, kCancel };
+  void EndAttempt(UpstreamConn* u, AttemptEnd how);
+
+  // Whether a backend's response status (or ringway's 504 for a response timeout) counts as a
+  // passive-health failure.
+  static bool Counts(const config::PassiveHealth& ph, uint16_t status) {
+    return std::find(ph.statuses.begin(), ph.statuses.end(), status) != ph.statuses.end();
+  }
+
+  void PassiveFailure(uint32_t backend, const char* what);
+  UpstreamConn* TakePooled(uint32_t backend, bool replayable);
+  void PoolRemove(UpstreamConn* u);
+  void PoolPut(UpstreamConn* u);
+  const config::Upstream& UpstreamOf(uint32_t backend) const {
+    return cfg_.upstreams[snap_->backend_upstream[backend]];
+  }
+
+  void ClosePools();
+  void OnConnect(UpstreamConn* u, int res);
+  void UpstreamReady(UpstreamConn* u);
+  void UpstreamInput(UpstreamConn* u, char* p, size_t n, int32_t bid);
+  size_t ParseUpstreamHead(UpstreamConn* u, char* p, size_t n);
+  static void AddHsts(const config::Server& srv, const http1::ResponseHead& resp,
+                      std::string* head);
+  void AddStickyCookie(ClientConn* c, UpstreamConn* u, std::string* head);
+  size_t TakeResponseBody(UpstreamConn* u, const char* p, size_t n, int32_t bid, bool* taken);
+  void UpstreamResponseDone(UpstreamConn* u);
+  void UpstreamEof(UpstreamConn* u, int res);
+  void UpstreamFailed(UpstreamConn* u, uint16_t status);
+  void RecoverOrFail(ClientConn* c, uint32_t backend, uint16_t status, bool connected, bool stale,
+                     bool before_response, SendQueue* carry);
+  bool RetryAllowed(ClientConn* c);
+  void AbortUpstream(UpstreamConn* u);
+
+  // ---- Closing ---------------------------------------------------------------------------
+
+  void ResetConn(Conn* c);
+  void CloseConn(Conn* c);
+  uint64_t CloseAllClients();
+  void FreeClosed();
+  std::shared_ptr<const Snapshot> snap_;
+  const config::Config& cfg_;
+  uint32_t index_;
+  core::Ring ring_;
+  int wake_fd_ = -1;
+  uint64_t wake_value_ = 0;
+  int access_fd_ = snap_->access_log_fd;
+  std::vector<ListenerSlot*> listeners_;
+  std::vector<core::TimerList*> timers_;
+  http1::ParseLimits limits_;
+  http1::ParseLimits resp_limits_;
+  std::vector<http1::Field> fields_;
+  std::vector<http1::Field> scratch_fields_;
+  std::vector<Pool> pools_;
+  // Per upstream: the balancer and what the worker counts for retries and slow start.
+  struct UpstreamRuntime {
+    std::unique_ptr<balance::Balancer> balancer;
+    std::vector<uint32_t> weights;    // current weights (slow start lowers them for a while)
+    std::vector<std::string> tokens;  // sticky-session cookie value per backend
+    balance::RetryBudget budget;
+    uint64_t next_ramp_ms = 0;
+    uint64_t none_log_ms = 0;
+    uint64_t budget_log_ms = 0;
+    bool latency = false;  // the balancer uses latencies: measure them
+  };
+  std::vector<UpstreamRuntime> ups_;
+  std::vector<ClientConn*> clients_;
+  std::vector<Conn*> closing_;
+  std::vector<Conn*> starved_;
+  std::vector<ClientConn*> deferred_;
+  std::vector<Conn*> to_send_;
+  std::vector<std::string*> string_pool_;
+  uint64_t string_pool_bytes_ = 0;
+  static constexpr size_t kPooledStringMax = 16 * 1024;
+  static constexpr uint64_t kStringPoolBytes = 1024 * 1024;
+  static constexpr size_t kCopyBelow = 2048;
+  std::string access_buf_;
+  uint64_t high_water_ = 0;
+  static constexpr size_t kMaxQueuedPieces = 16;
+  static constexpr uint32_t kMaxInterimResponses = 16;
+  static constexpr uint64_t kSafeReuseMs = 1000;
+  uint64_t now_ms_ = 0;
+  uint64_t turn_ = 0;               // loop turns; sends are handed to the kernel at the end of each
+  bool rearmed_with_data_ = false;  // see ReapCompletions
+  uint64_t live_clients_ = 0;
+  bool draining_ = false;
+  bool cq_overflow_logged_ = false;
+  uint64_t accept_retry_ms_ = 0;      // re-arm accepts then (after EMFILE and the like)
+  uint64_t accept_log_after_ms_ = 0;  // rate limit for the accept failure log line
+  static constexpr uint64_t kAcceptBackoffMs = 100;
+  uint64_t drain_deadline_ms_ = 0;
+  // TLS.
+  std::shared_ptr<const tls::ContextSet> tls_set_;
+  uint64_t tls_gen_ = 0;
+  std::string tls_gather_;  // small pieces gathered into one record
+  std::vector<char> tls_scratch_ = std::vector<char>(16 * 1024);  // plaintext past a buffer
+  static constexpr size_t kTlsRecord = 16 * 1024;
+  static constexpr size_t kTlsGatherPiece = 4 * 1024;  // smaller pieces are gathered
+  static constexpr size_t kTlsBatch = 256 * 1024;      // plaintext sealed per send at most
+  static constexpr size_t kTlsSmallRecord = 1360;      // fits one segment with its overhead
+  static constexpr uint32_t kTlsSmallBytes = 16 * 1024;
+  static constexpr uint64_t kTlsIdleMs = 1000;
+  static constexpr size_t kTlsOutLimit = kTlsBatch + 64 * 1024;
+};
+
+}  // namespace ringway::proxy
+
+#endif  // RINGWAY_PROXY_WORKER_IMPL_H_
