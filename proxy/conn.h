@@ -62,9 +62,17 @@ struct ListenerSlot {
 struct ClientConn;
 struct UpstreamConn;
 
+// What speaks on a connection: the transport (receives, sends, TLS, closing) is the same for
+// all; the bytes go to the codec of its kind. Completions switch on it once per read.
+enum class ConnKind : uint8_t {
+  kH1Server,  // an HTTP/1 client's connection: requests in, responses out
+  kH1Client,  // a connection to a backend, HTTP/1: requests out, responses in
+};
+
 struct Conn {
   alignas(8) int fd = -1;
-  bool upstream = false;
+  ConnKind kind = ConnKind::kH1Server;
+  bool upstream = false;  // kind is a client kind (to a backend)
   bool recv_armed = false;
   bool recv_paused = false;  // backpressure: the receive was (or will be) cancelled
   bool starved = false;      // receive ended with ENOBUFS; re-armed when buffers return

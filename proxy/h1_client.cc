@@ -57,6 +57,7 @@ void WorkerImpl::ConnectUpstream(ClientConn* c, int pick, SendQueue* carry) {
       return;
     }
     u = new UpstreamConn;
+    u->kind = ConnKind::kH1Client;
     u->upstream = true;
     u->fd = *fd;
     u->backend = backend;

@@ -237,20 +237,26 @@ void WorkerImpl::TlsInput(Conn* c, char* data, size_t n, uint16_t bid) {
 // Bytes and ends of stream as the HTTP code sees them: read from a plain socket, or
 // decrypted.
 void WorkerImpl::PlainInput(Conn* c, char* p, size_t n, int32_t bid) {
-  if (c->upstream) {
-    UpstreamInput(static_cast<UpstreamConn*>(c), p, n, bid);
-  } else {
-    ClientInput(static_cast<ClientConn*>(c), p, n, bid);
+  switch (c->kind) {
+    case ConnKind::kH1Client:
+      UpstreamInput(static_cast<UpstreamConn*>(c), p, n, bid);
+      break;
+    case ConnKind::kH1Server:
+      ClientInput(static_cast<ClientConn*>(c), p, n, bid);
+      break;
   }
 }
 
 // res: 0 for an orderly end (FIN, or with close_notify a TLS close), else -errno.
 void WorkerImpl::PlainEof(Conn* c, int res, bool close_notify) {
   if (c->closing) return;
-  if (c->upstream) {
-    UpstreamEof(static_cast<UpstreamConn*>(c), res);
-  } else {
-    ClientEof(static_cast<ClientConn*>(c), res == 0 && !close_notify);
+  switch (c->kind) {
+    case ConnKind::kH1Client:
+      UpstreamEof(static_cast<UpstreamConn*>(c), res);
+      break;
+    case ConnKind::kH1Server:
+      ClientEof(static_cast<ClientConn*>(c), res == 0 && !close_notify);
+      break;
   }
 }
 
