@@ -61,6 +61,7 @@ struct ListenerSlot {
 
 struct ClientConn;
 struct UpstreamConn;
+struct Exchange;
 
 // What speaks on a connection: the transport (receives, sends, TLS, closing) is the same for
 // all; the bytes go to the codec of its kind. Completions switch on it once per read.
@@ -99,10 +100,44 @@ enum class RespState : uint8_t { kNone, kWaiting, kStreaming, kDone, kTunnel };
 
 inline constexpr uint32_t kMaxTries = 10;  // the config's upper bound for tries
 
+// One request and its response, from the client stream it came on to the backend that
+// answers it: routing, the balancer's picks and tries, the upstream connection, the response's
+// state, and what the access log line says. A connection to a client holds one at a time.
+struct Exchange {
+  ClientConn* client = nullptr;  // the client side (its connection)
+  UpstreamConn* up = nullptr;    // the attempt in progress, if any
+  RespState resp = RespState::kNone;
+  // What the request asks that the response side must know.
+  bool head_method = false;
+  bool upgrade = false;     // Connection: upgrade with an Upgrade field
+  bool idempotent = false;  // GET, HEAD, OPTIONS, TRACE, PUT, DELETE
+  // Routing and balancing.
+  int32_t server = -1;  // index of the server (virtual host)
+  int32_t upstream_index = -1;
+  int32_t backend = -1;   // global backend index of the current or last attempt
+  bool has_hash = false;  // `hash` holds the request's key for consistent hashing
+  uint64_t hash = 0;
+  int32_t sticky = -1;  // backend (index in its upstream) the sticky cookie names
+  // Tries.
+  bool retried = false;            // the stale-connection retry was used: the next attempt is fresh
+  uint8_t tries = 0;               // attempts made so far (backends tried)
+  uint8_t max_tries = 1;           // the route's or upstream's try limit
+  uint32_t tried[kMaxTries] = {};  // global backend indexes already tried
+  std::string up_head;             // upstream request head; kept for a retry on a stale connection
+  // The response, for the log line and for taking a failed one back.
+  uint16_t status = 0;
+  uint64_t resp_bytes = 0;
+  uint64_t start_ns = 0;
+  std::string log_method, log_target;
+  uint64_t resp_mark = 0;  // where the response head went in the client's queue ...
+  uint64_t resp_turn = 0;  // ... and in which loop turn (see RecoverOrFail)
+};
+
+// A connection from a client (HTTP/1): the request being read, the arena of bytes that wait,
+// pipelining and closing state, and its one exchange.
 struct ClientConn : Conn {
   uint32_t listener = 0;
   ReqState req = ReqState::kIdle;
-  RespState resp = RespState::kNone;
   std::string in;  // head bytes split across reads, and pipelined requests waiting their turn
   BodyKind req_body = BodyKind::kNone;
   uint64_t req_left = 0;
@@ -110,31 +145,11 @@ struct ClientConn : Conn {
   http1::ChunkedDecoder req_chunked;
   bool keep_alive = true;
   bool http10 = false;
-  bool head_method = false;
-  bool upgrade = false;
-  bool close_after = false;  // close once the current response has been sent
-  bool retried = false;      // the stale-connection retry was used: the next attempt is fresh
-  bool idempotent = false;   // GET, HEAD, OPTIONS, TRACE, PUT, DELETE
-  bool has_hash = false;     // `hash` holds the request's key for consistent hashing
-  uint8_t tries = 0;         // attempts made so far (backends tried)
-  uint8_t max_tries = 1;     // the route's or upstream's try limit
-  int32_t sticky = -1;       // backend (index in its upstream) the sticky cookie names
-  uint64_t hash = 0;
-  uint32_t tried[kMaxTries] = {};  // global backend indexes already tried
-  bool deferred = false;           // queued for arena processing at the end of the turn
-  bool pipeline_wait = false;      // the next request waits until the queue to the client drains
-  bool replaying = false;          // RunDeferred is parsing the arena, moved out of `in`
-  uint64_t resp_mark = 0;          // where the response head went in sendq ...
-  uint64_t resp_turn = 0;          // ... and in which loop turn (see RecoverOrFail)
-  UpstreamConn* up = nullptr;
-  std::string up_head;  // upstream request head; kept for a retry on a stale connection
-  int32_t upstream_index = -1;
-  int32_t server = -1;   // index of the server (virtual host) of this exchange
-  int32_t backend = -1;  // global backend index of this exchange
-  uint16_t status = 0;
-  uint64_t resp_bytes = 0;
-  uint64_t start_ns = 0;
-  std::string log_method, log_target;
+  bool close_after = false;    // close once the current response has been sent
+  bool deferred = false;       // queued for arena processing at the end of the turn
+  bool pipeline_wait = false;  // the next request waits until the queue to the client drains
+  bool replaying = false;      // RunDeferred is parsing the arena, moved out of `in`
+  Exchange ex;
   size_t list_pos = 0;  // index in WorkerImpl::clients_
   char peer_ip[INET6_ADDRSTRLEN] = {};
   // The listener's TLS contexts, kept alive while the connection lives (SNI refers to them).
@@ -156,7 +171,7 @@ struct UpstreamConn : Conn {
   bool lb_open = false;    // the balancer counts this attempt as outstanding
   uint64_t sent_ns = 0;    // attempt start, for the latency-aware balancers
   uint64_t ttfb_ns = 0;    // time to the response head
-  ClientConn* client = nullptr;
+  Exchange* ex = nullptr;  // the exchange this attempt serves; none while pooled
   std::string in;
   BodyKind body = BodyKind::kNone;
   uint64_t left = 0;

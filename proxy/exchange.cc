@@ -14,25 +14,25 @@ namespace ringway::proxy {
 
 void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
   if (cfg_.logging.access_log) {  // the views die with the buffer; the log line comes later
-    c->start_ns = NowNs();
-    c->log_method.assign(req.method);
-    c->log_target.assign(req.target.substr(0, 1024));
+    c->ex.start_ns = NowNs();
+    c->ex.log_method.assign(req.method);
+    c->ex.log_target.assign(req.target.substr(0, 1024));
   }
   c->http10 = req.version_minor == 0;
   c->keep_alive = req.framing.keep_alive;
-  c->head_method = req.method == "HEAD";
-  c->upgrade = req.framing.upgrade;
+  c->ex.head_method = req.method == "HEAD";
+  c->ex.upgrade = req.framing.upgrade;
   c->req_body = req.framing.body;
   c->req_left = req.framing.content_length;
   c->req_body_bytes = 0;
   c->req_chunked.Reset();
-  c->status = 0;
-  c->resp_bytes = 0;
-  c->backend = -1;
-  c->retried = false;
-  c->tries = 0;
-  c->idempotent = IsIdempotent(req.method);
-  c->resp = RespState::kWaiting;
+  c->ex.status = 0;
+  c->ex.resp_bytes = 0;
+  c->ex.backend = -1;
+  c->ex.retried = false;
+  c->ex.tries = 0;
+  c->ex.idempotent = IsIdempotent(req.method);
+  c->ex.resp = RespState::kWaiting;
   c->req = c->req_body == BodyKind::kNone ? ReqState::kDone : ReqState::kBody;
   if (c->req == ReqState::kBody) {
     ArmTimer(c, kTimerBody);
@@ -51,7 +51,7 @@ void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
   std::string_view path = req.origin;
   if (absolute && (path.empty() || path[0] == '?')) path = "/";  // for routing and redirects
   int server = snap_->router.FindServer(c->listener, host);
-  c->server = server;
+  c->ex.server = server;
   if (server < 0) {
     RespondError(c, 404, c->req == ReqState::kBody);
     return;
@@ -62,9 +62,9 @@ void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
   }
   uint32_t route_tries = 0;
   uint32_t upstream = snap_->router.FindUpstream(server, path, &route_tries);
-  c->upstream_index = static_cast<int32_t>(upstream);
+  c->ex.upstream_index = static_cast<int32_t>(upstream);
   const config::Upstream& up = cfg_.upstreams[upstream];
-  c->max_tries = static_cast<uint8_t>(std::min<uint32_t>(
+  c->ex.max_tries = static_cast<uint8_t>(std::min<uint32_t>(
       kMaxTries, std::max<uint32_t>(1, route_tries ? route_tries : up.retry.tries)));
   KeyRequest(c, up, req);
   ups_[upstream].budget.OnRequest(now_ms_ / 1000);
@@ -96,13 +96,13 @@ void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
       Send(c);
     }
   }
-  c->up_head.clear();
+  c->ex.up_head.clear();
   http1::WriteRequestHead(
       req,
       {.client_addr = c->peer_ip,
        .proto = c->tls ? "https" : "http",
        .pass_underscore_fields = cfg_.listeners[c->listener].underscores_in_headers},
-      &c->up_head);
+      &c->ex.up_head);
   int pick = PickBackend(c);
   if (pick < 0) {
     NoUsableBackend(c);
@@ -132,8 +132,8 @@ balance::Algorithm WorkerImpl::ToAlgorithm(config::Algorithm a) {
 // The request's consistent-hashing key and sticky cookie, read while the head is in hand.
 void WorkerImpl::KeyRequest(ClientConn* c, const config::Upstream& up,
                             const http1::RequestHead& req) {
-  c->has_hash = false;
-  c->sticky = -1;
+  c->ex.has_hash = false;
+  c->ex.sticky = -1;
   const bool hashing =
       up.algorithm == config::Algorithm::kMaglev || up.algorithm == config::Algorithm::kKetama;
   if (!hashing && !up.sticky.enabled) return;
@@ -156,14 +156,15 @@ void WorkerImpl::KeyRequest(ClientConn* c, const config::Upstream& up,
         break;
     }
     if (!key.empty()) {
-      c->hash = balance::Hash64(key);
-      c->has_hash = true;
+      c->ex.hash = balance::Hash64(key);
+      c->ex.has_hash = true;
     }
   }
   if (up.sticky.enabled) {
     std::string_view token = FindRequestCookie(req, up.sticky.cookie);
     if (!token.empty()) {
-      c->sticky = balance::FindByToken(ups_[static_cast<size_t>(c->upstream_index)].tokens, token);
+      c->ex.sticky =
+          balance::FindByToken(ups_[static_cast<size_t>(c->ex.upstream_index)].tokens, token);
     }
   }
 }
@@ -181,13 +182,13 @@ std::string_view WorkerImpl::FindRequestCookie(const http1::RequestHead& req,
 // A backend index within the request's upstream, or -1: the sticky backend if it is usable,
 // else the balancer's pick among usable backends this request has not tried yet.
 int WorkerImpl::PickBackend(ClientConn* c) {
-  const uint32_t upstream = static_cast<uint32_t>(c->upstream_index);
+  const uint32_t upstream = static_cast<uint32_t>(c->ex.upstream_index);
   UpstreamRuntime& r = ups_[upstream];
   const uint32_t base = snap_->backend_base[upstream];
   const health::View& view = *snap_->health;
   auto untried = [&](uint32_t b) {
-    for (uint32_t k = 0; k < c->tries && k < kMaxTries; ++k) {
-      if (c->tried[k] == b) return false;
+    for (uint32_t k = 0; k < c->ex.tries && k < kMaxTries; ++k) {
+      if (c->ex.tried[k] == b) return false;
     }
     return true;
   };
@@ -195,12 +196,12 @@ int WorkerImpl::PickBackend(ClientConn* c) {
     const uint32_t b = base + static_cast<uint32_t>(i);
     return view.Usable(b) && untried(b);
   };
-  if (c->sticky >= 0 && eligible(static_cast<size_t>(c->sticky))) return c->sticky;
+  if (c->ex.sticky >= 0 && eligible(static_cast<size_t>(c->ex.sticky))) return c->ex.sticky;
   const config::Upstream& up = cfg_.upstreams[upstream];
   if (up.slow_start_ms && now_ms_ >= r.next_ramp_ms) RampWeights(upstream);
   balance::PickInput in;
-  in.hash = c->hash;
-  in.has_hash = c->has_hash;
+  in.hash = c->ex.hash;
+  in.has_hash = c->ex.has_hash;
   in.now_ns = now_ms_ * 1'000'000;
   int pick = r.balancer->Pick(in, eligible);
   if (pick >= 0) return pick;
@@ -233,7 +234,7 @@ void WorkerImpl::RampWeights(uint32_t upstream) {
 }
 
 void WorkerImpl::NoUsableBackend(ClientConn* c) {
-  const uint32_t upstream = static_cast<uint32_t>(c->upstream_index);
+  const uint32_t upstream = static_cast<uint32_t>(c->ex.upstream_index);
   UpstreamRuntime& r = ups_[upstream];
   if (now_ms_ >= r.none_log_ms) {  // at most one line a second per worker and upstream
     r.none_log_ms = now_ms_ + 1000;
@@ -247,14 +248,15 @@ void WorkerImpl::WriteAccessLog(ClientConn* c) {
   if (!cfg_.logging.access_log) return;
   AccessRecord rec;
   rec.client = c->peer_ip;
-  rec.method = c->log_method;
-  rec.target = c->log_target;
-  rec.status = c->status;
-  rec.bytes = c->resp_bytes;
-  rec.upstream = c->backend >= 0 ? std::string_view(BackendName(static_cast<uint32_t>(c->backend)))
-                                 : std::string_view("-");
-  rec.duration_us = (NowNs() - c->start_ns) / 1000;
-  rec.tries = c->tries ? c->tries : 1;
+  rec.method = c->ex.log_method;
+  rec.target = c->ex.log_target;
+  rec.status = c->ex.status;
+  rec.bytes = c->ex.resp_bytes;
+  rec.upstream = c->ex.backend >= 0
+                     ? std::string_view(BackendName(static_cast<uint32_t>(c->ex.backend)))
+                     : std::string_view("-");
+  rec.duration_us = (NowNs() - c->ex.start_ns) / 1000;
+  rec.tries = c->ex.tries ? c->ex.tries : 1;
   AppendAccessLog(rec, core::LogJson(), &access_buf_);
   if (access_buf_.size() > 64 * 1024) FlushAccessLog();
 }
@@ -308,7 +310,7 @@ void WorkerImpl::PassiveFailure(uint32_t backend, const char* what) {
 //    another usable backend, within the try limit and the upstream's retry budget;
 //  - else `status` if no response byte has gone to the client, or cut the client.
 void WorkerImpl::UpstreamFailed(UpstreamConn* u, uint16_t status) {
-  ClientConn* c = u->client;
+  ClientConn* c = u->ex ? u->ex->client : nullptr;
   const uint32_t backend = u->backend;
   const bool connected = u->connected;
   const bool stale = status == 502 && u->reused && u->state == UpState::kHead && !u->got_bytes;
@@ -327,11 +329,11 @@ void WorkerImpl::UpstreamFailed(UpstreamConn* u, uint16_t status) {
   // Bytes queued for a connection that never connected have not left: keep them.
   SendQueue carry;
   if (!connected && (!u->sending || u->tls)) std::swap(carry, u->sendq);
-  u->client = nullptr;
+  u->ex = nullptr;
   if (u->pooled) PoolRemove(u);
   CloseConn(u);
   if (c && !c->closing) {
-    c->up = nullptr;
+    c->ex.up = nullptr;
     RecoverOrFail(c, backend, status, connected, stale, before_response, &carry);
   }
   carry.Clear([&](const SendPiece& p) { ReleasePiece(p); });
@@ -339,38 +341,38 @@ void WorkerImpl::UpstreamFailed(UpstreamConn* u, uint16_t status) {
 
 void WorkerImpl::RecoverOrFail(ClientConn* c, uint32_t backend, uint16_t status, bool connected,
                                bool stale, bool before_response, SendQueue* carry) {
-  if (c->resp != RespState::kWaiting) {
+  if (c->ex.resp != RespState::kWaiting) {
     // A response that failed in the loop turn its head arrived in (a malformed body in the
     // same read, say) has not reached the kernel yet: it is taken back and the client gets
     // a clean 502. Once part of it may have left, the truncation is made visible instead.
-    if (c->resp == RespState::kStreaming && c->resp_turn == turn_ &&
-        c->sendq.DropFrom(c->resp_mark, [&](const SendPiece& p) { ReleasePiece(p); })) {
-      c->resp = RespState::kWaiting;
-      c->resp_bytes = 0;
+    if (c->ex.resp == RespState::kStreaming && c->ex.resp_turn == turn_ &&
+        c->sendq.DropFrom(c->ex.resp_mark, [&](const SendPiece& p) { ReleasePiece(p); })) {
+      c->ex.resp = RespState::kWaiting;
+      c->ex.resp_bytes = 0;
     } else {
       ResetConn(c);
       return;
     }
   }
-  const uint32_t upstream = static_cast<uint32_t>(c->upstream_index);
+  const uint32_t upstream = static_cast<uint32_t>(c->ex.upstream_index);
   // The keep-alive race (the backend closed the pooled connection as the request went out)
   // is retried once on a fresh connection, for idempotent requests only (RFC 9110 9.2.2):
   // the backend may have acted on the request before it closed.
-  if (stale && !c->retried && c->idempotent && c->req_body == BodyKind::kNone &&
+  if (stale && !c->ex.retried && c->ex.idempotent && c->req_body == BodyKind::kNone &&
       snap_->health->Usable(backend)) {
-    c->retried = true;  // does not count against the try limit (see max_tries below)
+    c->ex.retried = true;  // does not count against the try limit (see max_tries below)
     ConnectUpstream(c, static_cast<int>(backend - snap_->backend_base[upstream]), nullptr);
     return;
   }
-  const bool retryable = !connected || (before_response && status == 502 && c->idempotent &&
+  const bool retryable = !connected || (before_response && status == 502 && c->ex.idempotent &&
                                         c->req_body == BodyKind::kNone);
-  const uint32_t limit = c->max_tries + (c->retried ? 1u : 0u);
-  if (retryable && c->tries < limit) {
+  const uint32_t limit = c->ex.max_tries + (c->ex.retried ? 1u : 0u);
+  if (retryable && c->ex.tries < limit) {
     int pick = PickBackend(c);
     if (pick >= 0 && RetryAllowed(c)) {
       RW_LOG(LogLevel::kDebug, "retry: %s to upstream '%s': %s failed; attempt %u of %u",
-             c->peer_ip, cfg_.upstreams[upstream].name.c_str(), BackendName(backend), c->tries + 1u,
-             static_cast<unsigned>(c->max_tries));
+             c->peer_ip, cfg_.upstreams[upstream].name.c_str(), BackendName(backend),
+             c->ex.tries + 1u, static_cast<unsigned>(c->ex.max_tries));
       ConnectUpstream(c, pick, connected ? nullptr : carry);
       return;
     }
@@ -382,7 +384,7 @@ void WorkerImpl::RecoverOrFail(ClientConn* c, uint32_t backend, uint16_t status,
 // most budget_percent of requests, plus min_retries a second, so that retries cannot
 // multiply the load on a pool that is failing.
 bool WorkerImpl::RetryAllowed(ClientConn* c) {
-  const uint32_t upstream = static_cast<uint32_t>(c->upstream_index);
+  const uint32_t upstream = static_cast<uint32_t>(c->ex.upstream_index);
   UpstreamRuntime& r = ups_[upstream];
   if (r.budget.TryRetry(now_ms_ / 1000)) return true;
   if (now_ms_ >= r.budget_log_ms) {

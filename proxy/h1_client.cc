@@ -29,7 +29,7 @@ void WorkerImpl::UnthrottleUpstream(UpstreamConn* u) {
 // The upstream connection's queue is empty. In a tunnel whose client half-closed, the
 // backend now gets the FIN too.
 void WorkerImpl::UpstreamDrained(UpstreamConn* u) {
-  ClientConn* c = u->client;
+  ClientConn* c = u->ex ? u->ex->client : nullptr;
   if (!c || !c->read_eof || u->state != UpState::kTunnel || u->sending) return;
   if (u->tls) return;  // (a TLS backend keeps its tunnel until it or the idle timer ends it)
   shutdown(u->fd, SHUT_WR);
@@ -39,14 +39,15 @@ void WorkerImpl::UpstreamDrained(UpstreamConn* u) {
 // connect, holds the bytes queued for the failed attempt (head and any body so far): none of
 // them left, so they go to the new connection as they are.
 void WorkerImpl::ConnectUpstream(ClientConn* c, int pick, SendQueue* carry) {
-  uint32_t upstream = static_cast<uint32_t>(c->upstream_index);
+  uint32_t upstream = static_cast<uint32_t>(c->ex.upstream_index);
   uint32_t backend = snap_->backend_base[upstream] + static_cast<uint32_t>(pick);
-  c->backend = static_cast<int32_t>(backend);
-  if (c->tries < kMaxTries) c->tried[c->tries] = backend;
-  ++c->tries;
+  c->ex.backend = static_cast<int32_t>(backend);
+  if (c->ex.tries < kMaxTries) c->ex.tried[c->ex.tries] = backend;
+  ++c->ex.tries;
   // A retry after a stale pooled connection always opens a fresh one.
-  UpstreamConn* u =
-      c->retried ? nullptr : TakePooled(backend, c->idempotent && c->req_body == BodyKind::kNone);
+  UpstreamConn* u = c->ex.retried
+                        ? nullptr
+                        : TakePooled(backend, c->ex.idempotent && c->req_body == BodyKind::kNone);
   if (!u) {
     const config::Backend& b = BackendConfig(backend);
     absl::StatusOr<int> fd = core::NewTcpSocket(b.address.storage.ss_family);
@@ -83,8 +84,8 @@ void WorkerImpl::ConnectUpstream(ClientConn* c, int pick, SendQueue* carry) {
       io_uring_sqe_set_data64(sqe, Tag(nullptr, Op::kIgnore));
     }
   }
-  u->client = c;
-  c->up = u;
+  u->ex = &c->ex;
+  c->ex.up = u;
   u->state = u->connected ? UpState::kHead : UpState::kConnecting;
   u->keep_alive = true;
   u->dechunk = false;
@@ -101,10 +102,10 @@ void WorkerImpl::ConnectUpstream(ClientConn* c, int pick, SendQueue* carry) {
     Send(u);
     return;
   }
-  // The send owns a copy: c->up_head is rewritten by the next exchange, possibly while this
+  // The send owns a copy: c->ex.up_head is rewritten by the next exchange, possibly while this
   // connection is still being torn down with the send in the kernel's hands.
   std::string* head = AcquireString();
-  head->assign(c->up_head);
+  head->assign(c->ex.up_head);
   QueueOwned(u, head);
 }
 
@@ -204,7 +205,7 @@ void WorkerImpl::UpstreamReady(UpstreamConn* u) {
 
 void WorkerImpl::UpstreamInput(UpstreamConn* u, char* p, size_t n, int32_t bid) {
   bool buffer_taken = false;
-  ClientConn* c = u->client;
+  ClientConn* c = u->ex ? u->ex->client : nullptr;
   if (!c) {
     // Bytes on an idle pooled connection: the server is closing or misbehaving.
     if (bid >= 0) ring_.Return(static_cast<uint16_t>(bid));
@@ -214,7 +215,7 @@ void WorkerImpl::UpstreamInput(UpstreamConn* u, char* p, size_t n, int32_t bid) 
   }
   u->got_bytes = true;
   if (u->timer.kind == kTimerResponse) ArmTimer(u, kTimerResponse);
-  while (n > 0 && !u->closing && u->client) {
+  while (n > 0 && !u->closing && u->ex) {
     switch (u->state) {
       case UpState::kConnecting:
       case UpState::kHead: {
@@ -222,7 +223,7 @@ void WorkerImpl::UpstreamInput(UpstreamConn* u, char* p, size_t n, int32_t bid) 
             &u->in, p, n, resp_limits_,
             [&](char* d, size_t m) { return ParseUpstreamHead(u, d, m); },
             [&](char* d, size_t m) {
-              if (!u->closing && u->client) UpstreamInput(u, d, m, -1);
+              if (!u->closing && u->ex) UpstreamInput(u, d, m, -1);
             });
         p += used;
         n -= used;
@@ -237,7 +238,7 @@ void WorkerImpl::UpstreamInput(UpstreamConn* u, char* p, size_t n, int32_t bid) 
       }
       case UpState::kTunnel:
         if (Queue(c, p, n, buffer_taken ? -1 : bid)) buffer_taken = true;
-        c->resp_bytes += n;
+        c->ex.resp_bytes += n;
         if (c->timer.kind == kTimerTunnel) ArmTimer(c, kTimerTunnel);
         if (Backlogged(c)) PauseRecv(u);  // (Send armed the client's send timer)
         n = 0;
@@ -252,7 +253,7 @@ void WorkerImpl::UpstreamInput(UpstreamConn* u, char* p, size_t n, int32_t bid) 
 }
 
 size_t WorkerImpl::ParseUpstreamHead(UpstreamConn* u, char* p, size_t n) {
-  ClientConn* c = u->client;
+  ClientConn* c = u->ex ? u->ex->client : nullptr;
   http1::ResponseHead resp;
   http1::ParseResult r =
       http1::ParseResponse(std::string_view(p, n), resp_limits_,
@@ -291,12 +292,12 @@ size_t WorkerImpl::ParseUpstreamHead(UpstreamConn* u, char* p, size_t n) {
     }
     if (u->lb_open && u->sent_ns) u->ttfb_ns = std::max<uint64_t>(1, NowNs() - u->sent_ns);
   }
-  u->body = http1::ResponseBody(resp, c->head_method);
+  u->body = http1::ResponseBody(resp, c->ex.head_method);
   u->left = resp.framing.content_length;
   u->chunked.Reset();
   u->keep_alive = resp.framing.keep_alive;
-  bool tunnel = resp.status == 101 && c->upgrade;
-  if (resp.status == 101 && !c->upgrade) {
+  bool tunnel = resp.status == 101 && c->ex.upgrade;
+  if (resp.status == 101 && !c->ex.upgrade) {
     UpstreamFailed(u, 502);
     return n;
   }
@@ -309,17 +310,18 @@ size_t WorkerImpl::ParseUpstreamHead(UpstreamConn* u, char* p, size_t n) {
   std::string* s = AcquireString();
   http1::WriteResponseHead(resp, client_keep_alive, c->http10, u->dechunk, s);
   AddStickyCookie(c, u, s);
-  if (c->tls && c->server >= 0) AddHsts(cfg_.servers[static_cast<size_t>(c->server)], resp, s);
-  c->status = resp.status;
-  c->resp_bytes += s->size();
-  c->resp = RespState::kStreaming;
-  c->resp_mark = c->sendq.Mark();
-  c->resp_turn = turn_;
+  if (c->tls && c->ex.server >= 0)
+    AddHsts(cfg_.servers[static_cast<size_t>(c->ex.server)], resp, s);
+  c->ex.status = resp.status;
+  c->ex.resp_bytes += s->size();
+  c->ex.resp = RespState::kStreaming;
+  c->ex.resp_mark = c->sendq.Mark();
+  c->ex.resp_turn = turn_;
   QueueOwned(c, s);
   if (tunnel) {
     u->state = UpState::kTunnel;
     c->req = ReqState::kTunnel;
-    c->resp = RespState::kTunnel;
+    c->ex.resp = RespState::kTunnel;
     // A tunnel has no request or response to wait for: it lives while bytes flow either
     // way (timeouts.tunnel), and whichever side stops reading what the other sends gets
     // client_send to catch up.
@@ -360,7 +362,7 @@ void WorkerImpl::AddStickyCookie(ClientConn* c, UpstreamConn* u, std::string* he
   const config::Sticky& st = cfg_.upstreams[upstream].sticky;
   if (!st.enabled) return;
   const int32_t local = static_cast<int32_t>(u->backend - snap_->backend_base[upstream]);
-  if (c->sticky == local || head->size() < 4) return;
+  if (c->ex.sticky == local || head->size() < 4) return;
   std::string line = "Set-Cookie: ";
   line.append(st.cookie).push_back('=');
   line.append(ups_[upstream].tokens[static_cast<size_t>(local)]);
@@ -372,7 +374,7 @@ void WorkerImpl::AddStickyCookie(ClientConn* c, UpstreamConn* u, std::string* he
 
 size_t WorkerImpl::TakeResponseBody(UpstreamConn* u, const char* p, size_t n, int32_t bid,
                                     bool* taken) {
-  ClientConn* c = u->client;
+  ClientConn* c = u->ex ? u->ex->client : nullptr;
   size_t take = 0;
   bool done = false;
   switch (u->body) {
@@ -389,7 +391,7 @@ size_t WorkerImpl::TakeResponseBody(UpstreamConn* u, const char* p, size_t n, in
           UpstreamFailed(u, 502);
           return n;
         }
-        c->resp_bytes += r.consumed;
+        c->ex.resp_bytes += r.consumed;
         if (r.done) {
           if (r.consumed < n) u->keep_alive = false;
           UpstreamResponseDone(u);
@@ -418,7 +420,7 @@ size_t WorkerImpl::TakeResponseBody(UpstreamConn* u, const char* p, size_t n, in
   }
   if (take > 0) {
     if (Queue(c, p, take, bid)) *taken = true;
-    c->resp_bytes += take;
+    c->ex.resp_bytes += take;
   }
   if (done) {
     if (take < n) u->keep_alive = false;  // bytes after the response: do not reuse
@@ -431,7 +433,7 @@ size_t WorkerImpl::TakeResponseBody(UpstreamConn* u, const char* p, size_t n, in
 
 // The whole response has been queued to the client.
 void WorkerImpl::UpstreamResponseDone(UpstreamConn* u) {
-  ClientConn* c = u->client;
+  ClientConn* c = u->ex ? u->ex->client : nullptr;
   u->state = UpState::kDone;
   bool reusable = u->keep_alive && c->req != ReqState::kBody && u->sendq.empty() && !u->sending &&
                   u->in.empty();
@@ -439,8 +441,8 @@ void WorkerImpl::UpstreamResponseDone(UpstreamConn* u) {
     c->close_after = true;  // the server answered before the body ended
     c->req = ReqState::kDone;
   }
-  u->client = nullptr;
-  c->up = nullptr;
+  u->ex = nullptr;
+  c->ex.up = nullptr;
   DisarmTimer(u);
   EndAttempt(u, AttemptEnd::kOk);
   if (reusable) {
@@ -449,13 +451,13 @@ void WorkerImpl::UpstreamResponseDone(UpstreamConn* u) {
   } else {
     CloseConn(u);
   }
-  c->resp = RespState::kDone;
+  c->ex.resp = RespState::kDone;
   ResumeRecv(c);
   if (c->req == ReqState::kDone) FinishExchange(c);
 }
 
 void WorkerImpl::UpstreamEof(UpstreamConn* u, int res) {
-  ClientConn* c = u->client;
+  ClientConn* c = u->ex ? u->ex->client : nullptr;
   if (!c) {
     if (u->pooled) PoolRemove(u);
     CloseConn(u);
@@ -468,8 +470,8 @@ void WorkerImpl::UpstreamEof(UpstreamConn* u, int res) {
   }
   if (u->state == UpState::kTunnel) {
     CloseConn(u);
-    c->up = nullptr;
-    c->resp = RespState::kDone;
+    c->ex.up = nullptr;
+    c->ex.resp = RespState::kDone;
     c->req = ReqState::kDone;
     c->close_after = true;
     FinishExchange(c);
@@ -484,8 +486,8 @@ void WorkerImpl::UpstreamEof(UpstreamConn* u, int res) {
 // Drops the upstream side of an exchange that the client side abandoned.
 void WorkerImpl::AbortUpstream(UpstreamConn* u) {
   EndAttempt(u, AttemptEnd::kCancel);  // the client left: not the backend's failure
-  if (u->client) u->client->up = nullptr;
-  u->client = nullptr;
+  if (u->ex) u->ex->up = nullptr;
+  u->ex = nullptr;
   if (u->pooled) PoolRemove(u);
   CloseConn(u);
 }

@@ -44,7 +44,7 @@ void WorkerImpl::ClientSent(ClientConn* c) {
 // The client's queue drained below half: the backend is read again, and a pipelined request
 // that waited goes on.
 void WorkerImpl::ClientCaughtUp(ClientConn* c) {
-  if (c->up) UnthrottleUpstream(c->up);
+  if (c->ex.up) UnthrottleUpstream(c->ex.up);
   if (c->pipeline_wait) {
     c->pipeline_wait = false;
     if (!c->read_eof) ResumeRecv(c);
@@ -89,9 +89,9 @@ void WorkerImpl::ClientInput(ClientConn* c, char* p, size_t n, int32_t bid) {
       case ReqState::kBody: {
         size_t take = TakeRequestBody(c, p, n);
         if (c->closing) break;
-        if (take > 0 && c->up) {
-          if (Queue(c->up, p, take, buffer_taken ? -1 : bid)) buffer_taken = true;
-          if (Backlogged(c->up)) PauseRecv(c);
+        if (take > 0 && c->ex.up) {
+          if (Queue(c->ex.up, p, take, buffer_taken ? -1 : bid)) buffer_taken = true;
+          if (Backlogged(c->ex.up)) PauseRecv(c);
         }
         p += take;
         n -= take;
@@ -104,13 +104,13 @@ void WorkerImpl::ClientInput(ClientConn* c, char* p, size_t n, int32_t bid) {
         if (!ClientMayRead(c)) PauseRecv(c);
         break;
       case ReqState::kTunnel:
-        if (c->up) {
-          if (Queue(c->up, p, n, buffer_taken ? -1 : bid)) buffer_taken = true;
+        if (c->ex.up) {
+          if (Queue(c->ex.up, p, n, buffer_taken ? -1 : bid)) buffer_taken = true;
           if (c->timer.kind == kTimerTunnel) ArmTimer(c, kTimerTunnel);
-          if (Backlogged(c->up)) {
+          if (Backlogged(c->ex.up)) {
             // The backend is not reading: it gets client_send to catch up.
             PauseRecv(c);
-            if (!c->up->send_timer.armed()) ArmSendTimer(c->up);
+            if (!c->ex.up->send_timer.armed()) ArmSendTimer(c->ex.up);
           }
         }
         n = 0;
@@ -139,9 +139,9 @@ size_t WorkerImpl::ParseClientHead(ClientConn* c, char* p, size_t n) {
   if (r.status == http1::ParseStatus::kIncomplete) return 0;
   if (r.status == http1::ParseStatus::kError) {
     RW_LOG(LogLevel::kDebug, "client %s: bad request: %s", c->peer_ip, r.error);
-    c->log_method.assign("-");
-    c->log_target.assign("-");
-    c->start_ns = NowNs();
+    c->ex.log_method.assign("-");
+    c->ex.log_target.assign("-");
+    c->ex.start_ns = NowNs();
     RespondError(c, r.error_status, /*close=*/true);
     return n;
   }
@@ -178,7 +178,7 @@ size_t WorkerImpl::TakeRequestBody(ClientConn* c, const char* p, size_t n) {
   if (done) {
     c->req = ReqState::kDone;
     DisarmTimer(c);
-    if (c->resp == RespState::kDone) FinishExchange(c);
+    if (c->ex.resp == RespState::kDone) FinishExchange(c);
   } else {
     ArmTimer(c, kTimerBody);
   }
@@ -186,8 +186,8 @@ size_t WorkerImpl::TakeRequestBody(ClientConn* c, const char* p, size_t n) {
 }
 
 void WorkerImpl::FailRequestBody(ClientConn* c, uint16_t status) {
-  if (c->up) AbortUpstream(c->up);
-  if (c->resp == RespState::kWaiting || c->resp == RespState::kNone) {
+  if (c->ex.up) AbortUpstream(c->ex.up);
+  if (c->ex.resp == RespState::kWaiting || c->ex.resp == RespState::kNone) {
     RespondError(c, status, /*close=*/true);
   } else {
     CloseConn(c);
@@ -201,9 +201,9 @@ void WorkerImpl::RespondError(ClientConn* c, uint16_t status, bool close) {
   if (draining_) close = true;
   std::string_view body = http1::ErrorResponse(status, close);
   c->sendq.Push({body.data(), static_cast<uint32_t>(body.size()), -1, nullptr});
-  c->status = status;
-  c->resp_bytes = body.size();
-  c->resp = RespState::kDone;
+  c->ex.status = status;
+  c->ex.resp_bytes = body.size();
+  c->ex.resp = RespState::kDone;
   if (close) {
     c->close_after = true;
     c->req = ReqState::kDone;
@@ -239,9 +239,9 @@ void WorkerImpl::RespondRedirect(ClientConn* c, std::string_view method, std::st
   s->append(target);
   s->append("\r\nContent-Length: 0\r\n");
   s->append(close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n");
-  c->status = permanent_get ? 301 : 308;
-  c->resp_bytes = s->size();
-  c->resp = RespState::kDone;
+  c->ex.status = permanent_get ? 301 : 308;
+  c->ex.resp_bytes = s->size();
+  c->ex.resp = RespState::kDone;
   if (close) {
     c->close_after = true;
     c->req = ReqState::kDone;
@@ -254,20 +254,20 @@ void WorkerImpl::RespondRedirect(ClientConn* c, std::string_view method, std::st
 // Both halves of the exchange are done: log it, then read the next request or close.
 void WorkerImpl::FinishExchange(ClientConn* c) {
   WriteAccessLog(c);
-  c->up_head.clear();
-  if (c->up_head.capacity() > 8192) c->up_head.shrink_to_fit();
+  c->ex.up_head.clear();
+  if (c->ex.up_head.capacity() > 8192) c->ex.up_head.shrink_to_fit();
   if (c->close_after || !c->keep_alive || draining_ ||
       (c->read_eof && c->in.empty() && !c->replaying)) {
     // (A client that half-closed with nothing left to ask gets its response, then the
     // close.)
     c->close_after = true;
     c->req = ReqState::kDone;
-    c->resp = RespState::kDone;
+    c->ex.resp = RespState::kDone;
     if (Idle(c) && !c->sending) ClientDrained(c);
     return;
   }
   c->req = ReqState::kIdle;
-  c->resp = RespState::kNone;
+  c->ex.resp = RespState::kNone;
   ArmTimer(c, kTimerKeepalive);
   if (c->pipeline_wait || Backlogged(c)) {
     // Responses are piling up unread: nothing more is read or started until they drain.
@@ -306,9 +306,9 @@ void WorkerImpl::ClientDrained(ClientConn* c) {
   if (!c->close_after || c->closing) return;
   if (c->req == ReqState::kIdle && c->in.empty()) {  // between requests (shutdown)
     c->req = ReqState::kDone;
-    c->resp = RespState::kDone;
+    c->ex.resp = RespState::kDone;
   }
-  if (c->req != ReqState::kDone || c->resp != RespState::kDone) return;
+  if (c->req != ReqState::kDone || c->ex.resp != RespState::kDone) return;
   if (c->tls && c->tls->handshake_done() && !c->tls_notified) {
     c->tls_notified = true;  // close_notify first; this runs again once it is sent
     c->tls->Shutdown();
@@ -335,7 +335,7 @@ void WorkerImpl::ClientDrained(ClientConn* c) {
 // really went away is also found when a send to it fails.
 void WorkerImpl::ClientEof(ClientConn* c, bool half_close) {
   if (!half_close) {
-    if (c->up) AbortUpstream(c->up);
+    if (c->ex.up) AbortUpstream(c->ex.up);
     CloseConn(c);
     return;
   }
@@ -352,15 +352,15 @@ void WorkerImpl::ClientInputEnded(ClientConn* c) {
       if (!c->in.empty()) return;  // pipelined requests still to run (deferred, or waiting)
       c->close_after = true;
       c->req = ReqState::kDone;
-      c->resp = RespState::kDone;
+      c->ex.resp = RespState::kDone;
       if (Idle(c) && !c->sending) ClientDrained(c);
       return;
     case ReqState::kHead:  // a head that can never be completed
       RW_LOG(LogLevel::kDebug, "client %s: closed its side in the middle of a request head",
              c->peer_ip);
-      c->log_method.assign("-");
-      c->log_target.assign("-");
-      c->start_ns = NowNs();
+      c->ex.log_method.assign("-");
+      c->ex.log_target.assign("-");
+      c->ex.start_ns = NowNs();
       RespondError(c, 400, /*close=*/true);
       return;
     case ReqState::kBody:
@@ -371,7 +371,7 @@ void WorkerImpl::ClientInputEnded(ClientConn* c) {
     case ReqState::kDone:
       return;  // the response is coming; FinishExchange sees read_eof
     case ReqState::kTunnel:
-      if (c->up && Idle(c->up)) UpstreamDrained(c->up);  // pass the half-close on
+      if (c->ex.up && Idle(c->ex.up)) UpstreamDrained(c->ex.up);  // pass the half-close on
       return;
     case ReqState::kLinger:
       CloseConn(c);

@@ -29,7 +29,10 @@ uint32_t WorkerImpl::RecvLimit(const Conn* c) const {
   const Conn* dest = nullptr;
   uint64_t room = high_water_;
   if (c->upstream) {
-    dest = static_cast<const UpstreamConn*>(c)->client;
+    {
+      const Exchange* ex = static_cast<const UpstreamConn*>(c)->ex;
+      dest = ex ? ex->client : nullptr;
+    }
     // A pooled connection's receive is sized for an empty queue: the next response then
     // streams without a re-arm. A client whose queue is not empty when it takes the
     // connection has the receive cancelled and re-armed for its room (ConnectUpstream).
@@ -37,7 +40,7 @@ uint32_t WorkerImpl::RecvLimit(const Conn* c) const {
     // A client's bytes may have to wait in its arena (a head, pipelined requests): never
     // more than the arena's limit.
     auto* cc = static_cast<const ClientConn*>(c);
-    dest = cc->up;
+    dest = cc->ex.up;
     const uint64_t max = cfg_.limits.max_header_size;
     room = cc->in.size() < max ? max - cc->in.size() : 0;
   }
@@ -381,7 +384,7 @@ void WorkerImpl::OnSend(Conn* c, int res) {
     if (c->upstream) {
       auto* u = static_cast<UpstreamConn*>(c);
       DisarmSendTimer(u);  // a tunnel's backend caught up
-      if (u->client) ResumeRecv(u->client);
+      if (u->ex) ResumeRecv(u->ex->client);
     } else {
       ClientCaughtUp(static_cast<ClientConn*>(c));
     }
@@ -426,15 +429,15 @@ void WorkerImpl::CloseConn(Conn* c) {
   DisarmSendTimer(c);
   if (!c->upstream) {
     auto* cc = static_cast<ClientConn*>(c);
-    if (cc->up) AbortUpstream(cc->up);
+    if (cc->ex.up) AbortUpstream(cc->ex.up);
     --live_clients_;
   } else {
     auto* u = static_cast<UpstreamConn*>(c);
     EndAttempt(u, u->got_bytes ? AttemptEnd::kOk : AttemptEnd::kCancel);
     if (u->pooled) PoolRemove(u);
-    if (u->client) {
-      u->client->up = nullptr;
-      u->client = nullptr;
+    if (u->ex) {
+      u->ex->up = nullptr;
+      u->ex = nullptr;
     }
   }
   // Queued pieces go back now (buffers to the ring) unless a send still holds them.

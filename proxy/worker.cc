@@ -208,14 +208,14 @@ void WorkerImpl::OnTimer(Conn* c, size_t kind) {
       auto* cc = static_cast<ClientConn*>(c);
       if (cc->req == ReqState::kIdle && cc->in.empty()) {
         CloseConn(cc);
-      } else if (cc->resp == RespState::kNone || cc->resp == RespState::kWaiting) {
+      } else if (cc->ex.resp == RespState::kNone || cc->ex.resp == RespState::kWaiting) {
         RW_LOG(LogLevel::kDebug, "client %s: request timed out", cc->peer_ip);
         if (cc->req == ReqState::kHead) {
-          cc->log_method.assign("-");
-          cc->log_target.assign("-");
-          cc->start_ns = NowNs();
+          cc->ex.log_method.assign("-");
+          cc->ex.log_target.assign("-");
+          cc->ex.start_ns = NowNs();
         }
-        if (cc->up) AbortUpstream(cc->up);
+        if (cc->ex.up) AbortUpstream(cc->ex.up);
         RespondError(cc, 408, /*close=*/true);
       } else {
         CloseConn(cc);
@@ -227,7 +227,7 @@ void WorkerImpl::OnTimer(Conn* c, size_t kind) {
         auto* u = static_cast<UpstreamConn*>(c);
         RW_LOG(LogLevel::kDebug, "upstream %s: stopped reading the tunnel; cut",
                BackendName(u->backend));
-        ClientConn* cc = u->client;
+        ClientConn* cc = u->ex ? u->ex->client : nullptr;
         ResetConn(u);
         if (cc) ResetConn(cc);
         break;
@@ -390,6 +390,7 @@ void WorkerImpl::NewClient(int fd, uint32_t listener) {
   auto* c = new ClientConn;
   c->fd = fd;
   c->listener = listener;
+  c->ex.client = c;
   core::SetNoDelay(fd);
   if (core::PeerIp(fd, c->peer_ip, sizeof(c->peer_ip)) == 0) strcpy(c->peer_ip, "-");
   c->list_pos = clients_.size();
