@@ -85,13 +85,14 @@ compare: release perf-deps
 
 # libFuzzer runs (clang): FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 60
+# Every tests/fuzz/<name>_fuzz.cc, with its corpus in tests/fuzz/corpus/<name>/.
+FUZZ_TARGETS := $(patsubst tests/fuzz/%_fuzz.cc,%,$(wildcard tests/fuzz/*_fuzz.cc))
 fuzz: deps
 	@command -v clang++ >/dev/null || { sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; $$sudo apt-get install -y -qq clang libclang-rt-14-dev; }
 	@cmake -S . -B $(BUILD)/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
 	  -DRINGWAY_FUZZ=ON -DRINGWAY_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
-	@cmake --build $(BUILD)/fuzz -j$(JOBS) --target http1_request_fuzz http1_response_fuzz chunked_fuzz cookie_fuzz \
-	  config_fuzz
-	@for t in http1_request http1_response chunked cookie config; do \
+	@cmake --build $(BUILD)/fuzz -j$(JOBS) --target $(addsuffix _fuzz,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(BUILD)/fuzz/corpus-$$t && \
 	  $(BUILD)/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
