@@ -111,6 +111,7 @@ struct Exchange {
   bool head_method = false;
   bool upgrade = false;     // Connection: upgrade with an Upgrade field
   bool idempotent = false;  // GET, HEAD, OPTIONS, TRACE, PUT, DELETE
+  bool has_body = false;    // the request has a body (so it can never be replayed)
   // Routing and balancing.
   int32_t server = -1;  // index of the server (virtual host)
   int32_t upstream_index = -1;

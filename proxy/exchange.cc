@@ -23,6 +23,7 @@ void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
   c->ex.head_method = req.method == "HEAD";
   c->ex.upgrade = req.framing.upgrade;
   c->req_body = req.framing.body;
+  c->ex.has_body = req.framing.body != BodyKind::kNone;
   c->req_left = req.framing.content_length;
   c->req_body_bytes = 0;
   c->req_chunked.Reset();
@@ -66,7 +67,7 @@ void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
   const config::Upstream& up = cfg_.upstreams[upstream];
   c->ex.max_tries = static_cast<uint8_t>(std::min<uint32_t>(
       kMaxTries, std::max<uint32_t>(1, route_tries ? route_tries : up.retry.tries)));
-  KeyRequest(c, up, req);
+  KeyRequest(&c->ex, up, req);
   ups_[upstream].budget.OnRequest(now_ms_ / 1000);
   if (cfg_.limits.max_body_size && c->req_body == BodyKind::kContentLength &&
       c->req_left > cfg_.limits.max_body_size) {
@@ -103,12 +104,12 @@ void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
        .proto = c->tls ? "https" : "http",
        .pass_underscore_fields = cfg_.listeners[c->listener].underscores_in_headers},
       &c->ex.up_head);
-  int pick = PickBackend(c);
+  int pick = PickBackend(&c->ex);
   if (pick < 0) {
-    NoUsableBackend(c);
+    NoUsableBackend(&c->ex);
     return;
   }
-  ConnectUpstream(c, pick, nullptr);
+  ConnectUpstream(&c->ex, pick, nullptr);
 }
 
 balance::Algorithm WorkerImpl::ToAlgorithm(config::Algorithm a) {
@@ -130,10 +131,10 @@ balance::Algorithm WorkerImpl::ToAlgorithm(config::Algorithm a) {
 }
 
 // The request's consistent-hashing key and sticky cookie, read while the head is in hand.
-void WorkerImpl::KeyRequest(ClientConn* c, const config::Upstream& up,
+void WorkerImpl::KeyRequest(Exchange* ex, const config::Upstream& up,
                             const http1::RequestHead& req) {
-  c->ex.has_hash = false;
-  c->ex.sticky = -1;
+  ex->has_hash = false;
+  ex->sticky = -1;
   const bool hashing =
       up.algorithm == config::Algorithm::kMaglev || up.algorithm == config::Algorithm::kKetama;
   if (!hashing && !up.sticky.enabled) return;
@@ -141,7 +142,7 @@ void WorkerImpl::KeyRequest(ClientConn* c, const config::Upstream& up,
     std::string_view key;
     switch (up.hash_key.source) {
       case config::HashKey::Source::kClientIp:
-        key = c->peer_ip;
+        key = ex->client->peer_ip;
         break;
       case config::HashKey::Source::kHeader:
         for (const auto& f : req.fields) {
@@ -156,15 +157,15 @@ void WorkerImpl::KeyRequest(ClientConn* c, const config::Upstream& up,
         break;
     }
     if (!key.empty()) {
-      c->ex.hash = balance::Hash64(key);
-      c->ex.has_hash = true;
+      ex->hash = balance::Hash64(key);
+      ex->has_hash = true;
     }
   }
   if (up.sticky.enabled) {
     std::string_view token = FindRequestCookie(req, up.sticky.cookie);
     if (!token.empty()) {
-      c->ex.sticky =
-          balance::FindByToken(ups_[static_cast<size_t>(c->ex.upstream_index)].tokens, token);
+      ex->sticky =
+          balance::FindByToken(ups_[static_cast<size_t>(ex->upstream_index)].tokens, token);
     }
   }
 }
@@ -181,14 +182,14 @@ std::string_view WorkerImpl::FindRequestCookie(const http1::RequestHead& req,
 
 // A backend index within the request's upstream, or -1: the sticky backend if it is usable,
 // else the balancer's pick among usable backends this request has not tried yet.
-int WorkerImpl::PickBackend(ClientConn* c) {
-  const uint32_t upstream = static_cast<uint32_t>(c->ex.upstream_index);
+int WorkerImpl::PickBackend(const Exchange* ex) {
+  const uint32_t upstream = static_cast<uint32_t>(ex->upstream_index);
   UpstreamRuntime& r = ups_[upstream];
   const uint32_t base = snap_->backend_base[upstream];
   const health::View& view = *snap_->health;
   auto untried = [&](uint32_t b) {
-    for (uint32_t k = 0; k < c->ex.tries && k < kMaxTries; ++k) {
-      if (c->ex.tried[k] == b) return false;
+    for (uint32_t k = 0; k < ex->tries && k < kMaxTries; ++k) {
+      if (ex->tried[k] == b) return false;
     }
     return true;
   };
@@ -196,12 +197,12 @@ int WorkerImpl::PickBackend(ClientConn* c) {
     const uint32_t b = base + static_cast<uint32_t>(i);
     return view.Usable(b) && untried(b);
   };
-  if (c->ex.sticky >= 0 && eligible(static_cast<size_t>(c->ex.sticky))) return c->ex.sticky;
+  if (ex->sticky >= 0 && eligible(static_cast<size_t>(ex->sticky))) return ex->sticky;
   const config::Upstream& up = cfg_.upstreams[upstream];
   if (up.slow_start_ms && now_ms_ >= r.next_ramp_ms) RampWeights(upstream);
   balance::PickInput in;
-  in.hash = c->ex.hash;
-  in.has_hash = c->ex.has_hash;
+  in.hash = ex->hash;
+  in.has_hash = ex->has_hash;
   in.now_ns = now_ms_ * 1'000'000;
   int pick = r.balancer->Pick(in, eligible);
   if (pick >= 0) return pick;
@@ -233,30 +234,30 @@ void WorkerImpl::RampWeights(uint32_t upstream) {
   }
 }
 
-void WorkerImpl::NoUsableBackend(ClientConn* c) {
-  const uint32_t upstream = static_cast<uint32_t>(c->ex.upstream_index);
+void WorkerImpl::NoUsableBackend(Exchange* ex) {
+  const uint32_t upstream = static_cast<uint32_t>(ex->upstream_index);
   UpstreamRuntime& r = ups_[upstream];
   if (now_ms_ >= r.none_log_ms) {  // at most one line a second per worker and upstream
     r.none_log_ms = now_ms_ + 1000;
     RW_LOG(LogLevel::kWarn, "upstream '%s': no usable backend; answering 503",
            cfg_.upstreams[upstream].name.c_str());
   }
-  RespondError(c, 503, c->req == ReqState::kBody);
+  ClientFail(ex, 503);
 }
 
-void WorkerImpl::WriteAccessLog(ClientConn* c) {
+void WorkerImpl::WriteAccessLog(const Exchange* ex) {
   if (!cfg_.logging.access_log) return;
   AccessRecord rec;
-  rec.client = c->peer_ip;
-  rec.method = c->ex.log_method;
-  rec.target = c->ex.log_target;
-  rec.status = c->ex.status;
-  rec.bytes = c->ex.resp_bytes;
-  rec.upstream = c->ex.backend >= 0
-                     ? std::string_view(BackendName(static_cast<uint32_t>(c->ex.backend)))
+  rec.client = ex->client->peer_ip;
+  rec.method = ex->log_method;
+  rec.target = ex->log_target;
+  rec.status = ex->status;
+  rec.bytes = ex->resp_bytes;
+  rec.upstream = ex->backend >= 0
+                     ? std::string_view(BackendName(static_cast<uint32_t>(ex->backend)))
                      : std::string_view("-");
-  rec.duration_us = (NowNs() - c->ex.start_ns) / 1000;
-  rec.tries = c->ex.tries ? c->ex.tries : 1;
+  rec.duration_us = (NowNs() - ex->start_ns) / 1000;
+  rec.tries = ex->tries ? ex->tries : 1;
   AppendAccessLog(rec, core::LogJson(), &access_buf_);
   if (access_buf_.size() > 64 * 1024) FlushAccessLog();
 }
@@ -310,7 +311,7 @@ void WorkerImpl::PassiveFailure(uint32_t backend, const char* what) {
 //    another usable backend, within the try limit and the upstream's retry budget;
 //  - else `status` if no response byte has gone to the client, or cut the client.
 void WorkerImpl::UpstreamFailed(UpstreamConn* u, uint16_t status) {
-  ClientConn* c = u->ex ? u->ex->client : nullptr;
+  Exchange* ex = u->ex;
   const uint32_t backend = u->backend;
   const bool connected = u->connected;
   const bool stale = status == 502 && u->reused && u->state == UpState::kHead && !u->got_bytes;
@@ -332,59 +333,54 @@ void WorkerImpl::UpstreamFailed(UpstreamConn* u, uint16_t status) {
   u->ex = nullptr;
   if (u->pooled) PoolRemove(u);
   CloseConn(u);
-  if (c && !c->closing) {
-    c->ex.up = nullptr;
-    RecoverOrFail(c, backend, status, connected, stale, before_response, &carry);
+  if (ex && !ex->client->closing) {
+    ex->up = nullptr;
+    RecoverOrFail(ex, backend, status, connected, stale, before_response, &carry);
   }
   carry.Clear([&](const SendPiece& p) { ReleasePiece(p); });
 }
 
-void WorkerImpl::RecoverOrFail(ClientConn* c, uint32_t backend, uint16_t status, bool connected,
+void WorkerImpl::RecoverOrFail(Exchange* ex, uint32_t backend, uint16_t status, bool connected,
                                bool stale, bool before_response, SendQueue* carry) {
-  if (c->ex.resp != RespState::kWaiting) {
+  if (ex->resp != RespState::kWaiting) {
     // A response that failed in the loop turn its head arrived in (a malformed body in the
     // same read, say) has not reached the kernel yet: it is taken back and the client gets
     // a clean 502. Once part of it may have left, the truncation is made visible instead.
-    if (c->ex.resp == RespState::kStreaming && c->ex.resp_turn == turn_ &&
-        c->sendq.DropFrom(c->ex.resp_mark, [&](const SendPiece& p) { ReleasePiece(p); })) {
-      c->ex.resp = RespState::kWaiting;
-      c->ex.resp_bytes = 0;
-    } else {
-      ResetConn(c);
+    if (!ClientTakeBack(ex)) {
+      ClientAbort(ex);
       return;
     }
   }
-  const uint32_t upstream = static_cast<uint32_t>(c->ex.upstream_index);
+  const uint32_t upstream = static_cast<uint32_t>(ex->upstream_index);
   // The keep-alive race (the backend closed the pooled connection as the request went out)
   // is retried once on a fresh connection, for idempotent requests only (RFC 9110 9.2.2):
   // the backend may have acted on the request before it closed.
-  if (stale && !c->ex.retried && c->ex.idempotent && c->req_body == BodyKind::kNone &&
-      snap_->health->Usable(backend)) {
-    c->ex.retried = true;  // does not count against the try limit (see max_tries below)
-    ConnectUpstream(c, static_cast<int>(backend - snap_->backend_base[upstream]), nullptr);
+  if (stale && !ex->retried && ex->idempotent && !ex->has_body && snap_->health->Usable(backend)) {
+    ex->retried = true;  // does not count against the try limit (see max_tries below)
+    ConnectUpstream(ex, static_cast<int>(backend - snap_->backend_base[upstream]), nullptr);
     return;
   }
-  const bool retryable = !connected || (before_response && status == 502 && c->ex.idempotent &&
-                                        c->req_body == BodyKind::kNone);
-  const uint32_t limit = c->ex.max_tries + (c->ex.retried ? 1u : 0u);
-  if (retryable && c->ex.tries < limit) {
-    int pick = PickBackend(c);
-    if (pick >= 0 && RetryAllowed(c)) {
+  const bool retryable =
+      !connected || (before_response && status == 502 && ex->idempotent && !ex->has_body);
+  const uint32_t limit = ex->max_tries + (ex->retried ? 1u : 0u);
+  if (retryable && ex->tries < limit) {
+    int pick = PickBackend(ex);
+    if (pick >= 0 && RetryAllowed(ex)) {
       RW_LOG(LogLevel::kDebug, "retry: %s to upstream '%s': %s failed; attempt %u of %u",
-             c->peer_ip, cfg_.upstreams[upstream].name.c_str(), BackendName(backend),
-             c->ex.tries + 1u, static_cast<unsigned>(c->ex.max_tries));
-      ConnectUpstream(c, pick, connected ? nullptr : carry);
+             ex->client->peer_ip, cfg_.upstreams[upstream].name.c_str(), BackendName(backend),
+             ex->tries + 1u, static_cast<unsigned>(ex->max_tries));
+      ConnectUpstream(ex, pick, connected ? nullptr : carry);
       return;
     }
   }
-  RespondError(c, status, c->req == ReqState::kBody);
+  ClientFail(ex, status);
 }
 
 // The retry budget (balance/retry_budget.h): over the last ten seconds, retries may be at
 // most budget_percent of requests, plus min_retries a second, so that retries cannot
 // multiply the load on a pool that is failing.
-bool WorkerImpl::RetryAllowed(ClientConn* c) {
-  const uint32_t upstream = static_cast<uint32_t>(c->ex.upstream_index);
+bool WorkerImpl::RetryAllowed(const Exchange* ex) {
+  const uint32_t upstream = static_cast<uint32_t>(ex->upstream_index);
   UpstreamRuntime& r = ups_[upstream];
   if (r.budget.TryRetry(now_ms_ / 1000)) return true;
   if (now_ms_ >= r.budget_log_ms) {

@@ -38,23 +38,21 @@ void WorkerImpl::UpstreamDrained(UpstreamConn* u) {
 // Sends the request to backend `pick` of its upstream. `carry`, on a retry after a failed
 // connect, holds the bytes queued for the failed attempt (head and any body so far): none of
 // them left, so they go to the new connection as they are.
-void WorkerImpl::ConnectUpstream(ClientConn* c, int pick, SendQueue* carry) {
-  uint32_t upstream = static_cast<uint32_t>(c->ex.upstream_index);
+void WorkerImpl::ConnectUpstream(Exchange* ex, int pick, SendQueue* carry) {
+  uint32_t upstream = static_cast<uint32_t>(ex->upstream_index);
   uint32_t backend = snap_->backend_base[upstream] + static_cast<uint32_t>(pick);
-  c->ex.backend = static_cast<int32_t>(backend);
-  if (c->ex.tries < kMaxTries) c->ex.tried[c->ex.tries] = backend;
-  ++c->ex.tries;
+  ex->backend = static_cast<int32_t>(backend);
+  if (ex->tries < kMaxTries) ex->tried[ex->tries] = backend;
+  ++ex->tries;
   // A retry after a stale pooled connection always opens a fresh one.
-  UpstreamConn* u = c->ex.retried
-                        ? nullptr
-                        : TakePooled(backend, c->ex.idempotent && c->req_body == BodyKind::kNone);
+  UpstreamConn* u = ex->retried ? nullptr : TakePooled(backend, ex->idempotent && !ex->has_body);
   if (!u) {
     const config::Backend& b = BackendConfig(backend);
     absl::StatusOr<int> fd = core::NewTcpSocket(b.address.storage.ss_family);
     if (!fd.ok()) {
       RW_LOG(LogLevel::kError, "upstream %s: %s", BackendName(backend),
              std::string(fd.status().message()).c_str());
-      RespondError(c, 502, c->req == ReqState::kBody);
+      ClientFail(ex, 502);
       return;
     }
     u = new UpstreamConn;
@@ -78,14 +76,14 @@ void WorkerImpl::ConnectUpstream(ClientConn* c, int pick, SendQueue* carry) {
     ArmTimer(u, kTimerResponse);
     // Its receive was sized for an empty queue; this client's may not be (pipelining): size
     // it again (the cancellation's completion re-arms it).
-    if (u->recv_armed && Charged(c) > 0) {
+    if (u->recv_armed && ClientCharged(ex) > 0) {
       io_uring_sqe* sqe = ring_.GetSqe();
       io_uring_prep_cancel64(sqe, Tag(u, Op::kRecv), 0);
       io_uring_sqe_set_data64(sqe, Tag(nullptr, Op::kIgnore));
     }
   }
-  u->ex = &c->ex;
-  c->ex.up = u;
+  u->ex = ex;
+  ex->up = u;
   u->state = u->connected ? UpState::kHead : UpState::kConnecting;
   u->keep_alive = true;
   u->dechunk = false;
@@ -102,10 +100,10 @@ void WorkerImpl::ConnectUpstream(ClientConn* c, int pick, SendQueue* carry) {
     Send(u);
     return;
   }
-  // The send owns a copy: c->ex.up_head is rewritten by the next exchange, possibly while this
+  // The send owns a copy: ex->up_head is rewritten by the next exchange, possibly while this
   // connection is still being torn down with the send in the kernel's hands.
   std::string* head = AcquireString();
-  head->assign(c->ex.up_head);
+  head->assign(ex->up_head);
   QueueOwned(u, head);
 }
 
@@ -253,7 +251,7 @@ void WorkerImpl::UpstreamInput(UpstreamConn* u, char* p, size_t n, int32_t bid) 
 }
 
 size_t WorkerImpl::ParseUpstreamHead(UpstreamConn* u, char* p, size_t n) {
-  ClientConn* c = u->ex ? u->ex->client : nullptr;
+  Exchange* ex = u->ex;
   http1::ResponseHead resp;
   http1::ParseResult r =
       http1::ParseResponse(std::string_view(p, n), resp_limits_,
@@ -265,20 +263,16 @@ size_t WorkerImpl::ParseUpstreamHead(UpstreamConn* u, char* p, size_t n) {
     return n;
   }
   if (resp.status < 200 && resp.status != 101) {
-    // Interim response: relay to HTTP/1.1 clients and wait for the final one. A backend
-    // may send a few; one that keeps sending them is broken.
+    // Interim response: relayed, then the final one is awaited. A backend may send a few; one
+    // that keeps sending them is broken.
     if (++u->interim > kMaxInterimResponses) {
       RW_LOG(LogLevel::kWarn, "upstream %s: more than %u interim responses",
              BackendName(u->backend), kMaxInterimResponses);
       UpstreamFailed(u, 502);
       return n;
     }
-    if (!c->http10 && resp.status != 100) {
-      std::string* s = AcquireString();
-      http1::WriteResponseHead(resp, true, false, false, s);
-      QueueOwned(c, s);
-      if (Backlogged(c)) ThrottleUpstream(u);
-    }
+    ClientInterim(ex, resp);
+    if (ClientFull(ex)) ThrottleUpstream(u);
     return r.consumed;
   }
   {
@@ -292,50 +286,23 @@ size_t WorkerImpl::ParseUpstreamHead(UpstreamConn* u, char* p, size_t n) {
     }
     if (u->lb_open && u->sent_ns) u->ttfb_ns = std::max<uint64_t>(1, NowNs() - u->sent_ns);
   }
-  u->body = http1::ResponseBody(resp, c->ex.head_method);
+  u->body = http1::ResponseBody(resp, ex->head_method);
   u->left = resp.framing.content_length;
   u->chunked.Reset();
   u->keep_alive = resp.framing.keep_alive;
-  bool tunnel = resp.status == 101 && c->ex.upgrade;
-  if (resp.status == 101 && !c->ex.upgrade) {
+  const bool tunnel = resp.status == 101 && ex->upgrade;
+  if (resp.status == 101 && !ex->upgrade) {
     UpstreamFailed(u, 502);
     return n;
   }
-  // An HTTP/1.0 client cannot take chunked: it gets the data, delimited by close.
-  u->dechunk = c->http10 && u->body == BodyKind::kChunked;
-  bool client_keep_alive = c->keep_alive && !c->close_after && !draining_ &&
-                           u->body != BodyKind::kUntilClose && !tunnel && !u->dechunk &&
-                           c->req != ReqState::kBody;
-  if (!client_keep_alive) c->close_after = true;
-  std::string* s = AcquireString();
-  http1::WriteResponseHead(resp, client_keep_alive, c->http10, u->dechunk, s);
-  AddStickyCookie(c, u, s);
-  if (c->tls && c->ex.server >= 0)
-    AddHsts(cfg_.servers[static_cast<size_t>(c->ex.server)], resp, s);
-  c->ex.status = resp.status;
-  c->ex.resp_bytes += s->size();
-  c->ex.resp = RespState::kStreaming;
-  c->ex.resp_mark = c->sendq.Mark();
-  c->ex.resp_turn = turn_;
-  QueueOwned(c, s);
+  // The client side takes a chunked body as it came (the same protocol), or just its data.
+  u->dechunk = u->body == BodyKind::kChunked && !ClientTakesChunked(ex);
   if (tunnel) {
     u->state = UpState::kTunnel;
-    c->req = ReqState::kTunnel;
-    c->ex.resp = RespState::kTunnel;
-    // A tunnel has no request or response to wait for: it lives while bytes flow either
-    // way (timeouts.tunnel), and whichever side stops reading what the other sends gets
-    // client_send to catch up.
-    DisarmTimer(u);
-    ArmTimer(c, kTimerTunnel);
-    // Bytes the client sent after its request, before the switch, belong to the tunnel.
-    if (!c->in.empty()) {
-      Queue(u, c->in.data(), c->in.size(), -1);
-      c->in.clear();
-    }
-    ResumeRecv(c);
-    if (c->read_eof && Idle(u)) UpstreamDrained(u);
-    return r.consumed;
+    DisarmTimer(u);  // a tunnel lives while bytes flow (the client's tunnel timer)
   }
+  ClientResponseHead(ex, u, resp, tunnel);
+  if (tunnel) return r.consumed;
   if (u->body == BodyKind::kNone || (u->body == BodyKind::kContentLength && u->left == 0)) {
     if (r.consumed < n) u->keep_alive = false;  // bytes after the response: do not reuse
     UpstreamResponseDone(u);
@@ -357,12 +324,12 @@ void WorkerImpl::AddHsts(const config::Server& srv, const http1::ResponseHead& r
 
 // Sticky sessions: a response from a backend other than the one the request's cookie named
 // (or to a request without one) tells the client which backend to come back to.
-void WorkerImpl::AddStickyCookie(ClientConn* c, UpstreamConn* u, std::string* head) {
+void WorkerImpl::AddStickyCookie(const Exchange* ex, UpstreamConn* u, std::string* head) {
   const uint32_t upstream = snap_->backend_upstream[u->backend];
   const config::Sticky& st = cfg_.upstreams[upstream].sticky;
   if (!st.enabled) return;
   const int32_t local = static_cast<int32_t>(u->backend - snap_->backend_base[upstream]);
-  if (c->ex.sticky == local || head->size() < 4) return;
+  if (ex->sticky == local || head->size() < 4) return;
   std::string line = "Set-Cookie: ";
   line.append(st.cookie).push_back('=');
   line.append(ups_[upstream].tokens[static_cast<size_t>(local)]);
@@ -374,7 +341,7 @@ void WorkerImpl::AddStickyCookie(ClientConn* c, UpstreamConn* u, std::string* he
 
 size_t WorkerImpl::TakeResponseBody(UpstreamConn* u, const char* p, size_t n, int32_t bid,
                                     bool* taken) {
-  ClientConn* c = u->ex ? u->ex->client : nullptr;
+  Exchange* ex = u->ex;
   size_t take = 0;
   bool done = false;
   switch (u->body) {
@@ -386,16 +353,17 @@ size_t WorkerImpl::TakeResponseBody(UpstreamConn* u, const char* p, size_t n, in
     case BodyKind::kChunked: {
       if (u->dechunk) {
         http1::ChunkedDecoder::Result r = u->chunked.Feed(
-            std::string_view(p, n), [&](std::string_view d) { Queue(c, d.data(), d.size(), -1); });
+            std::string_view(p, n),
+            [&](std::string_view d) { ClientResponseData(ex, d.data(), d.size(), -1); });
         if (r.error) {
           UpstreamFailed(u, 502);
           return n;
         }
-        c->ex.resp_bytes += r.consumed;
+        ex->resp_bytes += r.consumed;
         if (r.done) {
           if (r.consumed < n) u->keep_alive = false;
           UpstreamResponseDone(u);
-        } else if (Backlogged(c)) {
+        } else if (ClientFull(ex)) {
           ThrottleUpstream(u);
         }
         return r.consumed;
@@ -419,13 +387,13 @@ size_t WorkerImpl::TakeResponseBody(UpstreamConn* u, const char* p, size_t n, in
       break;
   }
   if (take > 0) {
-    if (Queue(c, p, take, bid)) *taken = true;
-    c->ex.resp_bytes += take;
+    if (ClientResponseData(ex, p, take, bid)) *taken = true;
+    ex->resp_bytes += take;
   }
   if (done) {
     if (take < n) u->keep_alive = false;  // bytes after the response: do not reuse
     UpstreamResponseDone(u);
-  } else if (Backlogged(c)) {
+  } else if (ClientFull(ex)) {
     ThrottleUpstream(u);
   }
   return take;
@@ -433,16 +401,12 @@ size_t WorkerImpl::TakeResponseBody(UpstreamConn* u, const char* p, size_t n, in
 
 // The whole response has been queued to the client.
 void WorkerImpl::UpstreamResponseDone(UpstreamConn* u) {
-  ClientConn* c = u->ex ? u->ex->client : nullptr;
+  Exchange* ex = u->ex;
   u->state = UpState::kDone;
-  bool reusable = u->keep_alive && c->req != ReqState::kBody && u->sendq.empty() && !u->sending &&
-                  u->in.empty();
-  if (c->req == ReqState::kBody) {
-    c->close_after = true;  // the server answered before the body ended
-    c->req = ReqState::kDone;
-  }
+  const bool reusable =
+      u->keep_alive && RequestComplete(ex) && u->sendq.empty() && !u->sending && u->in.empty();
   u->ex = nullptr;
-  c->ex.up = nullptr;
+  ex->up = nullptr;
   DisarmTimer(u);
   EndAttempt(u, AttemptEnd::kOk);
   if (reusable) {
@@ -451,14 +415,12 @@ void WorkerImpl::UpstreamResponseDone(UpstreamConn* u) {
   } else {
     CloseConn(u);
   }
-  c->ex.resp = RespState::kDone;
-  ResumeRecv(c);
-  if (c->req == ReqState::kDone) FinishExchange(c);
+  ClientResponseDone(ex);
 }
 
 void WorkerImpl::UpstreamEof(UpstreamConn* u, int res) {
-  ClientConn* c = u->ex ? u->ex->client : nullptr;
-  if (!c) {
+  Exchange* ex = u->ex;
+  if (!ex) {
     if (u->pooled) PoolRemove(u);
     CloseConn(u);
     return;
@@ -470,11 +432,7 @@ void WorkerImpl::UpstreamEof(UpstreamConn* u, int res) {
   }
   if (u->state == UpState::kTunnel) {
     CloseConn(u);
-    c->ex.up = nullptr;
-    c->ex.resp = RespState::kDone;
-    c->req = ReqState::kDone;
-    c->close_after = true;
-    FinishExchange(c);
+    ClientTunnelEnded(ex);
     return;
   }
   if (res < 0) {

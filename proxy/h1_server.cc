@@ -253,7 +253,7 @@ void WorkerImpl::RespondRedirect(ClientConn* c, std::string_view method, std::st
 
 // Both halves of the exchange are done: log it, then read the next request or close.
 void WorkerImpl::FinishExchange(ClientConn* c) {
-  WriteAccessLog(c);
+  WriteAccessLog(&c->ex);
   c->ex.up_head.clear();
   if (c->ex.up_head.capacity() > 8192) c->ex.up_head.shrink_to_fit();
   if (c->close_after || !c->keep_alive || draining_ ||
@@ -378,5 +378,107 @@ void WorkerImpl::ClientInputEnded(ClientConn* c) {
       return;
   }
 }
+
+// ---- The client side of an exchange, as the exchange and the upstream side see it ----------
+
+bool WorkerImpl::ClientTakesChunked(const Exchange* ex) const { return !ex->client->http10; }
+bool WorkerImpl::ClientFull(const Exchange* ex) const { return Backlogged(ex->client); }
+uint64_t WorkerImpl::ClientCharged(const Exchange* ex) const { return Charged(ex->client); }
+bool WorkerImpl::RequestComplete(const Exchange* ex) const {
+  return ex->client->req != ReqState::kBody;
+}
+
+// An interim (1xx) response. 100 Continue is not relayed: ringway answered Expect itself. An
+// HTTP/1.0 client gets none.
+void WorkerImpl::ClientInterim(Exchange* ex, const http1::ResponseHead& resp) {
+  ClientConn* c = ex->client;
+  if (c->http10 || resp.status == 100) return;
+  std::string* s = AcquireString();
+  http1::WriteResponseHead(resp, true, false, false, s);
+  QueueOwned(c, s);
+}
+
+// The final response head. With `tunnel` (101 to an Upgrade request) the exchange becomes a
+// byte tunnel between the client and `u`.
+void WorkerImpl::ClientResponseHead(Exchange* ex, UpstreamConn* u, const http1::ResponseHead& resp,
+                                    bool tunnel) {
+  ClientConn* c = ex->client;
+  const bool client_keep_alive = c->keep_alive && !c->close_after && !draining_ &&
+                                 u->body != BodyKind::kUntilClose && !tunnel && !u->dechunk &&
+                                 c->req != ReqState::kBody;
+  if (!client_keep_alive) c->close_after = true;
+  std::string* s = AcquireString();
+  http1::WriteResponseHead(resp, client_keep_alive, c->http10, u->dechunk, s);
+  AddStickyCookie(ex, u, s);
+  if (c->tls && ex->server >= 0) AddHsts(cfg_.servers[static_cast<size_t>(ex->server)], resp, s);
+  ex->status = resp.status;
+  ex->resp_bytes += s->size();
+  ex->resp = RespState::kStreaming;
+  ex->resp_mark = c->sendq.Mark();
+  ex->resp_turn = turn_;
+  QueueOwned(c, s);
+  if (!tunnel) return;
+  c->req = ReqState::kTunnel;
+  ex->resp = RespState::kTunnel;
+  // A tunnel has no request or response to wait for: it lives while bytes flow either way
+  // (timeouts.tunnel), and whichever side stops reading what the other sends gets client_send
+  // to catch up.
+  ArmTimer(c, kTimerTunnel);
+  // Bytes the client sent after its request, before the switch, belong to the tunnel.
+  if (!c->in.empty()) {
+    Queue(u, c->in.data(), c->in.size(), -1);
+    c->in.clear();
+  }
+  ResumeRecv(c);
+  if (c->read_eof && Idle(u)) UpstreamDrained(u);
+}
+
+bool WorkerImpl::ClientResponseData(Exchange* ex, const char* p, size_t n, int32_t bid) {
+  return Queue(ex->client, p, n, bid);
+}
+
+// The whole response is queued. A backend that answered before the request body ended gets
+// its response forwarded, and the connection closes after it (the rest of the body unread).
+void WorkerImpl::ClientResponseDone(Exchange* ex) {
+  ClientConn* c = ex->client;
+  if (c->req == ReqState::kBody) {
+    c->close_after = true;
+    c->req = ReqState::kDone;
+  }
+  ex->resp = RespState::kDone;
+  ResumeRecv(c);
+  if (c->req == ReqState::kDone) FinishExchange(c);
+}
+
+// The backend ended a tunnel: the client gets what is queued, then the close.
+void WorkerImpl::ClientTunnelEnded(Exchange* ex) {
+  ClientConn* c = ex->client;
+  ex->up = nullptr;
+  ex->resp = RespState::kDone;
+  c->req = ReqState::kDone;
+  c->close_after = true;
+  FinishExchange(c);
+}
+
+// No response byte went out: ringway's own error response instead.
+void WorkerImpl::ClientFail(Exchange* ex, uint16_t status) {
+  RespondError(ex->client, status, ex->client->req == ReqState::kBody);
+}
+
+// Takes back a response head (and what followed) queued in this loop turn: none of it has
+// reached the kernel yet. False when it cannot be.
+bool WorkerImpl::ClientTakeBack(Exchange* ex) {
+  ClientConn* c = ex->client;
+  if (ex->resp != RespState::kStreaming || ex->resp_turn != turn_ ||
+      !c->sendq.DropFrom(ex->resp_mark, [&](const SendPiece& p) { ReleasePiece(p); })) {
+    return false;
+  }
+  ex->resp = RespState::kWaiting;
+  ex->resp_bytes = 0;
+  return true;
+}
+
+// The response cannot be finished: the truncation is made visible with a reset.
+void WorkerImpl::ClientAbort(Exchange* ex) { ResetConn(ex->client); }
 
 }  // namespace ringway::proxy

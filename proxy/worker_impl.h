@@ -242,15 +242,15 @@ class WorkerImpl {
   }
 
   static balance::Algorithm ToAlgorithm(config::Algorithm a);
-  void KeyRequest(ClientConn* c, const config::Upstream& up, const http1::RequestHead& req);
+  void KeyRequest(Exchange* ex, const config::Upstream& up, const http1::RequestHead& req);
   static std::string_view FindRequestCookie(const http1::RequestHead& req, std::string_view name);
-  int PickBackend(ClientConn* c);
+  int PickBackend(const Exchange* ex);
   void RampWeights(uint32_t upstream);
 
   // With slow start, weights are kept in hundredths so that a weight-1 backend can ramp too.
   static uint32_t WeightScale(const config::Upstream& up) { return up.slow_start_ms ? 100 : 1; }
 
-  void NoUsableBackend(ClientConn* c);
+  void NoUsableBackend(Exchange* ex);
   size_t TakeRequestBody(ClientConn* c, const char* p, size_t n);
   void FailRequestBody(ClientConn* c, uint16_t status);
   void RespondError(ClientConn* c, uint16_t status, bool close);
@@ -269,8 +269,24 @@ class WorkerImpl {
   void ClientEof(ClientConn* c, bool half_close);
   void ClientInputEnded(ClientConn* c);
   void UpstreamDrained(UpstreamConn* u);
-  void WriteAccessLog(ClientConn* c);
+  void WriteAccessLog(const Exchange* ex);
   void FlushAccessLog();
+
+  // ---- The client side of an exchange (h1_server.cc) -----------------------------------
+
+  bool ClientTakesChunked(const Exchange* ex) const;
+  bool ClientFull(const Exchange* ex) const;
+  uint64_t ClientCharged(const Exchange* ex) const;
+  bool RequestComplete(const Exchange* ex) const;
+  void ClientInterim(Exchange* ex, const http1::ResponseHead& resp);
+  void ClientResponseHead(Exchange* ex, UpstreamConn* u, const http1::ResponseHead& resp,
+                          bool tunnel);
+  bool ClientResponseData(Exchange* ex, const char* p, size_t n, int32_t bid);
+  void ClientResponseDone(Exchange* ex);
+  void ClientTunnelEnded(Exchange* ex);
+  void ClientFail(Exchange* ex, uint16_t status);
+  bool ClientTakeBack(Exchange* ex);
+  void ClientAbort(Exchange* ex);
 
   // ---- Upstream side ---------------------------------------------------------------------
 
@@ -279,7 +295,7 @@ class WorkerImpl {
   }
   const config::Backend& BackendConfig(uint32_t backend) const { return *snap_->backends[backend]; }
 
-  void ConnectUpstream(ClientConn* c, int pick, SendQueue* carry);
+  void ConnectUpstream(Exchange* ex, int pick, SendQueue* carry);
 
   // The balancer's view of an attempt ends: a response (latency to its head), a failure, or
   // (kCancel) nothing the balancer should learn from.
@@ -307,14 +323,14 @@ class WorkerImpl {
   size_t ParseUpstreamHead(UpstreamConn* u, char* p, size_t n);
   static void AddHsts(const config::Server& srv, const http1::ResponseHead& resp,
                       std::string* head);
-  void AddStickyCookie(ClientConn* c, UpstreamConn* u, std::string* head);
+  void AddStickyCookie(const Exchange* ex, UpstreamConn* u, std::string* head);
   size_t TakeResponseBody(UpstreamConn* u, const char* p, size_t n, int32_t bid, bool* taken);
   void UpstreamResponseDone(UpstreamConn* u);
   void UpstreamEof(UpstreamConn* u, int res);
   void UpstreamFailed(UpstreamConn* u, uint16_t status);
-  void RecoverOrFail(ClientConn* c, uint32_t backend, uint16_t status, bool connected, bool stale,
+  void RecoverOrFail(Exchange* ex, uint32_t backend, uint16_t status, bool connected, bool stale,
                      bool before_response, SendQueue* carry);
-  bool RetryAllowed(ClientConn* c);
+  bool RetryAllowed(const Exchange* ex);
   void AbortUpstream(UpstreamConn* u);
 
   // ---- Closing ---------------------------------------------------------------------------
