@@ -84,6 +84,7 @@ absl::Status Ring::Init(uint32_t sq_entries, uint32_t buffer_count, uint32_t buf
   mem = mmap(nullptr, buffers_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) return ErrnoStatus(errno, "mmap buffers");
   buffers_ = static_cast<char*>(mem);
+  refs_ = std::make_unique<uint16_t[]>(buffer_count);
   int mask = io_uring_buf_ring_mask(buffer_count);
   for (uint32_t i = 0; i < buffer_count; ++i) {
     io_uring_buf_ring_add(buf_ring_, BufferData(static_cast<uint16_t>(i)), buffer_size,
@@ -119,7 +120,7 @@ bool Ring::ProbeRecvLimit() {
       more = cqe->flags & IORING_CQE_F_MORE;
       ok = cqe->res > 0 && !more;
       if (cqe->flags & IORING_CQE_F_BUFFER) {
-        ++lent_;
+        NoteLent(static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
         Return(static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
         Publish();
       }
@@ -136,7 +137,7 @@ bool Ring::ProbeRecvLimit() {
       for (int i = 0, n = 0; i < 2 && n < 8 && io_uring_wait_cqe_timeout(&ring_, &cqe, &ts) == 0;
            ++i, ++n) {
         if (cqe->flags & IORING_CQE_F_BUFFER) {
-          ++lent_;
+          NoteLent(static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
           Return(static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
           Publish();
         }
@@ -183,6 +184,7 @@ int Ring::SubmitAndWait(uint64_t timeout_ms) {
 }
 
 void Ring::Return(uint16_t bid) {
+  if (--refs_[bid] != 0) return;
   io_uring_buf_ring_add(buf_ring_, BufferData(bid), buffer_size_, bid,
                         io_uring_buf_ring_mask(buffer_count_), static_cast<int>(pending_returns_));
   ++pending_returns_;

@@ -21,6 +21,7 @@
 #include <liburing.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -66,15 +67,20 @@ class Ring {
   char* BufferData(uint16_t bid) { return buffers_ + static_cast<size_t>(bid) * buffer_size_; }
   uint32_t buffer_size() const { return buffer_size_; }
   uint32_t buffer_count() const { return buffer_count_; }
-  // Gives buffer `bid` back to the kernel; made visible at the next Publish().
+  // Drops one reference to buffer `bid`; the last one gives it back to the kernel, visible at
+  // the next Publish(). A buffer lent by a completion has one reference (NoteLent); each
+  // further owner of part of it (say, two DATA frames of different streams read together)
+  // takes one with Ref.
   void Return(uint16_t bid);
+  void Ref(uint16_t bid) { ++refs_[bid]; }
   // Publishes returned buffers with one tail update; returns how many were published.
   uint32_t Publish();
   // Buffers currently lent out (in our hands, not the kernel's).
   uint32_t lent() const { return lent_; }
   // The most buffers lent at once since Init.
   uint32_t peak_lent() const { return peak_lent_; }
-  void NoteLent() {
+  void NoteLent(uint16_t bid) {
+    refs_[bid] = 1;
     if (++lent_ > peak_lent_) peak_lent_ = lent_;
   }
 
@@ -90,6 +96,7 @@ class Ring {
   uint32_t pending_returns_ = 0;
   uint32_t lent_ = 0;
   uint32_t peak_lent_ = 0;
+  std::unique_ptr<uint16_t[]> refs_;  // per buffer: its owners while lent
   bool recv_limit_ = false;
 
   bool ProbeRecvLimit();

@@ -352,9 +352,12 @@ size_t WorkerImpl::TakeResponseBody(UpstreamConn* u, const char* p, size_t n, in
       break;
     case BodyKind::kChunked: {
       if (u->dechunk) {
-        http1::ChunkedDecoder::Result r = u->chunked.Feed(
-            std::string_view(p, n),
-            [&](std::string_view d) { ClientResponseData(ex, d.data(), d.size(), -1); });
+        // The data runs go out without their framing, each run pointing into the buffer (one
+        // reference each) unless it is small enough to copy.
+        http1::ChunkedDecoder::Result r =
+            u->chunked.Feed(std::string_view(p, n), [&](std::string_view d) {
+              ClientResponseData(ex, d.data(), d.size(), ShareBuffer(bid, d.size(), taken));
+            });
         if (r.error) {
           UpstreamFailed(u, 502);
           return n;

@@ -302,8 +302,8 @@ void WorkerImpl::OnRecv(Conn* c, int res, uint32_t flags) {
     --c->inflight;
   }
   if (res > 0) {
-    ring_.NoteLent();
     uint16_t bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+    ring_.NoteLent(bid);
     if (c->closing) {
       ring_.Return(bid);
       return;

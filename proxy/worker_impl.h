@@ -193,6 +193,18 @@ class WorkerImpl {
   }
 
   bool Queue(Conn* to, const char* p, size_t n, int32_t bid);
+  // For queuing n bytes of buffer `bid` as one more piece beside others from the same buffer:
+  // the first such piece takes the caller's reference (*taken), later ones a reference of
+  // their own. -1 (copy) for no buffer, or for as few bytes as Queue copies anyway.
+  int32_t ShareBuffer(int32_t bid, size_t n, bool* taken) {
+    if (bid < 0 || n <= kCopyBelow) return -1;
+    if (*taken) {
+      ring_.Ref(static_cast<uint16_t>(bid));
+    } else {
+      *taken = true;
+    }
+    return bid;
+  }
   void QueueOwned(Conn* to, std::string* s) {
     to->sendq.Push({s->data(), static_cast<uint32_t>(s->size()), -1, s, StringCharge(*s)});
     Send(to);
