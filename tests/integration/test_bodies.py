@@ -175,6 +175,29 @@ class BodiesTest(harness.ProxyTest):
         self.assertEqual(r.body, harness.pattern(5000))
         self.assertEqual(c.roundtrip("GET", "/").status, 200)
 
+    def test_chunked_response_to_http10_client_arrives_dechunked_and_intact(self):
+        # Several chunks of a few KiB share each receive buffer; the HTTP/1.0 client gets their
+        # data only, each run still pointing into the buffer it arrived in (runs of 2 KiB or
+        # less are copied): mixed sizes catch a buffer given back while a run still needs it.
+        for n, size in ((3000000, 5000), (1000000, 2049), (600000, 2048), (500000, 16384)):
+            s = socket.create_connection((harness.HOST, self.port), timeout=20)
+            try:
+                s.sendall(b"GET /chunked?n=%d&size=%d HTTP/1.0\r\nHost: localhost\r\n\r\n"
+                          % (n, size))
+                data = bytearray()
+                while True:
+                    chunk = s.recv(1 << 16)
+                    if not chunk:
+                        break
+                    data += chunk
+            finally:
+                s.close()
+            head, _, body = bytes(data).partition(b"\r\n\r\n")
+            self.assertIn(b" 200 ", head.split(b"\r\n")[0])
+            self.assertNotIn(b"transfer-encoding", head.lower())
+            self.assertEqual(len(body), n, (n, size))
+            self.assertEqual(harness.sha256(body), pattern_sha(n), (n, size))
+
     # -- close-delimited ----------------------------------------------------------------------
 
     def test_close_delimited_response(self):
