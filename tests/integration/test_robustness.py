@@ -232,6 +232,11 @@ class RobustnessTest(harness.ProxyTest):
 
     def test_descriptor_exhaustion_backs_off_and_recovers(self):
         # max_connections set above what 64 descriptors allow: accepts hit EMFILE.
+        if harness.sanitized_binary(harness.ringway_binary()):
+            # UBSan's vptr check opens a pipe to test that memory is readable whenever its type
+            # cache misses; with every descriptor taken that fails and it aborts on a valid
+            # object. The release build runs this test.
+            self.skipTest("descriptor exhaustion and UBSan's vptr check do not mix")
         rw = self.start_ringway(harness.simple_config(
             self.port, [self.web], limits={"max_connections": 1000}), nofile=64)
         socks = []
