@@ -137,8 +137,9 @@ struct ListenerTls {
   std::string ca;                            // client certificates are verified against it
   bool client_cert_optional = false;         // with ca: ask for one but do not require it
   TlsVersion min_version = TlsVersion::k12;
-  std::string ciphers;  // TLS 1.2 cipher list; "" for the defaults
-  std::vector<std::string> alpn = {"http/1.1"};
+  std::string ciphers;                           // TLS 1.2 cipher list; "" for the defaults
+  std::vector<std::string> alpn = {"http/1.1"};  // see Listener::http2 for h2
+  bool alpn_given = false;                       // `alpn` was set: keep it as written
   bool session_tickets = true;
   uint32_t ticket_rotation_ms = 3'600'000;  // a new ticket key this often; the last one still
                                             // decrypts for as long again
@@ -147,6 +148,8 @@ struct ListenerTls {
 
 struct Listener {
   std::string name;
+  bool http2 = true;  // TLS: offer h2 by ALPN (preferred over http/1.1)
+  bool h2c = true;    // plaintext: HTTP/2 with prior knowledge (the connection preface)
   SocketAddress bind;
   std::vector<uint32_t> servers;  // indexes into Config::servers; empty means all
   ListenerTls tls;
@@ -177,6 +180,16 @@ struct Limits {
   uint32_t max_connections = 0;  // per worker; 0: from the open-file limit at start-up
 };
 
+// HTTP/2 from clients (global.http2). Sizes in bytes.
+struct Http2 {
+  uint32_t max_concurrent_streams = 100;  // per connection; more are refused (REFUSED_STREAM)
+  uint32_t initial_window = 65535;        // per stream: request body in flight before released
+  uint32_t connection_window = 1 << 20;   // request body in flight for all streams together
+  uint32_t max_frame_size = 16384;        // largest frame accepted
+  uint32_t max_rapid_resets = 200;        // streams reset by the client early, per 10 s
+  uint32_t glitch_budget = 1000;          // suspicious frames (floods) tolerated before GOAWAY
+};
+
 struct Buffers {
   uint32_t size = 16 * 1024;  // provided-buffer size (power of two, 4k..1m)
   uint32_t count = 1024;      // buffers per worker (power of two, 16..32768)
@@ -201,6 +214,7 @@ struct Config {
   Timeouts timeouts;
   Limits limits;
   Buffers buffers;
+  Http2 http2;
   Logging logging;
 };
 

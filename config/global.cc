@@ -18,7 +18,7 @@ absl::Status Loader::LoadGlobal(const YamlNode& global) {
   CONFIG_RETURN_IF_ERROR(RefuseSeedKeys(global, "global"));
   CONFIG_RETURN_IF_ERROR(CheckKeys(global,
                                    {"port", "workers", "tls", "log", "timeouts", "limits",
-                                    "buffers", "health_check", "underscores_in_headers"},
+                                    "buffers", "health_check", "underscores_in_headers", "http2"},
                                    "global"));
   if (const YamlNode* port = global.Find("port")) {
     absl::StatusOr<int64_t> n = Integer(*port, Where("port", "global"), 1, 65535);
@@ -48,6 +48,7 @@ absl::Status Loader::LoadGlobal(const YamlNode& global) {
   if (const YamlNode* t = global.Find("timeouts")) CONFIG_RETURN_IF_ERROR(LoadTimeouts(*t));
   if (const YamlNode* limits = global.Find("limits")) CONFIG_RETURN_IF_ERROR(LoadLimits(*limits));
   if (const YamlNode* b = global.Find("buffers")) CONFIG_RETURN_IF_ERROR(LoadBuffers(*b));
+  if (const YamlNode* h = global.Find("http2")) CONFIG_RETURN_IF_ERROR(LoadHttp2(*h));
   if (const YamlNode* health = global.Find("health_check")) {
     CONFIG_RETURN_IF_ERROR(ExpectMapping(*health, Where("health_check", "global")));
     const YamlNode* type_node = nullptr;
@@ -197,6 +198,48 @@ absl::Status Loader::LoadBuffers(const YamlNode& buffers) {
                                        *v));
     }
     cfg_.buffers.count = static_cast<uint32_t>(*v);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadHttp2(const YamlNode& h2) {
+  const std::string where = "global.http2";
+  CONFIG_RETURN_IF_ERROR(ExpectMapping(h2, Where("http2", "global")));
+  CONFIG_RETURN_IF_ERROR(CheckKeys(h2,
+                                   {"max_concurrent_streams", "initial_window", "connection_window",
+                                    "max_frame_size", "max_rapid_resets", "glitch_budget"},
+                                   where));
+  Http2& out = cfg_.http2;
+  if (const YamlNode* n = h2.Find("max_concurrent_streams")) {
+    absl::StatusOr<int64_t> v = Integer(*n, Where("max_concurrent_streams", where), 1, 10000);
+    if (!v.ok()) return v.status();
+    out.max_concurrent_streams = static_cast<uint32_t>(*v);
+  }
+  // Windows: at least one frame; at most what RFC 9113 allows (2^31-1).
+  if (const YamlNode* n = h2.Find("initial_window")) {
+    absl::StatusOr<uint64_t> v = Size(*n, Where("initial_window", where), 16384, 2147483647);
+    if (!v.ok()) return v.status();
+    out.initial_window = static_cast<uint32_t>(*v);
+  }
+  if (const YamlNode* n = h2.Find("connection_window")) {
+    absl::StatusOr<uint64_t> v = Size(*n, Where("connection_window", where), 65535, 2147483647);
+    if (!v.ok()) return v.status();
+    out.connection_window = static_cast<uint32_t>(*v);
+  }
+  if (const YamlNode* n = h2.Find("max_frame_size")) {
+    absl::StatusOr<uint64_t> v = Size(*n, Where("max_frame_size", where), 16384, 16777215);
+    if (!v.ok()) return v.status();
+    out.max_frame_size = static_cast<uint32_t>(*v);
+  }
+  if (const YamlNode* n = h2.Find("max_rapid_resets")) {
+    absl::StatusOr<int64_t> v = Integer(*n, Where("max_rapid_resets", where), 1, 1000000);
+    if (!v.ok()) return v.status();
+    out.max_rapid_resets = static_cast<uint32_t>(*v);
+  }
+  if (const YamlNode* n = h2.Find("glitch_budget")) {
+    absl::StatusOr<int64_t> v = Integer(*n, Where("glitch_budget", where), 1, 1000000);
+    if (!v.ok()) return v.status();
+    out.glitch_budget = static_cast<uint32_t>(*v);
   }
   return absl::OkStatus();
 }

@@ -151,12 +151,13 @@ absl::Status Loader::LoadTls(const YamlNode& node, std::string_view where, Liste
       absl::StatusOr<std::string> v =
           String(a->items[i], absl::StrFormat("entry #%d of 'alpn' in %s", i + 1, where));
       if (!v.ok()) return v.status();
-      if (*v != "http/1.1") {
+      if (*v != "http/1.1" && *v != "h2") {
         return Error(a->items[i],
-                     absl::StrFormat("'%s' in 'alpn' of %s is not a protocol ringway speaks yet; "
-                                     "use \"http/1.1\" (\"h2\" comes with HTTP/2)",
+                     absl::StrFormat("'%s' in 'alpn' of %s is not a protocol ringway speaks; "
+                                     "use \"h2\" and \"http/1.1\"",
                                      *v, where));
       }
+      tls->alpn_given = true;
       tls->alpn.push_back(*v);
     }
   }
@@ -175,6 +176,11 @@ absl::Status Loader::LoadTls(const YamlNode& node, std::string_view where, Liste
 }
 
 absl::Status Loader::AddListener(Listener listener, Mark name_at, Mark bind_at) {
+  // ALPN not written out: h2 first where HTTP/2 is on (clients pick the server's preference).
+  if (!listener.tls.alpn_given) {
+    listener.tls.alpn = listener.http2 ? std::vector<std::string>{"h2", "http/1.1"}
+                                       : std::vector<std::string>{"http/1.1"};
+  }
   // The earliest listener that clashes is reported, by name before bind when it is the same one.
   auto name_it = listener_by_name_.find(listener.name);
   auto bind_it = listener_by_bind_.find(listener.bind.text);
@@ -217,8 +223,8 @@ absl::Status Loader::LoadListener(const YamlNode& item, size_t index) {
   absl::StatusOr<std::string> name = String(**name_node, Where("name", label));
   if (!name.ok()) return name.status();
   label = absl::StrFormat("listener '%s'", *name);
-  CONFIG_RETURN_IF_ERROR(
-      CheckKeys(item, {"name", "bind", "servers", "tls", "underscores_in_headers"}, label));
+  CONFIG_RETURN_IF_ERROR(CheckKeys(
+      item, {"name", "bind", "servers", "tls", "underscores_in_headers", "http2", "h2c"}, label));
 
   Listener listener;
   listener.name = *name;
@@ -228,6 +234,16 @@ absl::Status Loader::LoadListener(const YamlNode& item, size_t index) {
     if (!v.ok()) return v.status();
     listener.underscores_in_headers = *v;
   }
+  if (const YamlNode* u = item.Find("http2")) {
+    absl::StatusOr<bool> v = Bool(*u, Where("http2", label));
+    if (!v.ok()) return v.status();
+    listener.http2 = *v;
+  }
+  if (const YamlNode* u = item.Find("h2c")) {
+    absl::StatusOr<bool> v = Bool(*u, Where("h2c", label));
+    if (!v.ok()) return v.status();
+    listener.h2c = *v;
+  }
   absl::StatusOr<const YamlNode*> bind_node =
       Require(item, "bind", label, "bind: \"0.0.0.0:8080\"");
   if (!bind_node.ok()) return bind_node.status();
@@ -236,6 +252,13 @@ absl::Status Loader::LoadListener(const YamlNode& item, size_t index) {
   listener.bind = *std::move(bind);
   if (const YamlNode* tls = item.Find("tls")) {
     CONFIG_RETURN_IF_ERROR(LoadTls(*tls, Where("tls", label), &listener.tls));
+    const auto& alpn = listener.tls.alpn;
+    if (!listener.http2 && std::find(alpn.begin(), alpn.end(), "h2") != alpn.end()) {
+      return Error(*item.Find("http2"),
+                   absl::StrFormat("%s has http2: false, and its tls.alpn offers \"h2\"; remove "
+                                   "\"h2\" from alpn, or turn http2 on",
+                                   label));
+    }
   }
 
   if (const YamlNode* servers = item.Find("servers")) {

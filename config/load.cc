@@ -31,7 +31,7 @@ absl::StatusOr<Config> Loader::Load(std::string_view text) {
   // clang-format off
   static constexpr std::string_view kGlobalKeys[] = {
       "port", "workers", "tls", "log", "timeouts", "limits", "buffers", "health_check",
-      "underscores_in_headers"};
+      "underscores_in_headers", "http2"};
   // clang-format on
   for (const YamlNode::Entry& entry : root.entries) {
     if (std::find(std::begin(kGlobalKeys), std::end(kGlobalKeys), entry.key.text) !=

@@ -143,6 +143,7 @@ class Loader {
   absl::Status LoadTimeouts(const YamlNode& timeouts);
   absl::Status LoadLimits(const YamlNode& limits);
   absl::Status LoadBuffers(const YamlNode& buffers);
+  absl::Status LoadHttp2(const YamlNode& h2);
 
   // listeners.cc
   absl::Status LoadGlobalTls(const YamlNode& tls);

@@ -64,6 +64,12 @@ ChunkedDecoder::Result ChunkedDecoder::Feed(std::string_view in) {
 
 ChunkedDecoder::Result ChunkedDecoder::Feed(std::string_view in,
                                             absl::FunctionRef<void(std::string_view)> on_data) {
+  return Feed(in, on_data, [](std::string_view) {});
+}
+
+ChunkedDecoder::Result ChunkedDecoder::Feed(std::string_view in,
+                                            absl::FunctionRef<void(std::string_view)> on_data,
+                                            absl::FunctionRef<void(std::string_view)> on_trailer) {
   Result r;
   if (state_ == State::kDone) {
     r.done = true;
@@ -78,6 +84,12 @@ ChunkedDecoder::Result ChunkedDecoder::Feed(std::string_view in,
   const char* const end = begin + in.size();
   const char* p = begin;
 
+  // Where the trailer bytes not yet reported begin; a field line may have begun in an earlier
+  // input.
+  const char* trailer =
+      state_ == State::kTrailer || state_ == State::kTrailerValue || state_ == State::kTrailerLf
+          ? begin
+          : nullptr;
   auto fail = [&](const char* text) {
     state_ = State::kError;
     r.consumed = static_cast<size_t>(p - begin);
@@ -167,12 +179,15 @@ ChunkedDecoder::Result ChunkedDecoder::Feed(std::string_view in,
         break;
       case State::kTrailerStart:
         if (c == '\r') {
+          if (trailer != nullptr) on_trailer(std::string_view(trailer, p - trailer));
+          trailer = nullptr;
           state_ = State::kFinalLf;
         } else if (c == '\n') {
           return fail("bare LF ending chunked body (CRLF required)");
         } else if (c == ' ' || c == '\t') {
           return fail("obs-fold in trailer");
         } else if (IsTchar(c)) {
+          if (trailer == nullptr) trailer = p;
           state_ = State::kTrailer;
         } else {
           return fail("invalid trailer field name");
@@ -220,6 +235,7 @@ ChunkedDecoder::Result ChunkedDecoder::Feed(std::string_view in,
       return r;
     }
   }
+  if (trailer != nullptr) on_trailer(std::string_view(trailer, end - trailer));
   r.consumed = in.size();
   return r;
 }

@@ -42,6 +42,12 @@ class ChunkedDecoder {
   // bare-LF body as a different message.
   Result Feed(std::string_view in, absl::FunctionRef<void(std::string_view)> on_data);
   Result Feed(std::string_view in);
+  // As above, and the trailer section's bytes go to `on_trailer` as they pass: whole field
+  // lines with their CRLFs once joined ("name: value\r\n..."), the final empty line left out,
+  // in runs that split anywhere (a consumer that needs the fields gathers the runs; there are
+  // at most kMaxTrailers bytes of them).
+  Result Feed(std::string_view in, absl::FunctionRef<void(std::string_view)> on_data,
+              absl::FunctionRef<void(std::string_view)> on_trailer);
 
   bool done() const { return state_ == State::kDone; }
   void Reset() { *this = ChunkedDecoder(); }

@@ -46,6 +46,7 @@ enum TimerKind : uint8_t {
   kTimerPoolIdle,
   kTimerSend,
   kTimerTunnel,
+  kTimerH2Streams,  // an HTTP/2 connection with streams: their body and send deadlines
   kTimerKinds,
 };
 
@@ -62,12 +63,15 @@ struct ListenerSlot {
 struct ClientConn;
 struct UpstreamConn;
 struct Exchange;
+struct H2Stream;
+struct H2State;
 
 // What speaks on a connection: the transport (receives, sends, TLS, closing) is the same for
 // all; the bytes go to the codec of its kind. Completions switch on it once per read.
 enum class ConnKind : uint8_t {
   kH1Server,  // an HTTP/1 client's connection: requests in, responses out
   kH1Client,  // a connection to a backend, HTTP/1: requests out, responses in
+  kH2Server,  // an HTTP/2 client's connection: streams of requests in, responses out
 };
 
 struct Conn {
@@ -105,6 +109,7 @@ inline constexpr uint32_t kMaxTries = 10;  // the config's upper bound for tries
 // state, and what the access log line says. A connection to a client holds one at a time.
 struct Exchange {
   ClientConn* client = nullptr;  // the client side (its connection)
+  H2Stream* stream = nullptr;    // the HTTP/2 stream it came on; null for HTTP/1
   UpstreamConn* up = nullptr;    // the attempt in progress, if any
   RespState resp = RespState::kNone;
   // What the request asks that the response side must know.
@@ -151,7 +156,9 @@ struct ClientConn : Conn {
   bool pipeline_wait = false;  // the next request waits until the queue to the client drains
   bool replaying = false;      // RunDeferred is parsing the arena, moved out of `in`
   Exchange ex;
-  size_t list_pos = 0;  // index in WorkerImpl::clients_
+  bool h2c_possible = false;    // plaintext, nothing read yet: may be the HTTP/2 preface
+  std::unique_ptr<H2State> h2;  // kind kH2Server: the session and its streams (h2_conn.h)
+  size_t list_pos = 0;          // index in WorkerImpl::clients_
   char peer_ip[INET6_ADDRSTRLEN] = {};
   // The listener's TLS contexts, kept alive while the connection lives (SNI refers to them).
   std::shared_ptr<tls::ServerContext> tls_ctx;
@@ -177,6 +184,7 @@ struct UpstreamConn : Conn {
   BodyKind body = BodyKind::kNone;
   uint64_t left = 0;
   http1::ChunkedDecoder chunked;
+  std::string trailers;  // a dechunked response's trailer section, for an HTTP/2 client
   // Idle pool links.
   uint64_t pooled_ms = 0;  // when it went into the pool
   UpstreamConn* pool_prev = nullptr;

@@ -51,24 +51,8 @@ void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
   std::string_view host = absolute ? req.authority : req.framing.host;
   std::string_view path = req.origin;
   if (absolute && (path.empty() || path[0] == '?')) path = "/";  // for routing and redirects
-  int server = snap_->router.FindServer(c->listener, host);
-  c->ex.server = server;
-  if (server < 0) {
-    RespondError(c, 404, c->req == ReqState::kBody);
-    return;
-  }
-  if (!c->tls && cfg_.servers[static_cast<size_t>(server)].redirect_https) {
-    RespondRedirect(c, req.method, host, req.origin, cfg_.servers[static_cast<size_t>(server)]);
-    return;
-  }
-  uint32_t route_tries = 0;
-  uint32_t upstream = snap_->router.FindUpstream(server, path, &route_tries);
-  c->ex.upstream_index = static_cast<int32_t>(upstream);
-  const config::Upstream& up = cfg_.upstreams[upstream];
-  c->ex.max_tries = static_cast<uint8_t>(std::min<uint32_t>(
-      kMaxTries, std::max<uint32_t>(1, route_tries ? route_tries : up.retry.tries)));
-  KeyRequest(&c->ex, up, req);
-  ups_[upstream].budget.OnRequest(now_ms_ / 1000);
+  if (!RouteExchange(&c->ex, c->listener, c->tls != nullptr, req, host, path)) return;
+  const uint32_t upstream = static_cast<uint32_t>(c->ex.upstream_index);
   if (cfg_.limits.max_body_size && c->req_body == BodyKind::kContentLength &&
       c->req_left > cfg_.limits.max_body_size) {
     RespondError(c, 413, /*close=*/true);
@@ -104,12 +88,44 @@ void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
        .proto = c->tls ? "https" : "http",
        .pass_underscore_fields = cfg_.listeners[c->listener].underscores_in_headers},
       &c->ex.up_head);
-  int pick = PickBackend(&c->ex);
+  PickAndConnect(&c->ex);
+}
+
+// Routes an exchange, whatever protocol its request came in: the server by host (else 404),
+// the redirect to https, the upstream by path, the try limit, the balancer's keys. False when
+// the client was answered already.
+bool WorkerImpl::RouteExchange(Exchange* ex, uint32_t listener, bool tls,
+                               const http1::RequestHead& req, std::string_view host,
+                               std::string_view path) {
+  const int server = snap_->router.FindServer(listener, host);
+  ex->server = server;
+  if (server < 0) {
+    ClientFail(ex, 404);
+    return false;
+  }
+  const config::Server& srv = cfg_.servers[static_cast<size_t>(server)];
+  if (!tls && srv.redirect_https) {
+    ClientRedirect(ex, req.method, host, req.origin, srv);
+    return false;
+  }
+  uint32_t route_tries = 0;
+  const uint32_t upstream = snap_->router.FindUpstream(server, path, &route_tries);
+  ex->upstream_index = static_cast<int32_t>(upstream);
+  const config::Upstream& up = cfg_.upstreams[upstream];
+  ex->max_tries = static_cast<uint8_t>(std::min<uint32_t>(
+      kMaxTries, std::max<uint32_t>(1, route_tries ? route_tries : up.retry.tries)));
+  KeyRequest(ex, up, req);
+  ups_[upstream].budget.OnRequest(now_ms_ / 1000);
+  return true;
+}
+
+void WorkerImpl::PickAndConnect(Exchange* ex) {
+  const int pick = PickBackend(ex);
   if (pick < 0) {
-    NoUsableBackend(&c->ex);
+    NoUsableBackend(ex);
     return;
   }
-  ConnectUpstream(&c->ex, pick, nullptr);
+  ConnectUpstream(ex, pick, nullptr);
 }
 
 balance::Algorithm WorkerImpl::ToAlgorithm(config::Algorithm a) {

@@ -289,6 +289,7 @@ size_t WorkerImpl::ParseUpstreamHead(UpstreamConn* u, char* p, size_t n) {
   u->body = http1::ResponseBody(resp, ex->head_method);
   u->left = resp.framing.content_length;
   u->chunked.Reset();
+  u->trailers.clear();
   u->keep_alive = resp.framing.keep_alive;
   const bool tunnel = resp.status == 101 && ex->upgrade;
   if (resp.status == 101 && !ex->upgrade) {
@@ -323,20 +324,24 @@ void WorkerImpl::AddHsts(const config::Server& srv, const http1::ResponseHead& r
 }
 
 // Sticky sessions: a response from a backend other than the one the request's cookie named
-// (or to a request without one) tells the client which backend to come back to.
-void WorkerImpl::AddStickyCookie(const Exchange* ex, UpstreamConn* u, std::string* head) {
+// (or to a request without one) tells the client which backend to come back to. Sets *value to
+// the Set-Cookie value; false when none is due.
+bool WorkerImpl::StickyCookie(const Exchange* ex, const UpstreamConn* u, std::string* value) {
   const uint32_t upstream = snap_->backend_upstream[u->backend];
   const config::Sticky& st = cfg_.upstreams[upstream].sticky;
-  if (!st.enabled) return;
+  if (!st.enabled) return false;
   const int32_t local = static_cast<int32_t>(u->backend - snap_->backend_base[upstream]);
-  if (ex->sticky == local || head->size() < 4) return;
-  std::string line = "Set-Cookie: ";
-  line.append(st.cookie).push_back('=');
-  line.append(ups_[upstream].tokens[static_cast<size_t>(local)]);
-  line.append("; Path=/; HttpOnly");
-  if (st.ttl_s) line.append("; Max-Age=").append(std::to_string(st.ttl_s));
-  line.append("\r\n");
-  head->insert(head->size() - 2, line);  // before the blank line that ends the head
+  if (ex->sticky == local) return false;
+  value->assign(st.cookie).push_back('=');
+  value->append(ups_[upstream].tokens[static_cast<size_t>(local)]);
+  value->append("; Path=/; HttpOnly");
+  if (st.ttl_s) value->append("; Max-Age=").append(std::to_string(st.ttl_s));
+  return true;
+}
+
+void WorkerImpl::AddStickyCookie(const Exchange* ex, UpstreamConn* u, std::string* head) {
+  if (head->size() < 4 || !StickyCookie(ex, u, &h2_sticky_)) return;
+  head->insert(head->size() - 2, "Set-Cookie: " + h2_sticky_ + "\r\n");  // before the blank line
 }
 
 size_t WorkerImpl::TakeResponseBody(UpstreamConn* u, const char* p, size_t n, int32_t bid,
@@ -354,9 +359,13 @@ size_t WorkerImpl::TakeResponseBody(UpstreamConn* u, const char* p, size_t n, in
       if (u->dechunk) {
         // The data runs go out without their framing, each run pointing into the buffer (one
         // reference each) unless it is small enough to copy.
-        http1::ChunkedDecoder::Result r =
-            u->chunked.Feed(std::string_view(p, n), [&](std::string_view d) {
+        http1::ChunkedDecoder::Result r = u->chunked.Feed(
+            std::string_view(p, n),
+            [&](std::string_view d) {
               ClientResponseData(ex, d.data(), d.size(), ShareBuffer(bid, d.size(), taken));
+            },
+            [&](std::string_view t) {
+              if (ex->stream) u->trailers.append(t);  // (an HTTP/1.0 client gets none)
             });
         if (r.error) {
           UpstreamFailed(u, 502);
@@ -364,6 +373,7 @@ size_t WorkerImpl::TakeResponseBody(UpstreamConn* u, const char* p, size_t n, in
         }
         ex->resp_bytes += r.consumed;
         if (r.done) {
+          if (!u->trailers.empty()) ClientResponseTrailers(ex, &u->trailers);
           if (r.consumed < n) u->keep_alive = false;
           UpstreamResponseDone(u);
         } else if (ClientFull(ex)) {
@@ -390,7 +400,7 @@ size_t WorkerImpl::TakeResponseBody(UpstreamConn* u, const char* p, size_t n, in
       break;
   }
   if (take > 0) {
-    if (ClientResponseData(ex, p, take, bid)) *taken = true;
+    if (ClientResponseData(ex, p, take, bid, done)) *taken = true;
     ex->resp_bytes += take;
   }
   if (done) {

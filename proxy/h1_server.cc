@@ -44,6 +44,11 @@ void WorkerImpl::ClientSent(ClientConn* c) {
 // The client's queue drained below half: the backend is read again, and a pipelined request
 // that waited goes on.
 void WorkerImpl::ClientCaughtUp(ClientConn* c) {
+  if (c->h2) {  // reading resumes, and the streams' responses that waited move on
+    ResumeRecv(c);
+    H2PumpAll(c);
+    return;
+  }
   if (c->ex.up) UnthrottleUpstream(c->ex.up);
   if (c->pipeline_wait) {
     c->pipeline_wait = false;
@@ -55,6 +60,7 @@ void WorkerImpl::ClientCaughtUp(ClientConn* c) {
 // Handles bytes read from a client. `bid` >= 0: the bytes are in that provided buffer, which
 // this function either hands to a send or returns to the ring.
 void WorkerImpl::ClientInput(ClientConn* c, char* p, size_t n, int32_t bid) {
+  if (c->h2c_possible && H2cPreface(c, p, n, bid)) return;
   bool buffer_taken = false;
   while (n > 0 && !c->closing) {
     switch (c->req) {
@@ -121,6 +127,44 @@ void WorkerImpl::ClientInput(ClientConn* c, char* p, size_t n, int32_t bid) {
     }
   }
   if (bid >= 0 && !buffer_taken) ring_.Return(static_cast<uint16_t>(bid));
+}
+
+// The first bytes of a plaintext connection on a listener with h2c: the HTTP/2 client preface
+// makes it an HTTP/2 connection (prior knowledge, RFC 9113 section 3.3); anything else is
+// HTTP/1. True when the bytes were taken (the preface, or a prefix of it kept to decide).
+bool WorkerImpl::H2cPreface(ClientConn* c, char* p, size_t n, int32_t bid) {
+  std::string_view seen(p, n);
+  if (!c->in.empty()) {
+    c->in.append(p, n);
+    seen = c->in;
+  }
+  switch (h2::MatchClientPreface(seen)) {
+    case h2::PrefaceStatus::kNeedMore:
+      if (c->in.empty()) c->in.assign(p, n);
+      if (bid >= 0) ring_.Return(static_cast<uint16_t>(bid));
+      return true;
+    case h2::PrefaceStatus::kMatch:
+      StartH2(c);
+      if (!c->in.empty()) {
+        std::string bytes = std::move(c->in);
+        c->in.clear();
+        if (bid >= 0) ring_.Return(static_cast<uint16_t>(bid));
+        H2Input(c, bytes.data(), bytes.size(), -1);
+      } else {
+        H2Input(c, p, n, bid);
+      }
+      return true;
+    case h2::PrefaceStatus::kMismatch:
+      break;
+  }
+  c->h2c_possible = false;
+  if (c->in.empty()) return false;
+  // Bytes kept while undecided: they and these are one HTTP/1 stream, parsed from the arena.
+  std::string bytes = std::move(c->in);
+  c->in.clear();
+  if (bid >= 0) ring_.Return(static_cast<uint16_t>(bid));
+  ClientInput(c, bytes.data(), bytes.size(), -1);
+  return true;
 }
 
 // The client must read what is queued before its next request is started: stop reading it
@@ -381,16 +425,24 @@ void WorkerImpl::ClientInputEnded(ClientConn* c) {
 
 // ---- The client side of an exchange, as the exchange and the upstream side see it ----------
 
-bool WorkerImpl::ClientTakesChunked(const Exchange* ex) const { return !ex->client->http10; }
-bool WorkerImpl::ClientFull(const Exchange* ex) const { return Backlogged(ex->client); }
-uint64_t WorkerImpl::ClientCharged(const Exchange* ex) const { return Charged(ex->client); }
+// (An HTTP/2 stream gets its body's data only: DATA frames carry no chunked framing.)
+bool WorkerImpl::ClientTakesChunked(const Exchange* ex) const {
+  return ex->stream == nullptr && !ex->client->http10;
+}
+bool WorkerImpl::ClientFull(const Exchange* ex) const {
+  return ex->stream ? H2Full(ex->stream) : Backlogged(ex->client);
+}
+uint64_t WorkerImpl::ClientCharged(const Exchange* ex) const {
+  return ex->stream ? ex->stream->pending.charged() : Charged(ex->client);
+}
 bool WorkerImpl::RequestComplete(const Exchange* ex) const {
-  return ex->client->req != ReqState::kBody;
+  return ex->stream ? ex->stream->req_done : ex->client->req != ReqState::kBody;
 }
 
 // An interim (1xx) response. 100 Continue is not relayed: ringway answered Expect itself. An
 // HTTP/1.0 client gets none.
 void WorkerImpl::ClientInterim(Exchange* ex, const http1::ResponseHead& resp) {
+  if (ex->stream) return H2Interim(ex->stream, resp);
   ClientConn* c = ex->client;
   if (c->http10 || resp.status == 100) return;
   std::string* s = AcquireString();
@@ -402,6 +454,7 @@ void WorkerImpl::ClientInterim(Exchange* ex, const http1::ResponseHead& resp) {
 // byte tunnel between the client and `u`.
 void WorkerImpl::ClientResponseHead(Exchange* ex, UpstreamConn* u, const http1::ResponseHead& resp,
                                     bool tunnel) {
+  if (ex->stream) return H2ResponseHead(ex->stream, u, resp);
   ClientConn* c = ex->client;
   const bool client_keep_alive = c->keep_alive && !c->close_after && !draining_ &&
                                  u->body != BodyKind::kUntilClose && !tunnel && !u->dechunk &&
@@ -433,13 +486,15 @@ void WorkerImpl::ClientResponseHead(Exchange* ex, UpstreamConn* u, const http1::
   if (c->read_eof && Idle(u)) UpstreamDrained(u);
 }
 
-bool WorkerImpl::ClientResponseData(Exchange* ex, const char* p, size_t n, int32_t bid) {
+bool WorkerImpl::ClientResponseData(Exchange* ex, const char* p, size_t n, int32_t bid, bool last) {
+  if (ex->stream) return H2ResponseData(ex->stream, p, n, bid, last);
   return Queue(ex->client, p, n, bid);
 }
 
 // The whole response is queued. A backend that answered before the request body ended gets
 // its response forwarded, and the connection closes after it (the rest of the body unread).
 void WorkerImpl::ClientResponseDone(Exchange* ex) {
+  if (ex->stream) return H2ResponseDone(ex->stream);
   ClientConn* c = ex->client;
   if (c->req == ReqState::kBody) {
     c->close_after = true;
@@ -448,6 +503,12 @@ void WorkerImpl::ClientResponseDone(Exchange* ex) {
   ex->resp = RespState::kDone;
   ResumeRecv(c);
   if (c->req == ReqState::kDone) FinishExchange(c);
+}
+
+// The trailer section of a chunked response the client did not take chunked ("name: value"
+// lines): an HTTP/2 client gets it as a HEADERS frame after the data.
+void WorkerImpl::ClientResponseTrailers(Exchange* ex, std::string* trailers) {
+  if (ex->stream) ex->stream->trailers.swap(*trailers);
 }
 
 // The backend ended a tunnel: the client gets what is queued, then the close.
@@ -462,12 +523,37 @@ void WorkerImpl::ClientTunnelEnded(Exchange* ex) {
 
 // No response byte went out: ringway's own error response instead.
 void WorkerImpl::ClientFail(Exchange* ex, uint16_t status) {
+  if (ex->stream) return H2LocalReply(ex->stream, status);
   RespondError(ex->client, status, ex->client->req == ReqState::kBody);
+}
+
+void WorkerImpl::ClientRedirect(Exchange* ex, std::string_view method, std::string_view host,
+                                std::string_view target, const config::Server& srv) {
+  if (ex->stream == nullptr) return RespondRedirect(ex->client, method, host, target, srv);
+  // The same Location as for HTTP/1 (see RespondRedirect).
+  if (host.empty()) host = srv.server_names.empty() ? std::string_view() : srv.server_names[0];
+  if (host.empty() || host[0] == '*') return H2LocalReply(ex->stream, 400);
+  if (size_t colon = host.rfind(':');
+      colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  std::string location = "https://";
+  location.append(host);
+  if (target.empty() || target[0] == '?' || target == "*") location.push_back('/');
+  if (target != "*") location.append(target);
+  H2LocalReply(ex->stream, method == "GET" || method == "HEAD" ? 301 : 308, location);
+}
+
+// The upstream connection's queue drained below half: the client side may send again.
+void WorkerImpl::ClientUpstreamDrained(Exchange* ex) {
+  if (ex->stream) return H2Credit(ex->stream);
+  ResumeRecv(ex->client);
 }
 
 // Takes back a response head (and what followed) queued in this loop turn: none of it has
 // reached the kernel yet. False when it cannot be.
 bool WorkerImpl::ClientTakeBack(Exchange* ex) {
+  if (ex->stream) return false;  // the head is HPACK-encoded: the table has moved on
   ClientConn* c = ex->client;
   if (ex->resp != RespState::kStreaming || ex->resp_turn != turn_ ||
       !c->sendq.DropFrom(ex->resp_mark, [&](const SendPiece& p) { ReleasePiece(p); })) {
@@ -479,6 +565,15 @@ bool WorkerImpl::ClientTakeBack(Exchange* ex) {
 }
 
 // The response cannot be finished: the truncation is made visible with a reset.
-void WorkerImpl::ClientAbort(Exchange* ex) { ResetConn(ex->client); }
+void WorkerImpl::ClientAbort(Exchange* ex) {
+  if (ex->stream == nullptr) return ResetConn(ex->client);
+  H2Stream* s = ex->stream;
+  if (s->finished) return;
+  if (s->ex.up) AbortUpstream(s->ex.up);
+  ex->client->h2->session.ResetStream(s->id, h2::ErrorCode::kInternalError);
+  s->end_sent = true;
+  s->req_done = true;
+  H2Finish(s);
+}
 
 }  // namespace ringway::proxy

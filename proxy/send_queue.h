@@ -86,6 +86,14 @@ class SendQueue {
     return true;
   }
 
+  // The first piece's unsent part (its data and length past any offset). The queue is not empty.
+  SendPiece Front() const {
+    SendPiece p = pieces_[head_];
+    p.data += offset_;
+    p.len -= offset_;
+    return p;
+  }
+
   // Fills iov with the unsent bytes of up to kMaxIov pieces; returns the count.
   int Gather(iovec* iov) const {
     int n = 0;

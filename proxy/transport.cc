@@ -247,6 +247,9 @@ void WorkerImpl::PlainInput(Conn* c, char* p, size_t n, int32_t bid) {
     case ConnKind::kH1Server:
       ClientInput(static_cast<ClientConn*>(c), p, n, bid);
       break;
+    case ConnKind::kH2Server:
+      H2Input(static_cast<ClientConn*>(c), p, n, bid);
+      break;
   }
 }
 
@@ -260,6 +263,9 @@ void WorkerImpl::PlainEof(Conn* c, int res, bool close_notify) {
     case ConnKind::kH1Server:
       ClientEof(static_cast<ClientConn*>(c), res == 0 && !close_notify);
       break;
+    case ConnKind::kH2Server:  // an HTTP/2 client ends with GOAWAY; its FIN ends everything
+      CloseConn(c);
+      break;
   }
 }
 
@@ -269,6 +275,8 @@ void WorkerImpl::TlsEstablished(Conn* c) {
            static_cast<int>(c->tls->version().size()), c->tls->version().data(),
            c->tls->resumed() ? "resumed" : "full handshake",
            c->tls->alpn().empty() ? "" : " with ALPN");
+    auto* cc = static_cast<ClientConn*>(c);
+    if (c->tls->alpn() == "h2" && cfg_.listeners[cc->listener].http2) StartH2(cc);
     return;
   }
   UpstreamReady(static_cast<UpstreamConn*>(c));  // the request waited for the handshake
@@ -384,7 +392,7 @@ void WorkerImpl::OnSend(Conn* c, int res) {
     if (c->upstream) {
       auto* u = static_cast<UpstreamConn*>(c);
       DisarmSendTimer(u);  // a tunnel's backend caught up
-      if (u->ex) ResumeRecv(u->ex->client);
+      if (u->ex) ClientUpstreamDrained(u->ex);
     } else {
       ClientCaughtUp(static_cast<ClientConn*>(c));
     }
@@ -430,6 +438,7 @@ void WorkerImpl::CloseConn(Conn* c) {
   if (!c->upstream) {
     auto* cc = static_cast<ClientConn*>(c);
     if (cc->ex.up) AbortUpstream(cc->ex.up);
+    if (cc->h2) H2DropStreams(cc);
     --live_clients_;
   } else {
     auto* u = static_cast<UpstreamConn*>(c);

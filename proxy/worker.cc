@@ -44,6 +44,11 @@ WorkerImpl::WorkerImpl(std::shared_ptr<const Snapshot> snap, uint32_t index, std
   timers_.emplace_back(new core::TimerList(kTimerPoolIdle, kPoolIdleMs));
   timers_.emplace_back(new core::TimerList(kTimerSend, t.client_send_ms));
   timers_.emplace_back(new core::TimerList(kTimerTunnel, t.tunnel_ms));
+  // HTTP/2 streams' deadlines are checked this often: a quarter of the shorter one, within
+  // 50 ms .. 1 s.
+  timers_.emplace_back(new core::TimerList(
+      kTimerH2Streams,
+      std::clamp<uint32_t>(std::min(t.client_body_ms, t.client_send_ms) / 4, 50, 1000)));
   limits_.max_request_line = cfg_.limits.max_request_line;
   limits_.max_head = cfg_.limits.max_header_size;
   limits_.max_fields = cfg_.limits.max_headers;
@@ -68,6 +73,7 @@ WorkerImpl::WorkerImpl(std::shared_ptr<const Snapshot> snap, uint32_t index, std
     r.budget = balance::RetryBudget(u.retry.budget_percent, u.retry.min_retries);
   }
   high_water_ = 8ull * cfg_.buffers.size;
+  h2_limits_ = MakeH2Limits();
 }
 
 WorkerImpl::~WorkerImpl() {
@@ -97,6 +103,14 @@ absl::Status WorkerImpl::Init() {
   return absl::OkStatus();
 }
 
+void WorkerImpl::TickH2Sessions() {
+  for (ClientConn* c : std::vector<ClientConn*>(clients_.begin(), clients_.end())) {
+    if (!c->h2 || c->closing) continue;
+    if (!c->h2->session.Tick(now_ms_).ok) c->h2->failed = true;
+    H2AfterEvents(c);
+  }
+}
+
 void WorkerImpl::Drain() {
   uint64_t one = 1;
   ssize_t w = write(wake_fd_, &one, sizeof(one));
@@ -120,6 +134,7 @@ uint64_t WorkerImpl::Run() {
     ReapCompletions();
     RunDeferred();
     ExpireTimers();
+    if (draining_) TickH2Sessions();  // the shutdown's second GOAWAY has a time bound
     FlushSends();
     if (draining_) {
       if (live_clients_ == 0) break;
@@ -206,6 +221,10 @@ void WorkerImpl::OnTimer(Conn* c, size_t kind) {
     case kTimerHeader:
     case kTimerBody: {
       auto* cc = static_cast<ClientConn*>(c);
+      if (cc->h2) {  // no request within client_header of the handshake (or the preface)
+        H2IdleClose(cc);
+        break;
+      }
       if (cc->req == ReqState::kIdle && cc->in.empty()) {
         CloseConn(cc);
       } else if (cc->ex.resp == RespState::kNone || cc->ex.resp == RespState::kWaiting) {
@@ -236,6 +255,9 @@ void WorkerImpl::OnTimer(Conn* c, size_t kind) {
              static_cast<ClientConn*>(c)->peer_ip);
       ResetConn(c);
       break;
+    case kTimerH2Streams:
+      H2CheckStreams(static_cast<ClientConn*>(c));
+      break;
     case kTimerTunnel:
       RW_LOG(LogLevel::kDebug, "client %s: tunnel idle for %u ms; closed",
              static_cast<ClientConn*>(c)->peer_ip, cfg_.timeouts.tunnel_ms);
@@ -244,6 +266,10 @@ void WorkerImpl::OnTimer(Conn* c, size_t kind) {
     case kTimerKeepalive:
       if (!Idle(c)) {  // the last response is still going out: its send deadline governs
         ArmTimer(c, kTimerKeepalive);
+        break;
+      }
+      if (!c->upstream && static_cast<ClientConn*>(c)->h2) {  // GOAWAY first
+        H2IdleClose(static_cast<ClientConn*>(c));
         break;
       }
       CloseConn(c);
@@ -337,7 +363,9 @@ void WorkerImpl::OnWake(int res) {
     }
     // Idle keep-alive connections go now; busy ones close after their response.
     for (ClientConn* c : std::vector<ClientConn*>(clients_.begin(), clients_.end())) {
-      if (c->req == ReqState::kIdle && c->in.empty() && Idle(c)) {
+      if (c->h2) {  // GOAWAY in two steps; the streams in flight finish
+        if (!c->closing) H2Shutdown(c);
+      } else if (c->req == ReqState::kIdle && c->in.empty() && Idle(c)) {
         CloseConn(c);
       } else {
         c->close_after = true;
@@ -391,6 +419,7 @@ void WorkerImpl::NewClient(int fd, uint32_t listener) {
   c->fd = fd;
   c->listener = listener;
   c->ex.client = c;
+  c->h2c_possible = cfg_.listeners[listener].h2c;  // (TLS connections: ALPN decides instead)
   core::SetNoDelay(fd);
   if (core::PeerIp(fd, c->peer_ip, sizeof(c->peer_ip)) == 0) strcpy(c->peer_ip, "-");
   c->list_pos = clients_.size();
@@ -400,6 +429,7 @@ void WorkerImpl::NewClient(int fd, uint32_t listener) {
       set && listener < set->listeners.size() && set->listeners[listener]) {
     c->tls_ctx = set->listeners[listener];
     c->tls = std::make_unique<tls::Session>(c->tls_ctx->default_ctx());
+    c->h2c_possible = false;
     if (!c->tls->ok()) {
       RW_LOG(LogLevel::kWarn, "worker %u: cannot create a TLS session (out of memory?)", index_);
       CloseConn(c);
@@ -422,6 +452,7 @@ uint64_t WorkerImpl::CloseAllClients() {
 }
 
 void WorkerImpl::FreeClosed() {
+  FreeDeadStreams();
   if (closing_.empty()) return;
   size_t keep = 0;
   for (size_t i = 0; i < closing_.size(); ++i) {

@@ -54,6 +54,7 @@
 #include "proto/http1_writer.h"
 #include "proxy/access_log.h"
 #include "proxy/conn.h"
+#include "proxy/h2_conn.h"
 #include "proxy/send_queue.h"
 #include "proxy/worker.h"
 #include "tls/tls.h"
@@ -63,6 +64,8 @@ namespace ringway::proxy {
 using core::LogLevel;
 
 class WorkerImpl {
+  friend class H2Handler;
+
  public:
   WorkerImpl(std::shared_ptr<const Snapshot> snap, uint32_t index, std::vector<int> fds);
   ~WorkerImpl();
@@ -293,12 +296,54 @@ class WorkerImpl {
   void ClientInterim(Exchange* ex, const http1::ResponseHead& resp);
   void ClientResponseHead(Exchange* ex, UpstreamConn* u, const http1::ResponseHead& resp,
                           bool tunnel);
-  bool ClientResponseData(Exchange* ex, const char* p, size_t n, int32_t bid);
+  bool ClientResponseData(Exchange* ex, const char* p, size_t n, int32_t bid, bool last = false);
   void ClientResponseDone(Exchange* ex);
+  void ClientResponseTrailers(Exchange* ex, std::string* trailers);  // may take *trailers
   void ClientTunnelEnded(Exchange* ex);
   void ClientFail(Exchange* ex, uint16_t status);
   bool ClientTakeBack(Exchange* ex);
   void ClientAbort(Exchange* ex);
+  void ClientRedirect(Exchange* ex, std::string_view method, std::string_view host,
+                      std::string_view target, const config::Server& srv);
+  void ClientUpstreamDrained(Exchange* ex);
+  bool RouteExchange(Exchange* ex, uint32_t listener, bool tls, const http1::RequestHead& req,
+                     std::string_view host, std::string_view path);
+  void PickAndConnect(Exchange* ex);
+
+  // ---- HTTP/2 client connections (h2_server.cc) ---------------------------------------
+
+  h2::SessionLimits MakeH2Limits() const;
+  void StartH2(ClientConn* c);
+  bool H2cPreface(ClientConn* c, char* p, size_t n, int32_t bid);
+  void H2Flush(ClientConn* c);
+  void H2Input(ClientConn* c, char* p, size_t n, int32_t bid);
+  void H2AfterEvents(ClientConn* c);
+  void H2CloseAfterFlush(ClientConn* c);
+  void H2IdleClose(ClientConn* c);
+  void H2Shutdown(ClientConn* c);
+  void H2DropStreams(ClientConn* c);
+  H2Stream* H2Find(ClientConn* c, uint32_t id);
+  void H2Request(ClientConn* c, uint32_t id, const h2::Request& req, bool end_stream);
+  void H2Data(ClientConn* c, uint32_t id, std::string_view data, bool end_stream);
+  void H2Trailers(ClientConn* c, uint32_t id, std::span<const hpack::HeaderField> fields);
+  void H2StreamClosed(ClientConn* c, uint32_t id, h2::ErrorCode code, bool by_peer);
+  void H2SendWindow(ClientConn* c, uint32_t id);
+  void H2Rejected(ClientConn* c, uint32_t id, uint16_t status, const char* detail);
+  void H2ResponseHead(H2Stream* s, UpstreamConn* u, const http1::ResponseHead& resp);
+  void H2Interim(H2Stream* s, const http1::ResponseHead& resp);
+  bool H2ResponseData(H2Stream* s, const char* p, size_t n, int32_t bid, bool last);
+  void H2ResponseDone(H2Stream* s);
+  bool H2SendTrailers(H2Stream* s);
+  void H2CheckStreams(ClientConn* c);
+  void H2Pump(H2Stream* s);
+  void H2PumpAll(ClientConn* c);
+  void H2LocalReply(H2Stream* s, uint16_t status, std::string_view location = {});
+  void H2Finish(H2Stream* s);
+  void H2Retire(H2Stream* s);
+  void H2Credit(H2Stream* s);
+  bool H2Full(const H2Stream* s) const;
+  void FreeDeadStreams();
+  void TickH2Sessions();
 
   // ---- Upstream side ---------------------------------------------------------------------
 
@@ -336,6 +381,7 @@ class WorkerImpl {
   static void AddHsts(const config::Server& srv, const http1::ResponseHead& resp,
                       std::string* head);
   void AddStickyCookie(const Exchange* ex, UpstreamConn* u, std::string* head);
+  bool StickyCookie(const Exchange* ex, const UpstreamConn* u, std::string* value);
   size_t TakeResponseBody(UpstreamConn* u, const char* p, size_t n, int32_t bid, bool* taken);
   void UpstreamResponseDone(UpstreamConn* u);
   void UpstreamEof(UpstreamConn* u, int res);
@@ -377,6 +423,14 @@ class WorkerImpl {
     bool latency = false;  // the balancer uses latencies: measure them
   };
   std::vector<UpstreamRuntime> ups_;
+  // HTTP/2.
+  h2::SessionLimits h2_limits_;
+  std::vector<H2Stream*> dead_streams_;  // finished this turn; freed in FreeClosed
+  std::vector<http1::Field> h2_fields_;  // an HTTP/2 request's fields, as HTTP/1 ones
+  std::string h2_cookie_;                // its cookie crumbs joined
+  std::vector<hpack::HeaderField> h2_resp_fields_;
+  std::string h2_sticky_;
+  std::vector<H2Stream*> h2_ready_;
   std::vector<ClientConn*> clients_;
   std::vector<Conn*> closing_;
   std::vector<Conn*> starved_;

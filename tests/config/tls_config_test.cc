@@ -40,7 +40,7 @@ TEST(TlsConfig, GlobalTlsTerminatesOnGlobalPort) {
   EXPECT_EQ(t.ca, "/ca.pem");
   EXPECT_FALSE(t.client_cert_optional);
   EXPECT_EQ(t.min_version, TlsVersion::k12);
-  EXPECT_EQ(t.alpn, (std::vector<std::string>{"http/1.1"}));
+  EXPECT_EQ(t.alpn, (std::vector<std::string>{"h2", "http/1.1"}));  // h2 preferred
   EXPECT_TRUE(t.session_tickets);
   EXPECT_EQ(t.ticket_rotation_ms, 3'600'000u);
 }
@@ -98,8 +98,9 @@ TEST(TlsConfig, Errors) {
   EXPECT_THAT(ErrorOf(With("global:\n  port: 443\n  tls: {cert: /c, key: /k, min_version: "
                            "\"1.1\"}\n")),
               HasSubstr("TLS 1.0 and 1.1 are not offered"));
-  EXPECT_THAT(ErrorOf(With("global:\n  port: 443\n  tls: {cert: /c, key: /k, alpn: [h2]}\n")),
-              HasSubstr("'h2' in 'alpn' of global.tls is not a protocol ringway speaks yet"));
+  EXPECT_THAT(ErrorOf(With("global:\n  port: 443\n  tls: {cert: /c, key: /k, alpn: [spdy/3]}\n")),
+              HasSubstr("'spdy/3' in 'alpn' of global.tls is not a protocol ringway speaks; use "
+                        "\"h2\" and \"http/1.1\""));
   EXPECT_THAT(ErrorOf(With("global:\n  port: 443\n  tls: {cert: /c, key: /k, ticket_rotation: "
                            "10ms}\n")),
               HasSubstr("ticket_rotation"));
@@ -112,6 +113,50 @@ TEST(TlsConfig, Errors) {
   EXPECT_THAT(ErrorOf(With("global:\n  port: 443\n  tls: {cert: /c, key: /k, ocsp: /o}\n")),
               HasSubstr("test.yaml:3:34: 'ocsp' in global.tls: OCSP stapling is not supported "
                         "yet"));
+}
+
+// HTTP/2: on by default (h2 first in ALPN, h2c recognised); each listener can turn it off; an
+// ALPN list written out is kept as written; global.http2 tunes the session.
+TEST(TlsConfig, Http2Switches) {
+  Config cfg = MustLoad(With(R"yaml(global:
+  http2: {max_concurrent_streams: 20, initial_window: 128k, connection_window: 4m,
+          max_frame_size: 32k, max_rapid_resets: 50, glitch_budget: 300}
+listeners:
+  - {name: a, bind: "127.0.0.1:8443", tls: {cert: /a.pem, key: /a.key}}
+  - {name: b, bind: "127.0.0.1:8444", http2: false, tls: {cert: /a.pem, key: /a.key}}
+  - {name: c, bind: "127.0.0.1:8445", tls: {cert: /a.pem, key: /a.key, alpn: ["http/1.1"]}}
+  - {name: d, bind: "127.0.0.1:8080", h2c: false}
+  - {name: e, bind: "127.0.0.1:8081"}
+)yaml"));
+  ASSERT_EQ(cfg.listeners.size(), 5u);
+  EXPECT_EQ(cfg.listeners[0].tls.alpn, (std::vector<std::string>{"h2", "http/1.1"}));
+  EXPECT_TRUE(cfg.listeners[0].http2);
+  EXPECT_EQ(cfg.listeners[1].tls.alpn, (std::vector<std::string>{"http/1.1"}));
+  EXPECT_FALSE(cfg.listeners[1].http2);
+  EXPECT_EQ(cfg.listeners[2].tls.alpn, (std::vector<std::string>{"http/1.1"}));
+  EXPECT_FALSE(cfg.listeners[3].h2c);
+  EXPECT_TRUE(cfg.listeners[4].h2c);
+  EXPECT_EQ(cfg.http2.max_concurrent_streams, 20u);
+  EXPECT_EQ(cfg.http2.initial_window, 128u * 1024);
+  EXPECT_EQ(cfg.http2.connection_window, 4u << 20);
+  EXPECT_EQ(cfg.http2.max_frame_size, 32u * 1024);
+  EXPECT_EQ(cfg.http2.max_rapid_resets, 50u);
+  EXPECT_EQ(cfg.http2.glitch_budget, 300u);
+
+  const Config defaults = MustLoad(With("global:\n  port: 8080\n"));
+  EXPECT_EQ(defaults.http2.max_concurrent_streams, 100u);
+  EXPECT_EQ(defaults.http2.initial_window, 65535u);
+
+  EXPECT_THAT(ErrorOf(With("listeners:\n  - {name: a, bind: \"127.0.0.1:8443\", http2: false, "
+                           "tls: {cert: /a, key: /k, alpn: [h2]}}\n")),
+              HasSubstr("has http2: false, and its tls.alpn offers \"h2\""));
+  EXPECT_THAT(ErrorOf(With("global:\n  http2: {initial_window: 100}\n")),
+              HasSubstr("initial_window"));
+  EXPECT_THAT(ErrorOf(With("global:\n  http2: {max_frame_size: 16m}\n")),
+              HasSubstr("max_frame_size"));
+  EXPECT_THAT(ErrorOf(With("global:\n  http2: {streams: 5}\n")), HasSubstr("streams"));
+  EXPECT_THAT(ErrorOf(With("listeners:\n  - {name: a, bind: \"127.0.0.1:80\", h2c: maybe}\n")),
+              HasSubstr("h2c"));
 }
 
 TEST(TlsConfig, MinVersionSpellings) {

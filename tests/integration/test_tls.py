@@ -320,14 +320,16 @@ class TlsTestCase(harness.ProxyTest):
         cls.certs = certs()
 
     def start_tls(self, tls=None, plain=False, servers=None, upstreams=None, workers=1,
-                  backend=True, timeouts=None):
-        """A TLS listener (self.tls_port) and, with plain=True, a plaintext one
-        (self.plain_port) in front of one backend (self.web); returns the Ringway."""
+                  backend=True, timeouts=None, listener=None):
+        """A TLS listener (self.tls_port, with the keys of `listener` added) and, with
+        plain=True, a plaintext one (self.plain_port) in front of one backend (self.web);
+        returns the Ringway."""
         if backend:
             self.web = self.start_backend("web")
         self.tls_port = self.free_port()
         listeners = [{"name": "tls", "bind": "%s:%d" % (HOST, self.tls_port),
                       "tls": tls if tls is not None else default_tls()}]
+        listeners[0].update(listener or {})
         if plain:
             self.plain_port = self.free_port()
             listeners.append({"name": "plain", "bind": "%s:%d" % (HOST, self.plain_port)})
@@ -468,8 +470,28 @@ class ProtocolTest(TlsTestCase):
         out = self.assertRefused(self.tls_port, "-tls1_2", "-cipher", "AES128-SHA")
         self.assertRegex(out, r"alert handshake failure|alert insufficient security", out)
 
-    def test_alpn(self):
+    def test_alpn_prefers_h2(self):
         self.start_tls()
+        for args, version in ((("-alpn", "h2,http/1.1"), "TLSv1.3"),
+                              (("-alpn", "http/1.1,h2"), "TLSv1.3"),
+                              (("-alpn", "h2"), "TLSv1.3"),
+                              (("-tls1_2", "-alpn", "h2,http/1.1"), "TLSv1.2")):
+            out = self.assertHandshake(self.tls_port, *args, version=version)
+            self.assertIn("ALPN protocol: h2", out, args)
+        out = self.assertHandshake(self.tls_port, "-alpn", "http/1.1", version="TLSv1.3")
+        self.assertIn("ALPN protocol: http/1.1", out)
+        rc, out, err = self.curl_tls("a.test", "/alpn", "-v", "--http2")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("ALPN: server accepted h2", err)
+        self.assertIn("< HTTP/2 200", err)
+        rc, out, err = self.curl_tls("a.test", "/alpn", "-v", "--http1.1")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("ALPN: server accepted http/1.1", err)
+        self.assertEqual(self.web.served("/alpn"), 2)
+
+    def test_alpn(self):
+        """With http2: false the listener offers http/1.1 alone."""
+        self.start_tls(listener={"http2": False})
         out = self.assertHandshake(self.tls_port, "-alpn", "h2,http/1.1", version="TLSv1.3")
         self.assertIn("ALPN protocol: http/1.1", out)
         out = self.assertHandshake(self.tls_port, "-alpn", "h2", version="TLSv1.3")

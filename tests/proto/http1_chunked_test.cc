@@ -90,6 +90,42 @@ TEST(ChunkedDecoder, ValidBodies) {
   }
 }
 
+// The trailer section reaches its consumer whole (final empty line left out), however the
+// body is split, and only the trailer section does.
+TEST(ChunkedDecoder, ReportsTrailerBytesAcrossAnySplit) {
+  const std::string body = "5\r\nhello\r\n0\r\nX-Checksum: abc\r\nX-Other:\t v \r\n\r\nNEXT";
+  const std::string want = "X-Checksum: abc\r\nX-Other:\t v \r\n";
+  for (size_t a = 0; a <= body.size(); ++a) {
+    for (size_t b = a; b <= body.size(); ++b) {
+      ChunkedDecoder dec;
+      std::string data, trailers;
+      size_t consumed = 0;
+      bool done = false;
+      for (auto [from, to] : {std::pair{size_t{0}, a}, {a, b}, {b, body.size()}}) {
+        if (done || from == to) continue;
+        auto r = dec.Feed(
+            std::string_view(body).substr(from, to - from),
+            [&](std::string_view d) { data.append(d); },
+            [&](std::string_view t) { trailers.append(t); });
+        ASSERT_FALSE(r.error) << a << " " << b;
+        consumed += r.consumed;
+        done = r.done;
+      }
+      EXPECT_TRUE(done) << a << " " << b;
+      EXPECT_EQ(consumed, body.size() - 4) << a << " " << b;
+      EXPECT_EQ(data, "hello") << a << " " << b;
+      EXPECT_EQ(trailers, want) << a << " " << b;
+    }
+  }
+  ChunkedDecoder dec;
+  std::string trailers;
+  auto r = dec.Feed(
+      "3\r\nabc\r\n0\r\n\r\n", [](std::string_view) {},
+      [&](std::string_view t) { trailers.append(t); });
+  EXPECT_TRUE(r.done);
+  EXPECT_EQ(trailers, "");
+}
+
 TEST(ChunkedDecoder, StopsAtTheEndOfTheBody) {
   const std::string body = "5\r\nhello\r\n0\r\n\r\n";
   Decoded d = DecodeWhole(body + "GET / HTTP/1.1\r\n\r\n");
