@@ -292,4 +292,10 @@ std::string_view ErrorResponse(uint16_t status, bool close) {
   return kCanned[2 * idx + (close ? 1 : 0)].view();
 }
 
+std::string_view ErrorBody(uint16_t status) {
+  const std::string_view canned = ErrorResponse(status, false);
+  const size_t end = canned.find("\r\n\r\n");
+  return end == std::string_view::npos ? std::string_view() : canned.substr(end + 4);
+}
+
 }  // namespace ringway::http1

@@ -64,6 +64,10 @@ void WriteResponseHead(const ResponseHead& resp, bool client_keep_alive, bool ht
 // requires. The returned bytes are static and live forever.
 std::string_view ErrorResponse(uint16_t status, bool close);
 
+// The body of that response alone ("502 Bad Gateway\n"), for a codec that writes its own head
+// (HTTP/2: content-type text/plain and its content-length).
+std::string_view ErrorBody(uint16_t status);
+
 // The methods a reverse proxy forwards, as the 405 response's Allow field lists them. CONNECT
 // is not among them: ringway does not tunnel.
 inline constexpr std::string_view kAllowedMethods =

@@ -88,12 +88,31 @@ void WorkerImpl::H2Input(ClientConn* c, char* p, size_t n, int32_t bid) {
   h->feed_bid = -1;
   if (bid >= 0 && !h->feed_taken) ring_.Return(static_cast<uint16_t>(bid));
   if (!r.ok) {
-    RW_LOG(LogLevel::kDebug, "client %s: HTTP/2 connection error %.*s: %s", c->peer_ip,
-           static_cast<int>(h2::ErrorCodeName(r.error).size()), h2::ErrorCodeName(r.error).data(),
-           r.detail);
+    if (r.error == h2::ErrorCode::kEnhanceYourCalm) {
+      H2LogAbuse(c, r.detail);
+    } else {
+      RW_LOG(LogLevel::kDebug, "client %s: HTTP/2 connection error %.*s: %s", c->peer_ip,
+             static_cast<int>(h2::ErrorCodeName(r.error).size()),
+             h2::ErrorCodeName(r.error).data(), r.detail);
+    }
     h->failed = true;
   }
   H2AfterEvents(c);
+}
+
+// A client cut for abuse (GOAWAY ENHANCE_YOUR_CALM): one line with what it did, counted by
+// kind, so an operator sees which limit it met.
+void WorkerImpl::H2LogAbuse(ClientConn* c, const char* detail) {
+  const h2::AbuseStats& a = c->h2->session.abuse_stats();
+  std::string counts;
+  for (size_t k = 0; k < a.glitches.size(); ++k) {
+    if (a.glitches[k] == 0) continue;
+    const std::string_view name = h2::GlitchName(static_cast<h2::Glitch>(k));
+    counts.append(" ").append(name).append("=").append(std::to_string(a.glitches[k]));
+  }
+  if (a.rapid_resets) counts.append(" rapid_resets=").append(std::to_string(a.rapid_resets));
+  RW_LOG(LogLevel::kInfo, "client %s: HTTP/2 connection cut (ENHANCE_YOUR_CALM): %s;%s",
+         c->peer_ip, detail, counts.c_str());
 }
 
 // After the session did something: its output joins the send queue, a finished or failed
@@ -514,12 +533,7 @@ void WorkerImpl::H2LocalReply(H2Stream* s, uint16_t status, std::string_view loc
   ClientConn* c = s->ex.client;
   H2State* h = c->h2.get();
   if (s->ex.up) AbortUpstream(s->ex.up);
-  std::string_view body;
-  if (location.empty()) {
-    const std::string_view canned = http1::ErrorResponse(status, false);
-    const size_t end = canned.find("\r\n\r\n");
-    if (end != std::string_view::npos) body = canned.substr(end + 4);
-  }
+  const std::string_view body = location.empty() ? http1::ErrorBody(status) : std::string_view();
   char length[24];
   snprintf(length, sizeof(length), "%zu", body.size());
   h2_resp_fields_.clear();

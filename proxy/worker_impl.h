@@ -335,6 +335,7 @@ class WorkerImpl {
   void H2ResponseDone(H2Stream* s);
   bool H2SendTrailers(H2Stream* s);
   void H2CheckStreams(ClientConn* c);
+  void H2LogAbuse(ClientConn* c, const char* detail);
   void H2Pump(H2Stream* s);
   void H2PumpAll(ClientConn* c);
   void H2LocalReply(H2Stream* s, uint16_t status, std::string_view location = {});

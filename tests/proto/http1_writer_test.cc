@@ -347,6 +347,12 @@ TEST(ErrorResponse, ExactBytes) {
             "Connection: keep-alive\r\n\r\nBad Request\n");
 }
 
+TEST(ErrorResponse, BodyAlone) {
+  EXPECT_EQ(ErrorBody(502), "Bad Gateway\n");
+  EXPECT_EQ(ErrorBody(408), "Request Timeout\n");
+  EXPECT_EQ(ErrorBody(299), "Internal Server Error\n");  // unknown statuses are 500s
+}
+
 TEST(ErrorResponse, MethodNotAllowedListsAllow) {
   EXPECT_EQ(ErrorResponse(405, true),
             "HTTP/1.1 405 Method Not Allowed\r\n"
