@@ -183,6 +183,10 @@ class ServerSession {
   // connection send windows and the peer's SETTINGS_MAX_FRAME_SIZE, 0 before the final head
   // or after END_STREAM. 0 because of a window arms OnSendWindow for the stream.
   uint32_t SendableBytes(uint32_t stream_id);
+  // The DATA bytes the windows let go on the stream now, all frames together: the smaller of
+  // its send window and the connection's (0 when negative or for an unknown stream). Changes
+  // nothing (SendableBytes arms OnSendWindow).
+  uint64_t SendWindow(uint32_t stream_id) const;
   // Debits both windows by n (at most SendableBytes; n = 0 with end_stream ends the stream
   // whatever the windows) and writes the frame header to send right before the n bytes.
   bool PrepareData(uint32_t stream_id, uint32_t n, bool end_stream,

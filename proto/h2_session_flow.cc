@@ -198,6 +198,14 @@ uint32_t ServerSession::SendableBytes(uint32_t stream_id) {
   return static_cast<uint32_t>(w);
 }
 
+uint64_t ServerSession::SendWindow(uint32_t stream_id) const {
+  if (failed_) return 0;
+  const Stream* s = Find(stream_id);
+  if (s == nullptr) return 0;
+  const int64_t w = std::min(s->send_window, conn_send_window_);
+  return w > 0 ? static_cast<uint64_t>(w) : 0;
+}
+
 bool ServerSession::PrepareData(uint32_t stream_id, uint32_t n, bool end_stream,
                                 std::span<char, kFrameHeaderSize> header) {
   if (failed_) return false;

@@ -330,6 +330,10 @@ void WorkerImpl::RunDeferred() {
     for (ClientConn* c : list) {
       --c->inflight;
       c->deferred = false;
+      if (c->h2) {  // budget was freed (a stream ended): the streams that wait for it go on
+        if (!c->closing) H2PumpAll(c);
+        continue;
+      }
       if (c->closing || c->req != ReqState::kIdle) continue;
       if (!c->in.empty()) {
         std::string arena = std::move(c->in);

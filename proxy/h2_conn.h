@@ -36,6 +36,7 @@ struct H2Stream {
   uint64_t uncredited = 0;  // request bytes handed to the backend, not yet given back (window)
   uint64_t rx_ms = 0;       // when the client last sent for this stream (its body deadline)
   uint64_t stalled_ms = 0;  // since when response data waits for a window the client keeps shut
+  uint64_t granted = 0;     // bytes its backend's receive may still bring (H2GrantRecv)
   SendQueue pending;        // response DATA payload waiting for the send window
   std::string trailers;     // the response's trailer section, HTTP/1 lines, sent after `pending`
 };
@@ -64,12 +65,14 @@ struct H2State {
   h2::ServerSession session;
   std::unordered_map<uint32_t, H2Stream*> streams;  // live streams (not finished)
   uint64_t pending_charged = 0;                     // sum of the streams' `pending` charges
+  uint64_t granted = 0;                             // sum of the streams' receive grants
   // The receive buffer being fed: DATA views inside it can share it (bid >= 0).
   const char* feed_base = nullptr;
   size_t feed_len = 0;
   int32_t feed_bid = -1;
   bool feed_taken = false;  // a piece took the feeder's reference
   bool failed = false;      // the session ended (GOAWAY queued): close once it has gone
+  uint32_t pump_turn = 0;   // H2PumpAll's rotation
 };
 
 }  // namespace ringway::proxy

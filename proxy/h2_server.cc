@@ -10,6 +10,9 @@
 // (ConsumeData) only once the backend's queue has room, so a slow backend stalls its stream
 // alone; response bytes wait in the stream's `pending` until the client's window lets them
 // go, and the backend is throttled while they are over the cap.
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -92,8 +95,8 @@ void WorkerImpl::H2Input(ClientConn* c, char* p, size_t n, int32_t bid) {
       H2LogAbuse(c, r.detail);
     } else {
       RW_LOG(LogLevel::kDebug, "client %s: HTTP/2 connection error %.*s: %s", c->peer_ip,
-             static_cast<int>(h2::ErrorCodeName(r.error).size()),
-             h2::ErrorCodeName(r.error).data(), r.detail);
+             static_cast<int>(h2::ErrorCodeName(r.error).size()), h2::ErrorCodeName(r.error).data(),
+             r.detail);
     }
     h->failed = true;
   }
@@ -111,8 +114,8 @@ void WorkerImpl::H2LogAbuse(ClientConn* c, const char* detail) {
     counts.append(" ").append(name).append("=").append(std::to_string(a.glitches[k]));
   }
   if (a.rapid_resets) counts.append(" rapid_resets=").append(std::to_string(a.rapid_resets));
-  RW_LOG(LogLevel::kInfo, "client %s: HTTP/2 connection cut (ENHANCE_YOUR_CALM): %s;%s",
-         c->peer_ip, detail, counts.c_str());
+  RW_LOG(LogLevel::kInfo, "client %s: HTTP/2 connection cut (ENHANCE_YOUR_CALM): %s;%s", c->peer_ip,
+         detail, counts.c_str());
 }
 
 // After the session did something: its output joins the send queue, a finished or failed
@@ -294,9 +297,13 @@ void WorkerImpl::H2Data(ClientConn* c, uint32_t id, std::string_view data, bool 
     Queue(u, line, static_cast<size_t>(len), -1);
   }
   if (n > 0) {
+    // The bytes go out of the receive buffer when the backend's queue is empty (they leave at
+    // once, and the buffer with them); behind bytes still queued they are copied. So a stream
+    // whose backend does not read pins no buffer: its window (initial_window) bounds what it
+    // holds, and the client's DATA cannot empty the ring, however it splits its frames.
     int32_t bid = -1;
     if (h->feed_bid >= 0 && data.data() >= h->feed_base &&
-        data.data() + n <= h->feed_base + h->feed_len) {
+        data.data() + n <= h->feed_base + h->feed_len && u->sendq.empty()) {
       bid = ShareBuffer(h->feed_bid, n, &h->feed_taken);
     }
     Queue(u, data.data(), n, bid);
@@ -425,6 +432,7 @@ bool WorkerImpl::H2ResponseData(H2Stream* s, const char* p, size_t n, int32_t bi
 
 // The response is complete: END_STREAM goes out once `pending` has.
 void WorkerImpl::H2ResponseDone(H2Stream* s) {
+  H2ReleaseGrant(s);  // the backend is done with this stream
   s->resp_end = true;
   s->ex.resp = RespState::kDone;
   H2Pump(s);
@@ -481,7 +489,7 @@ void WorkerImpl::H2Pump(H2Stream* s) {
   Send(c);
   // The backend is read again once the stream's response has room, and the connection's.
   if (s->ex.up && s->ex.up->recv_paused && s->pending.charged() <= high_water_ / 2 &&
-      h->pending_charged <= 4 * high_water_ && !Backlogged(c)) {
+      H2Used(c) + ring_.buffer_size() <= 2 * high_water_ && !Backlogged(c)) {
     UnthrottleUpstream(s->ex.up);
   }
   if (s->end_sent && s->resp_end && s->ex.resp == RespState::kDone) H2Finish(s);
@@ -520,6 +528,12 @@ void WorkerImpl::H2PumpAll(ClientConn* c) {
         (s->ex.up && s->ex.up->recv_paused)) {
       ready.push_back(s);
     }
+  }
+  // Each round starts one stream further, so that while the socket's queue is the limit, the
+  // streams take turns at it rather than the first ones in the table going first every time.
+  if (ready.size() > 1) {
+    const size_t first = c->h2->pump_turn++ % ready.size();
+    std::rotate(ready.begin(), ready.begin() + static_cast<std::ptrdiff_t>(first), ready.end());
   }
   for (H2Stream* s : ready) {
     if (Backlogged(c)) break;
@@ -581,6 +595,8 @@ void WorkerImpl::H2Finish(H2Stream* s) {
 
 void WorkerImpl::H2Retire(H2Stream* s) {
   H2State* h = s->ex.client->h2.get();
+  H2ReleaseGrant(s);
+  ScheduleDeferred(s->ex.client);  // what it held may let a waiting stream go on
   s->finished = true;
   h->pending_charged -= s->pending.charged();
   s->pending.Clear([&](const SendPiece& p) { ReleasePiece(p); });
@@ -597,10 +613,58 @@ void WorkerImpl::H2Credit(H2Stream* s) {
   H2Flush(c);
 }
 
+// Response memory of one client connection, whatever its stream count: its streams' `pending`
+// queues, its socket's queue and what its backends' receives may still bring (grants) stay
+// within twice the queue cap (16 buffers of the default 16 KiB), a stream's `pending` within
+// the cap. A backend is read only with a grant; without one it waits, paused. So a connection
+// pins about as many buffers as an HTTP/1 one, not one receive's worth per stream.
+uint64_t WorkerImpl::H2Used(const ClientConn* c) const {
+  return c->h2->pending_charged + Charged(c) + c->h2->granted;
+}
+
 bool WorkerImpl::H2Full(const H2Stream* s) const {
   const ClientConn* c = s->ex.client;
-  return s->pending.charged() > high_water_ || c->h2->pending_charged > 8 * high_water_ ||
-         Backlogged(c);
+  return s->pending.charged() > high_water_ ||
+         c->h2->pending_charged + Charged(c) >= 2 * high_water_ || Backlogged(c);
+}
+
+// The byte limit of the next receive from the stream's backend (whole buffers), taken from the
+// connection's budget; 0: none left.
+uint32_t WorkerImpl::H2GrantRecv(H2Stream* s) {
+  ClientConn* c = s->ex.client;
+  if (s->finished || c->closing) return ring_.buffer_size();  // (its bytes are dropped)
+  H2ReleaseGrant(s);
+  const uint64_t used = H2Used(c);
+  const uint64_t conn_room = used < 2 * high_water_ ? 2 * high_water_ - used : 0;
+  // A stream reads ahead of the client's windows by two buffers at most: one whose window is
+  // shut holds little, and a handful of such streams cannot take the connection's budget.
+  const uint32_t bs = ring_.buffer_size();
+  const uint64_t mine = s->pending.charged();
+  const uint64_t cap =
+      std::min<uint64_t>(high_water_, c->h2->session.SendWindow(s->id) + 2 * uint64_t{bs});
+  const uint64_t stream_room = mine < cap ? cap - mine : 0;
+  const uint64_t room = std::min(conn_room, stream_room) / bs * bs;
+  if (room == 0) return 0;
+  s->granted = room;
+  c->h2->granted += room;
+  return static_cast<uint32_t>(room);
+}
+
+// A completion of that receive: a buffer of the grant became data (charged to `pending` now),
+// or the receive ended and the rest of the grant goes back.
+void WorkerImpl::H2GrantUsed(H2Stream* s, bool data, bool ended) {
+  if (s->finished) return;
+  if (ended) return H2ReleaseGrant(s);
+  if (data) {
+    const uint64_t k = std::min<uint64_t>(s->granted, ring_.buffer_size());
+    s->granted -= k;
+    s->ex.client->h2->granted -= k;
+  }
+}
+
+void WorkerImpl::H2ReleaseGrant(H2Stream* s) {
+  s->ex.client->h2->granted -= s->granted;
+  s->granted = 0;
 }
 
 // The streams' deadlines, every quarter of the shorter one. A request body that stops coming
@@ -610,8 +674,7 @@ bool WorkerImpl::H2Full(const H2Stream* s) const {
 void WorkerImpl::H2CheckStreams(ClientConn* c) {
   H2State* h = c->h2.get();
   const auto& t = cfg_.timeouts;
-  std::vector<H2Stream*>& due = h2_ready_;
-  due.clear();
+  std::vector<H2Stream*> due;  // (a rare path: its own vector, whatever the calls below do)
   for (auto& [id, s] : h->streams) {
     const bool body_late = !s->req_done && s->uncredited == 0 && s->ex.resp != RespState::kDone &&
                            now_ms_ - s->rx_ms >= t.client_body_ms;
@@ -638,6 +701,16 @@ void WorkerImpl::H2CheckStreams(ClientConn* c) {
     }
   }
   if (window_cut && h->streams.empty()) {
+    // Nothing else runs on it. A client whose kernel still holds what was sent to it reads
+    // nothing at all: it is cut at once (as an HTTP/1 client past client_send), since a GOAWAY
+    // would wait behind those bytes for ever. One that reads gets the GOAWAY.
+    int unsent = 0;
+    if (ioctl(c->fd, SIOCOUTQ, &unsent) == 0 && unsent > 0) {
+      RW_LOG(LogLevel::kDebug, "client %s: reads nothing (%d bytes unread); cut", c->peer_ip,
+             unsent);
+      ResetConn(c);
+      return;
+    }
     h->session.Close(h2::ErrorCode::kNoError, "send timeout");
   }
   H2AfterEvents(c);

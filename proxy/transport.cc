@@ -14,8 +14,21 @@ namespace ringway::proxy {
 
 void WorkerImpl::ArmRecv(Conn* c) {
   if (c->recv_armed || c->recv_paused || c->closing || c->starved || c->read_eof) return;
+  uint32_t limit;
+  if (c->upstream && static_cast<UpstreamConn*>(c)->ex &&
+      static_cast<UpstreamConn*>(c)->ex->stream) {
+    // A backend that feeds an HTTP/2 stream reads only what the client connection's budget
+    // grants it; none left: it waits, paused, until the budget has room (H2PumpAll).
+    limit = H2GrantRecv(static_cast<UpstreamConn*>(c)->ex->stream);
+    if (limit == 0) {
+      c->recv_paused = true;
+      return;
+    }
+  } else {
+    limit = RecvLimit(c);
+  }
   io_uring_sqe* sqe = ring_.GetSqe();
-  ring_.PrepRecv(sqe, c->fd, RecvLimit(c));
+  ring_.PrepRecv(sqe, c->fd, limit);
   io_uring_sqe_set_data64(sqe, Tag(c, Op::kRecv));
   c->recv_armed = true;
   ++c->inflight;
@@ -305,6 +318,10 @@ void WorkerImpl::TlsFailed(Conn* c, const char* why) {
 }
 
 void WorkerImpl::OnRecv(Conn* c, int res, uint32_t flags) {
+  if (c->upstream && static_cast<UpstreamConn*>(c)->ex &&
+      static_cast<UpstreamConn*>(c)->ex->stream) {
+    H2GrantUsed(static_cast<UpstreamConn*>(c)->ex->stream, res > 0, !(flags & IORING_CQE_F_MORE));
+  }
   if (!(flags & IORING_CQE_F_MORE)) {
     c->recv_armed = false;
     --c->inflight;

@@ -336,6 +336,10 @@ class WorkerImpl {
   bool H2SendTrailers(H2Stream* s);
   void H2CheckStreams(ClientConn* c);
   void H2LogAbuse(ClientConn* c, const char* detail);
+  uint32_t H2GrantRecv(H2Stream* s);
+  void H2GrantUsed(H2Stream* s, bool data, bool ended);
+  void H2ReleaseGrant(H2Stream* s);
+  uint64_t H2Used(const ClientConn* c) const;
   void H2Pump(H2Stream* s);
   void H2PumpAll(ClientConn* c);
   void H2LocalReply(H2Stream* s, uint16_t status, std::string_view location = {});

@@ -1057,6 +1057,12 @@ class ShutdownTest(H2Test):
         self.assertEqual((slow.status, bytes(slow.body)), (200, b"slow 1200 from web\n"), slow)
         self.assertTrue(all(code == NO_ERROR for _, code in c.goaways), c.goaways)
         self.assertTrue(c.wait_closed(5), "the connection stayed open after its streams")
+        # Two steps (RFC 9113 section 6.8): 2^31-1 first, then, a round trip later (the PING
+        # this client acknowledged), the last stream ringway processed.
+        print("    all GOAWAY frames: %r" % c.goaways, flush=True)
+        self.assertEqual(len(c.goaways), 2, c.goaways)
+        self.assertEqual(c.goaways[0][0], 2 ** 31 - 1, c.goaways)
+        self.assertEqual(c.goaways[1][0], slow.sid, c.goaways)
         self.assertEqual(rw.wait(timeout=10), 0, rw.logs())
 
 

@@ -84,6 +84,25 @@ TEST(Flow, SendableBytesRespectsWindows) {
   EXPECT_TRUE(c.session.PrepareData(1, 0, true, hdr));
 }
 
+// SendWindow: the windows as they are, not capped by the frame size, never negative, and without
+// arming OnSendWindow.
+TEST(Flow, SendWindowIsTheSmallerWindow) {
+  TestClient c;
+  c.Handshake({{SettingId::kInitialWindowSize, 200000}});
+  ASSERT_TRUE(c.Feed(c.Get(1)).ok);
+  EXPECT_EQ(c.session.SendWindow(1), 65535u);  // the connection's window is the smaller
+  ASSERT_TRUE(c.Feed(c.WindowUpdate(0, 1 << 20)).ok);
+  EXPECT_EQ(c.session.SendWindow(1), 200000u);
+  EXPECT_EQ(c.session.SendWindow(3), 0u);  // no such stream
+  Respond(c, 1);
+  EXPECT_EQ(SendBody(c, 1, 1 << 20), 200000u);
+  EXPECT_EQ(c.session.SendWindow(1), 0u);
+  ASSERT_TRUE(c.Feed(c.Settings({{SettingId::kInitialWindowSize, 1000}})).ok);
+  EXPECT_EQ(c.session.SendWindow(1), 0u);  // -199000: reported as none
+  ASSERT_TRUE(c.Feed(c.WindowUpdate(1, 199500)).ok);
+  EXPECT_EQ(c.session.SendWindow(1), 500u);
+}
+
 TEST(Flow, SendableBytesCappedByFrameSize) {
   TestClient c;
   c.Handshake({{SettingId::kMaxFrameSize, 20000}, {SettingId::kInitialWindowSize, 1 << 20}});
