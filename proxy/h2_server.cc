@@ -223,13 +223,18 @@ void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, b
   s->chunked_up = req.has_body && !req.content_length;
 
   // The HTTP/1.1 head for the backend: Host from :authority first, the cookie crumbs joined
-  // into one field, te and expect left out (ringway answers nothing on the client's behalf
-  // that an HTTP/2 client could wait for), a body of unknown length sent chunked.
+  // into one field, te and expect left out (ringway answers 100-continue itself, as for
+  // HTTP/1.1), a body of unknown length sent chunked.
   h2_fields_.clear();
   h2_fields_.push_back({"Host", host});
   bool cookies = false;
+  bool expect_continue = false;
   for (const hpack::HeaderField& f : req.fields) {
-    if (f.name == "host" || f.name == "te" || f.name == "expect") continue;
+    if (f.name == "expect") {
+      expect_continue = expect_continue || http1::EqualsIgnoreCase(f.value, "100-continue");
+      continue;
+    }
+    if (f.name == "host" || f.name == "te") continue;
     if (f.name == "cookie") {
       cookies = true;
       continue;
@@ -256,6 +261,10 @@ void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, b
                       : *req.content_length ? BodyKind::kContentLength
                                             : BodyKind::kNone;
   if (!RouteExchange(ex, c->listener, c->tls != nullptr, head, host, req.path)) return;
+  if (expect_continue && req.has_body) {  // the client may send its body now
+    h->session.SubmitResponse(id, h2::Response(100), false);
+    H2Flush(c);
+  }
   ex->up_head.clear();
   http1::WriteRequestHead(
       head,

@@ -639,6 +639,26 @@ class RequestMappingTest(H2Test):
         self.assertEqual((info["body_length"], info["body_sha256"]), (n, pattern_sha(n)))
         self.assertEqual(info["trailers"], [], info)
 
+    def test_expect_100_continue_answered_by_ringway(self):
+        """A client that waits for 100 before its body gets it from ringway; the backend
+        sees neither the expect field nor an interim response, just the body."""
+        c = self.c
+        sid = c.h2.get_next_available_stream_id()
+        st = H2Stream(sid)
+        c.streams[sid] = st
+        c.h2.send_headers(sid, [(":method", "POST"), (":scheme", "http"),
+                                (":authority", "localhost"), (":path", "/echo"),
+                                ("expect", "100-continue"), ("content-length", "5")])
+        c.flush()
+        c.pump(lambda: st.interim or st.finished, 5, "the 100 (Continue)")
+        self.assertEqual([status for status, _ in st.interim], [100], st)
+        self.assertIsNone(st.status, st)
+        c.h2.send_data(sid, b"hello", end_stream=True)
+        c.flush()
+        info = self.echo(st)
+        self.assertEqual(field(info["headers"], "Expect"), [], info)
+        self.assertEqual((info["body_length"], info["body_sha256"]), (5, harness.sha256(b"hello")))
+
     def test_request_trailers(self):
         body = b"trailer test body " * 1000
         st = self.c.request("POST", "/echo", body=body,
