@@ -79,6 +79,7 @@ struct Conn {
   ConnKind kind = ConnKind::kH1Server;
   bool upstream = false;  // kind is a client kind (to a backend)
   bool recv_armed = false;
+  uint32_t recv_limit = 0;   // the byte limit of the receive armed last
   bool recv_paused = false;  // backpressure: the receive was (or will be) cancelled
   bool starved = false;      // receive ended with ENOBUFS; re-armed when buffers return
   bool sending = false;

@@ -76,7 +76,9 @@ void WorkerImpl::ConnectUpstream(Exchange* ex, int pick, SendQueue* carry) {
     ArmTimer(u, kTimerResponse);
     // Its receive was sized for an empty queue; this client's may not be (pipelining): size
     // it again (the cancellation's completion re-arms it).
-    if (u->recv_armed && (ex->stream != nullptr || ClientCharged(ex) > 0)) {
+    // An HTTP/2 stream takes that receive over as its grant when its budget has room for it.
+    if (u->recv_armed &&
+        (ex->stream ? !H2AdoptRecv(ex->stream, u->recv_limit) : ClientCharged(ex) > 0)) {
       io_uring_sqe* sqe = ring_.GetSqe();
       io_uring_prep_cancel64(sqe, Tag(u, Op::kRecv), 0);
       io_uring_sqe_set_data64(sqe, Tag(nullptr, Op::kIgnore));

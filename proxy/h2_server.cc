@@ -495,10 +495,11 @@ void WorkerImpl::H2Pump(H2Stream* s) {
   } else if (s->stalled_ms == 0 || s->pending.charged() != before) {
     s->stalled_ms = now_ms_;  // (progress restarts the deadline)
   }
+  if (!s->pending.empty() && RingLow()) H2Unpin(s);
   Send(c);
   // The backend is read again once the stream's response has room, and the connection's.
   if (s->ex.up && s->ex.up->recv_paused && s->pending.charged() <= high_water_ / 2 &&
-      H2Used(c) + ring_.buffer_size() <= 2 * high_water_ && !Backlogged(c)) {
+      H2Used(c) + ring_.buffer_size() <= H2Budget() && !Backlogged(c)) {
     UnthrottleUpstream(s->ex.up);
   }
   if (s->end_sent && s->resp_end && s->ex.resp == RespState::kDone) H2Finish(s);
@@ -633,8 +634,8 @@ uint64_t WorkerImpl::H2Used(const ClientConn* c) const {
 
 bool WorkerImpl::H2Full(const H2Stream* s) const {
   const ClientConn* c = s->ex.client;
-  return s->pending.charged() > high_water_ ||
-         c->h2->pending_charged + Charged(c) >= 2 * high_water_ || Backlogged(c);
+  return s->pending.charged() > high_water_ || c->h2->pending_charged + Charged(c) >= H2Budget() ||
+         Backlogged(c);
 }
 
 // The byte limit of the next receive from the stream's backend (whole buffers), taken from the
@@ -644,7 +645,8 @@ uint32_t WorkerImpl::H2GrantRecv(H2Stream* s) {
   if (s->finished || c->closing) return ring_.buffer_size();  // (its bytes are dropped)
   H2ReleaseGrant(s);
   const uint64_t used = H2Used(c);
-  const uint64_t conn_room = used < 2 * high_water_ ? 2 * high_water_ - used : 0;
+  const uint64_t budget = H2Budget();
+  const uint64_t conn_room = used < budget ? budget - used : 0;
   // A stream reads ahead of the client's windows by two buffers at most: one whose window is
   // shut holds little, and a handful of such streams cannot take the connection's budget.
   const uint32_t bs = ring_.buffer_size();
@@ -657,6 +659,37 @@ uint32_t WorkerImpl::H2GrantRecv(H2Stream* s) {
   s->granted = room;
   c->h2->granted += room;
   return static_cast<uint32_t>(room);
+}
+
+// A pooled backend connection's receive, armed before the stream took it, becomes the stream's
+// grant if the budget has room for all of it (else it is cancelled and armed afresh).
+bool WorkerImpl::H2AdoptRecv(H2Stream* s, uint32_t limit) {
+  ClientConn* c = s->ex.client;
+  H2ReleaseGrant(s);
+  const uint64_t cap = std::min<uint64_t>(
+      high_water_, c->h2->session.SendWindow(s->id) + 2 * uint64_t{ring_.buffer_size()});
+  if (H2Used(c) + limit > H2Budget() || s->pending.charged() + limit > cap) return false;
+  s->granted = limit;
+  c->h2->granted += limit;
+  return true;
+}
+
+// Response data that has to wait (the client's window is shut, or its socket is behind) gives
+// its provided buffers back when the ring is more than half lent: it is copied to pooled
+// strings. Connections whose clients do not read then hold heap memory within their budget,
+// and the ring stays for the connections that move (as for HTTP/1, where only a socket's own
+// queue, within its cap, pins buffers).
+void WorkerImpl::H2Unpin(H2Stream* s) {
+  H2State* h = s->ex.client->h2.get();
+  const uint64_t before = s->pending.charged();
+  s->pending.Rewrite([&](SendPiece& p) {
+    if (p.bid < 0) return;
+    std::string* str = AcquireString();
+    str->assign(p.data, p.len);
+    ReleasePiece(p);
+    p = {str->data(), p.len, -1, str, StringCharge(*str)};
+  });
+  h->pending_charged = h->pending_charged - before + s->pending.charged();
 }
 
 // A completion of that receive: a buffer of the grant became data (charged to `pending` now),

@@ -86,6 +86,18 @@ class SendQueue {
     return true;
   }
 
+  // Lets `f` change each queued piece's storage in place (the same bytes, the same length: a
+  // copy replacing a buffer), then counts the charges again. Only for a queue no send refers
+  // to.
+  template <typename F>
+  void Rewrite(F&& f) {
+    charged_ = 0;
+    for (size_t i = head_; i < pieces_.size(); ++i) {
+      f(pieces_[i]);
+      if (pieces_[i].charge == 0) pieces_[i].charge = pieces_[i].len;
+      charged_ += pieces_[i].charge;
+    }
+  }
   // The first piece's unsent part (its data and length past any offset). The queue is not empty.
   SendPiece Front() const {
     SendPiece p = pieces_[head_];

@@ -27,6 +27,7 @@ void WorkerImpl::ArmRecv(Conn* c) {
   } else {
     limit = RecvLimit(c);
   }
+  c->recv_limit = limit;
   io_uring_sqe* sqe = ring_.GetSqe();
   ring_.PrepRecv(sqe, c->fd, limit);
   io_uring_sqe_set_data64(sqe, Tag(c, Op::kRecv));

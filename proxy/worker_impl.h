@@ -340,6 +340,15 @@ class WorkerImpl {
   void H2GrantUsed(H2Stream* s, bool data, bool ended);
   void H2ReleaseGrant(H2Stream* s);
   uint64_t H2Used(const ClientConn* c) const;
+  // The response bytes one HTTP/2 connection may hold (H2Used): 8 queue caps (1 MiB with the
+  // default buffers), room for many streams of large responses at once, while the ring is less
+  // than half lent; past that (many connections hold data their clients do not take), 2 caps,
+  // and what waits in a stream's `pending` leaves the ring (H2Unpin). So connections that never
+  // read cannot empty the ring, and hold at most 2 caps of memory each once they are many.
+  bool RingLow() const { return ring_.lent() > ring_.buffer_count() / 2; }
+  uint64_t H2Budget() const { return (RingLow() ? 2 : 8) * high_water_; }
+  bool H2AdoptRecv(H2Stream* s, uint32_t limit);
+  void H2Unpin(H2Stream* s);
   void H2Pump(H2Stream* s);
   void H2PumpAll(ClientConn* c);
   void H2LocalReply(H2Stream* s, uint16_t status, std::string_view location = {});

@@ -1259,8 +1259,11 @@ class H2AbuseTest(harness.ProxyTest):
         (4 KiB per connection every 50 ms, windows given back for what was read): ringway's
         memory stays bounded (flow control and the per-stream cap throttle the backends), the
         probe is served, and no reader is cut. The ring is sized for 200 connections by the
-        README's bound (18 buffers per connection: 4,096 buffers of 16 KiB, 64 MiB)."""
-        self.slow_readers(200, 10, 1000000, buffers={"count": 4096}, rss_limit=160)
+        README's bound (18 buffers per connection: 4,096 buffers of 16 KiB, 64 MiB). The RSS
+        bound follows the design: the ring (64 MiB), each connection's response budget once
+        the ring is half lent (2 queue caps, 256 KiB: 50 MiB for 200), and the state of 2,000
+        streams with their backend connections and their reads in flight; 192 MiB in all."""
+        self.slow_readers(200, 10, 1000000, buffers={"count": 4096}, rss_limit=192)
 
     def slow_readers(self, conns_n, streams_n, size, buffers=None, rss_limit=64, read_s=5):
         web, rw = self.start(timeouts={"client_send": "30s", "upstream_response": "30s"},

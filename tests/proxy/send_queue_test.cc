@@ -38,6 +38,34 @@ TEST(SendQueueTest, ShortSendsKeepOrderAndReleaseOnce) {
   EXPECT_EQ(q.bytes(), 0u);
 }
 
+// Rewrite swaps a piece's storage for a copy: the bytes, the offset into the first piece and the
+// order stay; the charge becomes the copies'.
+TEST(SendQueueTest, RewriteReplacesStorageKeepsBytesAndRecountsCharge) {
+  SendQueue q;
+  std::string a = "buffer-one ", b = "str ", c = "buffer-two";
+  q.Push({a.data(), 11, 3, nullptr, 16384});
+  q.Push({b.data(), 4, -1, nullptr, 64});
+  q.Push({c.data(), 10, 5, nullptr, 16384});
+  q.Advance(7, [](const SendPiece&) {});  // "buffer-" of the first piece has gone
+  EXPECT_EQ(q.charged(), 16384u * 2 + 64);
+  std::vector<std::string> copies;
+  copies.reserve(2);
+  std::vector<int> returned;
+  q.Rewrite([&](SendPiece& p) {
+    if (p.bid < 0) return;
+    copies.emplace_back(p.data, p.len);
+    returned.push_back(p.bid);
+    p = {copies.back().data(), p.len, -1, nullptr, 100};
+  });
+  EXPECT_EQ(returned, (std::vector<int>{3, 5}));
+  EXPECT_EQ(q.charged(), 100u + 64 + 100);
+  EXPECT_EQ(q.bytes(), 18u);
+  EXPECT_EQ(Gathered(q), "one str buffer-two");
+  a.assign(a.size(), 'x');  // the old storage no longer matters
+  c.assign(c.size(), 'x');
+  EXPECT_EQ(Gathered(q), "one str buffer-two");
+}
+
 TEST(SendQueueTest, GatherCapsAtMaxIov) {
   SendQueue q;
   std::string s(40, 'x');
