@@ -38,6 +38,8 @@ struct H2Stream {
   uint64_t stalled_ms = 0;  // since when response data waits for a window the client keeps shut
   uint64_t granted = 0;     // bytes its backend's receive may still bring (H2GrantRecv)
   SendQueue pending;        // response DATA payload waiting for the send window
+  SendQueue early;          // the backend's head and body before it is connected to
+  bool starting = false;    // waits for the end of the read to be connected (H2StartStreams)
   std::string trailers;     // the response's trailer section, HTTP/1 lines, sent after `pending`
 };
 
@@ -70,9 +72,10 @@ struct H2State {
   const char* feed_base = nullptr;
   size_t feed_len = 0;
   int32_t feed_bid = -1;
-  bool feed_taken = false;  // a piece took the feeder's reference
-  bool failed = false;      // the session ended (GOAWAY queued): close once it has gone
-  uint32_t pump_turn = 0;   // H2PumpAll's rotation
+  bool feed_taken = false;          // a piece took the feeder's reference
+  bool failed = false;              // the session ended (GOAWAY queued): close once it has gone
+  uint32_t pump_turn = 0;           // H2PumpAll's rotation
+  std::vector<H2Stream*> starting;  // opened by the read being processed
 };
 
 }  // namespace ringway::proxy

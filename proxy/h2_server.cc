@@ -89,6 +89,7 @@ void WorkerImpl::H2Input(ClientConn* c, char* p, size_t n, int32_t bid) {
   h2::FeedResult r = h->session.Tick(now_ms_);
   if (r.ok) r = h->session.Feed(std::string_view(p, n));
   h->feed_bid = -1;
+  H2StartStreams(c);
   if (bid >= 0 && !h->feed_taken) ring_.Return(static_cast<uint16_t>(bid));
   if (!r.ok) {
     if (r.error == h2::ErrorCode::kEnhanceYourCalm) {
@@ -272,7 +273,53 @@ void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, b
        .proto = c->tls ? "https" : "http",
        .pass_underscore_fields = cfg_.listeners[c->listener].underscores_in_headers},
       &ex->up_head);
-  PickAndConnect(ex);
+  // The backend is picked and connected to once the whole read is processed: a stream the
+  // client resets in the same read (rapid reset) costs no backend connection. Until then its
+  // head, and any body that came with it, wait in `early`.
+  std::string* up = AcquireString();
+  up->assign(ex->up_head);
+  s->early.Push({up->data(), static_cast<uint32_t>(up->size()), -1, up, StringCharge(*up)});
+  s->starting = true;
+  h->starting.push_back(s);
+}
+
+// The streams opened by the read just processed go to their backends, unless they already
+// ended.
+void WorkerImpl::H2StartStreams(ClientConn* c) {
+  H2State* h = c->h2.get();
+  if (h->starting.empty()) return;
+  std::vector<H2Stream*> list;
+  list.swap(h->starting);
+  for (H2Stream* s : list) {
+    if (!s->starting) continue;  // ended meanwhile (H2Retire cleared it)
+    s->starting = false;
+    if (c->closing || h->failed || h->session.failed()) continue;  // (H2DropStreams ends it)
+    Exchange* ex = &s->ex;
+    const int pick = PickBackend(ex);
+    if (pick < 0) {
+      NoUsableBackend(ex);
+      continue;
+    }
+    SendQueue first;
+    std::swap(first, s->early);
+    ConnectUpstream(ex, pick, &first);
+    first.Clear([&](const SendPiece& p) { ReleasePiece(p); });  // (empty: swapped into u)
+  }
+}
+
+// Request body bytes for the stream's backend: on its connection, or, before it has one, in
+// `early` (copied: the backend may take a while to accept).
+void WorkerImpl::H2QueueBody(H2Stream* s, const char* p, size_t n, int32_t bid) {
+  if (s->ex.up != nullptr) {
+    Queue(s->ex.up, p, n, bid);
+    return;
+  }
+  if (bid >= 0) ring_.Return(static_cast<uint16_t>(bid));
+  if (!s->early.AppendToTail(p, n, StringCharge)) {
+    std::string* str = AcquireString();
+    str->assign(p, n);
+    s->early.Push({str->data(), static_cast<uint32_t>(n), -1, str, StringCharge(*str)});
+  }
 }
 
 // Request body bytes. They go to the backend pointing into the buffer they arrived in (the
@@ -281,7 +328,7 @@ void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, b
 void WorkerImpl::H2Data(ClientConn* c, uint32_t id, std::string_view data, bool end_stream) {
   H2State* h = c->h2.get();
   H2Stream* s = H2Find(c, id);
-  if (s == nullptr || s->finished || s->ex.up == nullptr) {
+  if (s == nullptr || s->finished || (s->ex.up == nullptr && !s->starting)) {
     // Nobody reads this body any more (answered, failed): released at once.
     h->session.ConsumeData(id, data.size());
     if (s && end_stream) s->req_done = true;
@@ -303,7 +350,7 @@ void WorkerImpl::H2Data(ClientConn* c, uint32_t id, std::string_view data, bool 
   if (s->chunked_up && n > 0) {
     char line[24];
     const int len = snprintf(line, sizeof(line), "%zx\r\n", n);
-    Queue(u, line, static_cast<size_t>(len), -1);
+    H2QueueBody(s, line, static_cast<size_t>(len), -1);
   }
   if (n > 0) {
     // The bytes go out of the receive buffer when the backend's queue is empty (they leave at
@@ -312,16 +359,16 @@ void WorkerImpl::H2Data(ClientConn* c, uint32_t id, std::string_view data, bool 
     // holds, and the client's DATA cannot empty the ring, however it splits its frames.
     int32_t bid = -1;
     if (h->feed_bid >= 0 && data.data() >= h->feed_base &&
-        data.data() + n <= h->feed_base + h->feed_len && u->sendq.empty()) {
+        data.data() + n <= h->feed_base + h->feed_len && u != nullptr && u->sendq.empty()) {
       bid = ShareBuffer(h->feed_bid, n, &h->feed_taken);
     }
-    Queue(u, data.data(), n, bid);
+    H2QueueBody(s, data.data(), n, bid);
   }
   if (s->chunked_up) {
-    if (n > 0) Queue(u, "\r\n", 2, -1);
-    if (end_stream) Queue(u, "0\r\n\r\n", 5, -1);
+    if (n > 0) H2QueueBody(s, "\r\n", 2, -1);
+    if (end_stream) H2QueueBody(s, "0\r\n\r\n", 5, -1);
   }
-  if (Backlogged(u)) {
+  if (u == nullptr || Backlogged(u)) {
     s->uncredited += n;  // given back when the backend's queue drains (ClientUpstreamDrained)
   } else {
     h->session.ConsumeData(id, n);
@@ -338,14 +385,18 @@ void WorkerImpl::H2Trailers(ClientConn* c, uint32_t id,
   H2Stream* s = H2Find(c, id);
   if (s == nullptr) return;
   s->req_done = true;
-  if (s->ex.up != nullptr && s->chunked_up && !s->finished) {
+  if ((s->ex.up != nullptr || s->starting) && s->chunked_up && !s->finished) {
     std::string* t = AcquireString();
     t->append("0\r\n");
     for (const hpack::HeaderField& f : fields) {
       t->append(f.name).append(": ").append(f.value).append("\r\n");
     }
     t->append("\r\n");
-    QueueOwned(s->ex.up, t);
+    if (s->ex.up != nullptr) {
+      QueueOwned(s->ex.up, t);
+    } else {
+      s->early.Push({t->data(), static_cast<uint32_t>(t->size()), -1, t, StringCharge(*t)});
+    }
   }
   if (s->end_sent && s->ex.resp == RespState::kDone) H2Finish(s);
 }
@@ -606,6 +657,8 @@ void WorkerImpl::H2Finish(H2Stream* s) {
 void WorkerImpl::H2Retire(H2Stream* s) {
   H2State* h = s->ex.client->h2.get();
   H2ReleaseGrant(s);
+  s->starting = false;
+  s->early.Clear([&](const SendPiece& p) { ReleasePiece(p); });
   ScheduleDeferred(s->ex.client);  // what it held may let a waiting stream go on
   s->finished = true;
   h->pending_charged -= s->pending.charged();

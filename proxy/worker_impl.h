@@ -349,6 +349,8 @@ class WorkerImpl {
   uint64_t H2Budget() const { return (RingLow() ? 2 : 8) * high_water_; }
   bool H2AdoptRecv(H2Stream* s, uint32_t limit);
   void H2Unpin(H2Stream* s);
+  void H2StartStreams(ClientConn* c);
+  void H2QueueBody(H2Stream* s, const char* p, size_t n, int32_t bid);
   void H2Pump(H2Stream* s);
   void H2PumpAll(ClientConn* c);
   void H2LocalReply(H2Stream* s, uint16_t status, std::string_view location = {});

@@ -1007,7 +1007,9 @@ class H2AbuseTest(harness.ProxyTest):
                         "its GOAWAY" % max(opened))
         self.assertLess(reached, len(results) * 400, "the backend saw %d of the %d reset "
                         "requests" % (reached, sum(opened)))
-        self.assertLess(stats["accepted"], len(results) * 400, "the backend was connected to "
+        # A stream reset in the read that opened it never reaches for a backend (ringway
+        # connects once the read is processed); only a pair split across reads can.
+        self.assertLess(stats["accepted"], len(results) * 10, "the backend was connected to "
                         "%d times for %d reset requests" % (stats["accepted"], sum(opened)))
 
     def test_settings_flood_gets_enhance_your_calm(self):
