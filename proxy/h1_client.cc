@@ -23,6 +23,7 @@ void WorkerImpl::ThrottleUpstream(UpstreamConn* u) {
 void WorkerImpl::UnthrottleUpstream(UpstreamConn* u) {
   if (!u->recv_paused) return;
   ResumeRecv(u);
+  if (u->recv_paused) return;  // (an HTTP/2 stream's budget still has no room)
   if (u->state == UpState::kBody || u->state == UpState::kHead) ArmTimer(u, kTimerResponse);
 }
 
@@ -364,7 +365,7 @@ size_t WorkerImpl::TakeResponseBody(UpstreamConn* u, const char* p, size_t n, in
         http1::ChunkedDecoder::Result r = u->chunked.Feed(
             std::string_view(p, n),
             [&](std::string_view d) {
-              ClientResponseData(ex, d.data(), d.size(), ShareBuffer(bid, d.size(), taken));
+              ClientResponseData(ex, d.data(), d.size(), ShareBuffer(bid, d.size()));
             },
             [&](std::string_view t) {
               if (ex->stream) u->trailers.append(t);  // (an HTTP/1.0 client gets none)
@@ -459,6 +460,7 @@ void WorkerImpl::UpstreamEof(UpstreamConn* u, int res) {
 // Drops the upstream side of an exchange that the client side abandoned.
 void WorkerImpl::AbortUpstream(UpstreamConn* u) {
   EndAttempt(u, AttemptEnd::kCancel);  // the client left: not the backend's failure
+  if (u->ex && u->ex->stream) H2ReleaseGrant(u->ex->stream);
   if (u->ex) u->ex->up = nullptr;
   u->ex = nullptr;
   if (u->pooled) PoolRemove(u);

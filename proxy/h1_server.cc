@@ -331,6 +331,7 @@ void WorkerImpl::RunDeferred() {
       --c->inflight;
       c->deferred = false;
       if (c->h2) {  // budget was freed (a stream ended): the streams that wait for it go on
+        c->h2->budget_waiters = false;  // (set again by any that still find none)
         if (!c->closing) H2PumpAll(c);
         continue;
       }

@@ -72,9 +72,9 @@ struct H2State {
   const char* feed_base = nullptr;
   size_t feed_len = 0;
   int32_t feed_bid = -1;
-  bool feed_taken = false;          // a piece took the feeder's reference
   bool failed = false;              // the session ended (GOAWAY queued): close once it has gone
   uint32_t pump_turn = 0;           // H2PumpAll's rotation
+  bool budget_waiters = false;      // a backend waits for the connection's budget
   std::vector<H2Stream*> starting;  // opened by the read being processed
 };
 

@@ -85,12 +85,11 @@ void WorkerImpl::H2Input(ClientConn* c, char* p, size_t n, int32_t bid) {
   h->feed_base = p;
   h->feed_len = n;
   h->feed_bid = bid;
-  h->feed_taken = false;
   h2::FeedResult r = h->session.Tick(now_ms_);
   if (r.ok) r = h->session.Feed(std::string_view(p, n));
   h->feed_bid = -1;
   H2StartStreams(c);
-  if (bid >= 0 && !h->feed_taken) ring_.Return(static_cast<uint16_t>(bid));
+  if (bid >= 0) ring_.Return(static_cast<uint16_t>(bid));  // pieces hold their own references
   if (!r.ok) {
     if (r.error == h2::ErrorCode::kEnhanceYourCalm) {
       H2LogAbuse(c, r.detail);
@@ -125,6 +124,7 @@ void WorkerImpl::H2LogAbuse(ClientConn* c, const char* detail) {
 void WorkerImpl::H2AfterEvents(ClientConn* c) {
   if (c->closing) return;
   H2State* h = c->h2.get();
+  if (h->failed && c->close_after) return;  // closing already: what is queued goes, then it ends
   H2Flush(c);
   if (h->failed || h->session.failed() || h->session.finished()) {
     H2CloseAfterFlush(c);
@@ -291,7 +291,7 @@ void WorkerImpl::H2StartStreams(ClientConn* c) {
   std::vector<H2Stream*> list;
   list.swap(h->starting);
   for (H2Stream* s : list) {
-    if (!s->starting) continue;  // ended meanwhile (H2Retire cleared it)
+    if (!s->starting || s->ex.resp != RespState::kWaiting) continue;  // ended or answered
     s->starting = false;
     if (c->closing || h->failed || h->session.failed()) continue;  // (H2DropStreams ends it)
     Exchange* ex = &s->ex;
@@ -338,6 +338,7 @@ void WorkerImpl::H2Data(ClientConn* c, uint32_t id, std::string_view data, bool 
   s->rx_ms = now_ms_;
   if (cfg_.limits.max_body_size && s->body_bytes > cfg_.limits.max_body_size) {
     h->session.ConsumeData(id, data.size());
+    if (end_stream) s->req_done = true;
     if (s->ex.resp == RespState::kWaiting) {
       H2LocalReply(s, 413);
     } else {
@@ -360,7 +361,7 @@ void WorkerImpl::H2Data(ClientConn* c, uint32_t id, std::string_view data, bool 
     int32_t bid = -1;
     if (h->feed_bid >= 0 && data.data() >= h->feed_base &&
         data.data() + n <= h->feed_base + h->feed_len && u != nullptr && u->sendq.empty()) {
-      bid = ShareBuffer(h->feed_bid, n, &h->feed_taken);
+      bid = ShareBuffer(h->feed_bid, n);
     }
     H2QueueBody(s, data.data(), n, bid);
   }
@@ -506,6 +507,7 @@ void WorkerImpl::H2Pump(H2Stream* s) {
   H2State* h = c->h2.get();
   if (c->closing || h->failed || s->finished) return;
   const uint64_t before = s->pending.charged();
+  const uint64_t bytes_before = s->pending.bytes();
   char hdr[h2::kFrameHeaderSize];
   bool shut = false;  // the client's window is what holds the data back
   while (!s->pending.empty() && !Backlogged(c)) {
@@ -543,7 +545,7 @@ void WorkerImpl::H2Pump(H2Stream* s) {
   h->pending_charged -= before - s->pending.charged();
   if (!shut) {
     s->stalled_ms = 0;
-  } else if (s->stalled_ms == 0 || s->pending.charged() != before) {
+  } else if (s->stalled_ms == 0 || s->pending.bytes() != bytes_before) {
     s->stalled_ms = now_ms_;  // (progress restarts the deadline)
   }
   if (!s->pending.empty() && RingLow()) H2Unpin(s);
@@ -608,9 +610,15 @@ void WorkerImpl::H2LocalReply(H2Stream* s, uint16_t status, std::string_view loc
   ClientConn* c = s->ex.client;
   H2State* h = c->h2.get();
   if (s->ex.up) AbortUpstream(s->ex.up);
-  const std::string_view body = location.empty() ? http1::ErrorBody(status) : std::string_view();
+  H2ReleaseGrant(s);
+  if (s->starting) {  // answered before it reached for a backend: it never will
+    s->starting = false;
+    s->early.Clear([&](const SendPiece& p) { ReleasePiece(p); });
+  }
+  std::string_view body = location.empty() ? http1::ErrorBody(status) : std::string_view();
   char length[24];
   snprintf(length, sizeof(length), "%zu", body.size());
+  if (s->ex.head_method) body = {};  // the length a GET would get, no body (RFC 9110 9.3.2)
   h2_resp_fields_.clear();
   if (!location.empty()) {
     h2_resp_fields_.push_back({"location", location});
@@ -708,7 +716,10 @@ uint32_t WorkerImpl::H2GrantRecv(H2Stream* s) {
       std::min<uint64_t>(high_water_, c->h2->session.SendWindow(s->id) + 2 * uint64_t{bs});
   const uint64_t stream_room = mine < cap ? cap - mine : 0;
   const uint64_t room = std::min(conn_room, stream_room) / bs * bs;
-  if (room == 0) return 0;
+  if (room == 0) {
+    if (conn_room < bs) c->h2->budget_waiters = true;  // H2ReleaseGrant wakes the pump
+    return 0;
+  }
   s->granted = room;
   c->h2->granted += room;
   return static_cast<uint32_t>(room);
@@ -758,7 +769,9 @@ void WorkerImpl::H2GrantUsed(H2Stream* s, bool data, bool ended) {
 }
 
 void WorkerImpl::H2ReleaseGrant(H2Stream* s) {
-  s->ex.client->h2->granted -= s->granted;
+  H2State* h = s->ex.client->h2.get();
+  h->granted -= s->granted;
+  if (s->granted != 0 && h->budget_waiters) ScheduleDeferred(s->ex.client);  // room for them
   s->granted = 0;
 }
 
@@ -770,8 +783,12 @@ void WorkerImpl::H2CheckStreams(ClientConn* c) {
   H2State* h = c->h2.get();
   const auto& t = cfg_.timeouts;
   std::vector<H2Stream*> due;  // (a rare path: its own vector, whatever the calls below do)
+  // While ringway withholds window from a stream whose backend is slow, the connection's window
+  // may be what keeps the client from sending the others' bodies: no body deadline then.
+  bool withholding = false;
+  for (auto& [id, s] : h->streams) withholding = withholding || s->uncredited > 0;
   for (auto& [id, s] : h->streams) {
-    const bool body_late = !s->req_done && s->uncredited == 0 && s->ex.resp != RespState::kDone &&
+    const bool body_late = !withholding && !s->req_done && s->ex.resp != RespState::kDone &&
                            now_ms_ - s->rx_ms >= t.client_body_ms;
     const bool send_late = s->stalled_ms != 0 && now_ms_ - s->stalled_ms >= t.client_send_ms;
     if (body_late || send_late) due.push_back(s);

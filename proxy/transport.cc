@@ -14,18 +14,24 @@ namespace ringway::proxy {
 
 void WorkerImpl::ArmRecv(Conn* c) {
   if (c->recv_armed || c->recv_paused || c->closing || c->starved || c->read_eof) return;
-  uint32_t limit;
+  uint32_t limit = RecvLimit(c);
   if (c->upstream && static_cast<UpstreamConn*>(c)->ex &&
       static_cast<UpstreamConn*>(c)->ex->stream) {
-    // A backend that feeds an HTTP/2 stream reads only what the client connection's budget
-    // grants it; none left: it waits, paused, until the budget has room (H2PumpAll).
-    limit = H2GrantRecv(static_cast<UpstreamConn*>(c)->ex->stream);
-    if (limit == 0) {
-      c->recv_paused = true;
-      return;
+    auto* u = static_cast<UpstreamConn*>(c);
+    if (u->state == UpState::kBody) {
+      // A backend that feeds an HTTP/2 stream reads its body only as the client connection's
+      // budget grants; none left: it waits, paused (its response timer too: the wait is not
+      // the backend's), until the budget has room (H2PumpAll).
+      limit = H2GrantRecv(u->ex->stream);
+      if (limit == 0) {
+        c->recv_paused = true;
+        DisarmTimer(u);
+        return;
+      }
+    } else {
+      // The TLS handshake and the response head are not held back: two buffers at most.
+      limit = std::min(limit, 2 * ring_.buffer_size());
     }
-  } else {
-    limit = RecvLimit(c);
   }
   c->recv_limit = limit;
   io_uring_sqe* sqe = ring_.GetSqe();

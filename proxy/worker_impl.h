@@ -197,15 +197,13 @@ class WorkerImpl {
 
   bool Queue(Conn* to, const char* p, size_t n, int32_t bid);
   // For queuing n bytes of buffer `bid` as one more piece beside others from the same buffer:
-  // the first such piece takes the caller's reference (*taken), later ones a reference of
-  // their own. -1 (copy) for no buffer, or for as few bytes as Queue copies anyway.
-  int32_t ShareBuffer(int32_t bid, size_t n, bool* taken) {
+  // each such piece takes a reference of its own, and the caller keeps its own until it has
+  // done with the whole buffer (then returns it). So a piece released early (its stream reset
+  // in the same read) never returns the buffer while later pieces are still cut from it.
+  // -1 (copy) for no buffer, or for as few bytes as Queue copies anyway.
+  int32_t ShareBuffer(int32_t bid, size_t n) {
     if (bid < 0 || n <= kCopyBelow) return -1;
-    if (*taken) {
-      ring_.Ref(static_cast<uint16_t>(bid));
-    } else {
-      *taken = true;
-    }
+    ring_.Ref(static_cast<uint16_t>(bid));
     return bid;
   }
   void QueueOwned(Conn* to, std::string* s) {

@@ -659,6 +659,36 @@ class RequestMappingTest(H2Test):
         self.assertEqual(field(info["headers"], "Expect"), [], info)
         self.assertEqual((info["body_length"], info["body_sha256"]), (5, harness.sha256(b"hello")))
 
+    def test_reset_stream_beside_a_live_upload_in_one_read(self):
+        """DATA for two streams in one read, the first reset in between: the bytes of the
+        second still reach its backend intact (the read's buffer, shared by both, stays ours
+        until the read is done), and every buffer comes back (the harness checks at exit)."""
+        c = self.c
+        for i in range(30):
+            b_body = bytes([(i * 7 + k) % 251 for k in range(8000)])
+            a = H2Stream(c.h2.get_next_available_stream_id())
+            c.streams[a.sid] = a
+            # Both heads first (a second read): each stream has its backend by then.
+            c.h2.send_headers(a.sid, [(":method", "POST"), (":scheme", "http"),
+                                      (":authority", "localhost"), (":path", "/echo"),
+                                      ("content-length", "8000")])
+            sid_b = c.h2.get_next_available_stream_id()
+            b = H2Stream(sid_b)
+            c.streams[sid_b] = b
+            c.h2.send_headers(sid_b, [(":method", "POST"), (":scheme", "http"),
+                                      (":authority", "localhost"), (":path", "/echo"),
+                                      ("content-length", "8000")])
+            c.flush()
+            time.sleep(0.03)
+            c.h2.send_data(a.sid, b"x" * 3000)
+            c.h2.reset_stream(a.sid)
+            c.h2.send_data(sid_b, b_body[:4000])
+            c.h2.send_data(sid_b, b_body[4000:], end_stream=True)
+            c.flush()  # one write: one read on ringway's side, as a rule
+            info = self.echo(b)
+            self.assertEqual((info["body_length"], info["body_sha256"]),
+                             (8000, harness.sha256(b_body)), "round %d" % i)
+
     def test_request_trailers(self):
         body = b"trailer test body " * 1000
         st = self.c.request("POST", "/echo", body=body,
@@ -1113,6 +1143,12 @@ class BackendFailureTest(H2Test):
             self.assertLess(st.length, 4096, st)
             ok = c.get("/alive")
             self.assertEqual((ok.status, bytes(ok.body)), (200, b"hello from web\n"), ok)
+        # HEAD: the same head, content-length included, and no body (RFC 9110 section 9.3.2).
+        head = c.request("HEAD", "/x", authority="dead.test")
+        c.wait(head)
+        self.assertEqual((head.status, head.reset, head.ended, head.length), (502, None, True, 0),
+                         head)
+        self.assertEqual(head.header("content-length"), str(st.length), head)
         # Both at once on the same connection.
         bad, good = c.request("GET", "/y", authority="dead.test"), c.request("GET", "/alive")
         c.wait(bad, good)
