@@ -29,8 +29,10 @@ void WorkerImpl::ArmRecv(Conn* c) {
         return;
       }
     } else {
-      // The TLS handshake and the response head are not held back: two buffers at most.
-      limit = std::min(limit, 2 * ring_.buffer_size());
+      // The TLS handshake and the response head are not held back: with no grant to be had,
+      // two buffers.
+      const uint32_t granted = H2GrantRecv(u->ex->stream);
+      limit = granted != 0 ? granted : std::min(limit, 2 * ring_.buffer_size());
     }
   }
   c->recv_limit = limit;
