@@ -6,6 +6,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -41,17 +44,22 @@ void PrintHelp() {
   std::printf(
       "ringway %s: an io_uring reverse proxy and load balancer\n"
       "\n"
-      "usage: ringway [--config FILE] [--workers N] [--validate]\n"
+      "usage: ringway [--config FILE] [--workers N] [--validate] [--daemon] [--pid-file FILE]\n"
       "\n"
       "  -c, --config FILE   configuration file (env CONFIG_PATH; default %s)\n"
       "  -w, --workers N     worker threads, one ring each (env WORKER_THREADS;\n"
       "                      default: the config's global.workers, else one per CPU)\n"
       "  -t, --validate      check the configuration and exit: 0 valid, 1 invalid\n"
+      "  -d, --daemon        run in the background: returns 0 once ringway serves, 1 if\n"
+      "                      it could not start (its output goes where this one's does)\n"
+      "  -p, --pid-file FILE write the process id to FILE once serving; removed at exit\n"
       "  -v, --version       print the version and exit\n"
       "  -h, --help          print this help and exit\n"
       "\n"
       "Signals: SIGTERM or SIGINT stop accepting, finish in-flight requests (up to\n"
-      "global.timeouts.shutdown) and exit 0.\n",
+      "global.timeouts.shutdown) and exit 0. SIGHUP reloads certificates.\n"
+      "Under systemd (Type=notify, NOTIFY_SOCKET set) ringway reports READY=1 once it\n"
+      "serves, RELOADING=1 during SIGHUP and STOPPING=1 when it begins to stop.\n",
       RINGWAY_VERSION, kDefaultConfig);
 }
 
@@ -78,12 +86,93 @@ ringway::core::LogLevel ToCoreLevel(ringway::config::LogLevel l) {
   return LogLevel::kInfo;
 }
 
+// systemd's readiness protocol (sd_notify(3)): one datagram to $NOTIFY_SOCKET, an abstract
+// socket when the name starts with '@'. Nothing happens without the variable.
+void Notify(const char* state) {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (path == nullptr || (path[0] != '/' && path[0] != '@') || std::strlen(path) < 2) return;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const size_t len = std::strlen(path);
+  if (len >= sizeof(addr.sun_path)) return;
+  std::memcpy(addr.sun_path, path, len);
+  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';
+  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  const socklen_t alen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len);
+  if (sendto(fd, state, std::strlen(state), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
+             alen) < 0) {
+    RW_LOG(LogLevel::kWarn, "NOTIFY_SOCKET %s: %s", path, strerror(errno));
+  }
+  close(fd);
+}
+
+// The pid file is written whole under a temporary name and renamed into place, so a reader
+// never sees half of it.
+bool WritePidFile(const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  const std::string text = std::to_string(getpid()) + "\n";
+  const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(fd);
+  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
+    unlink(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+// --daemon: the parent waits on a pipe until the child serves (one byte) or gives up (the pipe
+// closes without one), and exits 0 or 1 accordingly. The child leaves the terminal's session.
+int g_ready_fd = -1;
+
+void Daemonize() {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) {
+    std::fprintf(stderr, "ringway: --daemon: pipe: %s\n", strerror(errno));
+    std::exit(1);
+  }
+  const pid_t pid = fork();
+  if (pid < 0) {
+    std::fprintf(stderr, "ringway: --daemon: fork: %s\n", strerror(errno));
+    std::exit(1);
+  }
+  if (pid > 0) {
+    close(p[1]);
+    char c = 0;
+    ssize_t n;
+    do {
+      n = read(p[0], &c, 1);
+    } while (n < 0 && errno == EINTR);
+    std::_Exit(n == 1 ? 0 : 1);
+  }
+  close(p[0]);
+  g_ready_fd = p[1];
+  setsid();
+  if (const int null = open("/dev/null", O_RDONLY | O_CLOEXEC); null >= 0) {
+    dup2(null, STDIN_FILENO);
+    close(null);
+  }
+}
+
+void TellParentReady() {
+  if (g_ready_fd < 0) return;
+  const char c = 1;
+  ssize_t n = write(g_ready_fd, &c, 1);
+  (void)n;
+  close(g_ready_fd);
+  g_ready_fd = -1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string config_path;
   uint32_t workers = 0;
   bool validate = false;
+  bool daemon = false;
+  std::string pid_file;
   if (const char* env = std::getenv("CONFIG_PATH"); env && *env) config_path = env;
   if (const char* env = std::getenv("WORKER_THREADS"); env && *env) {
     if (!ParseWorkers(env, &workers)) {
@@ -113,6 +202,12 @@ int main(int argc, char** argv) {
       }
     } else if (a == "-t" || a == "--validate") {
       validate = true;
+    } else if (a == "-d" || a == "--daemon") {
+      daemon = true;
+    } else if (a == "-p" || a == "--pid-file") {
+      pid_file = value("--pid-file");
+    } else if (a.rfind("--pid-file=", 0) == 0) {
+      pid_file = a.substr(11);
     } else if (a == "-v" || a == "--version") {
       std::printf("ringway %s\n", RINGWAY_VERSION);
       return 0;
@@ -162,6 +257,7 @@ int main(int argc, char** argv) {
     std::printf("ringway: configuration %s is valid\n", config_path.c_str());
     return 0;
   }
+  if (daemon) Daemonize();  // before any thread: fork keeps only the calling one
   ringway::core::SetLogLevel(ToCoreLevel(cfg->logging.level));
   ringway::core::SetLogJson(cfg->logging.format == ringway::config::LogFormat::kJson);
 
@@ -278,10 +374,23 @@ int main(int argc, char** argv) {
     for (auto& t : threads) t.join();
     return 1;
   }
+  if (!pid_file.empty() && !WritePidFile(pid_file)) {
+    std::fprintf(stderr, "ringway: cannot write the pid file %s: %s\n", pid_file.c_str(),
+                 strerror(errno));
+    prober.Stop();
+    for (auto& w : ws) w->Drain();
+    for (auto& t : threads) t.join();
+    return 1;
+  }
   for (const auto& l : snap->config.listeners) {
     RW_LOG(LogLevel::kInfo, "ringway %s listening on %s (listener '%s') with %u workers",
            RINGWAY_VERSION, l.bind.text.c_str(), l.name.c_str(), workers);
   }
+  {
+    const std::string ready = "READY=1\nMAINPID=" + std::to_string(getpid());
+    Notify(ready.c_str());
+  }
+  TellParentReady();
 
   int sig = 0;
   for (;;) {
@@ -289,8 +398,17 @@ int main(int argc, char** argv) {
     if (sig != SIGHUP) break;
     // SIGHUP: certificates and keys are read again. New connections use them; connections
     // already open keep theirs. A file that fails the checks leaves the old set in place.
+    {
+      timespec now{};
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      const std::string reloading =
+          "RELOADING=1\nMONOTONIC_USEC=" +
+          std::to_string(uint64_t(now.tv_sec) * 1000000 + uint64_t(now.tv_nsec) / 1000);
+      Notify(reloading.c_str());
+    }
     absl::StatusOr<std::shared_ptr<const ringway::tls::ContextSet>> fresh =
         ringway::tls::BuildContexts(snap->config);
+    Notify("READY=1");
     if (!fresh.ok()) {
       RW_LOG(LogLevel::kError, "SIGHUP: certificates not reloaded, keeping the current ones: %s",
              std::string(fresh.status().message()).c_str());
@@ -301,9 +419,11 @@ int main(int argc, char** argv) {
   }
   RW_LOG(LogLevel::kInfo, "received %s: finishing in-flight requests (up to %u ms)",
          sig == SIGTERM ? "SIGTERM" : "SIGINT", snap->config.timeouts.shutdown_ms);
+  Notify("STOPPING=1");
   prober.Stop();
   for (auto& w : ws) w->Drain();
   for (auto& t : threads) t.join();
+  if (!pid_file.empty()) unlink(pid_file.c_str());
   RW_LOG(LogLevel::kInfo, "stopped");
   return 0;
 }

@@ -3,6 +3,7 @@ start-up failures, and the access log."""
 
 import os
 import re
+import signal
 import socket
 import unittest
 
@@ -249,6 +250,115 @@ class AccessLogTest(harness.ProxyTest):
         self.assertEqual(rw.stop(), 0, rw.logs())
         self.assertNotIn("/quiet-please", rw.stdout())
         self.assertNotIn("/quiet-please", rw.stderr())
+
+
+
+
+class ProcessControlTest(harness.ProxyTest):
+    """--pid-file, --daemon and systemd's readiness protocol (NOTIFY_SOCKET)."""
+
+    def config(self):
+        self.web = self.start_backend("web")
+        self.port = self.free_port()
+        path = os.path.join(self.workdir, "rw.yaml")
+        with open(path, "w") as f:
+            f.write(harness.simple_config(self.port, [self.web]))
+        return path
+
+    def test_pid_file_written_once_serving_and_removed_at_exit(self):
+        web = self.start_backend("web")
+        port = self.free_port()
+        pid_path = os.path.join(self.workdir, "run", "ringway.pid")
+        os.makedirs(os.path.dirname(pid_path))
+        rw = self.start_ringway(harness.simple_config(port, [web]),
+                                extra_args=("--pid-file", pid_path))
+        with open(pid_path) as f:
+            self.assertEqual(f.read(), "%d\n" % rw.pid)
+        self.assertEqual(os.listdir(os.path.dirname(pid_path)), ["ringway.pid"])  # no temp
+        rw.signal(signal.SIGTERM)
+        self.assertEqual(rw.wait(15), 0, rw.logs())
+        self.assertFalse(os.path.exists(pid_path))
+
+    def test_unwritable_pid_file_refuses_to_start(self):
+        path = self.config()
+        bad = os.path.join(self.workdir, "no-such-dir", "ringway.pid")
+        res = harness.run_cmd([harness.ringway_binary(), "--config", path, "--workers", "1",
+                               "--pid-file", bad], timeout=20)
+        err = res.stderr.decode()
+        self.assertEqual(res.returncode, 1, err)
+        self.assertIn("cannot write the pid file %s" % bad, err)
+
+    def daemon(self, *args):
+        out = open(os.path.join(self.workdir, "daemon.out"), "wb")
+        err = open(os.path.join(self.workdir, "daemon.err"), "wb")
+        self.addCleanup(out.close)
+        self.addCleanup(err.close)
+        proc = harness.spawn([harness.ringway_binary()] + list(args), stdout=out, stderr=err)
+        rc = proc.wait(timeout=20)
+        with open(err.name, "rb") as f:
+            return rc, f.read().decode()
+
+    def test_daemon_returns_once_serving(self):
+        path = self.config()
+        pid_path = os.path.join(self.workdir, "ringway.pid")
+        rc, err = self.daemon("--config", path, "--workers", "1", "--daemon",
+                              "--pid-file", pid_path)
+        self.assertEqual(rc, 0, err)
+        with open(pid_path) as f:
+            pid = int(f.read())
+
+        def kill():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.addCleanup(kill)
+        # Serving already when the command returned: no wait needed.
+        r = harness.request(self.port, "GET", "/")
+        self.assertEqual((r.status, r.body), (200, b"hello from web\n"))
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        self.assertEqual(int(fields[3]), pid, "the daemon leads its own session")  # sid
+        def gone():
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    return f.read().rsplit(")", 1)[1].split()[0] == "Z"  # exited, not reaped
+            except FileNotFoundError:
+                return True
+        os.kill(pid, signal.SIGTERM)
+        self.assertTrue(harness.wait_for(gone, 15), "the daemon did not stop on SIGTERM")
+        self.assertTrue(harness.wait_for(lambda: not os.path.exists(pid_path), 5))
+
+    def test_daemon_that_cannot_start_fails(self):
+        path = self.config()
+        blocker = socket.socket()
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        blocker.bind(("127.0.0.1", self.port))
+        blocker.listen(1)
+        self.addCleanup(blocker.close)
+        rc, err = self.daemon("--config", path, "--workers", "1", "--daemon")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("cannot listen on 127.0.0.1:%d" % self.port, err)
+
+    def test_notify_socket_ready_reloading_stopping(self):
+        sock_path = os.path.join(self.workdir, "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(sock_path)
+        sock.settimeout(10)
+        self.addCleanup(sock.close)
+        web = self.start_backend("web")
+        port = self.free_port()
+        env = dict(os.environ, NOTIFY_SOCKET=sock_path)
+        rw = self.start_ringway(harness.simple_config(port, [web]), env=env)
+        self.assertEqual(sock.recv(4096).decode(), "READY=1\nMAINPID=%d" % rw.pid)
+        rw.signal(signal.SIGHUP)
+        reloading = sock.recv(4096).decode()
+        self.assertRegex(reloading, r"^RELOADING=1\nMONOTONIC_USEC=\d+$")
+        self.assertEqual(sock.recv(4096).decode(), "READY=1")
+        self.assertEqual(harness.request(port, "GET", "/").status, 200)
+        rw.signal(signal.SIGTERM)
+        self.assertEqual(sock.recv(4096).decode(), "STOPPING=1")
+        self.assertEqual(rw.wait(15), 0, rw.logs())
 
 
 if __name__ == "__main__":
