@@ -57,7 +57,8 @@ void PrintHelp() {
       "  -h, --help          print this help and exit\n"
       "\n"
       "Signals: SIGTERM or SIGINT stop accepting, finish in-flight requests (up to\n"
-      "global.timeouts.shutdown) and exit 0. SIGHUP reloads certificates.\n"
+      "global.timeouts.shutdown) and exit 0. SIGHUP reloads certificates. SIGUSR1\n"
+      "reopens the access log file (after logrotate has moved it).\n"
       "Under systemd (Type=notify, NOTIFY_SOCKET set) ringway reports READY=1 once it\n"
       "serves, RELOADING=1 during SIGHUP and STOPPING=1 when it begins to stop.\n",
       RINGWAY_VERSION, kDefaultConfig);
@@ -313,6 +314,7 @@ int main(int argc, char** argv) {
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGHUP);
+  sigaddset(&sigs, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -395,6 +397,24 @@ int main(int argc, char** argv) {
   int sig = 0;
   for (;;) {
     sigwait(&sigs, &sig);
+    if (sig == SIGUSR1) {
+      // SIGUSR1 (logrotate's postrotate): the access log file is opened again under its name
+      // and put in place of the old descriptor in one step (dup2), so the workers' next line
+      // goes to the new file and none is lost or split.
+      const std::string& path = snap->config.logging.access_log_path;
+      if (path.empty()) continue;
+      const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (fd < 0) {
+        RW_LOG(LogLevel::kError,
+               "SIGUSR1: cannot reopen the access log %s, keeping the old one: %s", path.c_str(),
+               strerror(errno));
+        continue;
+      }
+      dup3(fd, access_fd, O_CLOEXEC);
+      close(fd);
+      RW_LOG(LogLevel::kInfo, "SIGUSR1: access log %s reopened", path.c_str());
+      continue;
+    }
     if (sig != SIGHUP) break;
     // SIGHUP: certificates and keys are read again. New connections use them; connections
     // already open keep theirs. A file that fails the checks leaves the old set in place.

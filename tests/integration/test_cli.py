@@ -254,6 +254,34 @@ class AccessLogTest(harness.ProxyTest):
 
 
 
+class LogReopenTest(harness.ProxyTest):
+    def test_sigusr1_reopens_the_access_log_after_rotation(self):
+        web = self.start_backend("web")
+        port = self.free_port()
+        log_path = os.path.join(self.workdir, "access.log")
+        rw = self.start_ringway(harness.simple_config(port, [web],
+                                                      log={"access_log": log_path}))
+
+        def lines(path):
+            try:
+                with open(path) as f:
+                    return [line for line in f.read().splitlines() if line]
+            except FileNotFoundError:
+                return []
+        self.assertEqual(harness.request(port, "GET", "/before").status, 200)
+        self.assertTrue(harness.wait_for(lambda: len(lines(log_path)) == 1, 5), lines(log_path))
+        os.rename(log_path, log_path + ".1")  # what logrotate does, then postrotate:
+        rw.signal(signal.SIGUSR1)
+        self.assertTrue(harness.wait_for(lambda: rw.log_lines("access log") != [], 5),
+                        rw.logs())
+        self.assertEqual(harness.request(port, "GET", "/after").status, 200)
+        self.assertTrue(harness.wait_for(lambda: len(lines(log_path)) == 1, 5), lines(log_path))
+        self.assertIn('"GET /after"', lines(log_path)[0])
+        old = lines(log_path + ".1")
+        self.assertEqual(len(old), 1, old)
+        self.assertIn('"GET /before"', old[0])
+
+
 class ProcessControlTest(harness.ProxyTest):
     """--pid-file, --daemon and systemd's readiness protocol (NOTIFY_SOCKET)."""
 
