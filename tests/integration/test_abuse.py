@@ -20,7 +20,8 @@ import time
 import harness
 
 MiB = harness.MiB
-PROBE_LIMIT = 2.0  # seconds: every probe must be answered within this while an attack runs
+PROBE_LIMIT = harness.PROBE_LIMIT
+Probe = harness.Probe
 
 
 def rst_close(sock):
@@ -80,54 +81,6 @@ def client_socket(port, rcvbuf=4096, sndbuf=None, timeout=10):
     s.connect((harness.HOST, port))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
-
-
-class Probe:
-    """A normal client beside an attack: one GET on a fresh connection every `interval`
-    seconds, each allowed `timeout` seconds, expecting status `expect`. Records (latency,
-    status or error) per probe."""
-
-    def __init__(self, port, target="/", host="localhost", interval=0.15, timeout=3.0,
-                 expect=200):
-        self.port = port
-        self.expect = expect
-        self.target = target
-        self.host = host
-        self.interval = interval
-        self.timeout = timeout
-        self.results = []  # (seconds, status or error text)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.is_set():
-            start = time.monotonic()
-            try:
-                r = harness.request(self.port, "GET", self.target, host=self.host,
-                                    timeout=self.timeout)
-                outcome = r.status
-            except Exception as e:  # a timeout, a reset: the probe was not served
-                outcome = "%s: %s" % (type(e).__name__, str(e)[:80])
-            self.results.append((time.monotonic() - start, outcome))
-            self._stop.wait(self.interval)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=self.timeout + 5)
-
-    def late_or_failed(self, limit=PROBE_LIMIT):
-        return [(round(t, 2), o) for t, o in self.results if o != self.expect or t > limit]
-
-    def summary(self):
-        if not self.results:
-            return "no probes"
-        times = sorted(t for t, _ in self.results)
-        return "%d probes, %d late or failed, latency max %.3f s, median %.3f s" % (
-            len(self.results), len(self.late_or_failed()), times[-1], times[len(times) // 2])
 
 
 class NeverReads:

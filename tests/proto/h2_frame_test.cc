@@ -3,9 +3,6 @@
 // guard-page run that faults on any read past the input.
 #include "proto/h2_frame.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <cstring>
 #include <string>
 #include <utility>
@@ -13,10 +10,13 @@
 
 #include "gtest/gtest.h"
 #include "proto/h2_frame_writer.h"
+#include "tests/proto/guarded_buffer.h"
 #include "tests/proto/h2_frame_test_util.h"
 
 namespace ringway::h2 {
 namespace {
+
+using ringway::testing_util::GuardedBuffer;
 
 using namespace std::string_literals;
 using namespace ringway::h2::testing;
@@ -626,39 +626,8 @@ TEST(H2Decode, ValidateSettingMatchesDecodeSettings) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Guard page: the input ends where an unreadable page begins, so any read past it faults.
-
-class GuardedBuffer {
- public:
-  GuardedBuffer() {
-    page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    mem_ = static_cast<char*>(
-        mmap(nullptr, 2 * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-    if (mem_ == MAP_FAILED) {
-      mem_ = nullptr;
-      return;
-    }
-    if (mprotect(mem_ + page_, page_, PROT_NONE) != 0) {
-      munmap(mem_, 2 * page_);
-      mem_ = nullptr;
-    }
-  }
-  ~GuardedBuffer() {
-    if (mem_ != nullptr) munmap(mem_, 2 * page_);
-  }
-  bool ok() const { return mem_ != nullptr; }
-  size_t capacity() const { return page_; }
-  // Copies `s` so that its last byte is the last readable byte.
-  std::string_view Place(std::string_view s) {
-    char* dst = mem_ + page_ - s.size();
-    std::memcpy(dst, s.data(), s.size());
-    return std::string_view(dst, s.size());
-  }
-
- private:
-  size_t page_ = 0;
-  char* mem_ = nullptr;
-};
+// Guard page: the input ends where an unreadable page begins, so any read past it faults
+// (tests/proto/guarded_buffer.h).
 
 TEST(H2ReadFrame, NeverReadsPastTheInput) {
   GuardedBuffer g;
