@@ -437,6 +437,15 @@ bool WorkerImpl::ClientTakesChunked(const Exchange* ex) const {
 bool WorkerImpl::ClientFull(const Exchange* ex) const {
   return ex->stream ? H2Full(ex->stream) : Backlogged(ex->client);
 }
+// The byte limit of the next read from the exchange's backend, given the one the transport
+// would use: an HTTP/2 stream takes it from its connection's budget; 0: no room yet.
+uint32_t WorkerImpl::ClientRecvLimit(Exchange* ex, const UpstreamConn* u, uint32_t limit) {
+  return ex->stream ? H2RecvLimit(ex->stream, u->state == UpState::kBody, limit) : limit;
+}
+// A completion of that read: data, and whether the read ended.
+void WorkerImpl::ClientRecvDone(Exchange* ex, bool data, bool ended) {
+  if (ex->stream) H2GrantUsed(ex->stream, data, ended);
+}
 uint64_t WorkerImpl::ClientCharged(const Exchange* ex) const {
   return ex->stream ? ex->stream->pending.charged() : Charged(ex->client);
 }

@@ -283,6 +283,12 @@ void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, b
   h->starting.push_back(s);
 }
 
+// A stream that will not reach for a backend any more: what waited for one goes.
+void WorkerImpl::H2DropEarly(H2Stream* s) {
+  s->starting = false;
+  s->early.Clear([&](const SendPiece& p) { ReleasePiece(p); });
+}
+
 // The streams opened by the read just processed go to their backends, unless they already
 // ended.
 void WorkerImpl::H2StartStreams(ClientConn* c) {
@@ -611,10 +617,7 @@ void WorkerImpl::H2LocalReply(H2Stream* s, uint16_t status, std::string_view loc
   H2State* h = c->h2.get();
   if (s->ex.up) AbortUpstream(s->ex.up);
   H2ReleaseGrant(s);
-  if (s->starting) {  // answered before it reached for a backend: it never will
-    s->starting = false;
-    s->early.Clear([&](const SendPiece& p) { ReleasePiece(p); });
-  }
+  H2DropEarly(s);  // answered before it reached for a backend: it never will
   std::string_view body = location.empty() ? http1::ErrorBody(status) : std::string_view();
   char length[24];
   snprintf(length, sizeof(length), "%zu", body.size());
@@ -665,8 +668,7 @@ void WorkerImpl::H2Finish(H2Stream* s) {
 void WorkerImpl::H2Retire(H2Stream* s) {
   H2State* h = s->ex.client->h2.get();
   H2ReleaseGrant(s);
-  s->starting = false;
-  s->early.Clear([&](const SendPiece& p) { ReleasePiece(p); });
+  H2DropEarly(s);
   ScheduleDeferred(s->ex.client);  // what it held may let a waiting stream go on
   s->finished = true;
   h->pending_charged -= s->pending.charged();
@@ -708,12 +710,9 @@ uint32_t WorkerImpl::H2GrantRecv(H2Stream* s) {
   const uint64_t used = H2Used(c);
   const uint64_t budget = H2Budget();
   const uint64_t conn_room = used < budget ? budget - used : 0;
-  // A stream reads ahead of the client's windows by two buffers at most: one whose window is
-  // shut holds little, and a handful of such streams cannot take the connection's budget.
   const uint32_t bs = ring_.buffer_size();
   const uint64_t mine = s->pending.charged();
-  const uint64_t cap =
-      std::min<uint64_t>(high_water_, c->h2->session.SendWindow(s->id) + 2 * uint64_t{bs});
+  const uint64_t cap = H2StreamCap(s);
   const uint64_t stream_room = mine < cap ? cap - mine : 0;
   const uint64_t room = std::min(conn_room, stream_room) / bs * bs;
   if (room == 0) {
@@ -725,14 +724,29 @@ uint32_t WorkerImpl::H2GrantRecv(H2Stream* s) {
   return static_cast<uint32_t>(room);
 }
 
+// A read from the stream's backend: a grant, or none (0) while the budget has no room. The TLS
+// handshake and the response head are not held back: without a grant they get two buffers.
+uint32_t WorkerImpl::H2RecvLimit(H2Stream* s, bool body, uint32_t limit) {
+  const uint32_t granted = H2GrantRecv(s);
+  if (granted != 0 || body) return granted;
+  return std::min(limit, 2 * ring_.buffer_size());
+}
+
+// A stream reads ahead of the client's windows by two buffers at most: one whose window is
+// shut holds little, and a handful of such streams cannot take the connection's budget.
+uint64_t WorkerImpl::H2StreamCap(const H2Stream* s) {
+  return std::min<uint64_t>(
+      high_water_, s->ex.client->h2->session.SendWindow(s->id) + 2 * uint64_t{ring_.buffer_size()});
+}
+
 // A pooled backend connection's receive, armed before the stream took it, becomes the stream's
 // grant if the budget has room for all of it (else it is cancelled and armed afresh).
 bool WorkerImpl::H2AdoptRecv(H2Stream* s, uint32_t limit) {
   ClientConn* c = s->ex.client;
   H2ReleaseGrant(s);
-  const uint64_t cap = std::min<uint64_t>(
-      high_water_, c->h2->session.SendWindow(s->id) + 2 * uint64_t{ring_.buffer_size()});
-  if (H2Used(c) + limit > H2Budget() || s->pending.charged() + limit > cap) return false;
+  if (H2Used(c) + limit > H2Budget() || s->pending.charged() + limit > H2StreamCap(s)) {
+    return false;
+  }
   s->granted = limit;
   c->h2->granted += limit;
   return true;

@@ -15,25 +15,16 @@ namespace ringway::proxy {
 void WorkerImpl::ArmRecv(Conn* c) {
   if (c->recv_armed || c->recv_paused || c->closing || c->starved || c->read_eof) return;
   uint32_t limit = RecvLimit(c);
-  if (c->upstream && static_cast<UpstreamConn*>(c)->ex &&
-      static_cast<UpstreamConn*>(c)->ex->stream) {
+  if (c->upstream && static_cast<UpstreamConn*>(c)->ex != nullptr) {
     auto* u = static_cast<UpstreamConn*>(c);
-    if (u->state == UpState::kBody) {
-      // A backend that feeds an HTTP/2 stream reads its body only as the client connection's
-      // budget grants; none left: it waits, paused (its response timer too: the wait is not
-      // the backend's), until the budget has room (H2PumpAll).
-      limit = H2GrantRecv(u->ex->stream);
-      if (limit == 0) {
-        c->recv_paused = true;
-        DisarmTimer(u);
-        return;
-      }
-    } else {
-      // The TLS handshake and the response head are not held back: with no grant to be had,
-      // two buffers.
-      const uint32_t granted = H2GrantRecv(u->ex->stream);
-      limit = granted != 0 ? granted : std::min(limit, 2 * ring_.buffer_size());
-    }
+    limit = ClientRecvLimit(u->ex, u, limit);
+  }
+  if (limit == 0) {
+    // The client side has no room for more of this response yet: the read waits, paused, and
+    // so does the response timer (the wait is not the backend's) until it makes room.
+    c->recv_paused = true;
+    DisarmTimer(c);
+    return;
   }
   c->recv_limit = limit;
   io_uring_sqe* sqe = ring_.GetSqe();
@@ -327,9 +318,8 @@ void WorkerImpl::TlsFailed(Conn* c, const char* why) {
 }
 
 void WorkerImpl::OnRecv(Conn* c, int res, uint32_t flags) {
-  if (c->upstream && static_cast<UpstreamConn*>(c)->ex &&
-      static_cast<UpstreamConn*>(c)->ex->stream) {
-    H2GrantUsed(static_cast<UpstreamConn*>(c)->ex->stream, res > 0, !(flags & IORING_CQE_F_MORE));
+  if (c->upstream && static_cast<UpstreamConn*>(c)->ex != nullptr) {
+    ClientRecvDone(static_cast<UpstreamConn*>(c)->ex, res > 0, !(flags & IORING_CQE_F_MORE));
   }
   if (!(flags & IORING_CQE_F_MORE)) {
     c->recv_armed = false;

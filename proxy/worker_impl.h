@@ -289,6 +289,8 @@ class WorkerImpl {
 
   bool ClientTakesChunked(const Exchange* ex) const;
   bool ClientFull(const Exchange* ex) const;
+  uint32_t ClientRecvLimit(Exchange* ex, const UpstreamConn* u, uint32_t limit);
+  void ClientRecvDone(Exchange* ex, bool data, bool ended);
   uint64_t ClientCharged(const Exchange* ex) const;
   bool RequestComplete(const Exchange* ex) const;
   void ClientInterim(Exchange* ex, const http1::ResponseHead& resp);
@@ -335,6 +337,9 @@ class WorkerImpl {
   void H2CheckStreams(ClientConn* c);
   void H2LogAbuse(ClientConn* c, const char* detail);
   uint32_t H2GrantRecv(H2Stream* s);
+  uint32_t H2RecvLimit(H2Stream* s, bool body, uint32_t limit);
+  uint64_t H2StreamCap(const H2Stream* s);
+  void H2DropEarly(H2Stream* s);
   void H2GrantUsed(H2Stream* s, bool data, bool ended);
   void H2ReleaseGrant(H2Stream* s);
   uint64_t H2Used(const ClientConn* c) const;
