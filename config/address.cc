@@ -45,6 +45,29 @@ absl::Status Bad(std::string_view text, std::string_view problem) {
 
 }  // namespace
 
+bool ValidTag(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-' || c == ':' || c == '@' || c == '[' ||
+                    c == ']';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool IsLoopback(const SocketAddress& a) {
+  if (a.storage.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&a.storage);
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (a.storage.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&a.storage);
+    return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+  }
+  return false;
+}
+
 absl::StatusOr<SocketAddress> ParseSocketAddress(std::string_view text) {
   if (text.empty()) {
     return absl::InvalidArgumentError(

@@ -27,10 +27,17 @@ struct SocketAddress {
   std::string text;  // as written in the config, normalised to "ip:port" / "[ip6]:port"
 };
 
+// ready: takes requests; drain: no new requests (in-flight ones finish), still checked;
+// maint: no new requests and no health checks.
+enum class BackendState : uint8_t { kReady, kDrain, kMaint };
+
 struct Backend {
   SocketAddress address;
   uint32_t weight = 1;            // 1..1000
   std::string health_check_path;  // seed schema: an HTTP check on this path for this backend
+  std::string id;                 // unique in the config; default "<upstream>/<address>"
+  std::vector<std::string> tags;  // a server or route with enabled_backends_tag picks by these
+  BackendState state = BackendState::kReady;
 };
 
 // Active health checks, run by the prober thread. Durations in milliseconds.
@@ -91,6 +98,11 @@ struct UpstreamTls {
 
 struct Upstream {
   std::string name;
+  // Made by ExpandTags: the backends of upstream `derived_from` (-1: of every upstream) that
+  // carry `tag`. Its name is "<base>#<tag>" ("tag:<tag>" without a base).
+  std::string tag;
+  int32_t derived_from = -1;
+  bool derived = false;
   std::vector<Backend> backends;  // YAML key "servers"; at least one
   UpstreamTls tls;
   uint32_t keepalive = 64;  // idle pooled connections per backend per worker (0: no pool)
@@ -103,21 +115,29 @@ struct Upstream {
   Retry retry;
 };
 
+inline constexpr uint32_t kNoUpstream = UINT32_MAX;
+
 struct Route {
-  std::string path_prefix;  // starts with '/'
-  uint32_t upstream = 0;    // index into Config::upstreams
-  uint32_t tries = 0;       // 0: the upstream's retry.tries
+  std::string path_prefix;   // starts with '/'
+  uint32_t upstream = 0;     // index into Config::upstreams
+  uint32_t tries = 0;        // 0: the upstream's retry.tries
+  std::string backends_tag;  // "enabled_backends_tag": only the upstream's backends with it
 };
 
 struct Server {
   std::string name;                       // "name" key, else the first server_name
   std::vector<std::string> server_names;  // lower-cased; "*.acme.com" wildcards allowed
-  uint32_t upstream = 0;                  // index into Config::upstreams (the "upstream" key)
-  std::vector<Route> routes;              // longest prefix wins; none matching: `upstream`
-  bool tls = false;                       // original schema: talk TLS to the upstream
-  bool default_server = false;            // answers hosts no server names
-  bool redirect_https = false;            // plaintext requests get a redirect to https (301/308)
-  std::string hsts;  // Strict-Transport-Security value on TLS responses; "" none
+  // Index into Config::upstreams (the "upstream" key). kNoUpstream with backends_tag (before
+  // ExpandTags): every backend of the config that carries the tag.
+  uint32_t upstream = 0;
+  // "enabled_backends_tag": the server (and its routes without a tag of their own) picks only
+  // its upstream's backends that carry this tag. Switching it is a canary release.
+  std::string backends_tag;
+  std::vector<Route> routes;    // longest prefix wins; none matching: `upstream`
+  bool tls = false;             // original schema: talk TLS to the upstream
+  bool default_server = false;  // answers hosts no server names
+  bool redirect_https = false;  // plaintext requests get a redirect to https (301/308)
+  std::string hsts;             // Strict-Transport-Security value on TLS responses; "" none
 };
 
 // One certificate a TLS listener serves: the chain and key (PEM) and the SNI names it answers
@@ -205,6 +225,20 @@ struct Logging {
   std::string access_log_path;  // "" means stdout
 };
 
+// The management API and metrics listener (global.admin), served off the data path.
+struct Admin {
+  bool enabled = true;  // `admin: off` turns it off
+  SocketAddress bind;   // default 127.0.0.1:9901
+  std::string token;    // changes need "Authorization: Bearer <token>" when set
+  std::string at;       // "file:line:col" of the section, for errors found later
+};
+
+// Backend ids and tags: 1 to 128 of [A-Za-z0-9._:@[]-] (they appear in API paths).
+bool ValidTag(std::string_view s);
+
+// Whether an address is loopback (127.0.0.0/8, ::1): reachable from this machine only.
+bool IsLoopback(const SocketAddress& a);
+
 struct Config {
   std::string source;               // file path the config came from
   uint32_t workers = 0;             // 0: one per online CPU
@@ -216,7 +250,17 @@ struct Config {
   Buffers buffers;
   Http2 http2;
   Logging logging;
+  Admin admin;
+  bool metrics = true;        // count requests for /metrics (global.metrics)
+  bool watch_config = false;  // reload when the file changes (global.watch_config)
 };
+
+// Resolves enabled_backends_tag: each (upstream, tag) that a server or route uses becomes an
+// upstream of its own (Upstream::derived) holding the backends with the tag, and the server or
+// route points at it. Run on a loaded config before it is used (the router, TLS contexts and
+// workers see only real upstream indexes). A tag no backend carries gives an empty upstream:
+// its requests get 503 until a backend with the tag is added.
+void ExpandTags(Config* cfg);
 
 // Loads and validates. `filename` is used in error messages only.
 absl::StatusOr<Config> LoadString(std::string_view yaml, std::string_view filename);

@@ -16,10 +16,11 @@ bool IsPowerOfTwo(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 absl::Status Loader::LoadGlobal(const YamlNode& global) {
   CONFIG_RETURN_IF_ERROR(ExpectMapping(global, "'global'"));
   CONFIG_RETURN_IF_ERROR(RefuseSeedKeys(global, "global"));
-  CONFIG_RETURN_IF_ERROR(CheckKeys(global,
-                                   {"port", "workers", "tls", "log", "timeouts", "limits",
-                                    "buffers", "health_check", "underscores_in_headers", "http2"},
-                                   "global"));
+  CONFIG_RETURN_IF_ERROR(
+      CheckKeys(global,
+                {"port", "workers", "tls", "log", "timeouts", "limits", "buffers", "health_check",
+                 "underscores_in_headers", "http2", "admin", "metrics", "watch_config"},
+                "global"));
   if (const YamlNode* port = global.Find("port")) {
     absl::StatusOr<int64_t> n = Integer(*port, Where("port", "global"), 1, 65535);
     if (!n.ok()) return n.status();
@@ -49,6 +50,15 @@ absl::Status Loader::LoadGlobal(const YamlNode& global) {
   if (const YamlNode* limits = global.Find("limits")) CONFIG_RETURN_IF_ERROR(LoadLimits(*limits));
   if (const YamlNode* b = global.Find("buffers")) CONFIG_RETURN_IF_ERROR(LoadBuffers(*b));
   if (const YamlNode* h = global.Find("http2")) CONFIG_RETURN_IF_ERROR(LoadHttp2(*h));
+  if (const YamlNode* a = global.Find("admin")) CONFIG_RETURN_IF_ERROR(LoadAdmin(*a));
+  for (auto [key, out] : {std::pair<const char*, bool*>{"metrics", &cfg_.metrics},
+                          std::pair<const char*, bool*>{"watch_config", &cfg_.watch_config}}) {
+    if (const YamlNode* n = global.Find(key)) {
+      absl::StatusOr<bool> v = Bool(*n, Where(key, "global"));
+      if (!v.ok()) return v.status();
+      *out = *v;
+    }
+  }
   if (const YamlNode* health = global.Find("health_check")) {
     CONFIG_RETURN_IF_ERROR(ExpectMapping(*health, Where("health_check", "global")));
     const YamlNode* type_node = nullptr;
@@ -198,6 +208,46 @@ absl::Status Loader::LoadBuffers(const YamlNode& buffers) {
                                        *v));
     }
     cfg_.buffers.count = static_cast<uint32_t>(*v);
+  }
+  return absl::OkStatus();
+}
+
+// global.admin: {bind, token}, or `admin: off`. A bind other machines can reach needs a token.
+absl::Status Loader::LoadAdmin(const YamlNode& admin) {
+  const std::string where = "global.admin";
+  if (admin.kind != Kind::kMapping) {
+    absl::StatusOr<bool> on = Bool(admin, Where("admin", "global"));
+    if (!on.ok() || *on) {
+      return TypeError(admin, Where("admin", "global"), "a mapping {bind, token} or off",
+                       "write admin: {bind: \"127.0.0.1:9901\"} or admin: off");
+    }
+    cfg_.admin.enabled = false;
+    return absl::OkStatus();
+  }
+  CONFIG_RETURN_IF_ERROR(CheckKeys(admin, {"bind", "token"}, where));
+  cfg_.admin.at = At(admin.mark);
+  if (const YamlNode* b = admin.Find("bind")) {
+    absl::StatusOr<SocketAddress> bind = Address(*b, Where("bind", where));
+    if (!bind.ok()) return bind.status();
+    cfg_.admin.bind = *std::move(bind);
+  }
+  if (const YamlNode* t = admin.Find("token")) {
+    absl::StatusOr<std::string> token = String(*t, Where("token", where));
+    if (!token.ok()) return token.status();
+    if (token->size() < 16) {
+      return Error(*t, absl::StrFormat("%s is %zu characters; use at least 16 random ones "
+                                       "(openssl rand -hex 16)",
+                                       Where("token", where), token->size()));
+    }
+    cfg_.admin.token = *std::move(token);
+  }
+  if (!IsLoopback(cfg_.admin.bind) && cfg_.admin.token.empty()) {
+    const YamlNode* b = admin.Find("bind");
+    return Error(b ? *b : admin,
+                 absl::StrFormat("%s %s can be reached from other machines, and no token is set: "
+                                 "set global.admin.token (openssl rand -hex 16), or bind "
+                                 "127.0.0.1",
+                                 Where("bind", where), cfg_.admin.bind.text));
   }
   return absl::OkStatus();
 }

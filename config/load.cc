@@ -47,18 +47,19 @@ absl::StatusOr<Config> Loader::Load(std::string_view text) {
 
   cfg_.source = file_;
   const YamlNode* global = root.Find("global");
+  cfg_.admin.bind = *ParseSocketAddress("127.0.0.1:9901");
   if (global != nullptr) CONFIG_RETURN_IF_ERROR(LoadGlobal(*global));
 
-  absl::StatusOr<const YamlNode*> upstreams =
-      Require(root, "upstreams", "the configuration",
-              "an upstreams list, such as upstreams: [{name: web, servers: [\"127.0.0.1:3001\"]}]");
-  if (!upstreams.ok()) return upstreams.status();
-  absl::StatusOr<const YamlNode*> servers =
-      Require(root, "servers", "the configuration",
-              "a servers list, such as servers: [{server_name: [\"acme.com\"], upstream: web}]");
-  if (!servers.ok()) return servers.status();
-  CONFIG_RETURN_IF_ERROR(LoadUpstreams(**upstreams));
-  CONFIG_RETURN_IF_ERROR(LoadServers(**servers));
+  // Both may be absent or empty: such a ringway answers 404 until servers (domains) and
+  // backends are added through the admin API.
+  if (const YamlNode* upstreams = root.Find("upstreams");
+      upstreams != nullptr && upstreams->kind != Kind::kNull) {
+    CONFIG_RETURN_IF_ERROR(LoadUpstreams(*upstreams));
+  }
+  if (const YamlNode* servers = root.Find("servers");
+      servers != nullptr && servers->kind != Kind::kNull) {
+    CONFIG_RETURN_IF_ERROR(LoadServers(*servers));
+  }
 
   CONFIG_RETURN_IF_ERROR(LoadListeners(root.Find("listeners")));
   if (cfg_.listeners.empty()) {
@@ -71,7 +72,7 @@ absl::StatusOr<Config> Loader::Load(std::string_view text) {
 
   for (const Server& server : cfg_.servers) {
     if (!server.tls) continue;
-    cfg_.upstreams[server.upstream].tls.enabled = true;
+    if (server.upstream != kNoUpstream) cfg_.upstreams[server.upstream].tls.enabled = true;
     for (const Route& route : server.routes) cfg_.upstreams[route.upstream].tls.enabled = true;
   }
   // The prober speaks plain HTTP: an HTTP check on a TLS backend would always fail.

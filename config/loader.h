@@ -135,6 +135,8 @@ class Loader {
                                                  std::string_view where) const;
   absl::Status RefuseSeedKeys(const YamlNode& map, std::string_view where) const;
   absl::StatusOr<std::string> HttpPath(const YamlNode& node, std::string_view what) const;
+  // A backend id or tag: see config::ValidTag.
+  absl::StatusOr<std::string> Tag(const YamlNode& node, std::string_view what) const;
   absl::StatusOr<uint32_t> Percent(const YamlNode& node, std::string_view what) const;
 
   // global.cc
@@ -144,6 +146,7 @@ class Loader {
   absl::Status LoadLimits(const YamlNode& limits);
   absl::Status LoadBuffers(const YamlNode& buffers);
   absl::Status LoadHttp2(const YamlNode& h2);
+  absl::Status LoadAdmin(const YamlNode& admin);
 
   // listeners.cc
   absl::Status LoadGlobalTls(const YamlNode& tls);
@@ -187,6 +190,7 @@ class Loader {
   std::map<std::string, uint32_t, std::less<>> upstream_index_;
   std::vector<Mark> upstream_marks_;
   std::map<std::string, uint32_t, std::less<>> server_index_;
+  std::map<std::string, std::string, std::less<>> backend_ids_;  // id -> where it was given
   std::vector<ServerMarks> server_marks_;
   std::vector<Mark> listener_name_marks_;
   std::vector<Mark> listener_bind_marks_;

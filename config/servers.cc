@@ -73,7 +73,11 @@ absl::StatusOr<uint32_t> Loader::UpstreamRef(const YamlNode& node, std::string_v
   std::string message = absl::StrFormat("upstream '%s' is not defined", *name);
   std::string suggestion = Closest(*name, names);
   if (!suggestion.empty()) absl::StrAppendFormat(&message, "; did you mean '%s'?", suggestion);
-  absl::StrAppendFormat(&message, " (defined upstreams: %s)", Quoted(names));
+  if (names.empty()) {
+    message += "; no upstream is defined: add an upstreams list";
+  } else {
+    absl::StrAppendFormat(&message, " (defined upstreams: %s)", Quoted(names));
+  }
   return Error(node, message);
 }
 
@@ -85,7 +89,8 @@ absl::Status Loader::LoadRoutes(const YamlNode& list, std::string_view where, Se
     const YamlNode& item = list.items[i];
     std::string label = absl::StrFormat("route #%d of %s", i + 1, where);
     CONFIG_RETURN_IF_ERROR(ExpectMapping(item, label));
-    CONFIG_RETURN_IF_ERROR(CheckKeys(item, {"path", "upstream", "tries"}, label));
+    CONFIG_RETURN_IF_ERROR(
+        CheckKeys(item, {"path", "upstream", "tries", "enabled_backends_tag"}, label));
     absl::StatusOr<const YamlNode*> path_node = Require(item, "path", label, "path: /api/");
     if (!path_node.ok()) return path_node.status();
     absl::StatusOr<std::string> path = String(**path_node, Where("path", label));
@@ -106,7 +111,12 @@ absl::Status Loader::LoadRoutes(const YamlNode& list, std::string_view where, Se
     if (!upstream_node.ok()) return upstream_node.status();
     absl::StatusOr<uint32_t> upstream = UpstreamRef(**upstream_node, Where("upstream", label));
     if (!upstream.ok()) return upstream.status();
-    Route route{*path, *upstream};
+    Route route{*path, *upstream, 0, {}};
+    if (const YamlNode* tag = item.Find("enabled_backends_tag")) {
+      absl::StatusOr<std::string> t = Tag(*tag, Where("enabled_backends_tag", label));
+      if (!t.ok()) return t.status();
+      route.backends_tag = *t;
+    }
     if (const YamlNode* tries = item.Find("tries")) {
       absl::StatusOr<int64_t> n = Integer(*tries, Where("tries", label), 1, 10);
       if (!n.ok()) return n.status();
@@ -136,10 +146,10 @@ absl::Status Loader::LoadServer(const YamlNode& item, size_t index) {
              !names_node->items.empty() && names_node->items[0].kind == Kind::kString) {
     label = absl::StrFormat("server '%s'", names_node->items[0].text);
   }
-  CONFIG_RETURN_IF_ERROR(CheckKeys(
-      item,
-      {"name", "server_name", "upstream", "tls", "default", "routes", "redirect_https", "hsts"},
-      label));
+  CONFIG_RETURN_IF_ERROR(CheckKeys(item,
+                                   {"name", "server_name", "upstream", "tls", "default", "routes",
+                                    "redirect_https", "hsts", "enabled_backends_tag"},
+                                   label));
 
   if (const YamlNode* flag = item.Find("default")) {
     absl::StatusOr<bool> v = Bool(*flag, Where("default", label));
@@ -242,12 +252,23 @@ absl::Status Loader::LoadServer(const YamlNode& item, size_t index) {
                                              server.name, how, first.line, first.column));
   }
 
-  absl::StatusOr<const YamlNode*> upstream_node =
-      Require(item, "upstream", label, "upstream: <name of an upstream>");
-  if (!upstream_node.ok()) return upstream_node.status();
-  absl::StatusOr<uint32_t> upstream = UpstreamRef(**upstream_node, Where("upstream", label));
-  if (!upstream.ok()) return upstream.status();
-  server.upstream = *upstream;
+  if (const YamlNode* tag = item.Find("enabled_backends_tag")) {
+    absl::StatusOr<std::string> t = Tag(*tag, Where("enabled_backends_tag", label));
+    if (!t.ok()) return t.status();
+    server.backends_tag = *t;
+  }
+  if (server.backends_tag.empty() || item.Find("upstream") != nullptr) {
+    absl::StatusOr<const YamlNode*> upstream_node =
+        Require(item, "upstream", label,
+                "upstream: <name of an upstream> (or enabled_backends_tag: <tag> for every backend "
+                "with that tag)");
+    if (!upstream_node.ok()) return upstream_node.status();
+    absl::StatusOr<uint32_t> upstream = UpstreamRef(**upstream_node, Where("upstream", label));
+    if (!upstream.ok()) return upstream.status();
+    server.upstream = *upstream;
+  } else {
+    server.upstream = kNoUpstream;
+  }
 
   if (const YamlNode* routes = item.Find("routes")) {
     CONFIG_RETURN_IF_ERROR(LoadRoutes(*routes, label, &server));
@@ -262,11 +283,6 @@ absl::Status Loader::LoadServer(const YamlNode& item, size_t index) {
 absl::Status Loader::LoadServers(const YamlNode& list) {
   CONFIG_RETURN_IF_ERROR(
       ExpectList(list, "'servers'", "[{server_name: [acme.com], upstream: web_servers}]"));
-  if (list.items.empty()) {
-    return Error(list,
-                 "'servers' is empty; add at least one server, such as "
-                 "{server_name: [\"acme.com\"], upstream: web_servers}");
-  }
   for (size_t i = 0; i < list.items.size(); ++i) {
     CONFIG_RETURN_IF_ERROR(LoadServer(list.items[i], i));
   }

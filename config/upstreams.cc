@@ -277,13 +277,14 @@ absl::Status Loader::LoadBackend(const YamlNode& item, std::string_view where, U
                                  std::vector<const YamlNode*>* check_paths,
                                  absl::flat_hash_set<std::string>* addresses) {
   Backend backend;
+  const YamlNode* id_node = nullptr;
   const YamlNode* address_node = &item;
   // Anything with a scheme is read as a URL, as other proxies write backends.
   bool is_url = item.kind == Kind::kString && item.text.find("://") != std::string::npos;
   std::string address_what(where);
   if (item.kind == Kind::kMapping) {
-    CONFIG_RETURN_IF_ERROR(
-        CheckKeys(item, {"address", "url", "weight", "health_check_path"}, where));
+    CONFIG_RETURN_IF_ERROR(CheckKeys(
+        item, {"address", "url", "weight", "health_check_path", "id", "tags", "state"}, where));
     absl::StatusOr<const YamlNode::Entry*> entry = FindOne(item, {"address", "url"}, where);
     if (!entry.ok()) return entry.status();
     if (*entry == nullptr) {
@@ -305,6 +306,36 @@ absl::Status Loader::LoadBackend(const YamlNode& item, std::string_view where, U
       backend.health_check_path = *p;
       check_paths->push_back(path);
     }
+    if (const YamlNode* id = item.Find("id")) {
+      absl::StatusOr<std::string> v = Tag(*id, Where("id", where));
+      if (!v.ok()) return v.status();
+      backend.id = *v;
+      id_node = id;
+    }
+    if (const YamlNode* tags = item.Find("tags")) {
+      CONFIG_RETURN_IF_ERROR(ExpectList(*tags, Where("tags", where), "[\"a\", \"stable\"]"));
+      for (const YamlNode& t : tags->items) {
+        absl::StatusOr<std::string> v = Tag(t, Where("tags", where));
+        if (!v.ok()) return v.status();
+        if (std::find(backend.tags.begin(), backend.tags.end(), *v) == backend.tags.end()) {
+          backend.tags.push_back(*v);
+        }
+      }
+    }
+    if (const YamlNode* st = item.Find("state")) {
+      absl::StatusOr<std::string> v = String(*st, Where("state", where));
+      if (!v.ok()) return v.status();
+      if (*v == "ready") {
+        backend.state = BackendState::kReady;
+      } else if (*v == "drain") {
+        backend.state = BackendState::kDrain;
+      } else if (*v == "maint") {
+        backend.state = BackendState::kMaint;
+      } else {
+        return Error(*st, absl::StrFormat("%s is '%s'; use ready, drain or maint",
+                                          Where("state", where), *v));
+      }
+    }
   } else if (item.kind != Kind::kString) {
     return TypeError(item, where, "an address string or a mapping {address, weight}",
                      "write \"127.0.0.1:3001\" or {address: \"127.0.0.1:3001\", weight: 2}");
@@ -319,6 +350,13 @@ absl::Status Loader::LoadBackend(const YamlNode& item, std::string_view where, U
                                  address->text, upstream->name));
   }
   backend.address = *std::move(address);
+  if (backend.id.empty()) backend.id = absl::StrCat(upstream->name, "-", backend.address.text);
+  if (auto [it, inserted] = backend_ids_.try_emplace(backend.id, At(item.mark)); !inserted) {
+    return Error(id_node ? *id_node : item,
+                 absl::StrFormat("backend id '%s' is already used at %s; give each backend a "
+                                 "unique id",
+                                 backend.id, it->second));
+  }
   upstream->backends.push_back(std::move(backend));
   return absl::OkStatus();
 }
@@ -414,11 +452,6 @@ absl::Status Loader::LoadUpstream(const YamlNode& item, size_t index) {
 
 absl::Status Loader::LoadUpstreams(const YamlNode& list) {
   CONFIG_RETURN_IF_ERROR(ExpectList(list, "'upstreams'", "[{name: web, servers: [...]}]"));
-  if (list.items.empty()) {
-    return Error(list,
-                 "'upstreams' is empty; add at least one upstream, such as "
-                 "{name: web, servers: [\"127.0.0.1:3001\"]}");
-  }
   for (size_t i = 0; i < list.items.size(); ++i) {
     CONFIG_RETURN_IF_ERROR(LoadUpstream(list.items[i], i));
   }

@@ -318,6 +318,17 @@ absl::StatusOr<std::string> Loader::HttpPath(const YamlNode& node, std::string_v
   return path;
 }
 
+absl::StatusOr<std::string> Loader::Tag(const YamlNode& node, std::string_view what) const {
+  absl::StatusOr<std::string> v = String(node, what);
+  if (!v.ok()) return v.status();
+  if (!ValidTag(*v)) {
+    return Error(node, absl::StrFormat("%s is '%s'; use 1 to 128 letters, digits and . _ - : @ "
+                                       "[ ] (no spaces or slashes)",
+                                       what, *v));
+  }
+  return v;
+}
+
 // A share written as "20%" or as a fraction from 0 to 1; returns whole percent.
 absl::StatusOr<uint32_t> Loader::Percent(const YamlNode& node, std::string_view what) const {
   constexpr std::string_view kHint = "write a percentage such as 20% or a fraction such as 0.2";

@@ -32,6 +32,19 @@ class TimerList {
   TimerList& operator=(const TimerList&) = delete;
 
   uint64_t duration_ms() const { return duration_ms_; }
+
+  // A new duration for timers armed from now on. Timers already armed keep their deadlines,
+  // except that none ends later than now + the new duration: so the list stays sorted, and a
+  // shorter timeout applies to what waits already.
+  void SetDuration(uint64_t duration_ms, uint64_t now_ms) {
+    if (duration_ms < duration_ms_) {
+      const uint64_t cap = now_ms + duration_ms;
+      for (TimerNode* n = head_; n; n = n->next) {
+        if (n->deadline_ms > cap) n->deadline_ms = cap;
+      }
+    }
+    duration_ms_ = duration_ms;
+  }
   uint8_t kind() const { return kind_; }
 
   // (Re)arms `n` to fire duration_ms after now; removes it from any list first via Disarm.

@@ -64,6 +64,7 @@ struct Probe {
   uint64_t started_ms = 0;
   uint64_t deadline_ms = 0;
   uint64_t next_ms = 0;
+  bool checked = false;  // has finished a check
   size_t got = 0;
   char buf[128];
 };
@@ -80,9 +81,10 @@ class ProberLoop {
         p.backend = index++;
         p.cfg = &b;
         p.upstream = &u;
-        p.checks = u.health.enabled;
+        p.checks = u.health.enabled && b.state != config::BackendState::kMaint;
         p.http = u.health.type == config::HealthCheck::Type::kHttp || !b.health_check_path.empty();
         p.state = BackendState(u.health.rise, u.health.fall);
+        if (view->Carried(p.backend)) p.state.Resume(view->State(p.backend) & View::kUp);
         if (p.http) {
           const std::string& path =
               b.health_check_path.empty() ? u.health.path : b.health_check_path;
@@ -90,9 +92,11 @@ class ProberLoop {
           p.request = absl::StrCat(u.health.method, " ", path, " HTTP/1.1\r\nHost: ", host,
                                    "\r\nUser-Agent: ringway-health\r\nConnection: close\r\n\r\n");
         }
+        if (p.checks) ++unchecked_;
         probes_.push_back(std::move(p));
       }
     }
+    if (unchecked_ == 0) first_round_.store(true, std::memory_order_relaxed);
     rng_ = MonoMs() * 0x9E3779B97F4A7C15ull + 1;
   }
 
@@ -318,6 +322,11 @@ class ProberLoop {
   void Finish(Probe* p, bool ok, const std::string& reason, uint64_t now) {
     p->busy = false;
     ++p->gen;
+    view_->RecordCheck(p->backend, ok);
+    if (!p->checked) {
+      p->checked = true;
+      if (--unchecked_ == 0) first_round_.store(true, std::memory_order_release);
+    }
     const config::HealthCheck& h = p->upstream->health;
     p->next_ms = now + h.interval_ms + Jitter(h.jitter_ms);
 
@@ -397,6 +406,12 @@ class ProberLoop {
 
   View* view_;
   std::vector<Probe> probes_;
+  size_t unchecked_ = 0;  // probes with checks on that have not finished one yet
+
+ public:
+  std::atomic<bool> first_round_{false};  // every backend with checks has had one
+
+ private:
   io_uring ring_{};
   bool ring_ready_ = false;
   int wake_fd_ = -1;
@@ -417,6 +432,8 @@ absl::Status Prober::Start() {
   thread_ = std::thread([this] { loop_->Run(); });
   return absl::OkStatus();
 }
+
+bool Prober::FirstRoundDone() const { return loop_->first_round_.load(std::memory_order_acquire); }
 
 void Prober::Stop() {
   if (!thread_.joinable()) return;

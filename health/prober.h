@@ -32,7 +32,8 @@ class ProberLoop;
 class Prober {
  public:
   // `config` and `view` must outlive the prober. Backend i of the view is the i-th backend
-  // counting upstream by upstream, in config order.
+  // counting upstream by upstream, in config order. A backend whose view slot was carried
+  // from an earlier view (a reload) continues from its state there.
   Prober(const config::Config& config, View* view);
   ~Prober();
   Prober(const Prober&) = delete;
@@ -42,6 +43,8 @@ class Prober {
   absl::Status Start();
   // Thread-safe; returns when the thread has exited. Idempotent.
   void Stop();
+  // Thread-safe: every backend whose upstream runs checks has had its first one.
+  bool FirstRoundDone() const;
 
  private:
   std::unique_ptr<ProberLoop> loop_;

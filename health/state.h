@@ -32,6 +32,11 @@ class BackendState {
   // `rise` passes in a row, all after `until_ms`.
   bool OnCheckWhileEjected(bool ok, uint64_t now_ms, uint64_t until_ms);
   void StartEjection() { eject_passes_ = 0; }
+  // Continues from a state known before (a reload kept the backend): no first-check rule.
+  void Resume(bool up) {
+    up_ = up;
+    confirmed_ = true;
+  }
 
   bool up() const { return up_; }
   uint32_t passes() const { return passes_; }      // passed checks in a row

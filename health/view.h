@@ -65,6 +65,7 @@ class View {
       return false;  // another worker ejected it, or the prober changed it: let that stand
     }
     s.ejections.fetch_add(1, std::memory_order_relaxed);
+    s.ejections_total.fetch_add(1, std::memory_order_relaxed);
     s.failures.store(0, std::memory_order_relaxed);
     if (ejected_for_ms) *ejected_for_ms = backoff;
     return true;
@@ -101,6 +102,42 @@ class View {
     return slots_[b].ejected_until_ms.load(std::memory_order_acquire);
   }
   uint32_t Ejections(size_t b) const { return slots_[b].ejections.load(std::memory_order_relaxed); }
+  // Every ejection so far (a counter for metrics; Ejections() is the back-off's run).
+  uint64_t EjectionsTotal(size_t b) const {
+    return slots_[b].ejections_total.load(std::memory_order_relaxed);
+  }
+  // Check results, for metrics: written by the prober alone.
+  void RecordCheck(size_t b, bool ok) {
+    auto& c = ok ? slots_[b].checks_ok : slots_[b].checks_failed;
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  uint64_t ChecksOk(size_t b) const { return slots_[b].checks_ok.load(std::memory_order_relaxed); }
+  uint64_t ChecksFailed(size_t b) const {
+    return slots_[b].checks_failed.load(std::memory_order_relaxed);
+  }
+
+  // ---- Reload ---------------------------------------------------------------------------
+
+  // Slot `to` takes over slot `from` of `old` (the same backend in the previous snapshot):
+  // state, ejection, counters. Called before the view is published.
+  void CarryFrom(const View& old, size_t from, size_t to) {
+    const Slot& o = old.slots_[from];
+    Slot& s = slots_[to];
+    s.failures.store(o.failures.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    s.ejections.store(o.ejections.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    s.ejections_total.store(o.ejections_total.load(std::memory_order_relaxed),
+                            std::memory_order_relaxed);
+    s.ejected_until_ms.store(o.ejected_until_ms.load(std::memory_order_acquire),
+                             std::memory_order_relaxed);
+    s.up_since_ms.store(o.up_since_ms.load(std::memory_order_acquire), std::memory_order_relaxed);
+    s.checks_ok.store(o.checks_ok.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    s.checks_failed.store(o.checks_failed.load(std::memory_order_relaxed),
+                          std::memory_order_relaxed);
+    s.state.store(o.state.load(std::memory_order_acquire), std::memory_order_release);
+    s.carried = true;
+  }
+  // Whether the slot was carried from an earlier view (its state was checked already).
+  bool Carried(size_t b) const { return slots_[b].carried; }
   // The ejection count decays: a backend that stayed usable long enough starts again at base.
   void ForgetEjections(size_t b) { slots_[b].ejections.store(0, std::memory_order_relaxed); }
 
@@ -111,6 +148,10 @@ class View {
     std::atomic<uint32_t> ejections{0};  // ejections in a row, for the back-off
     std::atomic<uint64_t> ejected_until_ms{0};
     std::atomic<uint64_t> up_since_ms{0};
+    std::atomic<uint64_t> ejections_total{0};
+    std::atomic<uint64_t> checks_ok{0};
+    std::atomic<uint64_t> checks_failed{0};
+    bool carried = false;  // set before publication, read-only after
   };
   std::unique_ptr<Slot[]> slots_;
   size_t size_;

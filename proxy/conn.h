@@ -16,6 +16,7 @@
 #include "core/timer.h"
 #include "proto/http1_chunked.h"
 #include "proto/http1_parser.h"
+#include "proxy/routing.h"
 #include "proxy/send_queue.h"
 #include "tls/tls.h"
 
@@ -55,9 +56,11 @@ inline constexpr uint64_t kPoolIdleMs = 60'000;
 
 struct ListenerSlot {
   alignas(8) int fd = -1;
-  uint32_t index = 0;
+  uint32_t index = 0;   // in the current snapshot's listeners
+  uint32_t series = 0;  // metrics series (by the listener's name)
   bool armed = false;
   bool closed = false;
+  bool removed = false;  // a reload removed it: accepts are cancelled, then the socket closed
 };
 
 struct ClientConn;
@@ -103,7 +106,8 @@ struct Conn {
 enum class ReqState : uint8_t { kIdle, kHead, kBody, kDone, kTunnel, kLinger };
 enum class RespState : uint8_t { kNone, kWaiting, kStreaming, kDone, kTunnel };
 
-inline constexpr uint32_t kMaxTries = 10;  // the config's upper bound for tries
+inline constexpr uint32_t kMaxTries = 10;          // the config's upper bound for tries
+inline constexpr uint32_t kNoSeries = UINT32_MAX;  // a request that no server took
 
 // One request and its response, from the client stream it came on to the backend that
 // answers it: routing, the balancer's picks and tries, the upstream connection, the response's
@@ -118,8 +122,10 @@ struct Exchange {
   bool upgrade = false;     // Connection: upgrade with an Upgrade field
   bool idempotent = false;  // GET, HEAD, OPTIONS, TRACE, PUT, DELETE
   bool has_body = false;    // the request has a body (so it can never be replayed)
-  // Routing and balancing.
-  int32_t server = -1;  // index of the server (virtual host)
+  // Routing and balancing, on the snapshot the request started on.
+  RoutingRef rt;
+  uint32_t route_series = kNoSeries;  // metrics: the (server, upstream) series it counts in
+  int32_t server = -1;                // index of the server (virtual host)
   int32_t upstream_index = -1;
   int32_t backend = -1;   // global backend index of the current or last attempt
   bool has_hash = false;  // `hash` holds the request's key for consistent hashing
@@ -143,7 +149,12 @@ struct Exchange {
 // A connection from a client (HTTP/1): the request being read, the arena of bytes that wait,
 // pipelining and closing state, and its one exchange.
 struct ClientConn : Conn {
+  // The snapshot `listener` indexes; moved to the current one at the next request when the
+  // listener is still there (a connection on a removed listener stays on its old snapshot).
+  RoutingRef rt;
   uint32_t listener = 0;
+  uint32_t listener_series = 0;  // metrics
+  uint8_t proto = 0;             // metrics::Proto it is counted under
   ReqState req = ReqState::kIdle;
   std::string in;  // head bytes split across reads, and pipelined requests waiting their turn
   BodyKind req_body = BodyKind::kNone;
@@ -168,7 +179,9 @@ struct ClientConn : Conn {
 enum class UpState : uint8_t { kConnecting, kHead, kBody, kDone, kTunnel };
 
 struct UpstreamConn : Conn {
+  RoutingRef rt;  // the snapshot `backend` indexes, and the pool it goes back to
   uint32_t backend = 0;
+  uint64_t connect_ns = 0;  // metrics: when the connect began
   UpState state = UpState::kConnecting;
   bool tcp_connected = false;  // the socket connected (TLS may still be shaking hands)
   bool connected = false;      // ready for the request: TCP up and, with TLS, the handshake done
@@ -191,11 +204,6 @@ struct UpstreamConn : Conn {
   UpstreamConn* pool_prev = nullptr;
   UpstreamConn* pool_next = nullptr;
   bool pooled = false;
-};
-
-struct Pool {
-  UpstreamConn* head = nullptr;  // most recently returned first
-  uint32_t size = 0;
 };
 
 inline uint64_t NowNs() {

@@ -13,8 +13,8 @@
 namespace ringway::proxy {
 
 void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
-  if (cfg_.logging.access_log) {  // the views die with the buffer; the log line comes later
-    c->ex.start_ns = NowNs();
+  if (TimeRequests()) c->ex.start_ns = NowNs();
+  if (cfg_->logging.access_log) {  // the views die with the buffer; the log line comes later
     c->ex.log_method.assign(req.method);
     c->ex.log_target.assign(req.target.substr(0, 1024));
   }
@@ -51,10 +51,11 @@ void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
   std::string_view host = absolute ? req.authority : req.framing.host;
   std::string_view path = req.origin;
   if (absolute && (path.empty() || path[0] == '?')) path = "/";  // for routing and redirects
+  c->ex.rt.Set(ClientRouting(c));
   if (!RouteExchange(&c->ex, c->listener, c->tls != nullptr, req, host, path)) return;
   const uint32_t upstream = static_cast<uint32_t>(c->ex.upstream_index);
-  if (cfg_.limits.max_body_size && c->req_body == BodyKind::kContentLength &&
-      c->req_left > cfg_.limits.max_body_size) {
+  if (cfg_->limits.max_body_size && c->req_body == BodyKind::kContentLength &&
+      c->req_left > cfg_->limits.max_body_size) {
     RespondError(c, 413, /*close=*/true);
     return;
   }
@@ -71,7 +72,8 @@ void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
       }
     }
     if (add_host) {
-      std::string_view name = host.empty() ? std::string_view(cfg_.upstreams[upstream].name) : host;
+      std::string_view name =
+          host.empty() ? std::string_view(c->ex.rt->snap->config.upstreams[upstream].name) : host;
       scratch_fields_.push_back({"Host", name});
     }
     req.fields = std::span<const http1::Field>(scratch_fields_.data(), scratch_fields_.size());
@@ -86,7 +88,7 @@ void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
       req,
       {.client_addr = c->peer_ip,
        .proto = c->tls ? "https" : "http",
-       .pass_underscore_fields = cfg_.listeners[c->listener].underscores_in_headers},
+       .pass_underscore_fields = c->rt->snap->config.listeners[c->listener].underscores_in_headers},
       &c->ex.up_head);
   PickAndConnect(&c->ex);
 }
@@ -97,25 +99,34 @@ void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
 bool WorkerImpl::RouteExchange(Exchange* ex, uint32_t listener, bool tls,
                                const http1::RequestHead& req, std::string_view host,
                                std::string_view path) {
-  const int server = snap_->router.FindServer(listener, host);
+  Routing* rt = ex->rt.get();
+  const Snapshot& sn = *rt->snap;
+  const int server = sn.router.FindServer(listener, host);
   ex->server = server;
+  ex->upstream_index = -1;
+  ex->route_series = sn.RouteSeries(server, -1);
   if (server < 0) {
     ClientFail(ex, 404);
     return false;
   }
-  const config::Server& srv = cfg_.servers[static_cast<size_t>(server)];
+  const config::Server& srv = sn.config.servers[static_cast<size_t>(server)];
   if (!tls && srv.redirect_https) {
     ClientRedirect(ex, req.method, host, req.origin, srv);
     return false;
   }
   uint32_t route_tries = 0;
-  const uint32_t upstream = snap_->router.FindUpstream(server, path, &route_tries);
+  const uint32_t upstream = sn.router.FindUpstream(server, path, &route_tries);
+  if (upstream >= sn.config.upstreams.size()) {  // (a config whose tags were not expanded)
+    ClientFail(ex, 503);
+    return false;
+  }
   ex->upstream_index = static_cast<int32_t>(upstream);
-  const config::Upstream& up = cfg_.upstreams[upstream];
+  ex->route_series = sn.RouteSeries(server, ex->upstream_index);
+  const config::Upstream& up = sn.config.upstreams[upstream];
   ex->max_tries = static_cast<uint8_t>(std::min<uint32_t>(
       kMaxTries, std::max<uint32_t>(1, route_tries ? route_tries : up.retry.tries)));
   KeyRequest(ex, up, req);
-  ups_[upstream].budget.OnRequest(now_ms_ / 1000);
+  rt->ups[upstream].budget.OnRequest(now_ms_ / 1000);
   return true;
 }
 
@@ -181,7 +192,7 @@ void WorkerImpl::KeyRequest(Exchange* ex, const config::Upstream& up,
     std::string_view token = FindRequestCookie(req, up.sticky.cookie);
     if (!token.empty()) {
       ex->sticky =
-          balance::FindByToken(ups_[static_cast<size_t>(ex->upstream_index)].tokens, token);
+          balance::FindByToken(ex->rt->ups[static_cast<size_t>(ex->upstream_index)].tokens, token);
     }
   }
 }
@@ -200,22 +211,29 @@ std::string_view WorkerImpl::FindRequestCookie(const http1::RequestHead& req,
 // else the balancer's pick among usable backends this request has not tried yet.
 int WorkerImpl::PickBackend(const Exchange* ex) {
   const uint32_t upstream = static_cast<uint32_t>(ex->upstream_index);
-  UpstreamRuntime& r = ups_[upstream];
-  const uint32_t base = snap_->backend_base[upstream];
-  const health::View& view = *snap_->health;
+  Routing* rt = ex->rt.get();
+  UpstreamRuntime& r = rt->ups[upstream];
+  const uint32_t base = rt->snap->backend_base[upstream];
+  const health::View& view = *rt->snap->health;
   auto untried = [&](uint32_t b) {
     for (uint32_t k = 0; k < ex->tries && k < kMaxTries; ++k) {
       if (ex->tried[k] == b) return false;
     }
     return true;
   };
+  const config::Upstream& up = rt->snap->config.upstreams[upstream];
+  if (up.backends.empty()) return -1;  // (a tag no backend carries yet)
+  // Backends in drain or maint take no new request.
+  auto ready = [&](size_t i) { return up.backends[i].state == config::BackendState::kReady; };
   auto eligible = [&](size_t i) {
     const uint32_t b = base + static_cast<uint32_t>(i);
-    return view.Usable(b) && untried(b);
+    return view.Usable(b) && untried(b) && ready(i);
   };
-  if (ex->sticky >= 0 && eligible(static_cast<size_t>(ex->sticky))) return ex->sticky;
-  const config::Upstream& up = cfg_.upstreams[upstream];
-  if (up.slow_start_ms && now_ms_ >= r.next_ramp_ms) RampWeights(upstream);
+  if (ex->sticky >= 0 && static_cast<size_t>(ex->sticky) < up.backends.size() &&
+      eligible(static_cast<size_t>(ex->sticky))) {
+    return ex->sticky;
+  }
+  if (up.slow_start_ms && now_ms_ >= r.next_ramp_ms) RampWeights(rt, upstream);
   balance::PickInput in;
   in.hash = ex->hash;
   in.has_hash = ex->has_hash;
@@ -227,19 +245,19 @@ int WorkerImpl::PickBackend(const Exchange* ex) {
   // still serve. 503 at once is for pools the checks find down.
   return r.balancer->Pick(in, [&](size_t i) {
     const uint32_t b = base + static_cast<uint32_t>(i);
-    return (view.State(b) & health::View::kUp) && untried(b);
+    return (view.State(b) & health::View::kUp) && untried(b) && ready(i);
   });
 }
 
 // Slow start: a backend that came up (or was readmitted) less than slow_start ago gets a
 // weight ramping up from a tenth of its own. Checked at most every 100 ms per upstream.
-void WorkerImpl::RampWeights(uint32_t upstream) {
-  UpstreamRuntime& r = ups_[upstream];
-  const config::Upstream& up = cfg_.upstreams[upstream];
+void WorkerImpl::RampWeights(Routing* rt, uint32_t upstream) {
+  UpstreamRuntime& r = rt->ups[upstream];
+  const config::Upstream& up = rt->snap->config.upstreams[upstream];
   r.next_ramp_ms = now_ms_ + 100;
-  const uint32_t base = snap_->backend_base[upstream];
+  const uint32_t base = rt->snap->backend_base[upstream];
   for (size_t i = 0; i < up.backends.size(); ++i) {
-    const uint64_t since = snap_->health->UpSinceMs(base + i);
+    const uint64_t since = rt->snap->health->UpSinceMs(base + i);
     const uint64_t elapsed = since == 0 ? UINT64_MAX : (now_ms_ > since ? now_ms_ - since : 0);
     const uint32_t w = balance::SlowStartWeight(up.backends[i].weight * WeightScale(up), elapsed,
                                                 up.slow_start_ms);
@@ -252,30 +270,44 @@ void WorkerImpl::RampWeights(uint32_t upstream) {
 
 void WorkerImpl::NoUsableBackend(Exchange* ex) {
   const uint32_t upstream = static_cast<uint32_t>(ex->upstream_index);
-  UpstreamRuntime& r = ups_[upstream];
+  UpstreamRuntime& r = ex->rt->ups[upstream];
+  if (metrics_on_) USeries(ex->rt.get(), upstream).no_backend.Add();
   if (now_ms_ >= r.none_log_ms) {  // at most one line a second per worker and upstream
     r.none_log_ms = now_ms_ + 1000;
     RW_LOG(LogLevel::kWarn, "upstream '%s': no usable backend; answering 503",
-           cfg_.upstreams[upstream].name.c_str());
+           ex->rt->snap->config.upstreams[upstream].name.c_str());
   }
   ClientFail(ex, 503);
 }
 
 void WorkerImpl::WriteAccessLog(const Exchange* ex) {
-  if (!cfg_.logging.access_log) return;
+  if (metrics_on_) CountExchange(ex);
+  if (!cfg_->logging.access_log) return;
   AccessRecord rec;
   rec.client = ex->client->peer_ip;
   rec.method = ex->log_method;
   rec.target = ex->log_target;
   rec.status = ex->status;
   rec.bytes = ex->resp_bytes;
-  rec.upstream = ex->backend >= 0
-                     ? std::string_view(BackendName(static_cast<uint32_t>(ex->backend)))
-                     : std::string_view("-");
+  rec.upstream =
+      ex->backend >= 0
+          ? std::string_view(BackendName(ex->rt.get(), static_cast<uint32_t>(ex->backend)))
+          : std::string_view("-");
   rec.duration_us = (NowNs() - ex->start_ns) / 1000;
   rec.tries = ex->tries ? ex->tries : 1;
   AppendAccessLog(rec, core::LogJson(), &access_buf_);
   if (access_buf_.size() > 64 * 1024) FlushAccessLog();
+}
+
+// Metrics of a finished exchange: its (server, upstream) series by status class and, for a
+// request an upstream took, its duration.
+void WorkerImpl::CountExchange(const Exchange* ex) {
+  const uint32_t id = ex->route_series == kNoSeries ? snap_->unrouted_series : ex->route_series;
+  metrics_->routes.At(id).requests[metrics::StatusClass(ex->status)].Add();
+  if (ex->upstream_index >= 0 && ex->rt && ex->start_ns) {
+    USeries(ex->rt.get(), static_cast<uint32_t>(ex->upstream_index))
+        .duration.Observe((NowNs() - ex->start_ns) / 1000);
+  }
 }
 
 void WorkerImpl::FlushAccessLog() {
@@ -288,32 +320,41 @@ void WorkerImpl::FlushAccessLog() {
 void WorkerImpl::EndAttempt(UpstreamConn* u, AttemptEnd how) {
   if (!u->lb_open) return;
   u->lb_open = false;
-  const uint32_t upstream = snap_->backend_upstream[u->backend];
-  UpstreamRuntime& r = ups_[upstream];
+  const Snapshot& sn = *u->rt->snap;
+  if (metrics_on_) {
+    metrics::BackendSeries& bs = metrics_->backends.At(sn.backend_series[u->backend]);
+    bs.ended.Add();
+    if (u->ttfb_ns) {
+      bs.ttfb_us.Add(u->ttfb_ns / 1000);
+      bs.answered.Add();
+    }
+  }
+  const uint32_t upstream = sn.backend_upstream[u->backend];
+  UpstreamRuntime& r = u->rt->ups[upstream];
   if (how == AttemptEnd::kCancel || (how == AttemptEnd::kOk && u->ttfb_ns == 0 && r.latency)) {
     // No response head yet: the latency is unknown, not short.
-    r.balancer->OnCancel(u->backend - snap_->backend_base[upstream]);
+    r.balancer->OnCancel(u->backend - sn.backend_base[upstream]);
     return;
   }
   const bool ok = how == AttemptEnd::kOk;
   uint64_t latency = 0;
   if (ok) latency = u->ttfb_ns ? u->ttfb_ns : 1;
-  r.balancer->OnFinish(u->backend - snap_->backend_base[upstream], latency,
+  r.balancer->OnFinish(u->backend - sn.backend_base[upstream], latency,
                        r.latency ? NowNs() : now_ms_ * 1'000'000);
 }
 
 // Passive health: a failure seen on live traffic counts towards ejecting the backend.
-void WorkerImpl::PassiveFailure(uint32_t backend, const char* what) {
-  const config::Upstream& up = UpstreamOf(backend);
+void WorkerImpl::PassiveFailure(const Routing* rt, uint32_t backend, const char* what) {
+  const config::Upstream& up = UpstreamOf(rt, backend);
   const config::PassiveHealth& ph = up.passive;
   if (ph.consecutive_failures == 0) return;
   uint64_t for_ms = 0;
-  if (snap_->health->RecordFailure(backend, now_ms_, ph.consecutive_failures, ph.base_ejection_ms,
-                                   ph.max_ejection_ms, &for_ms)) {
+  if (rt->snap->health->RecordFailure(backend, now_ms_, ph.consecutive_failures,
+                                      ph.base_ejection_ms, ph.max_ejection_ms, &for_ms)) {
     RW_LOG(LogLevel::kWarn,
            "passive health: backend %s (upstream '%s') ejected for %llu ms after %u failures "
            "in a row (last: %s)",
-           BackendName(backend), up.name.c_str(), static_cast<unsigned long long>(for_ms),
+           BackendName(rt, backend), up.name.c_str(), static_cast<unsigned long long>(for_ms),
            ph.consecutive_failures, what);
   }
 }
@@ -333,14 +374,15 @@ void WorkerImpl::UpstreamFailed(UpstreamConn* u, uint16_t status) {
   const bool stale = status == 502 && u->reused && u->state == UpState::kHead && !u->got_bytes;
   const bool before_response =
       !u->got_bytes && (u->state == UpState::kConnecting || u->state == UpState::kHead);
-  const config::PassiveHealth& ph = UpstreamOf(backend).passive;
+  const Routing* rt = u->rt.get();  // (u is freed at the end of the turn, not before)
+  const config::PassiveHealth& ph = UpstreamOf(rt, backend).passive;
   if (!connected) {
     if (ph.on_connect_failure)
-      PassiveFailure(backend, status == 504 ? "connect timeout" : "connect failed");
+      PassiveFailure(rt, backend, status == 504 ? "connect timeout" : "connect failed");
   } else if (!stale && status == 502 && ph.on_reset) {
-    PassiveFailure(backend, "connection broke before the response ended");
+    PassiveFailure(rt, backend, "connection broke before the response ended");
   } else if (status == 504 && Counts(ph, 504)) {
-    PassiveFailure(backend, "response timeout");  // a hung backend passes TCP checks
+    PassiveFailure(rt, backend, "response timeout");  // a hung backend passes TCP checks
   }
   EndAttempt(u, stale ? AttemptEnd::kCancel : AttemptEnd::kFailed);
   // Bytes queued for a connection that never connected have not left: keep them.
@@ -371,9 +413,10 @@ void WorkerImpl::RecoverOrFail(Exchange* ex, uint32_t backend, uint16_t status, 
   // The keep-alive race (the backend closed the pooled connection as the request went out)
   // is retried once on a fresh connection, for idempotent requests only (RFC 9110 9.2.2):
   // the backend may have acted on the request before it closed.
-  if (stale && !ex->retried && ex->idempotent && !ex->has_body && snap_->health->Usable(backend)) {
+  const Snapshot& sn = *ex->rt->snap;
+  if (stale && !ex->retried && ex->idempotent && !ex->has_body && sn.health->Usable(backend)) {
     ex->retried = true;  // does not count against the try limit (see max_tries below)
-    ConnectUpstream(ex, static_cast<int>(backend - snap_->backend_base[upstream]), nullptr);
+    ConnectUpstream(ex, static_cast<int>(backend - sn.backend_base[upstream]), nullptr);
     return;
   }
   const bool retryable =
@@ -383,8 +426,9 @@ void WorkerImpl::RecoverOrFail(Exchange* ex, uint32_t backend, uint16_t status, 
     int pick = PickBackend(ex);
     if (pick >= 0 && RetryAllowed(ex)) {
       RW_LOG(LogLevel::kDebug, "retry: %s to upstream '%s': %s failed; attempt %u of %u",
-             ex->client->peer_ip, cfg_.upstreams[upstream].name.c_str(), BackendName(backend),
-             ex->tries + 1u, static_cast<unsigned>(ex->max_tries));
+             ex->client->peer_ip, sn.config.upstreams[upstream].name.c_str(),
+             BackendName(ex->rt.get(), backend), ex->tries + 1u,
+             static_cast<unsigned>(ex->max_tries));
       ConnectUpstream(ex, pick, connected ? nullptr : carry);
       return;
     }
@@ -397,12 +441,16 @@ void WorkerImpl::RecoverOrFail(Exchange* ex, uint32_t backend, uint16_t status, 
 // multiply the load on a pool that is failing.
 bool WorkerImpl::RetryAllowed(const Exchange* ex) {
   const uint32_t upstream = static_cast<uint32_t>(ex->upstream_index);
-  UpstreamRuntime& r = ups_[upstream];
-  if (r.budget.TryRetry(now_ms_ / 1000)) return true;
+  UpstreamRuntime& r = ex->rt->ups[upstream];
+  if (r.budget.TryRetry(now_ms_ / 1000)) {
+    if (metrics_on_) USeries(ex->rt.get(), upstream).retries.Add();
+    return true;
+  }
+  if (metrics_on_) USeries(ex->rt.get(), upstream).budget_denied.Add();
   if (now_ms_ >= r.budget_log_ms) {
     r.budget_log_ms = now_ms_ + 1000;
     RW_LOG(LogLevel::kWarn, "upstream '%s': retry budget spent; failing without a retry",
-           cfg_.upstreams[upstream].name.c_str());
+           ex->rt->snap->config.upstreams[upstream].name.c_str());
   }
   return false;
 }

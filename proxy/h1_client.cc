@@ -41,17 +41,19 @@ void WorkerImpl::UpstreamDrained(UpstreamConn* u) {
 // them left, so they go to the new connection as they are.
 void WorkerImpl::ConnectUpstream(Exchange* ex, int pick, SendQueue* carry) {
   uint32_t upstream = static_cast<uint32_t>(ex->upstream_index);
-  uint32_t backend = snap_->backend_base[upstream] + static_cast<uint32_t>(pick);
+  Routing* rt = ex->rt.get();
+  uint32_t backend = rt->snap->backend_base[upstream] + static_cast<uint32_t>(pick);
   ex->backend = static_cast<int32_t>(backend);
   if (ex->tries < kMaxTries) ex->tried[ex->tries] = backend;
   ++ex->tries;
   // A retry after a stale pooled connection always opens a fresh one.
-  UpstreamConn* u = ex->retried ? nullptr : TakePooled(backend, ex->idempotent && !ex->has_body);
+  UpstreamConn* u =
+      ex->retried ? nullptr : TakePooled(rt, backend, ex->idempotent && !ex->has_body);
   if (!u) {
-    const config::Backend& b = BackendConfig(backend);
+    const config::Backend& b = *rt->snap->backends[backend];
     absl::StatusOr<int> fd = core::NewTcpSocket(b.address.storage.ss_family);
     if (!fd.ok()) {
-      RW_LOG(LogLevel::kError, "upstream %s: %s", BackendName(backend),
+      RW_LOG(LogLevel::kError, "upstream %s: %s", BackendName(rt, backend),
              std::string(fd.status().message()).c_str());
       ClientFail(ex, 502);
       return;
@@ -60,8 +62,10 @@ void WorkerImpl::ConnectUpstream(Exchange* ex, int pick, SendQueue* carry) {
     u->kind = ConnKind::kH1Client;
     u->upstream = true;
     u->fd = *fd;
+    u->rt.Set(rt);
     u->backend = backend;
-    if (const tls::ContextSet* set = TlsContexts();
+    u->connect_ns = metrics_on_ ? NowNs() : 0;
+    if (const tls::ContextSet* set = rt == rt_ ? TlsContexts() : rt->snap->tls->Current().get();
         set && upstream < set->upstreams.size() && set->upstreams[upstream]) {
       const tls::ClientContext& cc = *set->upstreams[upstream];
       u->tls = std::make_unique<tls::Session>(cc.ctx(), cc.server_name());
@@ -93,10 +97,11 @@ void WorkerImpl::ConnectUpstream(Exchange* ex, int pick, SendQueue* carry) {
   u->got_bytes = false;
   u->interim = 0;
   u->in.clear();
-  UpstreamRuntime& r = ups_[upstream];
+  UpstreamRuntime& r = rt->ups[upstream];
   u->lb_open = true;
+  if (metrics_on_) metrics_->backends.At(rt->snap->backend_series[backend]).started.Add();
   u->ttfb_ns = 0;
-  if (r.latency) u->sent_ns = NowNs();
+  if (r.latency || metrics_on_) u->sent_ns = NowNs();
   r.balancer->OnStart(static_cast<size_t>(pick));
   if (carry) {
     std::swap(u->sendq, *carry);
@@ -114,8 +119,8 @@ void WorkerImpl::ConnectUpstream(Exchange* ex, int pick, SendQueue* carry) {
 // the connection turns out closed by the backend (a non-idempotent one) takes only one
 // that was in use less than kSafeReuseMs ago, when a backend's keep-alive timeout cannot
 // be about to close it; else it gets a new connection.
-UpstreamConn* WorkerImpl::TakePooled(uint32_t backend, bool replayable) {
-  Pool& pool = pools_[backend];
+UpstreamConn* WorkerImpl::TakePooled(Routing* rt, uint32_t backend, bool replayable) {
+  Pool& pool = rt->pools[backend];
   UpstreamConn* u = pool.head;
   if (!u) return nullptr;
   if (!replayable && now_ms_ - u->pooled_ms >= kSafeReuseMs) return nullptr;
@@ -124,7 +129,7 @@ UpstreamConn* WorkerImpl::TakePooled(uint32_t backend, bool replayable) {
 }
 
 void WorkerImpl::PoolRemove(UpstreamConn* u) {
-  Pool& pool = pools_[u->backend];
+  Pool& pool = u->rt->pools[u->backend];
   if (u->pool_prev)
     u->pool_prev->pool_next = u->pool_next;
   else
@@ -137,8 +142,12 @@ void WorkerImpl::PoolRemove(UpstreamConn* u) {
 }
 
 void WorkerImpl::PoolPut(UpstreamConn* u) {
-  const config::Upstream& up = UpstreamOf(u->backend);
-  Pool& pool = pools_[u->backend];
+  if (!u->rt->current) {  // its snapshot was replaced while it served: it does not go back
+    CloseConn(u);
+    return;
+  }
+  const config::Upstream& up = UpstreamOf(u->rt.get(), u->backend);
+  Pool& pool = u->rt->pools[u->backend];
   if (up.keepalive == 0 || draining_) {
     CloseConn(u);
     return;
@@ -162,7 +171,7 @@ void WorkerImpl::PoolPut(UpstreamConn* u) {
 }
 
 void WorkerImpl::ClosePools() {
-  for (auto& pool : pools_) {
+  for (auto& pool : rt_->pools) {
     while (pool.head) {
       UpstreamConn* u = pool.head;
       PoolRemove(u);
@@ -175,8 +184,9 @@ void WorkerImpl::OnConnect(UpstreamConn* u, int res) {
   --u->inflight;
   if (u->closing) return;
   if (res < 0) {
-    RW_LOG(LogLevel::kWarn, "upstream %s: connect failed: %s", BackendName(u->backend),
-           strerror(-res));
+    RW_LOG(LogLevel::kWarn, "upstream %s: connect failed: %s", BackendName(u), strerror(-res));
+    if (metrics_on_)
+      USeries(u->rt.get(), u->rt->snap->backend_upstream[u->backend]).connect_failures.Add();
     UpstreamFailed(u, 502);
     return;
   }
@@ -199,6 +209,10 @@ void WorkerImpl::OnConnect(UpstreamConn* u, int res) {
 // The connection can carry the request: TCP is up and, with TLS, the handshake done.
 void WorkerImpl::UpstreamReady(UpstreamConn* u) {
   u->connected = true;
+  if (metrics_on_ && u->connect_ns) {
+    USeries(u->rt.get(), u->rt->snap->backend_upstream[u->backend])
+        .connect.Observe((NowNs() - u->connect_ns) / 1000);
+  }
   if (u->state == UpState::kConnecting) u->state = UpState::kHead;
   ArmTimer(u, kTimerResponse);
   Send(u);
@@ -261,7 +275,7 @@ size_t WorkerImpl::ParseUpstreamHead(UpstreamConn* u, char* p, size_t n) {
                            std::span(fields_.data(), resp_limits_.max_fields), &resp);
   if (r.status == http1::ParseStatus::kIncomplete) return 0;
   if (r.status == http1::ParseStatus::kError) {
-    RW_LOG(LogLevel::kWarn, "upstream %s: bad response: %s", BackendName(u->backend), r.error);
+    RW_LOG(LogLevel::kWarn, "upstream %s: bad response: %s", BackendName(u), r.error);
     UpstreamFailed(u, 502);
     return n;
   }
@@ -269,8 +283,8 @@ size_t WorkerImpl::ParseUpstreamHead(UpstreamConn* u, char* p, size_t n) {
     // Interim response: relayed, then the final one is awaited. A backend may send a few; one
     // that keeps sending them is broken.
     if (++u->interim > kMaxInterimResponses) {
-      RW_LOG(LogLevel::kWarn, "upstream %s: more than %u interim responses",
-             BackendName(u->backend), kMaxInterimResponses);
+      RW_LOG(LogLevel::kWarn, "upstream %s: more than %u interim responses", BackendName(u),
+             kMaxInterimResponses);
       UpstreamFailed(u, 502);
       return n;
     }
@@ -279,15 +293,21 @@ size_t WorkerImpl::ParseUpstreamHead(UpstreamConn* u, char* p, size_t n) {
     return r.consumed;
   }
   {
-    const config::PassiveHealth& ph = UpstreamOf(u->backend).passive;
+    const config::PassiveHealth& ph = UpstreamOf(u->rt.get(), u->backend).passive;
     if (Counts(ph, resp.status)) {
       char what[32];
       snprintf(what, sizeof(what), "status %u", resp.status);
-      PassiveFailure(u->backend, what);
+      PassiveFailure(u->rt.get(), u->backend, what);
     } else {
-      snap_->health->RecordSuccess(u->backend);
+      u->rt->snap->health->RecordSuccess(u->backend);
     }
-    if (u->lb_open && u->sent_ns) u->ttfb_ns = std::max<uint64_t>(1, NowNs() - u->sent_ns);
+    if (u->lb_open && u->sent_ns) {
+      u->ttfb_ns = std::max<uint64_t>(1, NowNs() - u->sent_ns);
+      if (metrics_on_) {
+        USeries(u->rt.get(), u->rt->snap->backend_upstream[u->backend])
+            .ttfb.Observe(u->ttfb_ns / 1000);
+      }
+    }
   }
   u->body = http1::ResponseBody(resp, ex->head_method);
   u->left = resp.framing.content_length;
@@ -330,13 +350,14 @@ void WorkerImpl::AddHsts(const config::Server& srv, const http1::ResponseHead& r
 // (or to a request without one) tells the client which backend to come back to. Sets *value to
 // the Set-Cookie value; false when none is due.
 bool WorkerImpl::StickyCookie(const Exchange* ex, const UpstreamConn* u, std::string* value) {
-  const uint32_t upstream = snap_->backend_upstream[u->backend];
-  const config::Sticky& st = cfg_.upstreams[upstream].sticky;
+  const Snapshot& sn = *u->rt->snap;
+  const uint32_t upstream = sn.backend_upstream[u->backend];
+  const config::Sticky& st = sn.config.upstreams[upstream].sticky;
   if (!st.enabled) return false;
-  const int32_t local = static_cast<int32_t>(u->backend - snap_->backend_base[upstream]);
+  const int32_t local = static_cast<int32_t>(u->backend - sn.backend_base[upstream]);
   if (ex->sticky == local) return false;
   value->assign(st.cookie).push_back('=');
-  value->append(ups_[upstream].tokens[static_cast<size_t>(local)]);
+  value->append(u->rt->ups[upstream].tokens[static_cast<size_t>(local)]);
   value->append("; Path=/; HttpOnly");
   if (st.ttl_s) value->append("; Max-Age=").append(std::to_string(st.ttl_s));
   return true;
@@ -386,8 +407,7 @@ size_t WorkerImpl::TakeResponseBody(UpstreamConn* u, const char* p, size_t n, in
       }
       http1::ChunkedDecoder::Result r = u->chunked.Feed(std::string_view(p, n));
       if (r.error) {
-        RW_LOG(LogLevel::kWarn, "upstream %s: bad chunked body: %s", BackendName(u->backend),
-               r.error_text);
+        RW_LOG(LogLevel::kWarn, "upstream %s: bad chunked body: %s", BackendName(u), r.error_text);
         UpstreamFailed(u, 502);
         return n;
       }
@@ -452,7 +472,7 @@ void WorkerImpl::UpstreamEof(UpstreamConn* u, int res) {
     return;
   }
   if (res < 0) {
-    RW_LOG(LogLevel::kWarn, "upstream %s: %s", BackendName(u->backend), strerror(-res));
+    RW_LOG(LogLevel::kWarn, "upstream %s: %s", BackendName(u), strerror(-res));
   }
   UpstreamFailed(u, 502);
 }

@@ -215,7 +215,7 @@ size_t WorkerImpl::TakeRequestBody(ClientConn* c, const char* p, size_t n) {
     take = r.consumed;
     done = r.done;
   }
-  if (cfg_.limits.max_body_size && c->req_body_bytes > cfg_.limits.max_body_size) {
+  if (cfg_->limits.max_body_size && c->req_body_bytes > cfg_->limits.max_body_size) {
     FailRequestBody(c, 413);
     return 0;
   }
@@ -298,6 +298,9 @@ void WorkerImpl::RespondRedirect(ClientConn* c, std::string_view method, std::st
 // Both halves of the exchange are done: log it, then read the next request or close.
 void WorkerImpl::FinishExchange(ClientConn* c) {
   WriteAccessLog(&c->ex);
+  c->ex.server = -1;  // the next request (or its error) is not this one's route
+  c->ex.upstream_index = -1;
+  c->ex.route_series = kNoSeries;
   c->ex.up_head.clear();
   if (c->ex.up_head.capacity() > 8192) c->ex.up_head.shrink_to_fit();
   if (c->close_after || !c->keep_alive || draining_ ||
@@ -477,7 +480,9 @@ void WorkerImpl::ClientResponseHead(Exchange* ex, UpstreamConn* u, const http1::
   std::string* s = AcquireString();
   http1::WriteResponseHead(resp, client_keep_alive, c->http10, u->dechunk, s);
   AddStickyCookie(ex, u, s);
-  if (c->tls && ex->server >= 0) AddHsts(cfg_.servers[static_cast<size_t>(ex->server)], resp, s);
+  if (c->tls && ex->server >= 0) {
+    AddHsts(ex->rt->snap->config.servers[static_cast<size_t>(ex->server)], resp, s);
+  }
   ex->status = resp.status;
   ex->resp_bytes += s->size();
   ex->resp = RespState::kStreaming;

@@ -19,7 +19,7 @@ void WorkerImpl::H2ResponseHead(H2Stream* s, UpstreamConn* u, const http1::Respo
   for (const http1::Field& f : resp.fields) h2_resp_fields_.push_back({f.name, f.value});
   if (StickyCookie(&s->ex, u, &h2_sticky_)) h2_resp_fields_.push_back({"set-cookie", h2_sticky_});
   if (c->tls && s->ex.server >= 0) {
-    const config::Server& srv = cfg_.servers[static_cast<size_t>(s->ex.server)];
+    const config::Server& srv = s->ex.rt->snap->config.servers[static_cast<size_t>(s->ex.server)];
     bool has_sts = false;
     for (const auto& f : resp.fields) {
       has_sts = has_sts || http1::EqualsIgnoreCase(f.name, "strict-transport-security");

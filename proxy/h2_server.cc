@@ -49,13 +49,13 @@ void H2Handler::OnRequestRejected(uint32_t id, uint16_t status, const char* deta
 
 h2::SessionLimits WorkerImpl::MakeH2Limits() const {
   h2::SessionLimits l;
-  l.max_concurrent_streams = cfg_.http2.max_concurrent_streams;
-  l.initial_stream_window = cfg_.http2.initial_window;
-  l.connection_window = cfg_.http2.connection_window;
-  l.max_frame_size = cfg_.http2.max_frame_size;
-  l.max_header_list_size = cfg_.limits.max_header_size;
-  l.abuse.max_rapid_resets = cfg_.http2.max_rapid_resets;
-  l.abuse.glitch_budget = cfg_.http2.glitch_budget;
+  l.max_concurrent_streams = cfg_->http2.max_concurrent_streams;
+  l.initial_stream_window = cfg_->http2.initial_window;
+  l.connection_window = cfg_->http2.connection_window;
+  l.max_frame_size = cfg_->http2.max_frame_size;
+  l.max_header_list_size = cfg_->limits.max_header_size;
+  l.abuse.max_rapid_resets = cfg_->http2.max_rapid_resets;
+  l.abuse.glitch_budget = cfg_->http2.glitch_budget;
   return l;
 }
 
@@ -63,6 +63,11 @@ h2::SessionLimits WorkerImpl::MakeH2Limits() const {
 // needs no wait for the client's, RFC 9113 section 3.4).
 void WorkerImpl::StartH2(ClientConn* c) {
   c->kind = ConnKind::kH2Server;
+  if (metrics_on_) {
+    LSeries(c).closed[metrics::kHttp1].Add();
+    LSeries(c).opened[metrics::kHttp2].Add();
+  }
+  c->proto = metrics::kHttp2;
   c->h2c_possible = false;
   c->h2 = std::make_unique<H2State>(this, c, h2_limits_, now_ms_);
   H2Flush(c);
@@ -196,8 +201,8 @@ void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, b
   Exchange* ex = &s->ex;
   ex->client = c;
   ex->stream = s;
-  if (cfg_.logging.access_log) {
-    ex->start_ns = NowNs();
+  if (TimeRequests()) ex->start_ns = NowNs();
+  if (cfg_->logging.access_log) {
     ex->log_method.assign(req.method);
     ex->log_target.assign(req.path.substr(0, 1024));
   }
@@ -216,8 +221,8 @@ void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, b
     H2LocalReply(s, 400);
     return;
   }
-  if (cfg_.limits.max_body_size && req.content_length &&
-      *req.content_length > cfg_.limits.max_body_size) {
+  if (cfg_->limits.max_body_size && req.content_length &&
+      *req.content_length > cfg_->limits.max_body_size) {
     H2LocalReply(s, 413);
     return;
   }
@@ -261,6 +266,7 @@ void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, b
                       : s->chunked_up       ? BodyKind::kChunked
                       : *req.content_length ? BodyKind::kContentLength
                                             : BodyKind::kNone;
+  ex->rt.Set(ClientRouting(c));
   if (!RouteExchange(ex, c->listener, c->tls != nullptr, head, host, req.path)) return;
   if (expect_continue && req.has_body) {  // the client may send its body now
     h->session.SubmitResponse(id, h2::Response(100), false);
@@ -271,7 +277,7 @@ void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, b
       head,
       {.client_addr = c->peer_ip,
        .proto = c->tls ? "https" : "http",
-       .pass_underscore_fields = cfg_.listeners[c->listener].underscores_in_headers},
+       .pass_underscore_fields = c->rt->snap->config.listeners[c->listener].underscores_in_headers},
       &ex->up_head);
   // The backend is picked and connected to once the whole read is processed: a stream the
   // client resets in the same read (rapid reset) costs no backend connection. Until then its
@@ -342,7 +348,7 @@ void WorkerImpl::H2Data(ClientConn* c, uint32_t id, std::string_view data, bool 
   }
   s->body_bytes += data.size();
   s->rx_ms = now_ms_;
-  if (cfg_.limits.max_body_size && s->body_bytes > cfg_.limits.max_body_size) {
+  if (cfg_->limits.max_body_size && s->body_bytes > cfg_->limits.max_body_size) {
     h->session.ConsumeData(id, data.size());
     if (end_stream) s->req_done = true;
     if (s->ex.resp == RespState::kWaiting) {
@@ -429,7 +435,7 @@ void WorkerImpl::H2SendWindow(ClientConn* c, uint32_t id) {
 // it gets its access log line.
 void WorkerImpl::H2Rejected(ClientConn* c, uint32_t id, uint16_t status, const char* detail) {
   RW_LOG(LogLevel::kDebug, "client %s: stream %u refused (%u): %s", c->peer_ip, id, status, detail);
-  if (!cfg_.logging.access_log) return;
+  if (!cfg_->logging.access_log && !metrics_on_) return;
   Exchange ex;
   ex.client = c;
   ex.status = status;
@@ -445,7 +451,7 @@ void WorkerImpl::H2Rejected(ClientConn* c, uint32_t id, uint16_t status, const c
 // stream is reset with CANCEL; a connection left with no stream is closed, with the GOAWAY.
 void WorkerImpl::H2CheckStreams(ClientConn* c) {
   H2State* h = c->h2.get();
-  const auto& t = cfg_.timeouts;
+  const auto& t = cfg_->timeouts;
   std::vector<H2Stream*> due;  // (a rare path: its own vector, whatever the calls below do)
   // While ringway withholds window from a stream whose backend is slow, the connection's window
   // may be what keeps the client from sending the others' bodies: no body deadline then.

@@ -27,6 +27,7 @@
 #include "core/ring.h"
 #include "core/socket.h"
 #include "health/prober.h"
+#include "proxy/control.h"
 #include "proxy/worker.h"
 #include "tls/tls.h"
 
@@ -45,6 +46,7 @@ void PrintHelp() {
       "ringway %s: an io_uring reverse proxy and load balancer\n"
       "\n"
       "usage: ringway [--config FILE] [--workers N] [--validate] [--daemon] [--pid-file FILE]\n"
+      "               [--admin ADDR|off]\n"
       "\n"
       "  -c, --config FILE   configuration file (env CONFIG_PATH; default %s)\n"
       "  -w, --workers N     worker threads, one ring each (env WORKER_THREADS;\n"
@@ -53,11 +55,15 @@ void PrintHelp() {
       "  -d, --daemon        run in the background: returns 0 once ringway serves, 1 if\n"
       "                      it could not start (its output goes where this one's does)\n"
       "  -p, --pid-file FILE write the process id to FILE once serving; removed at exit\n"
+      "      --admin ADDR    serve the admin API, metrics and dashboard on ADDR (env\n"
+      "                      RINGWAY_ADMIN; default: global.admin.bind, else\n"
+      "                      127.0.0.1:9901); --admin off: none\n"
       "  -v, --version       print the version and exit\n"
       "  -h, --help          print this help and exit\n"
       "\n"
       "Signals: SIGTERM or SIGINT stop accepting, finish in-flight requests (up to\n"
-      "global.timeouts.shutdown) and exit 0. SIGHUP reloads certificates. SIGUSR1\n"
+      "global.timeouts.shutdown) and exit 0. SIGHUP reloads the configuration file (a\n"
+      "file with errors is refused and the running configuration stays). SIGUSR1\n"
       "reopens the access log file (after logrotate has moved it).\n"
       "Under systemd (Type=notify, NOTIFY_SOCKET set) ringway reports READY=1 once it\n"
       "serves, RELOADING=1 during SIGHUP and STOPPING=1 when it begins to stop.\n",
@@ -71,20 +77,6 @@ bool ParseWorkers(const char* s, uint32_t* out) {
   if (errno || end == s || *end != '\0' || v < 1 || v > 1024) return false;
   *out = static_cast<uint32_t>(v);
   return true;
-}
-
-ringway::core::LogLevel ToCoreLevel(ringway::config::LogLevel l) {
-  switch (l) {
-    case ringway::config::LogLevel::kDebug:
-      return LogLevel::kDebug;
-    case ringway::config::LogLevel::kInfo:
-      return LogLevel::kInfo;
-    case ringway::config::LogLevel::kWarn:
-      return LogLevel::kWarn;
-    case ringway::config::LogLevel::kError:
-      return LogLevel::kError;
-  }
-  return LogLevel::kInfo;
 }
 
 // systemd's readiness protocol (sd_notify(3)): one datagram to $NOTIFY_SOCKET, an abstract
@@ -174,7 +166,9 @@ int main(int argc, char** argv) {
   bool validate = false;
   bool daemon = false;
   std::string pid_file;
+  std::string admin;
   if (const char* env = std::getenv("CONFIG_PATH"); env && *env) config_path = env;
+  if (const char* env = std::getenv("RINGWAY_ADMIN"); env && *env) admin = env;
   if (const char* env = std::getenv("WORKER_THREADS"); env && *env) {
     if (!ParseWorkers(env, &workers)) {
       std::fprintf(stderr, "ringway: WORKER_THREADS must be a number from 1 to 1024, got '%s'\n",
@@ -209,6 +203,10 @@ int main(int argc, char** argv) {
       pid_file = value("--pid-file");
     } else if (a.rfind("--pid-file=", 0) == 0) {
       pid_file = a.substr(11);
+    } else if (a == "--admin") {
+      admin = value("--admin");
+    } else if (a.rfind("--admin=", 0) == 0) {
+      admin = a.substr(8);
     } else if (a == "-v" || a == "--version") {
       std::printf("ringway %s\n", RINGWAY_VERSION);
       return 0;
@@ -222,22 +220,18 @@ int main(int argc, char** argv) {
   }
   if (config_path.empty()) config_path = kDefaultConfig;
 
-  absl::StatusOr<ringway::config::Config> cfg = ringway::config::LoadFile(config_path);
-  if (!cfg.ok()) {
-    std::fprintf(stderr, "ringway: %s\n", std::string(cfg.status().message()).c_str());
+  ringway::proxy::CommandLine cli;
+  cli.workers = workers;
+  cli.admin = admin;
+  absl::StatusOr<ringway::proxy::Loaded> loaded = ringway::proxy::LoadSnapshot(config_path, cli);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "ringway: %s\n", std::string(loaded.status().message()).c_str());
     return 1;
   }
-  // Certificates and keys are loaded and checked here, so that --validate refuses what
-  // start-up would.
-  absl::StatusOr<std::shared_ptr<const ringway::tls::ContextSet>> tls_set =
-      ringway::tls::BuildContexts(*cfg);
-  if (!tls_set.ok()) {
-    std::fprintf(stderr, "ringway: %s\n", std::string(tls_set.status().message()).c_str());
-    return 1;
-  }
-  const bool uses_tls = std::any_of(cfg->listeners.begin(), cfg->listeners.end(),
+  const ringway::config::Config& cfg = loaded->snap->config;
+  const bool uses_tls = std::any_of(cfg.listeners.begin(), cfg.listeners.end(),
                                     [](const auto& l) { return l.tls.enabled; }) ||
-                        std::any_of(cfg->upstreams.begin(), cfg->upstreams.end(),
+                        std::any_of(cfg.upstreams.begin(), cfg.upstreams.end(),
                                     [](const auto& u) { return u.tls.enabled; });
   if (uses_tls && ringway::tls::UsingFallbackLibrary()) {
     std::fprintf(stderr,
@@ -245,7 +239,7 @@ int main(int argc, char** argv) {
                  "assembly: TLS runs many times slower. Rebuild with autoconf, automake, "
                  "libtool and dpkg-dev installed so that wolfSSL is built from source.\n");
   }
-  for (const auto& u : cfg->upstreams) {
+  for (const auto& u : cfg.upstreams) {
     if (u.tls.enabled && u.tls.verify && u.tls.server_name.empty() && u.tls.ca.empty()) {
       std::fprintf(stderr,
                    "ringway: warning: upstream '%s' verifies its backends' certificates against "
@@ -259,56 +253,13 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (daemon) Daemonize();  // before any thread: fork keeps only the calling one
-  ringway::core::SetLogLevel(ToCoreLevel(cfg->logging.level));
-  ringway::core::SetLogJson(cfg->logging.format == ringway::config::LogFormat::kJson);
 
   if (absl::Status st = ringway::core::ProbeKernel(); !st.ok()) {
     std::fprintf(stderr, "ringway: %s\n", std::string(st.message()).c_str());
     return 1;
   }
 
-  if (workers == 0) workers = cfg->workers;
-  if (workers == 0) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    workers = n > 0 ? static_cast<uint32_t>(n) : 1;
-  }
-
-  // Each client can hold a second descriptor for its backend. Take the hard open-file limit;
-  // with max_connections unset, derive it from that limit (at most 10000 per worker), and when
-  // it is set higher than the limit allows, say so.
-  rlimit nofile{};
-  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
-    nofile.rlim_cur = nofile.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &nofile);
-  }
-  const uint64_t fd_limit = nofile.rlim_cur == RLIM_INFINITY || nofile.rlim_cur == 0
-                                ? uint64_t{1} << 20
-                                : static_cast<uint64_t>(nofile.rlim_cur);
-  const uint64_t reserve = 64 + 8ull * workers;  // listeners, rings, eventfds, logs
-  const uint64_t fit = fd_limit > reserve ? (fd_limit - reserve) / (2ull * workers) : 1;
-  if (cfg->limits.max_connections == 0) {
-    cfg->limits.max_connections = static_cast<uint32_t>(std::clamp<uint64_t>(fit, 1, 10'000));
-  } else if (cfg->limits.max_connections > fit) {
-    RW_LOG(LogLevel::kWarn,
-           "open-file limit %llu allows about %llu connections per worker for %u workers, "
-           "below global.limits.max_connections %u; raise it (ulimit -n) or lower "
-           "max_connections",
-           static_cast<unsigned long long>(fd_limit), static_cast<unsigned long long>(fit), workers,
-           cfg->limits.max_connections);
-  }
-
-  int access_fd = STDOUT_FILENO;
-  if (cfg->logging.access_log && !cfg->logging.access_log_path.empty()) {
-    access_fd =
-        open(cfg->logging.access_log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (access_fd < 0) {
-      std::fprintf(stderr, "ringway: cannot open access log %s: %s\n",
-                   cfg->logging.access_log_path.c_str(), strerror(errno));
-      return 1;
-    }
-  }
-
-  // Signals are handled by the main thread alone: block them before any worker starts.
+  // Signals are handled by the main thread alone: block them before any thread starts.
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
@@ -318,75 +269,23 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto snap = std::make_shared<ringway::proxy::Snapshot>(*std::move(cfg));
-  snap->access_log_fd = access_fd;
-  snap->tls->Publish(*std::move(tls_set));
-
-  std::vector<std::vector<int>> fds(workers);
-  for (uint32_t w = 0; w < workers; ++w) {
-    for (const auto& l : snap->config.listeners) {
-      absl::StatusOr<int> fd = ringway::core::Listen(
-          reinterpret_cast<const sockaddr*>(&l.bind.storage), l.bind.len, 4096);
-      if (!fd.ok()) {
-        std::fprintf(stderr, "ringway: cannot listen on %s (listener '%s'): %s\n",
-                     l.bind.text.c_str(), l.name.c_str(),
-                     std::string(fd.status().message()).c_str());
-        return 1;
-      }
-      fds[w].push_back(*fd);
-    }
-  }
-
-  // Each ring is created by the thread that uses it (SINGLE_ISSUER binds it to its creator).
-  std::vector<std::unique_ptr<ringway::proxy::Worker>> ws;
-  std::vector<std::thread> threads;
-  std::vector<std::future<absl::Status>> ready;
-  for (uint32_t w = 0; w < workers; ++w) {
-    ws.push_back(std::make_unique<ringway::proxy::Worker>(snap, w, fds[w]));
-  }
-  for (uint32_t w = 0; w < workers; ++w) {
-    auto promise = std::make_shared<std::promise<absl::Status>>();
-    ready.push_back(promise->get_future());
-    ringway::proxy::Worker* worker = ws[w].get();
-    threads.emplace_back([worker, promise] {
-      absl::Status st = worker->Init();
-      promise->set_value(st);
-      if (st.ok()) worker->Run();
-    });
-  }
-  bool ok = true;
-  for (auto& f : ready) {
-    absl::Status st = f.get();
-    if (!st.ok()) {
-      std::fprintf(stderr, "ringway: worker start-up failed: %s\n",
-                   std::string(st.message()).c_str());
-      ok = false;
-    }
-  }
-  if (!ok) {
-    for (auto& w : ws) w->Drain();
-    for (auto& t : threads) t.join();
-    return 1;
-  }
-  // Health checks start once the workers are up; until a check fails every backend is usable.
-  ringway::health::Prober prober(snap->config, snap->health.get());
-  if (absl::Status st = prober.Start(); !st.ok()) {
+  ringway::proxy::Control control(config_path, cli);
+  if (absl::Status st = control.Start(*std::move(loaded)); !st.ok()) {
     std::fprintf(stderr, "ringway: %s\n", std::string(st.message()).c_str());
-    for (auto& w : ws) w->Drain();
-    for (auto& t : threads) t.join();
     return 1;
   }
   if (!pid_file.empty() && !WritePidFile(pid_file)) {
     std::fprintf(stderr, "ringway: cannot write the pid file %s: %s\n", pid_file.c_str(),
                  strerror(errno));
-    prober.Stop();
-    for (auto& w : ws) w->Drain();
-    for (auto& t : threads) t.join();
+    control.Stop();
     return 1;
   }
-  for (const auto& l : snap->config.listeners) {
-    RW_LOG(LogLevel::kInfo, "ringway %s listening on %s (listener '%s') with %u workers",
-           RINGWAY_VERSION, l.bind.text.c_str(), l.name.c_str(), workers);
+  {
+    const auto current = control.Current();
+    for (const auto& l : current->config.listeners) {
+      RW_LOG(LogLevel::kInfo, "ringway %s listening on %s (listener '%s') with %u workers",
+             RINGWAY_VERSION, l.bind.text.c_str(), l.name.c_str(), control.workers());
+    }
   }
   {
     const std::string ready = "READY=1\nMAINPID=" + std::to_string(getpid());
@@ -399,25 +298,13 @@ int main(int argc, char** argv) {
     sigwait(&sigs, &sig);
     if (sig == SIGUSR1) {
       // SIGUSR1 (logrotate's postrotate): the access log file is opened again under its name
-      // and put in place of the old descriptor in one step (dup2), so the workers' next line
-      // goes to the new file and none is lost or split.
-      const std::string& path = snap->config.logging.access_log_path;
-      if (path.empty()) continue;
-      const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      if (fd < 0) {
-        RW_LOG(LogLevel::kError,
-               "SIGUSR1: cannot reopen the access log %s, keeping the old one: %s", path.c_str(),
-               strerror(errno));
-        continue;
-      }
-      dup3(fd, access_fd, O_CLOEXEC);
-      close(fd);
-      RW_LOG(LogLevel::kInfo, "SIGUSR1: access log %s reopened", path.c_str());
+      // and put in place of the old descriptor in one step, so no line is lost or split.
+      control.ReopenAccessLog();
       continue;
     }
     if (sig != SIGHUP) break;
-    // SIGHUP: certificates and keys are read again. New connections use them; connections
-    // already open keep theirs. A file that fails the checks leaves the old set in place.
+    // SIGHUP: the whole configuration is read again (control.h); a file that fails the
+    // checks leaves the running one in place.
     {
       timespec now{};
       clock_gettime(CLOCK_MONOTONIC, &now);
@@ -426,23 +313,13 @@ int main(int argc, char** argv) {
           std::to_string(uint64_t(now.tv_sec) * 1000000 + uint64_t(now.tv_nsec) / 1000);
       Notify(reloading.c_str());
     }
-    absl::StatusOr<std::shared_ptr<const ringway::tls::ContextSet>> fresh =
-        ringway::tls::BuildContexts(snap->config);
+    control.Reload("SIGHUP");
     Notify("READY=1");
-    if (!fresh.ok()) {
-      RW_LOG(LogLevel::kError, "SIGHUP: certificates not reloaded, keeping the current ones: %s",
-             std::string(fresh.status().message()).c_str());
-      continue;
-    }
-    snap->tls->Publish(*std::move(fresh));
-    RW_LOG(LogLevel::kInfo, "SIGHUP: certificates reloaded");
   }
   RW_LOG(LogLevel::kInfo, "received %s: finishing in-flight requests (up to %u ms)",
-         sig == SIGTERM ? "SIGTERM" : "SIGINT", snap->config.timeouts.shutdown_ms);
+         sig == SIGTERM ? "SIGTERM" : "SIGINT", control.Current()->config.timeouts.shutdown_ms);
   Notify("STOPPING=1");
-  prober.Stop();
-  for (auto& w : ws) w->Drain();
-  for (auto& t : threads) t.join();
+  control.Stop();
   if (!pid_file.empty()) unlink(pid_file.c_str());
   RW_LOG(LogLevel::kInfo, "stopped");
   return 0;

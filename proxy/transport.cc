@@ -54,7 +54,7 @@ uint32_t WorkerImpl::RecvLimit(const Conn* c) const {
     // more than the arena's limit.
     auto* cc = static_cast<const ClientConn*>(c);
     dest = cc->ex.up;
-    const uint64_t max = cfg_.limits.max_header_size;
+    const uint64_t max = cfg_->limits.max_header_size;
     room = cc->in.size() < max ? max - cc->in.size() : 0;
   }
   if (dest) {
@@ -284,12 +284,15 @@ void WorkerImpl::PlainEof(Conn* c, int res, bool close_notify) {
 
 void WorkerImpl::TlsEstablished(Conn* c) {
   if (!c->upstream) {
+    if (metrics_on_) {
+      metrics_->tls_handshakes[c->tls->version() == "TLSv1.3"][c->tls->resumed()].Add();
+    }
     RW_LOG(LogLevel::kDebug, "client %s: %.*s %s%s", static_cast<ClientConn*>(c)->peer_ip,
            static_cast<int>(c->tls->version().size()), c->tls->version().data(),
            c->tls->resumed() ? "resumed" : "full handshake",
            c->tls->alpn().empty() ? "" : " with ALPN");
     auto* cc = static_cast<ClientConn*>(c);
-    if (c->tls->alpn() == "h2" && cfg_.listeners[cc->listener].http2) StartH2(cc);
+    if (c->tls->alpn() == "h2" && cc->rt->snap->config.listeners[cc->listener].http2) StartH2(cc);
     return;
   }
   UpstreamReady(static_cast<UpstreamConn*>(c));  // the request waited for the handshake
@@ -299,12 +302,13 @@ void WorkerImpl::TlsFailed(Conn* c, const char* why) {
   if (c->closing) return;
   if (c->upstream) {
     auto* u = static_cast<UpstreamConn*>(c);
-    RW_LOG(LogLevel::kWarn, "upstream %s: TLS handshake failed: %s", BackendName(u->backend), why);
+    RW_LOG(LogLevel::kWarn, "upstream %s: TLS handshake failed: %s", BackendName(u), why);
     UpstreamFailed(u, 502);  // not connected: counts as a failed connect, retried
     return;
   }
   RW_LOG(LogLevel::kDebug, "client %s: TLS handshake failed: %s",
          static_cast<ClientConn*>(c)->peer_ip, why);
+  if (metrics_on_) metrics_->tls_failed.Add();
   // The alert that says why (protocol_version, handshake_failure, ...) goes out before the
   // close. It is a few bytes on a socket with nothing else queued, so one non-blocking send
   // outside the ring takes it; with a send still in flight it would overtake that, so then
@@ -328,6 +332,9 @@ void WorkerImpl::OnRecv(Conn* c, int res, uint32_t flags) {
   if (res > 0) {
     uint16_t bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
     ring_.NoteLent(bid);
+    if (!c->upstream && metrics_on_) {
+      LSeries(static_cast<ClientConn*>(c)).bytes_in.Add(static_cast<uint64_t>(res));
+    }
     if (c->closing) {
       ring_.Return(bid);
       return;
@@ -390,6 +397,9 @@ void WorkerImpl::OnSend(Conn* c, int res) {
       CloseConn(c);  // the client went away; CloseConn drops its upstream side too
     }
     return;
+  }
+  if (!c->upstream && metrics_on_) {
+    LSeries(static_cast<ClientConn*>(c)).bytes_out.Add(static_cast<uint64_t>(res));
   }
   if (c->tls) {
     c->tls->OutSent(static_cast<size_t>(res));
@@ -456,6 +466,7 @@ void WorkerImpl::CloseConn(Conn* c) {
     if (cc->ex.up) AbortUpstream(cc->ex.up);
     if (cc->h2) H2DropStreams(cc);
     --live_clients_;
+    if (metrics_on_) LSeries(cc).closed[cc->proto].Add();
   } else {
     auto* u = static_cast<UpstreamConn*>(c);
     EndAttempt(u, u->got_bytes ? AttemptEnd::kOk : AttemptEnd::kCancel);

@@ -2,6 +2,9 @@
 // their user_data, timers, accepts, shutdown, and the freeing of closed connections.
 #include "proxy/worker_impl.h"
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,17 +26,82 @@ Snapshot::Snapshot(config::Config c) : config(std::move(c)), router(config) {
     }
   }
   health = std::make_shared<health::View>(backend_count);
+  metrics::SeriesRegistry& reg = metrics::Registry();
+  for (const auto& l : config.listeners) {
+    listener_series.push_back(reg.Id(metrics::Kind::kListener, l.name));
+  }
+  for (const auto& u : config.upstreams) {
+    upstream_series.push_back(reg.Id(metrics::Kind::kUpstream, u.name));
+  }
+  constexpr char kSep = '\x1f';
+  for (const auto& srv : config.servers) {
+    server_series.push_back(reg.Id(metrics::Kind::kRoute, absl::StrCat(srv.name, "\x1f-")));
+    std::vector<std::pair<uint32_t, uint32_t>> ids;
+    auto add = [&](uint32_t up) {
+      for (const auto& [u, id] : ids) {
+        if (u == up) return;
+      }
+      ids.emplace_back(
+          up, reg.Id(metrics::Kind::kRoute,
+                     absl::StrCat(srv.name, std::string(1, kSep), config.upstreams[up].name)));
+    };
+    if (!config.upstreams.empty()) add(srv.upstream);
+    for (const auto& r : srv.routes) add(r.upstream);
+    route_series.push_back(std::move(ids));
+  }
+  unrouted_series = reg.Id(metrics::Kind::kRoute, "-\x1f-");
+  for (uint32_t b = 0; b < backend_count; ++b) {
+    backend_series.push_back(reg.Id(metrics::Kind::kBackend, BackendKey(b)));
+  }
+}
+
+std::string Snapshot::BackendKey(uint32_t backend) const {
+  return absl::StrCat(config.upstreams[backend_upstream[backend]].name, "\x1f",
+                      backends[backend]->address.text);
+}
+
+int Snapshot::FindBackend(const std::string& key) const {
+  for (uint32_t b = 0; b < backend_count; ++b) {
+    if (BackendKey(b) == key) return static_cast<int>(b);
+  }
+  return -1;
+}
+
+uint32_t Snapshot::RouteSeries(int32_t server, int32_t upstream) const {
+  if (server < 0) return unrouted_series;
+  const size_t s = static_cast<size_t>(server);
+  if (upstream >= 0) {
+    for (const auto& [u, id] : route_series[s]) {
+      if (u == static_cast<uint32_t>(upstream)) return id;
+    }
+  }
+  return server_series[s];
+}
+
+void Snapshot::CarryHealth(const Snapshot& old) {
+  absl::flat_hash_map<std::string, uint32_t> by_key;
+  for (uint32_t b = 0; b < old.backend_count; ++b) by_key.emplace(old.BackendKey(b), b);
+  for (uint32_t b = 0; b < backend_count; ++b) {
+    if (auto it = by_key.find(BackendKey(b)); it != by_key.end()) {
+      health->CarryFrom(*old.health, it->second, b);
+    }
+  }
+}
+
+bool SameListener(const config::Listener& a, const config::Listener& b) {
+  return a.name == b.name && a.bind.text == b.bind.text;
 }
 
 WorkerImpl::WorkerImpl(std::shared_ptr<const Snapshot> snap, uint32_t index, std::vector<int> fds)
-    : snap_(std::move(snap)), cfg_(snap_->config), index_(index) {
+    : index_(index), metrics_(std::make_shared<metrics::WorkerMetrics>()) {
+  metrics::Workers().Add(metrics_);
   for (size_t i = 0; i < fds.size(); ++i) {
     auto* l = new ListenerSlot;
     l->fd = fds[i];
     l->index = static_cast<uint32_t>(i);
     listeners_.push_back(l);
   }
-  const auto& t = cfg_.timeouts;
+  const auto& t = snap->config.timeouts;
   timers_.emplace_back(nullptr);  // kind 0: none
   timers_.emplace_back(new core::TimerList(kTimerHeader, t.client_header_ms));
   timers_.emplace_back(new core::TimerList(kTimerKeepalive, t.keepalive_ms));
@@ -44,36 +112,114 @@ WorkerImpl::WorkerImpl(std::shared_ptr<const Snapshot> snap, uint32_t index, std
   timers_.emplace_back(new core::TimerList(kTimerPoolIdle, kPoolIdleMs));
   timers_.emplace_back(new core::TimerList(kTimerSend, t.client_send_ms));
   timers_.emplace_back(new core::TimerList(kTimerTunnel, t.tunnel_ms));
-  // HTTP/2 streams' deadlines are checked this often: a quarter of the shorter one, within
-  // 50 ms .. 1 s.
-  timers_.emplace_back(new core::TimerList(
-      kTimerH2Streams,
-      std::clamp<uint32_t>(std::min(t.client_body_ms, t.client_send_ms) / 4, 50, 1000)));
-  limits_.max_request_line = cfg_.limits.max_request_line;
-  limits_.max_head = cfg_.limits.max_header_size;
-  limits_.max_fields = cfg_.limits.max_headers;
-  resp_limits_ = limits_;
-  resp_limits_.max_fields = std::max<size_t>(256, limits_.max_fields);
-  resp_limits_.max_request_line = limits_.max_head;
-  fields_.resize(std::max<size_t>(limits_.max_fields, resp_limits_.max_fields) + 1);
-  pools_.resize(snap_->backend_count);
-  ups_.resize(cfg_.upstreams.size());
-  for (size_t i = 0; i < cfg_.upstreams.size(); ++i) {
-    const config::Upstream& u = cfg_.upstreams[i];
-    UpstreamRuntime& r = ups_[i];
+  timers_.emplace_back(new core::TimerList(kTimerH2Streams, H2TickMs(t)));
+  high_water_ = 8ull * snap->config.buffers.size;
+  UseSnapshot(std::move(snap));
+  for (ListenerSlot* l : listeners_) l->series = snap_->listener_series[l->index];
+}
+
+// HTTP/2 streams' deadlines are checked this often: a quarter of the shorter one, within
+// 50 ms .. 1 s.
+uint64_t WorkerImpl::H2TickMs(const config::Timeouts& t) {
+  return std::clamp<uint32_t>(std::min(t.client_body_ms, t.client_send_ms) / 4, 50, 1000);
+}
+
+// Makes `snap` the one new requests use: a Routing for it, the settings derived from it, and
+// (with a Routing before it) what carries over: balancer state of unchanged upstreams, idle
+// pooled connections of unchanged backends, the durations of the timers.
+void WorkerImpl::UseSnapshot(std::shared_ptr<const Snapshot> snap) {
+  auto* rt = new Routing;
+  rt->snap = std::move(snap);
+  const Snapshot& sn = *rt->snap;
+  const config::Config& cfg = sn.config;
+  rt->pools.resize(sn.backend_count);
+  rt->ups.resize(cfg.upstreams.size());
+  for (size_t i = 0; i < cfg.upstreams.size(); ++i) {
+    const config::Upstream& u = cfg.upstreams[i];
+    UpstreamRuntime& r = rt->ups[i];
     std::vector<std::string_view> ids;
     for (const auto& b : u.backends) {
       r.weights.push_back(b.weight * WeightScale(u));
       ids.push_back(b.address.text);
       r.tokens.push_back(balance::StickyToken(b.address.text));
     }
-    r.balancer = balance::MakeBalancer(ToAlgorithm(u.algorithm), r.weights,
-                                       0x5EED0000ull + index_ * 7919ull + i, ids);
+    if (!u.backends.empty()) {  // (an upstream of a tag no backend carries has none)
+      r.balancer = balance::MakeBalancer(ToAlgorithm(u.algorithm), r.weights,
+                                         0x5EED0000ull + index_ * 7919ull + i, ids);
+    }
     r.latency = u.algorithm == config::Algorithm::kP2cEwma;
     r.budget = balance::RetryBudget(u.retry.budget_percent, u.retry.min_retries);
+    metrics_->upstreams.Ensure(sn.upstream_series[i]);
   }
-  high_water_ = 8ull * cfg_.buffers.size;
+  for (uint32_t id : sn.listener_series) metrics_->listeners.Ensure(id);
+  for (uint32_t id : sn.server_series) metrics_->routes.Ensure(id);
+  for (const auto& ids : sn.route_series) {
+    for (const auto& [u, id] : ids) metrics_->routes.Ensure(id);
+  }
+  metrics_->routes.Ensure(sn.unrouted_series);
+  for (uint32_t id : sn.backend_series) metrics_->backends.Ensure(id);
+  if (!rt_) metrics_on_ = cfg.metrics;  // (fixed at start: counts must pair up)
+
+  Routing* old = rt_;
+  rt_ = rt;
+  snap_ = rt->snap.get();
+  cfg_ = &snap_->config;
+  if (old) {
+    // Idle connections to backends that are still there move over; the rest close.
+    absl::flat_hash_map<std::string, uint32_t> keep;
+    for (uint32_t b = 0; b < sn.backend_count; ++b) keep.emplace(sn.BackendKey(b), b);
+    const Snapshot& os = *old->snap;
+    for (uint32_t b = 0; b < os.backend_count; ++b) {
+      auto it = keep.find(os.BackendKey(b));
+      const bool same_tls =
+          it != keep.end() && UpstreamTlsKey(os, b) == UpstreamTlsKey(sn, it->second);
+      while (UpstreamConn* u = old->pools[b].head) {
+        PoolRemove(u);
+        if (same_tls) {
+          u->rt.Set(rt_);
+          u->backend = it->second;
+          PoolPut(u);
+        } else {
+          CloseConn(u);
+        }
+      }
+    }
+    old->current = false;
+    if (old->refs == 0) delete old;
+    // Timers: new durations apply from now; what is armed keeps its deadline unless the new
+    // duration ends sooner.
+    const auto& t = cfg.timeouts;
+    const uint64_t durations[] = {0,
+                                  t.client_header_ms,
+                                  t.keepalive_ms,
+                                  t.client_body_ms,
+                                  t.upstream_connect_ms,
+                                  t.upstream_response_ms,
+                                  kLingerMs,
+                                  kPoolIdleMs,
+                                  t.client_send_ms,
+                                  t.tunnel_ms,
+                                  H2TickMs(t)};
+    for (size_t k = 1; k < timers_.size(); ++k) timers_[k]->SetDuration(durations[k], now_ms_);
+    tls_gen_ = UINT64_MAX;  // fetch the new snapshot's contexts
+  }
+  limits_.max_request_line = cfg.limits.max_request_line;
+  limits_.max_head = cfg.limits.max_header_size;
+  limits_.max_fields = cfg.limits.max_headers;
+  resp_limits_ = limits_;
+  resp_limits_.max_fields = std::max<size_t>(256, limits_.max_fields);
+  resp_limits_.max_request_line = limits_.max_head;
+  fields_.resize(std::max<size_t>(limits_.max_fields, resp_limits_.max_fields) + 1);
   h2_limits_ = MakeH2Limits();
+  access_fd_ = snap_->access_log_fd;
+}
+
+// What decides whether a pooled connection to a backend can serve the new snapshot too: the
+// upstream's TLS settings.
+std::string WorkerImpl::UpstreamTlsKey(const Snapshot& s, uint32_t backend) {
+  const config::UpstreamTls& t = s.config.upstreams[s.backend_upstream[backend]].tls;
+  if (!t.enabled) return "plain";
+  return absl::StrCat("tls\x1f", t.verify, "\x1f", t.ca, "\x1f", t.server_name);
 }
 
 WorkerImpl::~WorkerImpl() {
@@ -84,11 +230,18 @@ WorkerImpl::~WorkerImpl() {
   for (auto* t : timers_) delete t;
   if (wake_fd_ >= 0) close(wake_fd_);
   for (auto* s : string_pool_) delete s;
+  for (int fd : adopt_fds_) {
+    if (fd >= 0) close(fd);
+  }
+  if (rt_) {
+    rt_->current = false;
+    if (rt_->refs == 0) delete rt_;
+  }
 }
 
 absl::Status WorkerImpl::Init() {
   uint32_t sq = 1024;
-  absl::Status st = ring_.Init(sq, cfg_.buffers.count, cfg_.buffers.size);
+  absl::Status st = ring_.Init(sq, cfg_->buffers.count, cfg_->buffers.size);
   if (!st.ok()) return st;
   if (index_ == 0) {
     RW_LOG(ring_.recv_limit() ? LogLevel::kDebug : LogLevel::kInfo,
@@ -112,9 +265,111 @@ void WorkerImpl::TickH2Sessions() {
 }
 
 void WorkerImpl::Drain() {
+  drain_asked_.store(true, std::memory_order_release);
   uint64_t one = 1;
   ssize_t w = write(wake_fd_, &one, sizeof(one));
   (void)w;
+}
+
+void WorkerImpl::Adopt(std::shared_ptr<const Snapshot> snap, std::vector<int> fds) {
+  {
+    std::lock_guard<std::mutex> l(adopt_mu_);
+    for (int fd : adopt_fds_) {  // a snapshot not taken yet is replaced: its new sockets go
+      if (fd >= 0) close(fd);
+    }
+    adopt_snap_ = std::move(snap);
+    adopt_fds_ = std::move(fds);
+  }
+  uint64_t one = 1;
+  ssize_t w = write(wake_fd_, &one, sizeof(one));
+  (void)w;
+}
+
+// Listeners after a reload: kept ones are renumbered, new ones armed, removed ones stop
+// accepting (their sockets close once the accept is cancelled) and their connections are told
+// to finish: idle ones close now, busy ones after their response, HTTP/2 ones get GOAWAY.
+void WorkerImpl::AdoptListeners(const std::vector<config::Listener>& before, std::vector<int> fds) {
+  const auto& now = cfg_->listeners;
+  std::vector<ListenerSlot*> slots(now.size(), nullptr);
+  std::vector<ListenerSlot*> gone;
+  for (ListenerSlot* l : listeners_) {
+    if (l->removed) {
+      gone.push_back(l);
+      continue;
+    }
+    int keep = -1;
+    for (size_t i = 0; i < now.size(); ++i) {
+      if (fds[i] < 0 && !slots[i] && SameListener(before[l->index], now[i])) {
+        keep = static_cast<int>(i);
+        break;
+      }
+    }
+    if (keep >= 0) {
+      slots[static_cast<size_t>(keep)] = l;
+      continue;
+    }
+    l->removed = true;
+    gone.push_back(l);
+    if (l->armed) {
+      io_uring_sqe* sqe = ring_.GetSqe();
+      io_uring_prep_cancel64(sqe, Tag(l, Op::kAccept), 0);
+      io_uring_sqe_set_data64(sqe, Tag(nullptr, Op::kIgnore));
+    } else if (!l->closed) {
+      close(l->fd);
+      l->closed = true;
+    }
+  }
+  listeners_.clear();
+  for (size_t i = 0; i < now.size(); ++i) {
+    ListenerSlot* l = slots[i];
+    if (!l) {
+      l = new ListenerSlot;
+      l->fd = fds[i];
+      if (l->fd < 0) {  // (a listener the worker should have had: nothing to accept on)
+        l->closed = true;
+        l->removed = true;
+      }
+    } else if (fds[i] >= 0) {
+      close(fds[i]);
+    }
+    l->index = static_cast<uint32_t>(i);
+    l->series = snap_->listener_series[i];
+    listeners_.push_back(l);
+    ArmAccept(l);
+  }
+  // Removed slots stay listed until their accept is back, then go.
+  for (ListenerSlot* l : gone) {
+    if (l->armed) {
+      listeners_.push_back(l);
+    } else {
+      if (!l->closed) close(l->fd);
+      delete l;
+    }
+  }
+  for (ClientConn* c : std::vector<ClientConn*>(clients_.begin(), clients_.end())) {
+    if (c->closing || ClientRouting(c) == rt_) continue;
+    if (c->h2) {
+      H2Shutdown(c);
+    } else if (c->req == ReqState::kIdle && c->in.empty() && Idle(c)) {
+      CloseConn(c);
+    } else {
+      c->close_after = true;
+    }
+  }
+}
+
+Routing* WorkerImpl::ClientRouting(ClientConn* c) {
+  if (c->rt.get() == rt_) return rt_;
+  const config::Listener& mine = c->rt->snap->config.listeners[c->listener];
+  const auto& now = cfg_->listeners;
+  for (size_t i = 0; i < now.size(); ++i) {
+    if (SameListener(mine, now[i])) {
+      c->listener = static_cast<uint32_t>(i);
+      c->rt.Set(rt_);
+      break;
+    }
+  }
+  return c->rt.get();
 }
 
 uint64_t WorkerImpl::Run() {
@@ -177,7 +432,7 @@ uint64_t WorkerImpl::Run() {
 }
 
 void WorkerImpl::ArmAccept(ListenerSlot* l) {
-  if (l->armed || l->closed || draining_) return;
+  if (l->armed || l->closed || l->removed || draining_) return;
   io_uring_sqe* sqe = ring_.GetSqe();
   io_uring_prep_multishot_accept(sqe, l->fd, nullptr, nullptr, SOCK_CLOEXEC);
   io_uring_sqe_set_data64(sqe, Tag(l, Op::kAccept));
@@ -190,7 +445,7 @@ void WorkerImpl::ArmWake() {
   io_uring_sqe_set_data64(sqe, Tag(&wake_value_, Op::kWake));
 }
 
-// Fetches the current TLS contexts when SIGHUP published new ones.
+// The current snapshot's TLS contexts (SIGHUP, or a reload, publishes new ones).
 const tls::ContextSet* WorkerImpl::TlsContexts() {
   const uint64_t gen = snap_->tls->generation();
   if (gen != tls_gen_) {
@@ -244,8 +499,7 @@ void WorkerImpl::OnTimer(Conn* c, size_t kind) {
     case kTimerSend:
       if (c->upstream) {  // a tunnel's backend stopped reading what the client sends
         auto* u = static_cast<UpstreamConn*>(c);
-        RW_LOG(LogLevel::kDebug, "upstream %s: stopped reading the tunnel; cut",
-               BackendName(u->backend));
+        RW_LOG(LogLevel::kDebug, "upstream %s: stopped reading the tunnel; cut", BackendName(u));
         ClientConn* cc = u->ex ? u->ex->client : nullptr;
         ResetConn(u);
         if (cc) ResetConn(cc);
@@ -260,7 +514,7 @@ void WorkerImpl::OnTimer(Conn* c, size_t kind) {
       break;
     case kTimerTunnel:
       RW_LOG(LogLevel::kDebug, "client %s: tunnel idle for %u ms; closed",
-             static_cast<ClientConn*>(c)->peer_ip, cfg_.timeouts.tunnel_ms);
+             static_cast<ClientConn*>(c)->peer_ip, cfg_->timeouts.tunnel_ms);
       CloseConn(c);  // its backend side goes with it
       break;
     case kTimerKeepalive:
@@ -281,7 +535,7 @@ void WorkerImpl::OnTimer(Conn* c, size_t kind) {
     case kTimerConnect:
     case kTimerResponse: {
       auto* u = static_cast<UpstreamConn*>(c);
-      RW_LOG(LogLevel::kWarn, "upstream %s: %s timed out", BackendName(u->backend),
+      RW_LOG(LogLevel::kWarn, "upstream %s: %s timed out", BackendName(u),
              kind == kTimerResponse ? "response"
              : u->tcp_connected     ? "TLS handshake"
                                     : "connect");
@@ -348,9 +602,31 @@ void WorkerImpl::Dispatch(io_uring_cqe* cqe) {
 }
 
 void WorkerImpl::OnWake(int res) {
+  std::shared_ptr<const Snapshot> snap;
+  std::vector<int> fds;
+  {
+    std::lock_guard<std::mutex> l(adopt_mu_);
+    snap = std::move(adopt_snap_);
+    fds = std::move(adopt_fds_);
+    adopt_snap_.reset();
+    adopt_fds_.clear();
+  }
+  if (snap && !draining_) {
+    const std::vector<config::Listener> before = cfg_->listeners;
+    UseSnapshot(std::move(snap));
+    AdoptListeners(before, std::move(fds));
+  } else {
+    for (int fd : fds) {
+      if (fd >= 0) close(fd);
+    }
+  }
+  if (!drain_asked_.load(std::memory_order_acquire)) {
+    ArmWake();
+    return;
+  }
   if (!draining_) {
     draining_ = true;
-    drain_deadline_ms_ = now_ms_ + cfg_.timeouts.shutdown_ms;
+    drain_deadline_ms_ = now_ms_ + cfg_->timeouts.shutdown_ms;
     for (auto* l : listeners_) {
       if (l->armed) {
         io_uring_sqe* sqe = ring_.GetSqe();
@@ -384,10 +660,10 @@ bool WorkerImpl::AnyListenerArmed() const {
 void WorkerImpl::OnAccept(ListenerSlot* l, int res, uint32_t flags) {
   if (!(flags & IORING_CQE_F_MORE)) l->armed = false;
   if (res >= 0) {
-    if (draining_ || live_clients_ >= cfg_.limits.max_connections) {
+    if (draining_ || l->removed || live_clients_ >= cfg_->limits.max_connections) {
       close(res);
     } else {
-      NewClient(res, l->index);
+      NewClient(res, l);
     }
   } else if (res != -ECANCELED) {
     // Out of descriptors or memory: an immediate retry would fail at once, in a loop. Back
@@ -403,7 +679,7 @@ void WorkerImpl::OnAccept(ListenerSlot* l, int res, uint32_t flags) {
     }
   }
   if (!l->armed) {
-    if (draining_) {
+    if (draining_ || l->removed) {
       if (!l->closed) {
         close(l->fd);
         l->closed = true;
@@ -414,12 +690,17 @@ void WorkerImpl::OnAccept(ListenerSlot* l, int res, uint32_t flags) {
   }
 }
 
-void WorkerImpl::NewClient(int fd, uint32_t listener) {
+void WorkerImpl::NewClient(int fd, ListenerSlot* slot) {
+  const uint32_t listener = slot->index;
   auto* c = new ClientConn;
   c->fd = fd;
+  c->rt.Set(rt_);
   c->listener = listener;
+  c->listener_series = slot->series;
+  c->proto = metrics::kHttp1;
+  if (metrics_on_) LSeries(c).opened[metrics::kHttp1].Add();
   c->ex.client = c;
-  c->h2c_possible = cfg_.listeners[listener].h2c;  // (TLS connections: ALPN decides instead)
+  c->h2c_possible = cfg_->listeners[listener].h2c;  // (TLS connections: ALPN decides instead)
   core::SetNoDelay(fd);
   if (core::PeerIp(fd, c->peer_ip, sizeof(c->peer_ip)) == 0) strcpy(c->peer_ip, "-");
   c->list_pos = clients_.size();
@@ -483,5 +764,9 @@ Worker::~Worker() = default;
 absl::Status Worker::Init() { return impl_->Init(); }
 uint64_t Worker::Run() { return impl_->Run(); }
 void Worker::Drain() { impl_->Drain(); }
+void Worker::Adopt(std::shared_ptr<const Snapshot> snapshot, std::vector<int> listen_fds) {
+  impl_->Adopt(std::move(snapshot), std::move(listen_fds));
+}
+std::shared_ptr<const metrics::WorkerMetrics> Worker::Metrics() const { return impl_->Metrics(); }
 
 }  // namespace ringway::proxy

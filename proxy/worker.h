@@ -16,12 +16,13 @@
 #include "config/config.h"
 #include "config/router.h"
 #include "health/view.h"
+#include "proxy/metrics.h"
 #include "tls/tls.h"
 
 namespace ringway::proxy {
 
-// What every worker reads and nobody writes once workers start (the health view excepted: its
-// atomics are written by the prober and by workers' passive health).
+// What every worker reads and nobody writes once published (the health view excepted: its
+// atomics are written by the prober and by workers' passive health). A reload builds a new one.
 struct Snapshot {
   config::Config config;
   config::Router router;
@@ -33,8 +34,27 @@ struct Snapshot {
   std::shared_ptr<health::View> health;          // one slot per global backend index
   // TLS contexts of listeners and upstreams; SIGHUP publishes a new set.
   std::shared_ptr<tls::ContextRegistry> tls = std::make_shared<tls::ContextRegistry>();
+  // Metrics series ids (proxy/metrics.h), named by the config's names.
+  std::vector<uint32_t> listener_series;  // per listener
+  std::vector<uint32_t> upstream_series;  // per upstream
+  std::vector<uint32_t> server_series;    // per server: requests no upstream took
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> route_series;  // per server: upstream, id
+  uint32_t unrouted_series = 0;                                          // requests no server took
+  std::vector<uint32_t> backend_series;                                  // per global backend index
   explicit Snapshot(config::Config c);
+
+  // A backend's identity across snapshots: its upstream's name and its address.
+  std::string BackendKey(uint32_t backend) const;
+  // The global backend index of `key`, or -1.
+  int FindBackend(const std::string& key) const;
+  // The (server, upstream) series of a routed request.
+  uint32_t RouteSeries(int32_t server, int32_t upstream) const;
+  // Health, ejections and check counts of backends that `old` has too, so a reload loses none.
+  void CarryHealth(const Snapshot& old);
 };
+
+// Whether two listeners are the same socket: same name and address (a reload keeps it open).
+bool SameListener(const config::Listener& a, const config::Listener& b);
 
 class WorkerImpl;
 
@@ -51,6 +71,13 @@ class Worker {
   uint64_t Run();
   // Thread-safe: asks the worker to stop accepting and finish in-flight requests.
   void Drain();
+  // Thread-safe: new requests go to `snapshot` from the worker's next loop turn. `listen_fds[i]`
+  // is the socket for snapshot->config.listeners[i] when it is a new listener, -1 for one the
+  // worker has already (SameListener); the worker owns the new ones. Listeners the snapshot no
+  // longer has stop accepting; their connections finish what they started and close.
+  void Adopt(std::shared_ptr<const Snapshot> snapshot, std::vector<int> listen_fds);
+  // Its counters, for the scraper.
+  std::shared_ptr<const metrics::WorkerMetrics> Metrics() const;
 
  private:
   std::unique_ptr<WorkerImpl> impl_;

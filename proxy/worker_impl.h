@@ -33,9 +33,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +57,8 @@
 #include "proxy/access_log.h"
 #include "proxy/conn.h"
 #include "proxy/h2_conn.h"
+#include "proxy/metrics.h"
+#include "proxy/routing.h"
 #include "proxy/send_queue.h"
 #include "proxy/worker.h"
 #include "tls/tls.h"
@@ -71,9 +75,30 @@ class WorkerImpl {
   ~WorkerImpl();
   absl::Status Init();
   void Drain();
+  void Adopt(std::shared_ptr<const Snapshot> snap, std::vector<int> fds);
   uint64_t Run();
+  std::shared_ptr<const metrics::WorkerMetrics> Metrics() const { return metrics_; }
 
  private:
+  // ---- Snapshots (worker.cc) -------------------------------------------------------------
+
+  void UseSnapshot(std::shared_ptr<const Snapshot> snap);
+  void AdoptListeners(const std::vector<config::Listener>& before, std::vector<int> fds);
+  static uint64_t H2TickMs(const config::Timeouts& t);
+  static std::string UpstreamTlsKey(const Snapshot& s, uint32_t backend);
+  // The client's snapshot for its next request: the current one when its listener is still
+  // there (c->listener is then renumbered), else the one it was accepted on.
+  Routing* ClientRouting(ClientConn* c);
+  // Metrics.
+  metrics::ListenerSeries& LSeries(const ClientConn* c) {
+    return metrics_->listeners.At(c->listener_series);
+  }
+  metrics::UpstreamSeries& USeries(const Routing* rt, uint32_t upstream) {
+    return metrics_->upstreams.At(rt->snap->upstream_series[upstream]);
+  }
+  void CountExchange(const Exchange* ex);
+  bool TimeRequests() const { return metrics_on_ || cfg_->logging.access_log; }
+
   // ---- Submission helpers ---------------------------------------------------------------
 
   void ArmAccept(ListenerSlot* l);
@@ -83,7 +108,7 @@ class WorkerImpl {
   void PauseRecv(Conn* c);
   void ResumeRecv(Conn* c);
   bool ClientMayRead(const ClientConn* c) const {
-    return !c->pipeline_wait && !c->replaying && c->in.size() < cfg_.limits.max_header_size;
+    return !c->pipeline_wait && !c->replaying && c->in.size() < cfg_->limits.max_header_size;
   }
 
   // A queue that pins this much stops the socket that feeds it: high_water_ (8 buffers) of
@@ -163,7 +188,7 @@ class WorkerImpl {
   void OnWake(int res);
   bool AnyListenerArmed() const;
   void OnAccept(ListenerSlot* l, int res, uint32_t flags);
-  void NewClient(int fd, uint32_t listener);
+  void NewClient(int fd, ListenerSlot* slot);
   void OnRecv(Conn* c, int res, uint32_t flags);
   void RearmStarved();
   void OnSend(Conn* c, int res);
@@ -258,7 +283,7 @@ class WorkerImpl {
   void KeyRequest(Exchange* ex, const config::Upstream& up, const http1::RequestHead& req);
   static std::string_view FindRequestCookie(const http1::RequestHead& req, std::string_view name);
   int PickBackend(const Exchange* ex);
-  void RampWeights(uint32_t upstream);
+  void RampWeights(Routing* rt, uint32_t upstream);
 
   // With slow start, weights are kept in hundredths so that a weight-1 backend can ramp too.
   static uint32_t WeightScale(const config::Upstream& up) { return up.slow_start_ms ? 100 : 1; }
@@ -366,10 +391,13 @@ class WorkerImpl {
 
   // ---- Upstream side ---------------------------------------------------------------------
 
-  const char* BackendName(uint32_t backend) const {
-    return snap_->backends[backend]->address.text.c_str();
+  // A backend's name and config in the snapshot whose index it is.
+  static const char* BackendName(const Routing* rt, uint32_t backend) {
+    return rt->snap->backends[backend]->address.text.c_str();
   }
-  const config::Backend& BackendConfig(uint32_t backend) const { return *snap_->backends[backend]; }
+  static const char* BackendName(const UpstreamConn* u) {
+    return BackendName(u->rt.get(), u->backend);
+  }
 
   void ConnectUpstream(Exchange* ex, int pick, SendQueue* carry);
 
@@ -384,12 +412,12 @@ class WorkerImpl {
     return std::find(ph.statuses.begin(), ph.statuses.end(), status) != ph.statuses.end();
   }
 
-  void PassiveFailure(uint32_t backend, const char* what);
-  UpstreamConn* TakePooled(uint32_t backend, bool replayable);
+  void PassiveFailure(const Routing* rt, uint32_t backend, const char* what);
+  UpstreamConn* TakePooled(Routing* rt, uint32_t backend, bool replayable);
   void PoolRemove(UpstreamConn* u);
   void PoolPut(UpstreamConn* u);
-  const config::Upstream& UpstreamOf(uint32_t backend) const {
-    return cfg_.upstreams[snap_->backend_upstream[backend]];
+  static const config::Upstream& UpstreamOf(const Routing* rt, uint32_t backend) {
+    return rt->snap->config.upstreams[rt->snap->backend_upstream[backend]];
   }
 
   void ClosePools();
@@ -416,32 +444,29 @@ class WorkerImpl {
   void CloseConn(Conn* c);
   uint64_t CloseAllClients();
   void FreeClosed();
-  std::shared_ptr<const Snapshot> snap_;
-  const config::Config& cfg_;
+  // The snapshot new requests go to (rt_'s), and its config.
+  Routing* rt_ = nullptr;
+  const Snapshot* snap_ = nullptr;
+  const config::Config* cfg_ = nullptr;
   uint32_t index_;
   core::Ring ring_;
   int wake_fd_ = -1;
   uint64_t wake_value_ = 0;
-  int access_fd_ = snap_->access_log_fd;
+  // Adopt() hands a snapshot over here; the loop takes it at the wake-up.
+  std::mutex adopt_mu_;
+  std::shared_ptr<const Snapshot> adopt_snap_;
+  std::vector<int> adopt_fds_;
+  std::atomic<bool> drain_asked_{false};
+  int access_fd_ = 1;
   std::vector<ListenerSlot*> listeners_;
   std::vector<core::TimerList*> timers_;
   http1::ParseLimits limits_;
   http1::ParseLimits resp_limits_;
   std::vector<http1::Field> fields_;
   std::vector<http1::Field> scratch_fields_;
-  std::vector<Pool> pools_;
-  // Per upstream: the balancer and what the worker counts for retries and slow start.
-  struct UpstreamRuntime {
-    std::unique_ptr<balance::Balancer> balancer;
-    std::vector<uint32_t> weights;    // current weights (slow start lowers them for a while)
-    std::vector<std::string> tokens;  // sticky-session cookie value per backend
-    balance::RetryBudget budget;
-    uint64_t next_ramp_ms = 0;
-    uint64_t none_log_ms = 0;
-    uint64_t budget_log_ms = 0;
-    bool latency = false;  // the balancer uses latencies: measure them
-  };
-  std::vector<UpstreamRuntime> ups_;
+  // Counters (proxy/metrics.h), shared with the scraper.
+  std::shared_ptr<metrics::WorkerMetrics> metrics_;
+  bool metrics_on_ = true;
   // HTTP/2.
   h2::SessionLimits h2_limits_;
   std::vector<H2Stream*> dead_streams_;  // finished this turn; freed in FreeClosed

@@ -149,10 +149,10 @@ class RouteTest : public ::testing::Test {
     Config cfg;
     cfg.upstreams.resize(5);
     Server s = MakeServer({"acme.com"}, 0, true);
-    s.routes.push_back({"/api", 1});
-    s.routes.push_back({"/api/v2/", 2});
-    s.routes.push_back({"/static/", 3});
-    s.routes.push_back({"/api", 4});  // duplicate: the first one written wins
+    s.routes.push_back({"/api", 1, 0, {}});
+    s.routes.push_back({"/api/v2/", 2, 0, {}});
+    s.routes.push_back({"/static/", 3, 0, {}});
+    s.routes.push_back({"/api", 4, 0, {}});  // duplicate: the first one written wins
     cfg.servers.push_back(std::move(s));
     cfg.servers.push_back(MakeServer({"plain.example"}, 4));
     cfg.listeners.push_back(MakeListener("l"));

@@ -44,6 +44,10 @@ pattern_sha256 = backend_module.pattern_sha256
 write_pattern_file = backend_module.write_pattern_file
 
 HOST = "127.0.0.1"
+
+# Tests run many ringways at once: none takes the default admin address unless a test asks for
+# an admin listener of its own (Ringway(admin=True) gives each a free port).
+os.environ["RINGWAY_ADMIN"] = "off"
 MiB = 1024 * 1024
 
 
@@ -258,7 +262,7 @@ class Ringway:
     """A ringway process for one config. Waits until every listener in `ports` accepts."""
 
     def __init__(self, config_text, workdir, ports, workers=1, extra_args=(), env=None,
-                 wait=True, label="ringway", config_via_env=False, nofile=None):
+                 wait=True, label="ringway", config_via_env=False, nofile=None, admin=False):
         binary = ringway_binary()
         if not binary:
             raise unittest.SkipTest("no ringway binary (set RINGWAY_BIN)")
@@ -280,6 +284,10 @@ class Ringway:
             self.args = [binary, "--config", self.config_path]
         if workers is not None:
             self.args += ["--workers", str(workers)]
+        self.admin_port = None
+        if admin:
+            self.admin_port = free_port()
+            self.args += ["--admin", "%s:%d" % (HOST, self.admin_port)]
         self.args += list(extra_args)
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.proc = spawn(self.args, stdout=out, stderr=err, env=env, nofile=nofile)
@@ -290,7 +298,8 @@ class Ringway:
 
     def wait_ready(self, timeout=15):
         deadline = time.monotonic() + timeout
-        for port in self.ports:
+        ports = self.ports + ([self.admin_port] if self.admin_port else [])
+        for port in ports:
             while True:
                 if self.proc.poll() is not None:
                     raise AssertionError("ringway exited with %s before listening on %d\n%s"
@@ -999,14 +1008,16 @@ class ProxyTest(unittest.TestCase):
         return b
 
     def start_ringway(self, config_text, ports=None, workers=1, extra_args=(), env=None,
-                      wait=True, check_exit=True, config_via_env=False, nofile=None):
-        """Starts ringway; `ports` defaults to every 127.0.0.1 bind port in the config."""
+                      wait=True, check_exit=True, config_via_env=False, nofile=None,
+                      admin=False):
+        """Starts ringway; `ports` defaults to every 127.0.0.1 bind port in the config.
+        admin=True: with an admin listener on a port of its own (rw.admin_port)."""
         if ports is None:
             ports = [int(p) for p in re.findall(r"bind: \"?127\.0\.0\.1:(\d+)", config_text)]
         label = "ringway%d" % (len(self.ringways) + 1)
         rw = Ringway(config_text, self.workdir, ports, workers=workers, extra_args=extra_args,
                      env=env, wait=False, label=label, config_via_env=config_via_env,
-                     nofile=nofile)
+                     nofile=nofile, admin=admin)
         rw.check_exit = check_exit
         self.ringways.append(rw)
         if len(self.ringways) == 1:

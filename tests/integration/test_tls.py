@@ -1169,7 +1169,7 @@ class ReloadTest(TlsTestCase):
                                interval=0.1)
         self.assertTrue(got, "still serving serial %s 5 s after SIGHUP"
                         % serial_of(served_cert(self.tls_port, "a.test")))
-        self.assertTrue(harness.wait_for(lambda: rw.log_lines("certificates reloaded"), 5),
+        self.assertTrue(harness.wait_for(lambda: rw.log_lines("reload (SIGHUP): configuration"), 5),
                         rw.stderr())
         # New connections verify against the new CA; the old connection lives on.
         with TlsConn(self.tls_port, cafile=c.pem("ca2")) as conn:
@@ -1179,7 +1179,7 @@ class ReloadTest(TlsTestCase):
         # A broken file: the last good certificate stays.
         shutil.copyfile(c.path("bad.pem"), live_pem)
         rw.signal(signal.SIGHUP)
-        lines = harness.wait_for(lambda: rw.log_lines("not reloaded"), 5)
+        lines = harness.wait_for(lambda: rw.log_lines("reload (SIGHUP) refused"), 5)
         self.assertTrue(lines, rw.stderr())
         self.assertIn(live_pem, lines[-1])
         for _ in range(3):
@@ -1188,10 +1188,10 @@ class ReloadTest(TlsTestCase):
         # A key that does not match: not reloaded either.
         shutil.copyfile(c.pem("a"), live_pem)  # live.key still holds a2's key
         rw.signal(signal.SIGHUP)
-        self.assertTrue(harness.wait_for(lambda: len(rw.log_lines("not reloaded")) >= 2, 5),
+        self.assertTrue(harness.wait_for(lambda: len(rw.log_lines("reload (SIGHUP) refused")) >= 2, 5),
                         rw.stderr())
         self.assertEqual(served_cert(self.tls_port, "a.test"), c.der("a2"))
-        self.assertEqual(len(rw.log_lines("certificates reloaded")), 1, rw.stderr())
+        self.assertEqual(len(rw.log_lines("reload (SIGHUP): configuration")), 1, rw.stderr())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,533 @@
+// The control plane: start-up, reloads, the file watcher, shutdown (see control.h).
+#include "proxy/control.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <future>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "core/log.h"
+#include "core/socket.h"
+#include "core/timer.h"
+#include "tls/tls.h"
+
+namespace ringway::proxy {
+
+using core::LogLevel;
+
+namespace {
+
+core::LogLevel ToCoreLevel(config::LogLevel l) {
+  switch (l) {
+    case config::LogLevel::kDebug:
+      return LogLevel::kDebug;
+    case config::LogLevel::kInfo:
+      return LogLevel::kInfo;
+    case config::LogLevel::kWarn:
+      return LogLevel::kWarn;
+    case config::LogLevel::kError:
+      return LogLevel::kError;
+  }
+  return LogLevel::kInfo;
+}
+
+uint64_t UnixSeconds() { return static_cast<uint64_t>(time(nullptr)); }
+
+// Each client can hold a second descriptor for its backend. With max_connections unset it is
+// derived from the open-file limit (at most 10000 per worker).
+void SizeConnections(config::Config* cfg, uint32_t workers, bool warn) {
+  rlimit nofile{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  const uint64_t fd_limit = nofile.rlim_cur == RLIM_INFINITY || nofile.rlim_cur == 0
+                                ? uint64_t{1} << 20
+                                : static_cast<uint64_t>(nofile.rlim_cur);
+  const uint64_t reserve = 64 + 8ull * workers;  // listeners, rings, eventfds, logs
+  const uint64_t fit = fd_limit > reserve ? (fd_limit - reserve) / (2ull * workers) : 1;
+  if (cfg->limits.max_connections == 0) {
+    cfg->limits.max_connections = static_cast<uint32_t>(std::clamp<uint64_t>(fit, 1, 10'000));
+  } else if (warn && cfg->limits.max_connections > fit) {
+    RW_LOG(LogLevel::kWarn,
+           "open-file limit %llu allows about %llu connections per worker for %u workers, "
+           "below global.limits.max_connections %u; raise it (ulimit -n) or lower "
+           "max_connections",
+           static_cast<unsigned long long>(fd_limit), static_cast<unsigned long long>(fit), workers,
+           cfg->limits.max_connections);
+  }
+}
+
+bool SameBuffers(const config::Buffers& a, const config::Buffers& b) {
+  return a.size == b.size && a.count == b.count;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<Snapshot>> BuildSnapshot(config::Config cfg, const Overlay& overlay,
+                                                        const CommandLine& cli,
+                                                        const std::string& path) {
+  if (absl::Status st = ApplyOverlay(overlay, &cfg); !st.ok()) {
+    return absl::Status(
+        st.code(),
+        absl::StrCat(StatePath(path), " (changes made through the admin API): ", st.message()));
+  }
+  config::ExpandTags(&cfg);
+  if (cli.admin == "off") {
+    cfg.admin.enabled = false;
+  } else if (!cli.admin.empty()) {
+    absl::StatusOr<config::SocketAddress> a = config::ParseSocketAddress(cli.admin);
+    if (!a.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--admin ", cli.admin, ": ", a.status().message()));
+    }
+    cfg.admin.enabled = true;
+    cfg.admin.bind = *std::move(a);
+    if (!config::IsLoopback(cfg.admin.bind) && cfg.admin.token.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--admin ", cli.admin,
+          " can be reached from other machines and no token is set: set global.admin.token "
+          "in ",
+          path, ", or use a 127.0.0.1 address"));
+    }
+  }
+  // Certificates and keys are loaded and checked here, so that --validate and a reload refuse
+  // what start-up would.
+  absl::StatusOr<std::shared_ptr<const tls::ContextSet>> tls_set = tls::BuildContexts(cfg);
+  if (!tls_set.ok()) return tls_set.status();
+  auto snap = std::make_shared<Snapshot>(std::move(cfg));
+  snap->tls->Publish(*std::move(tls_set));
+  return snap;
+}
+
+absl::StatusOr<Loaded> LoadSnapshot(const std::string& path, const CommandLine& cli) {
+  absl::StatusOr<config::Config> cfg = config::LoadFile(path);
+  if (!cfg.ok()) return cfg.status();
+  absl::StatusOr<Overlay> overlay = LoadOverlay(StatePath(path));
+  if (!overlay.ok()) return overlay.status();
+  absl::StatusOr<std::shared_ptr<Snapshot>> snap = BuildSnapshot(*cfg, *overlay, cli, path);
+  if (!snap.ok()) return snap.status();
+  return Loaded{*std::move(cfg), *std::move(overlay), *std::move(snap)};
+}
+
+Control::Control(std::string config_path, CommandLine cli)
+    : path_(std::move(config_path)), cli_(std::move(cli)) {}
+
+Control::~Control() { Stop(); }
+
+std::shared_ptr<const Snapshot> Control::Current() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return current_;
+}
+
+void Control::ApplyLogging(const config::Config& cfg) {
+  core::SetLogLevel(ToCoreLevel(cfg.logging.level));
+  core::SetLogJson(cfg.logging.format == config::LogFormat::kJson);
+}
+
+// One socket per listener per worker (SO_REUSEPORT). Listeners `before` has too get -1: the
+// workers keep theirs.
+absl::StatusOr<std::vector<std::vector<int>>> Control::OpenListeners(const config::Config& cfg,
+                                                                     const config::Config* before) {
+  const size_t n = std::max<size_t>(workers_.size(), 1);
+  std::vector<std::vector<int>> fds(n);
+  auto close_all = [&] {
+    for (auto& w : fds) {
+      for (int fd : w) {
+        if (fd >= 0) close(fd);
+      }
+    }
+  };
+  for (size_t w = 0; w < n; ++w) {
+    for (const auto& l : cfg.listeners) {
+      bool kept = false;
+      if (before) {
+        for (const auto& b : before->listeners) kept = kept || SameListener(b, l);
+      }
+      if (kept) {
+        fds[w].push_back(-1);
+        continue;
+      }
+      absl::StatusOr<int> fd =
+          core::Listen(reinterpret_cast<const sockaddr*>(&l.bind.storage), l.bind.len, 4096);
+      if (!fd.ok()) {
+        close_all();
+        return absl::UnavailableError(absl::StrFormat("cannot listen on %s (listener '%s'): %s",
+                                                      l.bind.text, l.name, fd.status().message()));
+      }
+      fds[w].push_back(*fd);
+    }
+  }
+  return fds;
+}
+
+absl::Status Control::Start(Loaded loaded) {
+  std::shared_ptr<Snapshot> snap = std::move(loaded.snap);
+  base_ = std::move(loaded.base);
+  overlay_ = std::move(loaded.overlay);
+  ApplyLogging(snap->config);
+  uint32_t n = cli_.workers ? cli_.workers : snap->config.workers;
+  if (n == 0) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    n = cpus > 0 ? static_cast<uint32_t>(cpus) : 1;
+  }
+  // Take the hard open-file limit.
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+  SizeConnections(&snap->config, n, /*warn=*/true);
+
+  // The access log has a descriptor of its own, so a reload or SIGUSR1 can put another file in
+  // its place (dup3) under the workers' writes.
+  access_path_ = snap->config.logging.access_log ? snap->config.logging.access_log_path : "";
+  access_fd_ = access_path_.empty()
+                   ? fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3)
+                   : open(access_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (access_fd_ < 0) {
+    return absl::UnavailableError(
+        absl::StrFormat("cannot open access log %s: %s",
+                        access_path_.empty() ? "(stdout)" : access_path_.c_str(), strerror(errno)));
+  }
+  snap->access_log_fd = access_fd_;
+
+  workers_.resize(n);  // (sized first: OpenListeners opens one socket per worker)
+  absl::StatusOr<std::vector<std::vector<int>>> fds = OpenListeners(snap->config, nullptr);
+  if (!fds.ok()) {
+    workers_.clear();
+    return fds.status();
+  }
+  for (const auto& l : snap->config.listeners) listening_.push_back(l.bind.text);
+  std::shared_ptr<const Snapshot> shared = snap;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    current_ = shared;
+    admin_token_ = shared->config.admin.token;
+  }
+  // Each ring is created by the thread that uses it (SINGLE_ISSUER binds it to its creator).
+  std::vector<std::future<absl::Status>> ready;
+  for (uint32_t w = 0; w < n; ++w) {
+    workers_[w] = std::make_unique<Worker>(shared, w, (*fds)[w]);
+  }
+  for (uint32_t w = 0; w < n; ++w) {
+    auto promise = std::make_shared<std::promise<absl::Status>>();
+    ready.push_back(promise->get_future());
+    Worker* worker = workers_[w].get();
+    threads_.emplace_back([worker, promise] {
+      absl::Status st = worker->Init();
+      promise->set_value(st);
+      if (st.ok()) worker->Run();
+    });
+  }
+  absl::Status failed;
+  for (auto& f : ready) {
+    absl::Status st = f.get();
+    if (!st.ok() && failed.ok()) {
+      failed = absl::InternalError(absl::StrCat("worker start-up failed: ", st.message()));
+    }
+  }
+  // Health checks start once the workers are up; until a check fails every backend is usable.
+  if (failed.ok()) {
+    auto prober = std::make_unique<health::Prober>(shared->config, shared->health.get());
+    failed = prober->Start();
+    std::lock_guard<std::mutex> l(mu_);
+    prober_ = std::move(prober);
+  }
+  if (failed.ok() && shared->config.admin.enabled) failed = StartAdmin(shared->config);
+  if (!failed.ok()) {
+    Stop();
+    return failed;
+  }
+  if (shared->config.watch_config) {
+    watch_stop_fd_ = eventfd(0, EFD_CLOEXEC);
+    if (watch_stop_fd_ >= 0) watcher_ = std::thread([this] { WatchLoop(); });
+  }
+  last_reload_ok_s_.store(UnixSeconds());
+  started_ms_ = core::MonotonicMs();
+  started_.store(true);
+  return absl::OkStatus();
+}
+
+absl::Status Control::StartAdmin(const config::Config& cfg) {
+  absl::Status st =
+      admin_.Start(reinterpret_cast<const sockaddr*>(&cfg.admin.bind.storage), cfg.admin.bind.len,
+                   [this](const admin::Request& r) { return Handle(r); });
+  if (!st.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "admin listener (global.admin.bind): ", st.message(),
+        "; choose another address with global.admin.bind or --admin, or turn it off with "
+        "--admin off"));
+  }
+  RW_LOG(LogLevel::kInfo, "admin API, metrics and dashboard on http://%s/",
+         cfg.admin.bind.text.c_str());
+  return absl::OkStatus();
+}
+
+Control::ReloadResult Control::Reload(const char* trigger) {
+  std::lock_guard<std::mutex> reload_lock(reload_mu_);
+  ReloadResult result;
+  result.generation = generation_.load();
+  if (draining_.load() || !started_.load()) {
+    result.error = "ringway is stopping";
+    return result;
+  }
+  absl::StatusOr<Loaded> loaded = LoadSnapshot(path_, cli_);
+  if (!loaded.ok()) {
+    reloads_failed_.fetch_add(1);
+    result.error = std::string(loaded.status().message());
+    RW_LOG(LogLevel::kError, "reload (%s) refused, the running configuration stays: %s", trigger,
+           result.error.c_str());
+    return result;
+  }
+  if (!Commit(loaded->snap, "reload", trigger, &result)) return result;
+  base_ = std::move(loaded->base);
+  overlay_ = std::move(loaded->overlay);
+  return result;
+}
+
+Control::ReloadResult Control::Change(const char* what,
+                                      const std::function<absl::Status(Overlay*)>& edit) {
+  std::lock_guard<std::mutex> reload_lock(reload_mu_);
+  ReloadResult result;
+  result.generation = generation_.load();
+  if (draining_.load() || !started_.load()) {
+    result.error = "ringway is stopping";
+    result.status = 503;
+    return result;
+  }
+  auto refuse = [&](const absl::Status& st) {
+    result.error = std::string(st.message());
+    switch (st.code()) {
+      case absl::StatusCode::kNotFound:
+        result.status = 404;
+        break;
+      case absl::StatusCode::kAlreadyExists:
+      case absl::StatusCode::kFailedPrecondition:
+        result.status = 409;
+        break;
+      case absl::StatusCode::kInvalidArgument:
+        result.status = 422;
+        break;
+      default:
+        result.status = 500;
+    }
+    return result;
+  };
+  Overlay next = overlay_;
+  if (absl::Status st = edit(&next); !st.ok()) return refuse(st);
+  absl::StatusOr<std::shared_ptr<Snapshot>> snap = BuildSnapshot(base_, next, cli_, path_);
+  if (!snap.ok()) return refuse(snap.status());
+  // Saved before it runs: a change that could not be kept is not made.
+  if (absl::Status st = SaveOverlay(StatePath(path_), next); !st.ok()) {
+    RW_LOG(LogLevel::kError, "%s: %s", what, std::string(st.message()).c_str());
+    return refuse(absl::InternalError(st.message()));
+  }
+  if (!Commit(*std::move(snap), "change", what, &result)) {
+    SaveOverlay(StatePath(path_), overlay_).IgnoreError();  // (back to what runs)
+    result.status = 500;
+    return result;
+  }
+  overlay_ = std::move(next);
+  return result;
+}
+
+bool Control::Commit(std::shared_ptr<Snapshot> snap, const char* kind, const char* trigger,
+                     ReloadResult* out) {
+  ReloadResult& result = *out;
+  std::shared_ptr<const Snapshot> old = Current();
+  config::Config& cfg = snap->config;
+  const config::Config& was = old->config;
+  // What a running process cannot change keeps its running value.
+  if (!cli_.workers && cfg.workers != was.workers) {
+    result.restart.push_back("global.workers");
+    cfg.workers = was.workers;
+  }
+  if (!SameBuffers(cfg.buffers, was.buffers)) {
+    result.restart.push_back("global.buffers");
+    cfg.buffers = was.buffers;
+  }
+  if (cfg.admin.enabled != was.admin.enabled || cfg.admin.bind.text != was.admin.bind.text) {
+    result.restart.push_back("global.admin.bind");
+    const std::string token = cfg.admin.token;
+    cfg.admin = was.admin;
+    cfg.admin.token = token;  // (the token does change)
+  }
+  if (cfg.metrics != was.metrics) {
+    result.restart.push_back("global.metrics");
+    cfg.metrics = was.metrics;
+  }
+  SizeConnections(&cfg, static_cast<uint32_t>(workers_.size()), /*warn=*/true);
+  absl::StatusOr<std::vector<std::vector<int>>> fds = OpenListeners(cfg, &was);
+  if (!fds.ok()) {
+    reloads_failed_.fetch_add(1);
+    result.error = std::string(fds.status().message());
+    RW_LOG(LogLevel::kError, "%s (%s) refused, the running configuration stays: %s", kind, trigger,
+           result.error.c_str());
+    return false;
+  }
+  // The access log: another file goes in place of the descriptor the workers write to.
+  const std::string access = cfg.logging.access_log ? cfg.logging.access_log_path : "";
+  if (access != access_path_) {
+    const int fd = access.empty()
+                       ? fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3)
+                       : open(access.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      for (auto& w : *fds) {
+        for (int f : w) {
+          if (f >= 0) close(f);
+        }
+      }
+      reloads_failed_.fetch_add(1);
+      result.error = absl::StrFormat("cannot open access log %s: %s", access, strerror(errno));
+      RW_LOG(LogLevel::kError, "%s (%s) refused, the running configuration stays: %s", kind,
+             trigger, result.error.c_str());
+      return false;
+    }
+    dup3(fd, access_fd_, O_CLOEXEC);
+    close(fd);
+    access_path_ = access;
+  }
+  snap->access_log_fd = access_fd_;
+  snap->CarryHealth(*old);
+  std::shared_ptr<const Snapshot> shared = snap;
+  // The old prober stops before the new one starts, so no check result lands in a view that
+  // is no longer read.
+  std::unique_ptr<health::Prober> old_prober;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    old_prober = std::move(prober_);
+  }
+  if (old_prober) old_prober->Stop();
+  for (size_t w = 0; w < workers_.size(); ++w) workers_[w]->Adopt(shared, (*fds)[w]);
+  auto prober = std::make_unique<health::Prober>(shared->config, shared->health.get());
+  if (absl::Status st = prober->Start(); !st.ok()) {
+    RW_LOG(LogLevel::kError, "%s (%s): health checks could not restart: %s", kind, trigger,
+           std::string(st.message()).c_str());
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    current_ = shared;
+    prober_ = std::move(prober);
+    admin_token_ = shared->config.admin.token;
+  }
+  listening_.clear();
+  for (const auto& l : cfg.listeners) listening_.push_back(l.bind.text);
+  ApplyLogging(cfg);
+  result.ok = true;
+  result.generation = generation_.fetch_add(1) + 1;
+  reloads_ok_.fetch_add(1);
+  last_reload_ok_s_.store(UnixSeconds());
+  RW_LOG(LogLevel::kInfo,
+         "%s (%s): configuration %llu in use: %zu listeners, %zu servers, "
+         "%zu upstreams%s%s",
+         kind, trigger, static_cast<unsigned long long>(result.generation), cfg.listeners.size(),
+         cfg.servers.size(), cfg.upstreams.size(),
+         result.restart.empty() ? "" : "; these changes apply at the next restart: ",
+         absl::StrJoin(result.restart, ", ").c_str());
+  return true;
+}
+
+void Control::ReopenAccessLog() {
+  std::lock_guard<std::mutex> reload_lock(reload_mu_);
+  if (access_path_.empty()) return;
+  const int fd = open(access_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    RW_LOG(LogLevel::kError, "SIGUSR1: cannot reopen the access log %s, keeping the old one: %s",
+           access_path_.c_str(), strerror(errno));
+    return;
+  }
+  dup3(fd, access_fd_, O_CLOEXEC);
+  close(fd);
+  RW_LOG(LogLevel::kInfo, "SIGUSR1: access log %s reopened", access_path_.c_str());
+}
+
+// global.watch_config: the file's directory is watched (editors and config managers replace
+// files by renaming, which a watch on the file itself would miss); a change of the file's
+// name there reloads once nothing has changed for 300 ms.
+void Control::WatchLoop() {
+  const int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (in < 0) {
+    RW_LOG(LogLevel::kError, "watch_config: inotify: %s", strerror(errno));
+    return;
+  }
+  const size_t slash = path_.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path_.substr(0, slash + 1);
+  const std::string name = slash == std::string::npos ? path_ : path_.substr(slash + 1);
+  if (inotify_add_watch(in, dir.c_str(),
+                        IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY | IN_ATTRIB) < 0) {
+    RW_LOG(LogLevel::kError, "watch_config: cannot watch %s: %s", dir.c_str(), strerror(errno));
+    close(in);
+    return;
+  }
+  RW_LOG(LogLevel::kInfo, "watch_config: reloading when %s changes", path_.c_str());
+  uint64_t due_ms = 0;
+  alignas(inotify_event) char buf[4096];
+  for (;;) {
+    pollfd p[2] = {{in, POLLIN, 0}, {watch_stop_fd_, POLLIN, 0}};
+    int timeout = -1;
+    if (due_ms) {
+      const uint64_t now = core::MonotonicMs();
+      timeout = due_ms > now ? static_cast<int>(due_ms - now) : 0;
+    }
+    const int r = poll(p, 2, timeout);
+    if (r < 0 && errno != EINTR) break;
+    if (p[1].revents) break;
+    if (p[0].revents) {
+      ssize_t n;
+      while ((n = read(in, buf, sizeof(buf))) > 0) {
+        for (ssize_t off = 0; off < n;) {
+          const auto* ev = reinterpret_cast<const inotify_event*>(buf + off);
+          if (ev->len && name == ev->name) due_ms = core::MonotonicMs() + 300;
+          off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+        }
+      }
+    }
+    if (due_ms && core::MonotonicMs() >= due_ms) {
+      due_ms = 0;
+      Reload("the file changed");
+    }
+  }
+  close(in);
+}
+
+void Control::Stop() {
+  if (draining_.exchange(true)) return;
+  if (watcher_.joinable()) {
+    uint64_t one = 1;
+    ssize_t w = write(watch_stop_fd_, &one, sizeof(one));
+    (void)w;
+    watcher_.join();
+  }
+  if (watch_stop_fd_ >= 0) close(watch_stop_fd_);
+  // The admin server stays up while the workers drain: /readyz says "draining" meanwhile.
+  {
+    std::lock_guard<std::mutex> reload_lock(reload_mu_);
+    for (auto& w : workers_) {
+      if (w) w->Drain();
+    }
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+  admin_.Stop();
+  std::unique_ptr<health::Prober> prober;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    prober = std::move(prober_);
+  }
+  if (prober) prober->Stop();
+  if (access_fd_ >= 0) {
+    close(access_fd_);
+    access_fd_ = -1;
+  }
+}
+
+}  // namespace ringway::proxy

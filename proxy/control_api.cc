@@ -1,0 +1,320 @@
+// The management API: routing of admin requests, authorization, the JSON documents.
+// Every endpoint is described in docs/admin-api.md.
+#include <simdjson.h>
+
+#include <string>
+#include <string_view>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "admin/json.h"
+#include "core/log.h"
+#include "core/timer.h"
+#include "proxy/control.h"
+
+#ifndef RINGWAY_VERSION
+#define RINGWAY_VERSION "dev"
+#endif
+
+namespace ringway::proxy {
+
+namespace {
+
+admin::Response Json(uint16_t status, std::string body) {
+  admin::Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+admin::Response Error(uint16_t status, std::string_view error, std::string_view hint) {
+  return Json(status, admin::JsonError(error, hint));
+}
+
+admin::Response Text(uint16_t status, std::string body) {
+  admin::Response r;
+  r.status = status;
+  r.content_type = "text/plain; charset=utf-8";
+  r.body = std::move(body);
+  return r;
+}
+
+// Compares in time independent of where the strings differ.
+bool SameSecret(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char d = 0;
+  for (size_t i = 0; i < a.size(); ++i) d |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return d == 0;
+}
+
+const char* LevelName(core::LogLevel l) {
+  switch (l) {
+    case core::LogLevel::kDebug:
+      return "debug";
+    case core::LogLevel::kInfo:
+      return "info";
+    case core::LogLevel::kWarn:
+      return "warn";
+    case core::LogLevel::kError:
+      return "error";
+  }
+  return "info";
+}
+
+core::LogLevel CurrentLevel() {
+  for (core::LogLevel l : {core::LogLevel::kDebug, core::LogLevel::kInfo, core::LogLevel::kWarn}) {
+    if (core::LogEnabled(l)) return l;
+  }
+  return core::LogLevel::kError;
+}
+
+// A JSON object body, parsed; the error response otherwise.
+bool ParseObject(const admin::Request& req, simdjson::dom::parser* parser,
+                 simdjson::dom::object* out, admin::Response* error) {
+  simdjson::dom::element doc;
+  if (auto err = parser->parse(req.body.data(), req.body.size()).get(doc)) {
+    *error = Error(400, absl::StrCat("the body is not valid JSON: ", simdjson::error_message(err)),
+                   "send a JSON object such as {\"level\": \"debug\"}");
+    return false;
+  }
+  if (doc.get_object().get(*out)) {
+    *error = Error(400, "the body is not a JSON object",
+                   "send a JSON object such as {\"level\": \"debug\"}");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+admin::Response Control::Handle(const admin::Request& req) {
+  const uint64_t start = core::MonotonicMs();
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  std::string endpoint = "other";
+  admin::Response resp;
+  // Changes need the token when one is set; reads do too from peers that are not loopback.
+  std::string token;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    token = admin_token_;
+  }
+  const bool change = req.method != "GET" && req.method != "HEAD";
+  if (!token.empty() && (change || !req.loopback_peer)) {
+    constexpr std::string_view kBearer = "Bearer ";
+    const bool ok = req.authorization.size() > kBearer.size() &&
+                    req.authorization.substr(0, kBearer.size()) == kBearer &&
+                    SameSecret(req.authorization.substr(kBearer.size()), token);
+    if (!ok) {
+      resp = Error(401,
+                   req.authorization.empty() ? "this request needs the admin token"
+                                             : "the admin token is not right",
+                   "send Authorization: Bearer <global.admin.token>");
+      resp.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"ringway\"");
+    }
+  }
+  if (resp.status != 401) resp = Route(req, &endpoint);
+  (void)start;
+  // The API's own metrics, by endpoint pattern (never the raw path: the labels stay bounded).
+  timespec t1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  const uint64_t us =
+      static_cast<uint64_t>((t1.tv_sec - t0.tv_sec) * 1'000'000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+  std::lock_guard<std::mutex> l(api_mu_);
+  ApiSeries* s = nullptr;
+  for (auto& a : api_) {
+    if (a->endpoint == endpoint) s = a.get();
+  }
+  if (!s) {
+    api_.push_back(std::make_unique<ApiSeries>());
+    s = api_.back().get();
+    s->endpoint = endpoint;
+  }
+  ++s->by_class[metrics::StatusClass(resp.status)];
+  s->latency.Observe(us);
+  return resp;
+}
+
+admin::Response Control::Route(const admin::Request& req, std::string* endpoint) {
+  const std::string_view path = req.path;
+  const std::string_view m = req.method;
+  const bool get = m == "GET" || m == "HEAD";
+  auto only = [&](std::string_view allowed) {
+    admin::Response r =
+        Error(405, absl::StrCat(std::string(m), " is not allowed on ", std::string(path)),
+              absl::StrCat("use ", std::string(allowed)));
+    r.headers.emplace_back("Allow", std::string(allowed));
+    return r;
+  };
+
+  if (path == "/api/v1/health") {
+    *endpoint = "/api/v1/health";
+    return get ? Text(200, "OK") : only("GET");
+  }
+  if (path == "/healthz") {
+    *endpoint = "/healthz";
+    return get ? Text(200, "ok\n") : only("GET");
+  }
+  if (path == "/readyz") {
+    *endpoint = "/readyz";
+    if (!get) return only("GET");
+    std::string why;
+    return Ready(&why) ? Text(200, "ready\n") : Text(503, absl::StrCat("not ready: ", why, "\n"));
+  }
+  if (path == "/metrics" || path == "/api/v1/metrics") {
+    *endpoint = std::string(path);
+    if (!get) return only("GET");
+    admin::Response r = Text(200, RenderMetrics());
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return r;
+  }
+  if (path == "/api/v1/upstreams") {
+    *endpoint = "/api/v1/upstreams";
+    return get ? Json(200, RenderUpstreams()) : only("GET");
+  }
+  if (path == "/api/v1/config") {
+    *endpoint = "/api/v1/config";
+    return get ? Json(200, RenderConfig(Current()->config)) : only("GET");
+  }
+  if (path == "/api/v1/status") {
+    *endpoint = "/api/v1/status";
+    if (!get) return only("GET");
+    std::string why;
+    admin::JsonWriter w;
+    w.BeginObject()
+        .Key("version")
+        .String(RINGWAY_VERSION)
+        .Key("config")
+        .String(path_)
+        .Key("generation")
+        .Uint(generation_.load())
+        .Key("workers")
+        .Uint(workers_.size())
+        .Key("uptime_seconds")
+        .Uint((core::MonotonicMs() - started_ms_) / 1000)
+        .Key("reloads")
+        .BeginObject()
+        .Key("ok")
+        .Uint(reloads_ok_.load())
+        .Key("failed")
+        .Uint(reloads_failed_.load())
+        .EndObject()
+        .Key("ready")
+        .Bool(Ready(&why))
+        .Key("log_level")
+        .String(LevelName(CurrentLevel()))
+        .EndObject();
+    return Json(200, w.Take());
+  }
+  if (path == "/api/v1/reload") {
+    *endpoint = "/api/v1/reload";
+    if (m != "POST") return only("POST");
+    ReloadResult r = Reload("POST /api/v1/reload");
+    if (!r.ok) {
+      return Error(422, r.error,
+                   "fix the file and reload again; the running configuration is unchanged");
+    }
+    admin::JsonWriter w;
+    w.BeginObject().Key("result").String("reloaded").Key("generation").Uint(r.generation);
+    w.Key("restart_required").BeginArray();
+    for (const auto& s : r.restart) w.String(s);
+    w.EndArray().EndObject();
+    return Json(200, w.Take());
+  }
+  if (path == "/api/v1/log_level") {
+    *endpoint = "/api/v1/log_level";
+    if (m == "PUT" || m == "POST") {
+      simdjson::dom::parser parser;
+      simdjson::dom::object obj;
+      admin::Response error;
+      if (!ParseObject(req, &parser, &obj, &error)) return error;
+      std::string_view level;
+      for (auto field : obj) {
+        if (field.key != "level") {
+          return Error(400, absl::StrCat("unknown field '", std::string(field.key), "'"),
+                       "send {\"level\": \"debug|info|warn|error\"}");
+        }
+        if (field.value.get_string().get(level)) {
+          return Error(400, "'level' must be a string", "send {\"level\": \"debug\"}");
+        }
+      }
+      static constexpr std::pair<std::string_view, core::LogLevel> kLevels[] = {
+          {"debug", core::LogLevel::kDebug},
+          {"info", core::LogLevel::kInfo},
+          {"warn", core::LogLevel::kWarn},
+          {"error", core::LogLevel::kError}};
+      bool found = false;
+      for (const auto& [name, l] : kLevels) {
+        if (name == level) {
+          core::SetLogLevel(l);
+          found = true;
+        }
+      }
+      if (!found) {
+        return Error(422,
+                     level.empty()
+                         ? std::string("'level' is missing")
+                         : absl::StrCat("log level '", std::string(level), "' is not known"),
+                     "use one of debug, info, warn, error");
+      }
+      RW_LOG(core::LogLevel::kInfo,
+             "log level set to %s through the admin API (until the "
+             "next reload or restart)",
+             LevelName(CurrentLevel()));
+    } else if (!get) {
+      return only("GET, PUT");
+    }
+    admin::JsonWriter w;
+    w.BeginObject().Key("level").String(LevelName(CurrentLevel())).EndObject();
+    return Json(200, w.Take());
+  }
+  constexpr std::string_view kDomains = "/api/v1/domains";
+  constexpr std::string_view kBackends = "/api/v1/backends";
+  if (path.substr(0, kDomains.size()) == kDomains &&
+      (path.size() == kDomains.size() || path[kDomains.size()] == '/')) {
+    return DomainsApi(req, path.substr(kDomains.size()), endpoint);
+  }
+  if (path.substr(0, kBackends.size()) == kBackends &&
+      (path.size() == kBackends.size() || path[kBackends.size()] == '/')) {
+    return BackendsApi(req, path.substr(kBackends.size()), endpoint);
+  }
+  if (path == "/" || path == "/api/v1") {
+    *endpoint = std::string(path);
+    if (!get) return only("GET");
+    admin::JsonWriter w;
+    w.BeginObject().Key("ringway").String(RINGWAY_VERSION).Key("endpoints").BeginArray();
+    for (const char* e : {"GET /api/v1/health", "GET /healthz", "GET /readyz", "GET /metrics",
+                          "GET /api/v1/metrics", "GET /api/v1/status", "GET /api/v1/upstreams",
+                          "GET /api/v1/config", "POST /api/v1/reload", "GET|PUT /api/v1/log_level",
+                          "GET|POST /api/v1/domains", "GET|PUT|DELETE /api/v1/domains/{domain}",
+                          "POST /api/v1/domains/{domain}/switch", "GET|POST /api/v1/backends",
+                          "GET|PUT|DELETE /api/v1/backends/{id}"}) {
+      w.String(e);
+    }
+    w.EndArray().EndObject();
+    return Json(200, w.Take());
+  }
+  return Error(404, absl::StrCat("no endpoint ", std::string(path)),
+               "see GET / for the list, and docs/admin-api.md");
+}
+
+bool Control::Ready(std::string* why) const {
+  if (draining_.load()) {
+    *why = "draining";
+    return false;
+  }
+  if (!started_.load()) {
+    *why = "starting";
+    return false;
+  }
+  if (first_round_.load()) return true;
+  std::lock_guard<std::mutex> l(mu_);
+  if (prober_ && !prober_->FirstRoundDone()) {
+    *why = "the first round of health checks is not done";
+    return false;
+  }
+  first_round_.store(true);
+  return true;
+}
+
+}  // namespace ringway::proxy

@@ -1,0 +1,580 @@
+// The admin API's domains and backends (seed 002's paths): each change edits the overlay
+// (state.h) and goes through Control::Change, which builds, checks, saves and publishes it.
+#include <simdjson.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "admin/json.h"
+#include "proxy/control.h"
+
+namespace ringway::proxy {
+
+namespace {
+
+admin::Response Json(uint16_t status, std::string body) {
+  admin::Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+admin::Response Error(uint16_t status, std::string_view error, std::string_view hint) {
+  return Json(status, admin::JsonError(error, hint));
+}
+
+// One path segment, percent-decoded; nullopt when it holds a bad escape or a '/'.
+std::optional<std::string> Segment(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '/') return std::nullopt;
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    const int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+// A domain as a server name: lower-case letters, digits, '-', '.', an optional leading "*.".
+bool ValidDomain(std::string_view d) {
+  if (d.empty() || d.size() > 253) return false;
+  if (d.substr(0, 2) == "*.") d.remove_prefix(2);
+  if (d.empty() || d.front() == '.' || d.back() == '.') return false;
+  for (char c : d) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
+  }
+  return d.find("..") == std::string_view::npos;
+}
+
+// A JSON object body, its fields checked against a list: what the edit functions read.
+struct Body {
+  simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+};
+
+const char* kExampleDomain =
+    "send {\"domain\": \"example.com\", \"enabled_backends_tag\": \"a\", \"http_to_https\": "
+    "false}";
+const char* kExampleBackend =
+    "send {\"id\": \"web-v1\", \"address\": \"127.0.0.1:3001\", \"tags\": [\"a\"]}";
+
+bool ParseBody(const admin::Request& req, std::initializer_list<std::string_view> allowed,
+               const char* example, Body* body, admin::Response* error) {
+  simdjson::dom::element doc;
+  if (auto err = body->parser.parse(req.body.data(), req.body.size()).get(doc)) {
+    *error = Error(400, absl::StrCat("the body is not valid JSON: ", simdjson::error_message(err)),
+                   example);
+    return false;
+  }
+  if (doc.get_object().get(body->obj)) {
+    *error = Error(400, "the body is not a JSON object", example);
+    return false;
+  }
+  for (auto f : body->obj) {
+    bool ok = false;
+    for (std::string_view a : allowed) ok = ok || f.key == a;
+    if (!ok) {
+      std::string list;
+      for (std::string_view a : allowed)
+        absl::StrAppend(&list, list.empty() ? "" : ", ", std::string(a));
+      *error = Error(400, absl::StrCat("unknown field '", std::string(f.key), "'"),
+                     absl::StrCat("the fields here are ", list));
+      return false;
+    }
+  }
+  return true;
+}
+
+// Typed reads: absent is fine (nullopt), a wrong type is an error.
+bool GetString(Body& b, std::string_view key, std::optional<std::string>* out,
+               admin::Response* error) {
+  simdjson::dom::element e;
+  if (b.obj.at_key(key).get(e)) return true;
+  std::string_view v;
+  if (e.get_string().get(v)) {
+    *error = Error(400, absl::StrCat("'", std::string(key), "' must be a string"),
+                   absl::StrCat("send \"", std::string(key), "\": \"...\""));
+    return false;
+  }
+  *out = std::string(v);
+  return true;
+}
+
+bool GetBool(Body& b, std::string_view key, std::optional<bool>* out, admin::Response* error) {
+  simdjson::dom::element e;
+  if (b.obj.at_key(key).get(e)) return true;
+  bool v = false;
+  if (e.get_bool().get(v)) {
+    *error = Error(400, absl::StrCat("'", std::string(key), "' must be true or false"),
+                   absl::StrCat("send \"", std::string(key), "\": true"));
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+bool GetTags(Body& b, std::optional<std::vector<std::string>>* out, admin::Response* error) {
+  simdjson::dom::element e;
+  if (b.obj.at_key("tags").get(e)) return true;
+  simdjson::dom::array a;
+  if (e.get_array().get(a)) {
+    *error = Error(400, "'tags' must be a list of strings", "send \"tags\": [\"a\", \"stable\"]");
+    return false;
+  }
+  std::vector<std::string> tags;
+  for (auto t : a) {
+    std::string_view s;
+    if (t.get_string().get(s)) {
+      *error = Error(400, "'tags' must be a list of strings", "send \"tags\": [\"a\", \"stable\"]");
+      return false;
+    }
+    if (!config::ValidTag(s)) {
+      *error = Error(422, absl::StrCat("tag '", std::string(s), "' is not valid"),
+                     "use 1 to 128 letters, digits and . _ - : @ [ ]");
+      return false;
+    }
+    bool dup = false;
+    for (const auto& x : tags) dup = dup || x == s;
+    if (!dup) tags.emplace_back(s);
+  }
+  *out = std::move(tags);
+  return true;
+}
+
+bool GetWeight(Body& b, std::optional<uint32_t>* out, admin::Response* error) {
+  simdjson::dom::element e;
+  if (b.obj.at_key("weight").get(e)) return true;
+  uint64_t v = 0;
+  if (e.get_uint64().get(v)) {
+    *error = Error(400, "'weight' must be a whole number", "send \"weight\": 5");
+    return false;
+  }
+  if (v < 1 || v > 1000) {
+    *error = Error(422, absl::StrFormat("weight %u is out of range", v), "use 1 to 1000");
+    return false;
+  }
+  *out = static_cast<uint32_t>(v);
+  return true;
+}
+
+admin::Response Refused(const Control::ReloadResult& r, std::string_view hint) {
+  return Error(r.status ? r.status : 500, r.error, hint);
+}
+
+void WriteDomain(admin::JsonWriter& w, const config::Config& cfg, const config::Server& s) {
+  w.BeginObject();
+  w.Key("domain").String(s.server_names.empty() ? s.name : s.server_names[0]);
+  w.Key("enabled_backends_tag");
+  if (s.backends_tag.empty()) {
+    w.Null();
+  } else {
+    w.String(s.backends_tag);
+  }
+  w.Key("http_to_https").Bool(s.redirect_https);
+  w.Key("upstream");
+  const config::Upstream* up =
+      s.upstream < cfg.upstreams.size() ? &cfg.upstreams[s.upstream] : nullptr;
+  if (up && up->derived) up = up->derived_from >= 0 ? &cfg.upstreams[up->derived_from] : nullptr;
+  if (up) {
+    w.String(up->name);
+  } else {
+    w.Null();
+  }
+  w.Key("server_names").BeginArray();
+  for (const auto& n : s.server_names) w.String(n);
+  w.EndArray();
+  w.EndObject();
+}
+
+void WriteBackend(admin::JsonWriter& w, const Snapshot& sn, uint32_t upstream, uint32_t i) {
+  const config::Upstream& u = sn.config.upstreams[upstream];
+  const config::Backend& b = u.backends[i];
+  const uint32_t slot = sn.backend_base[upstream] + i;
+  const uint32_t st = sn.health->State(slot);
+  w.BeginObject().Key("id").String(b.id).Key("address").String(b.address.text);
+  w.Key("tags").BeginArray();
+  for (const auto& t : b.tags) w.String(t);
+  w.EndArray();
+  w.Key("weight").Uint(b.weight).Key("state").String(StateName(b.state));
+  w.Key("upstream").String(u.name);
+  w.Key("health").String((st & health::View::kUp) ? "up" : "down");
+  w.Key("ejected").Bool(st & health::View::kEjected);
+  w.EndObject();
+}
+
+}  // namespace
+
+admin::Response Control::DomainsApi(const admin::Request& req, std::string_view rest,
+                                    std::string* endpoint) {
+  const std::string_view m = req.method;
+  const bool get = m == "GET" || m == "HEAD";
+  if (rest.empty() || rest == "/") {
+    *endpoint = "/api/v1/domains";
+    if (get) {
+      const auto snap = Current();
+      admin::JsonWriter w;
+      w.BeginArray();
+      for (const auto& s : snap->config.servers) WriteDomain(w, snap->config, s);
+      w.EndArray();
+      return Json(200, w.Take());
+    }
+    if (m != "POST") {
+      admin::Response r =
+          Error(405, absl::StrCat(std::string(m), " is not allowed here"), "use GET or POST");
+      r.headers.emplace_back("Allow", "GET, POST");
+      return r;
+    }
+    Body body;
+    admin::Response error;
+    std::optional<std::string> domain, tag, upstream;
+    std::optional<bool> https;
+    if (!ParseBody(req, {"domain", "enabled_backends_tag", "http_to_https", "upstream"},
+                   kExampleDomain, &body, &error) ||
+        !GetString(body, "domain", &domain, &error) ||
+        !GetString(body, "enabled_backends_tag", &tag, &error) ||
+        !GetString(body, "upstream", &upstream, &error) ||
+        !GetBool(body, "http_to_https", &https, &error)) {
+      return error;
+    }
+    if (!domain || !ValidDomain(*domain)) {
+      return Error(422,
+                   domain ? absl::StrCat("'", *domain, "' is not a domain name")
+                          : std::string("'domain' is missing"),
+                   "use a lower-case host name such as example.com (or *.example.com)");
+    }
+    if (tag && !tag->empty() && !config::ValidTag(*tag)) {
+      return Error(422, absl::StrCat("tag '", *tag, "' is not valid"),
+                   "use 1 to 128 letters, digits and . _ - : @ [ ]");
+    }
+    if (FindDomain(Current()->config, *domain) >= 0) {
+      return Error(409, absl::StrCat("domain '", *domain, "' exists already"),
+                   absl::StrCat("change it with PUT /api/v1/domains/", *domain));
+    }
+    ReloadResult r = Change("POST /api/v1/domains", [&](Overlay* o) {
+      Overlay::Domain* d = o->FindDomain(*domain);
+      if (!d) {
+        o->domains.push_back({});
+        d = &o->domains.back();
+        d->domain = *domain;
+      }
+      *d = Overlay::Domain{};
+      d->domain = *domain;
+      d->tag = tag;
+      d->http_to_https = https.value_or(false);
+      d->upstream = upstream;
+      return absl::OkStatus();
+    });
+    if (!r.ok) return Refused(r, "nothing was changed");
+    const auto snap = Current();
+    admin::JsonWriter w;
+    WriteDomain(w, snap->config,
+                snap->config.servers[static_cast<size_t>(FindDomain(snap->config, *domain))]);
+    return Json(201, w.Take());
+  }
+  // /{domain} or /{domain}/switch
+  std::string_view tail = rest.substr(1);
+  bool do_switch = false;
+  if (const size_t slash = tail.find('/'); slash != std::string_view::npos) {
+    if (tail.substr(slash) != "/switch") {
+      *endpoint = "/api/v1/domains/{domain}/*";
+      return Error(404, absl::StrCat("no endpoint ", std::string(req.path)),
+                   "see docs/admin-api.md");
+    }
+    do_switch = true;
+    tail = tail.substr(0, slash);
+  }
+  *endpoint = do_switch ? "/api/v1/domains/{domain}/switch" : "/api/v1/domains/{domain}";
+  const std::optional<std::string> name = Segment(tail);
+  if (!name || name->empty()) {
+    return Error(400, "the domain in the path is not valid", "write /api/v1/domains/example.com");
+  }
+  const auto snap = Current();
+  const int index = FindDomain(snap->config, *name);
+  if (index < 0) {
+    return Error(404, absl::StrCat("no domain '", *name, "'"),
+                 "GET /api/v1/domains lists them; POST /api/v1/domains adds one");
+  }
+  const config::Server& server = snap->config.servers[static_cast<size_t>(index)];
+  if (do_switch) {
+    if (m != "POST") {
+      admin::Response r =
+          Error(405, absl::StrCat(std::string(m), " is not allowed here"), "use POST");
+      r.headers.emplace_back("Allow", "POST");
+      return r;
+    }
+    Body body;
+    admin::Response error;
+    std::optional<std::string> tag;
+    if (!ParseBody(req, {"new_tag"}, "send {\"new_tag\": \"b\"}", &body, &error) ||
+        !GetString(body, "new_tag", &tag, &error)) {
+      return error;
+    }
+    if (!tag || !config::ValidTag(*tag)) {
+      return Error(
+          422,
+          tag ? absl::StrCat("tag '", *tag, "' is not valid") : std::string("'new_tag' is missing"),
+          "send {\"new_tag\": \"b\"}");
+    }
+    const std::string previous = server.backends_tag;
+    ReloadResult r = Change("POST /api/v1/domains/{domain}/switch", [&](Overlay* o) {
+      Overlay::Domain* d = o->FindDomain(*name);
+      if (!d) {
+        o->domains.push_back({});
+        d = &o->domains.back();
+        d->domain = *name;
+      }
+      d->deleted = false;
+      d->tag = *tag;
+      return absl::OkStatus();
+    });
+    if (!r.ok) return Refused(r, "nothing was changed");
+    admin::JsonWriter w;
+    w.BeginObject().Key("domain").String(*name).Key("previous_tag").String(previous);
+    w.Key("enabled_backends_tag").String(*tag).Key("generation").Uint(r.generation);
+    w.EndObject();
+    return Json(200, w.Take());
+  }
+  if (get) {
+    admin::JsonWriter w;
+    WriteDomain(w, snap->config, server);
+    return Json(200, w.Take());
+  }
+  if (m == "DELETE") {
+    ReloadResult r = Change("DELETE /api/v1/domains/{domain}", [&](Overlay* o) {
+      Overlay::Domain* d = o->FindDomain(*name);
+      if (!d) {
+        o->domains.push_back({});
+        d = &o->domains.back();
+      }
+      *d = Overlay::Domain{};
+      d->domain = *name;
+      d->deleted = true;
+      return absl::OkStatus();
+    });
+    if (!r.ok) return Refused(r, "nothing was changed");
+    admin::JsonWriter w;
+    w.BeginObject().Key("deleted").String(*name).EndObject();
+    return Json(200, w.Take());
+  }
+  if (m != "PUT") {
+    admin::Response r =
+        Error(405, absl::StrCat(std::string(m), " is not allowed here"), "use GET, PUT or DELETE");
+    r.headers.emplace_back("Allow", "GET, PUT, DELETE");
+    return r;
+  }
+  Body body;
+  admin::Response error;
+  std::optional<std::string> domain, tag, upstream;
+  std::optional<bool> https;
+  if (!ParseBody(req, {"domain", "enabled_backends_tag", "http_to_https", "upstream"},
+                 kExampleDomain, &body, &error) ||
+      !GetString(body, "domain", &domain, &error) ||
+      !GetString(body, "enabled_backends_tag", &tag, &error) ||
+      !GetString(body, "upstream", &upstream, &error) ||
+      !GetBool(body, "http_to_https", &https, &error)) {
+    return error;
+  }
+  if (domain && *domain != *name) {
+    return Error(422, absl::StrFormat("the body names domain '%s', the path '%s'", *domain, *name),
+                 "a domain cannot be renamed: add the new one and delete the old one");
+  }
+  if (tag && !tag->empty() && !config::ValidTag(*tag)) {
+    return Error(422, absl::StrCat("tag '", *tag, "' is not valid"),
+                 "use 1 to 128 letters, digits and . _ - : @ [ ]");
+  }
+  ReloadResult r = Change("PUT /api/v1/domains/{domain}", [&](Overlay* o) {
+    Overlay::Domain* d = o->FindDomain(*name);
+    if (!d) {
+      o->domains.push_back({});
+      d = &o->domains.back();
+      d->domain = *name;
+    }
+    d->deleted = false;
+    if (tag) d->tag = tag;
+    if (https) d->http_to_https = https;
+    if (upstream) d->upstream = upstream;
+    return absl::OkStatus();
+  });
+  if (!r.ok) return Refused(r, "nothing was changed");
+  const auto now = Current();
+  admin::JsonWriter w;
+  WriteDomain(w, now->config,
+              now->config.servers[static_cast<size_t>(FindDomain(now->config, *name))]);
+  return Json(200, w.Take());
+}
+
+admin::Response Control::BackendsApi(const admin::Request& req, std::string_view rest,
+                                     std::string* endpoint) {
+  const std::string_view m = req.method;
+  const bool get = m == "GET" || m == "HEAD";
+  // The backends of the config's own upstreams (tag upstreams hold copies of them).
+  auto each = [](const Snapshot& sn, auto&& f) {
+    for (uint32_t u = 0; u < sn.config.upstreams.size(); ++u) {
+      if (sn.config.upstreams[u].derived) continue;
+      for (uint32_t i = 0; i < sn.config.upstreams[u].backends.size(); ++i) f(u, i);
+    }
+  };
+  auto find = [&](const Snapshot& sn, std::string_view id, uint32_t* u, uint32_t* i) {
+    bool found = false;
+    each(sn, [&](uint32_t uu, uint32_t ii) {
+      if (!found && sn.config.upstreams[uu].backends[ii].id == id) {
+        *u = uu;
+        *i = ii;
+        found = true;
+      }
+    });
+    return found;
+  };
+  if (rest.empty() || rest == "/") {
+    *endpoint = "/api/v1/backends";
+    if (get) {
+      const auto snap = Current();
+      admin::JsonWriter w;
+      w.BeginArray();
+      each(*snap, [&](uint32_t u, uint32_t i) { WriteBackend(w, *snap, u, i); });
+      w.EndArray();
+      return Json(200, w.Take());
+    }
+    if (m != "POST") {
+      admin::Response r =
+          Error(405, absl::StrCat(std::string(m), " is not allowed here"), "use GET or POST");
+      r.headers.emplace_back("Allow", "GET, POST");
+      return r;
+    }
+  }
+  std::optional<std::string> id;
+  if (!rest.empty() && rest != "/") {
+    *endpoint = "/api/v1/backends/{id}";
+    id = Segment(rest.substr(1));
+    if (!id || id->empty()) {
+      return Error(400, "the id in the path is not valid", "write /api/v1/backends/web-v1");
+    }
+  }
+  const auto snap = Current();
+  uint32_t up = 0, pos = 0;
+  const bool exists = id && find(*snap, *id, &up, &pos);
+  if (id && !exists) {
+    return Error(404, absl::StrCat("no backend '", *id, "'"),
+                 "GET /api/v1/backends lists them; POST /api/v1/backends adds one");
+  }
+  if (id && get) {
+    admin::JsonWriter w;
+    WriteBackend(w, *snap, up, pos);
+    return Json(200, w.Take());
+  }
+  if (id && m == "DELETE") {
+    ReloadResult r = Change("DELETE /api/v1/backends/{id}", [&](Overlay* o) {
+      Overlay::Backend* b = o->FindBackend(*id);
+      if (!b) {
+        o->backends.push_back({});
+        b = &o->backends.back();
+      }
+      *b = Overlay::Backend{};
+      b->id = *id;
+      b->deleted = true;
+      return absl::OkStatus();
+    });
+    if (!r.ok) return Refused(r, "nothing was changed");
+    admin::JsonWriter w;
+    w.BeginObject().Key("deleted").String(*id).EndObject();
+    return Json(200, w.Take());
+  }
+  if (id && m != "PUT") {
+    admin::Response r =
+        Error(405, absl::StrCat(std::string(m), " is not allowed here"), "use GET, PUT or DELETE");
+    r.headers.emplace_back("Allow", "GET, PUT, DELETE");
+    return r;
+  }
+  // POST (a new backend) or PUT (an edit).
+  Body body;
+  admin::Response error;
+  std::optional<std::string> body_id, address, state, upstream;
+  std::optional<std::vector<std::string>> tags;
+  std::optional<uint32_t> weight;
+  if (!ParseBody(req, {"id", "address", "tags", "weight", "state", "upstream"}, kExampleBackend,
+                 &body, &error) ||
+      !GetString(body, "id", &body_id, &error) || !GetString(body, "address", &address, &error) ||
+      !GetString(body, "state", &state, &error) ||
+      !GetString(body, "upstream", &upstream, &error) || !GetTags(body, &tags, &error) ||
+      !GetWeight(body, &weight, &error)) {
+    return error;
+  }
+  if (id && body_id && *body_id != *id) {
+    return Error(422, absl::StrFormat("the body names backend '%s', the path '%s'", *body_id, *id),
+                 "an id cannot change: add the backend under the new id and delete the old one");
+  }
+  if (!id) {
+    if (!body_id || !config::ValidTag(*body_id)) {
+      return Error(422,
+                   body_id ? absl::StrCat("id '", *body_id, "' is not valid")
+                           : std::string("'id' is missing"),
+                   kExampleBackend);
+    }
+    if (!address) return Error(422, "'address' is missing", kExampleBackend);
+    uint32_t u0, i0;
+    if (find(*snap, *body_id, &u0, &i0)) {
+      return Error(409, absl::StrCat("backend '", *body_id, "' exists already"),
+                   absl::StrCat("change it with PUT /api/v1/backends/", *body_id));
+    }
+  }
+  if (address) {
+    absl::StatusOr<config::SocketAddress> a = config::ParseSocketAddress(*address);
+    if (!a.ok())
+      return Error(422, std::string(a.status().message()),
+                   "write an address such as 127.0.0.1:3001");
+  }
+  std::optional<config::BackendState> st;
+  if (state) {
+    st = ParseState(*state);
+    if (!st) {
+      return Error(422, absl::StrCat("state '", *state, "' is not known"),
+                   "use ready, drain (no new requests) or maint (no requests, no checks)");
+    }
+  }
+  const std::string key = id ? *id : *body_id;
+  ReloadResult r =
+      Change(id ? "PUT /api/v1/backends/{id}" : "POST /api/v1/backends", [&](Overlay* o) {
+        Overlay::Backend* b = o->FindBackend(key);
+        if (!b) {
+          o->backends.push_back({});
+          b = &o->backends.back();
+        }
+        if (!id) *b = Overlay::Backend{};
+        b->id = key;
+        b->deleted = false;
+        if (address) b->address = address;
+        if (tags) b->tags = tags;
+        if (weight) b->weight = weight;
+        if (st) b->state = st;
+        if (upstream) b->upstream = upstream;
+        return absl::OkStatus();
+      });
+  if (!r.ok) return Refused(r, "nothing was changed");
+  const auto now = Current();
+  uint32_t nu = 0, ni = 0;
+  admin::JsonWriter w;
+  if (find(*now, key, &nu, &ni)) {
+    WriteBackend(w, *now, nu, ni);
+  } else {
+    w.BeginObject().Key("id").String(key).EndObject();
+  }
+  return Json(id ? 200 : 201, w.Take());
+}
+
+}  // namespace ringway::proxy
