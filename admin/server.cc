@@ -673,6 +673,8 @@ class ServerLoop {
     int n = 0;
     req.authorization = FindField(h, "Authorization", &n);
     req.content_type = FindField(h, "Content-Type", &n);
+    req.host = h.form == http1::TargetForm::kAbsolute ? h.authority : h.framing.host;
+    req.origin = FindField(h, "Origin", &n);
     req.loopback_peer = c->loopback;
 
     const Response resp = handler_(req);

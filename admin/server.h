@@ -63,6 +63,8 @@ struct Request {
   std::string_view body;           // whole body (Content-Length only)
   std::string_view authorization;  // the Authorization field value, "" if absent
   std::string_view content_type;   // the Content-Type field value, "" if absent
+  std::string_view host;           // the Host field (or an absolute target's authority)
+  std::string_view origin;         // the Origin field value, "" if absent
   bool loopback_peer = false;      // peer is 127.0.0.0/8 or ::1 (or a Unix socket)
 };
 

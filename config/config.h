@@ -35,7 +35,7 @@ struct Backend {
   SocketAddress address;
   uint32_t weight = 1;            // 1..1000
   std::string health_check_path;  // seed schema: an HTTP check on this path for this backend
-  std::string id;                 // unique in the config; default "<upstream>/<address>"
+  std::string id;                 // unique in the config; default "<upstream>-<address>"
   std::vector<std::string> tags;  // a server or route with enabled_backends_tag picks by these
   BackendState state = BackendState::kReady;
 };

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -20,10 +21,11 @@ bool HasTag(const Backend& b, const std::string& tag) {
 
 void ExpandTags(Config* cfg) {
   const size_t real = cfg->upstreams.size();
-  std::map<std::pair<int64_t, std::string>, uint32_t> made;
-  auto derive = [&](uint32_t base, const std::string& tag) -> uint32_t {
+  std::map<std::tuple<int64_t, std::string, bool>, uint32_t> made;
+  // `tls`: a server with `tls: true` speaks TLS to the backends it picks (as to its upstream).
+  auto derive = [&](uint32_t base, const std::string& tag, bool tls) -> uint32_t {
     const int64_t key = base == kNoUpstream ? -1 : static_cast<int64_t>(base);
-    if (auto it = made.find({key, tag}); it != made.end()) return it->second;
+    if (auto it = made.find({key, tag, tls}); it != made.end()) return it->second;
     Upstream u;
     if (base != kNoUpstream) {
       const Upstream& from = cfg->upstreams[base];
@@ -54,20 +56,24 @@ void ExpandTags(Config* cfg) {
       u.name = absl::StrCat("tag:", tag);
       u.derived_from = -1;
     }
+    if (tls && !u.tls.enabled) {
+      u.tls.enabled = true;
+      absl::StrAppend(&u.name, "+tls");
+    }
     u.tag = tag;
     u.derived = true;
     cfg->upstreams.push_back(std::move(u));
     const uint32_t index = static_cast<uint32_t>(cfg->upstreams.size() - 1);
-    made.emplace(std::make_pair(key, tag), index);
+    made.emplace(std::make_tuple(key, tag, tls), index);
     return index;
   };
   for (Server& s : cfg->servers) {
     const uint32_t base = s.upstream;
     for (Route& r : s.routes) {
       const std::string& tag = r.backends_tag.empty() ? s.backends_tag : r.backends_tag;
-      if (!tag.empty()) r.upstream = derive(r.upstream, tag);
+      if (!tag.empty()) r.upstream = derive(r.upstream, tag, s.tls);
     }
-    if (!s.backends_tag.empty()) s.upstream = derive(base, s.backends_tag);
+    if (!s.backends_tag.empty()) s.upstream = derive(base, s.backends_tag, s.tls);
   }
 }
 

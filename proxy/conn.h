@@ -48,11 +48,13 @@ enum TimerKind : uint8_t {
   kTimerSend,
   kTimerTunnel,
   kTimerH2Streams,  // an HTTP/2 connection with streams: their body and send deadlines
+  kTimerDrainIdle,  // draining: an idle HTTP/1 connection that sends no request is closed
   kTimerKinds,
 };
 
 inline constexpr uint64_t kLingerMs = 2000;
 inline constexpr uint64_t kPoolIdleMs = 60'000;
+inline constexpr uint64_t kDrainIdleMs = 1000;
 
 struct ListenerSlot {
   alignas(8) int fd = -1;
@@ -164,6 +166,7 @@ struct ClientConn : Conn {
   bool keep_alive = true;
   bool http10 = false;
   bool close_after = false;    // close once the current response has been sent
+  bool told_close = false;     // the current response's head said Connection: close
   bool deferred = false;       // queued for arena processing at the end of the turn
   bool pipeline_wait = false;  // the next request waits until the queue to the client drains
   bool replaying = false;      // RunDeferred is parsing the arena, moved out of `in`

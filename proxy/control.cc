@@ -3,9 +3,12 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -146,8 +149,29 @@ absl::StatusOr<std::vector<std::vector<int>>> Control::OpenListeners(const confi
       }
     }
   };
+  // Sockets a previous process handed over (binary upgrade) serve their listeners again.
+  std::vector<std::vector<int>> handed(cfg.listeners.size());
+  if (inherited_) {
+    for (size_t i = 0; i < cfg.listeners.size(); ++i) {
+      handed[i] = inherited_->Take(cfg.listeners[i].name, cfg.listeners[i].bind.text);
+      if (handed[i].size() > n) {
+        RW_LOG(LogLevel::kWarn,
+               "upgrade: listener '%s' had %zu sockets and %zu workers take them now; "
+               "connections waiting in the other %zu are reset",
+               cfg.listeners[i].name.c_str(), handed[i].size(), n, handed[i].size() - n);
+      }
+    }
+  }
+  auto close_handed = [&] {
+    for (auto& h : handed) {
+      for (int fd : h) {
+        if (fd >= 0) close(fd);
+      }
+    }
+  };
   for (size_t w = 0; w < n; ++w) {
-    for (const auto& l : cfg.listeners) {
+    for (size_t i = 0; i < cfg.listeners.size(); ++i) {
+      const auto& l = cfg.listeners[i];
       bool kept = false;
       if (before) {
         for (const auto& b : before->listeners) kept = kept || SameListener(b, l);
@@ -156,20 +180,62 @@ absl::StatusOr<std::vector<std::vector<int>>> Control::OpenListeners(const confi
         fds[w].push_back(-1);
         continue;
       }
+      if (w < handed[i].size()) {
+        fds[w].push_back(std::exchange(handed[i][w], -1));
+        continue;
+      }
       absl::StatusOr<int> fd =
           core::Listen(reinterpret_cast<const sockaddr*>(&l.bind.storage), l.bind.len, 4096);
       if (!fd.ok()) {
         close_all();
+        close_handed();
         return absl::UnavailableError(absl::StrFormat("cannot listen on %s (listener '%s'): %s",
                                                       l.bind.text, l.name, fd.status().message()));
       }
       fds[w].push_back(*fd);
     }
   }
+  close_handed();
   return fds;
 }
 
-absl::Status Control::Start(Loaded loaded) {
+// Control keeps a duplicate of every listening socket the workers have, by listener: what a
+// binary upgrade hands over. `fds` is what OpenListeners returned for `cfg` (-1: kept).
+void Control::HoldListeners(const config::Config& cfg, const config::Config* before,
+                            const std::vector<std::vector<int>>& fds) {
+  std::vector<std::vector<int>> held(cfg.listeners.size());
+  std::vector<bool> moved(held_.size(), false);
+  for (size_t i = 0; i < cfg.listeners.size(); ++i) {
+    bool kept = false;
+    if (before) {
+      for (size_t j = 0; j < before->listeners.size() && j < held_.size(); ++j) {
+        if (!moved[j] && SameListener(before->listeners[j], cfg.listeners[i])) {
+          held[i] = std::move(held_[j]);
+          moved[j] = kept = true;
+          break;
+        }
+      }
+    }
+    if (kept) continue;
+    for (const auto& w : fds) {
+      if (i < w.size() && w[i] >= 0) held[i].push_back(fcntl(w[i], F_DUPFD_CLOEXEC, 3));
+    }
+  }
+  for (size_t j = 0; j < held_.size(); ++j) {
+    if (moved[j]) continue;
+    for (int fd : held_[j]) {
+      if (fd >= 0) close(fd);
+    }
+  }
+  held_ = std::move(held);
+}
+
+absl::Status Control::Start(Loaded loaded, Inherited* inherited) {
+  inherited_ = inherited;
+  struct Forget {  // the handed sockets are for start-up only
+    Inherited** p;
+    ~Forget() { *p = nullptr; }
+  } forget{&inherited_};
   std::shared_ptr<Snapshot> snap = std::move(loaded.snap);
   base_ = std::move(loaded.base);
   overlay_ = std::move(loaded.overlay);
@@ -206,6 +272,7 @@ absl::Status Control::Start(Loaded loaded) {
     workers_.clear();
     return fds.status();
   }
+  HoldListeners(snap->config, nullptr, *fds);
   for (const auto& l : snap->config.listeners) listening_.push_back(l.bind.text);
   std::shared_ptr<const Snapshot> shared = snap;
   {
@@ -242,6 +309,10 @@ absl::Status Control::Start(Loaded loaded) {
     std::lock_guard<std::mutex> l(mu_);
     prober_ = std::move(prober);
   }
+  // Serving from here on: a reload may come as soon as the admin listener accepts.
+  last_reload_ok_s_.store(UnixSeconds());
+  started_ms_ = core::MonotonicMs();
+  started_.store(failed.ok());
   if (failed.ok() && shared->config.admin.enabled) failed = StartAdmin(shared->config);
   if (!failed.ok()) {
     Stop();
@@ -251,16 +322,34 @@ absl::Status Control::Start(Loaded loaded) {
     watch_stop_fd_ = eventfd(0, EFD_CLOEXEC);
     if (watch_stop_fd_ >= 0) watcher_ = std::thread([this] { WatchLoop(); });
   }
-  last_reload_ok_s_.store(UnixSeconds());
-  started_ms_ = core::MonotonicMs();
-  started_.store(true);
   return absl::OkStatus();
 }
 
 absl::Status Control::StartAdmin(const config::Config& cfg) {
-  absl::Status st =
-      admin_.Start(reinterpret_cast<const sockaddr*>(&cfg.admin.bind.storage), cfg.admin.bind.len,
-                   [this](const admin::Request& r) { return Handle(r); });
+  // The socket is made here (or taken from the process before an upgrade) and a duplicate
+  // kept, for the next upgrade.
+  int fd = inherited_ ? inherited_->TakeAdmin(cfg.admin.bind.text) : -1;
+  absl::Status st;
+  if (fd < 0) {
+    const sockaddr* addr = reinterpret_cast<const sockaddr*>(&cfg.admin.bind.storage);
+    fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (fd >= 0 && addr->sa_family == AF_INET6) {
+      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    }
+    if (fd < 0 || bind(fd, addr, cfg.admin.bind.len) != 0 || listen(fd, 128) != 0) {
+      st = absl::UnavailableError(
+          absl::StrFormat("cannot listen on %s: %s", cfg.admin.bind.text, strerror(errno)));
+      if (fd >= 0) close(fd);
+      fd = -1;
+    }
+  }
+  if (fd >= 0) {
+    admin_held_ = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    admin_address_ = cfg.admin.bind.text;
+    st = admin_.StartOnFd(fd, [this](const admin::Request& r) { return Handle(r); });
+  }
   if (!st.ok()) {
     return absl::UnavailableError(absl::StrCat(
         "admin listener (global.admin.bind): ", st.message(),
@@ -397,6 +486,7 @@ bool Control::Commit(std::shared_ptr<Snapshot> snap, const char* kind, const cha
     access_path_ = access;
   }
   snap->access_log_fd = access_fd_;
+  HoldListeners(cfg, &was, *fds);
   snap->CarryHealth(*old);
   std::shared_ptr<const Snapshot> shared = snap;
   // The old prober stops before the new one starts, so no check result lands in a view that
@@ -508,6 +598,17 @@ void Control::Stop() {
     watcher_.join();
   }
   if (watch_stop_fd_ >= 0) close(watch_stop_fd_);
+  // The duplicates kept for an upgrade go first: with the workers' own sockets closed as they
+  // drain, new connections are then refused rather than left in a backlog nobody accepts.
+  {
+    std::lock_guard<std::mutex> reload_lock(reload_mu_);
+    for (auto& l : held_) {
+      for (int fd : l) {
+        if (fd >= 0) close(fd);
+      }
+    }
+    held_.clear();
+  }
   // The admin server stays up while the workers drain: /readyz says "draining" meanwhile.
   {
     std::lock_guard<std::mutex> reload_lock(reload_mu_);
@@ -528,6 +629,88 @@ void Control::Stop() {
     close(access_fd_);
     access_fd_ = -1;
   }
+  for (auto& l : held_) {
+    for (int fd : l) {
+      if (fd >= 0) close(fd);
+    }
+  }
+  held_.clear();
+  if (admin_held_ >= 0) close(admin_held_);
+  admin_held_ = -1;
+}
+
+bool Control::Upgrade(const std::string& exe, const std::vector<std::string>& argv) {
+  std::lock_guard<std::mutex> reload_lock(reload_mu_);  // (no reload while handing over)
+  if (draining_.load()) return false;
+  int sp[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
+    RW_LOG(LogLevel::kError, "upgrade: socketpair: %s", strerror(errno));
+    return false;
+  }
+  // Everything the child needs is made before fork: after it, only async-signal-safe calls.
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<std::string> env_text;
+  const std::string prefix = absl::StrCat(kUpgradeEnv, "=");
+  for (char** e = environ; *e; ++e) {
+    if (std::string_view(*e).substr(0, prefix.size()) != prefix) env_text.emplace_back(*e);
+  }
+  env_text.push_back(absl::StrCat(prefix, sp[1]));
+  std::vector<char*> envp;
+  for (auto& e : env_text) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    RW_LOG(LogLevel::kError, "upgrade: fork: %s", strerror(errno));
+    close(sp[0]);
+    close(sp[1]);
+    return false;
+  }
+  if (pid == 0) {
+    fcntl(sp[1], F_SETFD, 0);  // the one descriptor the new process keeps
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execve(exe.c_str(), args.data(), envp.data());
+    _exit(127);
+  }
+  close(sp[1]);
+  RW_LOG(LogLevel::kInfo, "upgrade: started %s as process %d; handing over the sockets",
+         exe.c_str(), static_cast<int>(pid));
+  std::vector<HandedListener> handed;
+  {
+    const auto snap = Current();
+    for (size_t i = 0; i < snap->config.listeners.size() && i < held_.size(); ++i) {
+      handed.push_back(
+          {snap->config.listeners[i].name, snap->config.listeners[i].bind.text, held_[i]});
+    }
+  }
+  absl::Status st = SendSockets(sp[0], handed, admin_held_, admin_address_);
+  bool ready = false;
+  if (st.ok()) {
+    // The new process loads its config and starts its workers; it has a minute.
+    pollfd p{sp[0], POLLIN, 0};
+    char c = 0;
+    ready = poll(&p, 1, 60'000) == 1 && read(sp[0], &c, 1) == 1 && c == 'R';
+  }
+  close(sp[0]);
+  if (ready) {
+    RW_LOG(LogLevel::kInfo, "upgrade: process %d serves; this one stops accepting and drains",
+           static_cast<int>(pid));
+    return true;
+  }
+  RW_LOG(LogLevel::kError,
+         "upgrade: the new process %d did not start (%s); this one goes on serving (see the new "
+         "process's messages above)",
+         static_cast<int>(pid), st.ok() ? "no ready answer" : std::string(st.message()).c_str());
+  kill(pid, SIGTERM);
+  for (int i = 0; i < 50 && waitpid(pid, nullptr, WNOHANG) == 0; ++i) usleep(100'000);
+  if (waitpid(pid, nullptr, WNOHANG) == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  return false;
 }
 
 }  // namespace ringway::proxy

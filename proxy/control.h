@@ -35,6 +35,7 @@
 #include "config/config.h"
 #include "health/prober.h"
 #include "proxy/state.h"
+#include "proxy/upgrade.h"
 #include "proxy/worker.h"
 
 namespace ringway::proxy {
@@ -71,7 +72,12 @@ class Control {
 
   // Opens the listeners (errors name them), starts the workers, the prober, the admin server
   // and the file watcher.
-  absl::Status Start(Loaded loaded);
+  // `inherited`: sockets a previous process handed over (upgrade.h), or null.
+  absl::Status Start(Loaded loaded, Inherited* inherited = nullptr);
+
+  // Binary upgrade (upgrade.h): starts `exe` with `argv` and hands it the listening sockets.
+  // True once the new process serves: the caller then drains this one (Stop) and exits.
+  bool Upgrade(const std::string& exe, const std::vector<std::string>& argv);
 
   struct ReloadResult {
     bool ok = false;
@@ -108,6 +114,8 @@ class Control {
                                                               const config::Config* before);
   void ApplyLogging(const config::Config& cfg);
   absl::Status StartAdmin(const config::Config& cfg);
+  void HoldListeners(const config::Config& cfg, const config::Config* before,
+                     const std::vector<std::vector<int>>& fds);
   void WatchLoop();
 
   // The admin API (control_api.cc) and the metrics page (control_metrics.cc).
@@ -136,7 +144,11 @@ class Control {
   std::string access_path_;
   std::vector<std::string> listening_;
   admin::Server admin_;
-  std::string admin_token_;  // under mu_
+  int admin_held_ = -1;  // a duplicate of the admin socket, for an upgrade
+  std::string admin_address_;
+  std::vector<std::vector<int>> held_;  // per listener: duplicates of the workers' sockets
+  Inherited* inherited_ = nullptr;      // during Start only
+  std::string admin_token_;             // under mu_
   std::thread watcher_;
   int watch_stop_fd_ = -1;
   std::atomic<bool> draining_{false};

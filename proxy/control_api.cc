@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "admin/dashboard.h"
 #include "admin/json.h"
 #include "core/log.h"
 #include "core/timer.h"
@@ -37,6 +38,37 @@ admin::Response Text(uint16_t status, std::string body) {
   r.content_type = "text/plain; charset=utf-8";
   r.body = std::move(body);
   return r;
+}
+
+// A Host that names this machine: localhost, 127.0.0.0/8 or [::1], with or without a port. An
+// HTTP/1.0 request without Host passes too (no browser sends one).
+bool LocalHost(std::string_view host) {
+  if (host.empty()) return true;
+  if (host.front() == '[') return host.substr(0, 5) == "[::1]";
+  host = host.substr(0, host.find(':'));
+  if (host == "localhost") return true;
+  if (host.substr(0, 4) != "127.") return false;
+  for (char c : host) {
+    if (!(c == '.' || (c >= '0' && c <= '9'))) return false;
+  }
+  return true;
+}
+
+// The endpoint a path names, as the metrics label it (never the raw path: labels stay bounded).
+std::string EndpointPattern(std::string_view path) {
+  for (std::string_view e :
+       {"/", "/healthz", "/readyz", "/metrics", "/api/v1", "/api/v1/health", "/api/v1/metrics",
+        "/api/v1/status", "/api/v1/upstreams", "/api/v1/config", "/api/v1/reload",
+        "/api/v1/log_level", "/api/v1/domains", "/api/v1/backends"}) {
+    if (path == e) return std::string(e);
+  }
+  if (path.substr(0, 16) == "/api/v1/domains/") {
+    return path.size() > 7 && path.substr(path.size() - 7) == "/switch"
+               ? "/api/v1/domains/{domain}/switch"
+               : "/api/v1/domains/{domain}";
+  }
+  if (path.substr(0, 17) == "/api/v1/backends/") return "/api/v1/backends/{id}";
+  return "other";
 }
 
 // Compares in time independent of where the strings differ.
@@ -88,33 +120,44 @@ bool ParseObject(const admin::Request& req, simdjson::dom::parser* parser,
 }  // namespace
 
 admin::Response Control::Handle(const admin::Request& req) {
-  const uint64_t start = core::MonotonicMs();
-  struct timespec t0;
+  timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   std::string endpoint = "other";
   admin::Response resp;
-  // Changes need the token when one is set; reads do too from peers that are not loopback.
   std::string token;
   {
     std::lock_guard<std::mutex> l(mu_);
     token = admin_token_;
   }
   const bool change = req.method != "GET" && req.method != "HEAD";
-  if (!token.empty() && (change || !req.loopback_peer)) {
-    constexpr std::string_view kBearer = "Bearer ";
-    const bool ok = req.authorization.size() > kBearer.size() &&
-                    req.authorization.substr(0, kBearer.size()) == kBearer &&
-                    SameSecret(req.authorization.substr(kBearer.size()), token);
-    if (!ok) {
-      resp = Error(401,
-                   req.authorization.empty() ? "this request needs the admin token"
-                                             : "the admin token is not right",
-                   "send Authorization: Bearer <global.admin.token>");
-      resp.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"ringway\"");
-    }
+  constexpr std::string_view kBearer = "Bearer ";
+  const bool bearer = !token.empty() && req.authorization.size() > kBearer.size() &&
+                      req.authorization.substr(0, kBearer.size()) == kBearer &&
+                      SameSecret(req.authorization.substr(kBearer.size()), token);
+  // Browsers: a page from elsewhere may send requests here (CSRF), or reach this listener
+  // through a name of its own that resolves to 127.0.0.1 (DNS rebinding). So changes from
+  // another origin are refused, and so is a request without the token whose Host does not
+  // name this machine. With a token, changes need it, and so do reads from other machines.
+  if (change && !req.origin.empty() &&
+      req.origin != absl::StrCat("http://", std::string(req.host))) {
+    resp = Error(403, "a change from another origin is refused",
+                 "send changes from the dashboard on this address, or without an Origin field");
+  } else if (!bearer && !LocalHost(req.host)) {
+    resp = Error(403, absl::StrCat("Host '", std::string(req.host), "' is not this machine"),
+                 token.empty() ? "use http://127.0.0.1:<port>/ or http://localhost:<port>/"
+                               : "send Authorization: Bearer <global.admin.token>");
+  } else if (!token.empty() && !bearer && (change || !req.loopback_peer)) {
+    resp = Error(401,
+                 req.authorization.empty() ? "this request needs the admin token"
+                                           : "the admin token is not right",
+                 "send Authorization: Bearer <global.admin.token>");
+    resp.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"ringway\"");
   }
-  if (resp.status != 401) resp = Route(req, &endpoint);
-  (void)start;
+  if (resp.status != 401 && resp.status != 403) {
+    resp = Route(req, &endpoint);
+  } else {
+    endpoint = EndpointPattern(req.path);
+  }
   // The API's own metrics, by endpoint pattern (never the raw path: the labels stay bounded).
   timespec t1;
   clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -278,7 +321,21 @@ admin::Response Control::Route(const admin::Request& req, std::string* endpoint)
       (path.size() == kBackends.size() || path[kBackends.size()] == '/')) {
     return BackendsApi(req, path.substr(kBackends.size()), endpoint);
   }
-  if (path == "/" || path == "/api/v1") {
+  if (path == "/" || path == "/index.html") {
+    *endpoint = "/";
+    if (!get) return only("GET");
+    admin::Response r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = std::string(admin::DashboardPage());
+    // The page runs its own inline script and talks to this listener only.
+    r.headers.emplace_back("Content-Security-Policy",
+                           "default-src 'none'; script-src 'unsafe-inline'; style-src "
+                           "'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
+                           "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    return r;
+  }
+  if (path == "/api/v1") {
     *endpoint = std::string(path);
     if (!get) return only("GET");
     admin::JsonWriter w;

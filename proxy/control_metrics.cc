@@ -370,7 +370,21 @@ std::string Control::RenderUpstreams() {
   w.BeginArray();
   for (uint32_t u = 0; u < sn.config.upstreams.size(); ++u) {
     const config::Upstream& up = sn.config.upstreams[u];
-    w.BeginObject().Key("name").String(up.name).Key("backends").BeginArray();
+    w.BeginObject().Key("name").String(up.name);
+    // An upstream made for a tag (enabled_backends_tag): which tag, of which upstream.
+    w.Key("tag");
+    if (up.derived) {
+      w.String(up.tag);
+    } else {
+      w.Null();
+    }
+    w.Key("derived_from");
+    if (up.derived && up.derived_from >= 0) {
+      w.String(sn.config.upstreams[static_cast<size_t>(up.derived_from)].name);
+    } else {
+      w.Null();
+    }
+    w.Key("backends").BeginArray();
     for (uint32_t i = 0; i < up.backends.size(); ++i) {
       const uint32_t b = sn.backend_base[u] + i;
       uint64_t started = 0, ended = 0, ttfb = 0, answered = 0;
@@ -384,6 +398,10 @@ std::string Control::RenderUpstreams() {
       }
       const uint32_t state = sn.health->State(b);
       w.BeginObject()
+          .Key("id")
+          .String(up.backends[i].id)
+          .Key("state")
+          .String(StateName(up.backends[i].state))
           .Key("address")
           .String(up.backends[i].address.text)
           .Key("weight")

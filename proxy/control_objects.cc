@@ -51,17 +51,6 @@ std::optional<std::string> Segment(std::string_view s) {
   return out;
 }
 
-// A domain as a server name: lower-case letters, digits, '-', '.', an optional leading "*.".
-bool ValidDomain(std::string_view d) {
-  if (d.empty() || d.size() > 253) return false;
-  if (d.substr(0, 2) == "*.") d.remove_prefix(2);
-  if (d.empty() || d.front() == '.' || d.back() == '.') return false;
-  for (char c : d) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
-  }
-  return d.find("..") == std::string_view::npos;
-}
-
 // A JSON object body, its fields checked against a list: what the edit functions read.
 struct Body {
   simdjson::dom::parser parser;
@@ -202,11 +191,21 @@ void WriteDomain(admin::JsonWriter& w, const config::Config& cfg, const config::
   w.EndObject();
 }
 
+// A backend of one of the config's own upstreams. An upstream made for a tag holds a copy of it
+// that live traffic may have ejected: ejected when any copy is; up as its own checks say.
 void WriteBackend(admin::JsonWriter& w, const Snapshot& sn, uint32_t upstream, uint32_t i) {
   const config::Upstream& u = sn.config.upstreams[upstream];
   const config::Backend& b = u.backends[i];
   const uint32_t slot = sn.backend_base[upstream] + i;
-  const uint32_t st = sn.health->State(slot);
+  uint32_t st = sn.health->State(slot);
+  for (uint32_t x = 0; x < sn.config.upstreams.size(); ++x) {
+    const config::Upstream& d = sn.config.upstreams[x];
+    if (!d.derived) continue;
+    for (uint32_t k = 0; k < d.backends.size(); ++k) {
+      if (d.backends[k].id == b.id)
+        st |= sn.health->State(sn.backend_base[x] + k) & health::View::kEjected;
+    }
+  }
   w.BeginObject().Key("id").String(b.id).Key("address").String(b.address.text);
   w.Key("tags").BeginArray();
   for (const auto& t : b.tags) w.String(t);
@@ -321,8 +320,9 @@ admin::Response Control::DomainsApi(const admin::Request& req, std::string_view 
     Body body;
     admin::Response error;
     std::optional<std::string> tag;
-    if (!ParseBody(req, {"new_tag"}, "send {\"new_tag\": \"b\"}", &body, &error) ||
-        !GetString(body, "new_tag", &tag, &error)) {
+    std::optional<bool> force;
+    if (!ParseBody(req, {"new_tag", "force"}, "send {\"new_tag\": \"b\"}", &body, &error) ||
+        !GetString(body, "new_tag", &tag, &error) || !GetBool(body, "force", &force, &error)) {
       return error;
     }
     if (!tag || !config::ValidTag(*tag)) {
@@ -330,6 +330,32 @@ admin::Response Control::DomainsApi(const admin::Request& req, std::string_view 
           422,
           tag ? absl::StrCat("tag '", *tag, "' is not valid") : std::string("'new_tag' is missing"),
           "send {\"new_tag\": \"b\"}");
+    }
+    // A tag that none of the domain's backends carries would answer 503 to everything.
+    if (!force.value_or(false)) {
+      const config::Upstream* base = nullptr;
+      if (server.upstream < snap->config.upstreams.size()) {
+        base = &snap->config.upstreams[server.upstream];
+        if (base->derived) {
+          base = base->derived_from >= 0 ? &snap->config.upstreams[base->derived_from] : nullptr;
+        }
+      }
+      bool carried = false;
+      for (const auto& u : snap->config.upstreams) {
+        if (u.derived || (base && &u != base)) continue;
+        for (const auto& b : u.backends) {
+          for (const auto& t : b.tags) carried = carried || t == *tag;
+        }
+      }
+      if (!carried) {
+        return Error(409,
+                     absl::StrFormat("no backend %s carries tag '%s': every request to '%s' "
+                                     "would get 503",
+                                     base ? absl::StrCat("of upstream '", base->name, "'")
+                                          : std::string("of the configuration"),
+                                     *tag, *name),
+                     "add a backend with the tag first, or send \"force\": true");
+      }
     }
     const std::string previous = server.backends_tag;
     ReloadResult r = Change("POST /api/v1/domains/{domain}/switch", [&](Overlay* o) {
@@ -345,7 +371,12 @@ admin::Response Control::DomainsApi(const admin::Request& req, std::string_view 
     });
     if (!r.ok) return Refused(r, "nothing was changed");
     admin::JsonWriter w;
-    w.BeginObject().Key("domain").String(*name).Key("previous_tag").String(previous);
+    w.BeginObject().Key("domain").String(*name).Key("previous_tag");
+    if (previous.empty()) {
+      w.Null();
+    } else {
+      w.String(previous);
+    }
     w.Key("enabled_backends_tag").String(*tag).Key("generation").Uint(r.generation);
     w.EndObject();
     return Json(200, w.Take());

@@ -13,12 +13,13 @@
 namespace ringway::proxy {
 
 void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
-  if (TimeRequests()) c->ex.start_ns = NowNs();
+  if (TimeRequests()) c->ex.start_ns = now_ns_;
   if (cfg_->logging.access_log) {  // the views die with the buffer; the log line comes later
     c->ex.log_method.assign(req.method);
     c->ex.log_target.assign(req.target.substr(0, 1024));
   }
   c->http10 = req.version_minor == 0;
+  c->told_close = false;
   c->keep_alive = req.framing.keep_alive;
   c->ex.head_method = req.method == "HEAD";
   c->ex.upgrade = req.framing.upgrade;
@@ -293,7 +294,7 @@ void WorkerImpl::WriteAccessLog(const Exchange* ex) {
       ex->backend >= 0
           ? std::string_view(BackendName(ex->rt.get(), static_cast<uint32_t>(ex->backend)))
           : std::string_view("-");
-  rec.duration_us = (NowNs() - ex->start_ns) / 1000;
+  rec.duration_us = (now_ns_ - ex->start_ns) / 1000;
   rec.tries = ex->tries ? ex->tries : 1;
   AppendAccessLog(rec, core::LogJson(), &access_buf_);
   if (access_buf_.size() > 64 * 1024) FlushAccessLog();
@@ -306,7 +307,7 @@ void WorkerImpl::CountExchange(const Exchange* ex) {
   metrics_->routes.At(id).requests[metrics::StatusClass(ex->status)].Add();
   if (ex->upstream_index >= 0 && ex->rt && ex->start_ns) {
     USeries(ex->rt.get(), static_cast<uint32_t>(ex->upstream_index))
-        .duration.Observe((NowNs() - ex->start_ns) / 1000);
+        .duration.Observe((now_ns_ - ex->start_ns) / 1000);
   }
 }
 
@@ -340,7 +341,7 @@ void WorkerImpl::EndAttempt(UpstreamConn* u, AttemptEnd how) {
   uint64_t latency = 0;
   if (ok) latency = u->ttfb_ns ? u->ttfb_ns : 1;
   r.balancer->OnFinish(u->backend - sn.backend_base[upstream], latency,
-                       r.latency ? NowNs() : now_ms_ * 1'000'000);
+                       r.latency ? now_ns_ : now_ms_ * 1'000'000);
 }
 
 // Passive health: a failure seen on live traffic counts towards ejecting the backend.

@@ -64,7 +64,7 @@ void WorkerImpl::ConnectUpstream(Exchange* ex, int pick, SendQueue* carry) {
     u->fd = *fd;
     u->rt.Set(rt);
     u->backend = backend;
-    u->connect_ns = metrics_on_ ? NowNs() : 0;
+    u->connect_ns = metrics_on_ ? now_ns_ : 0;
     if (const tls::ContextSet* set = rt == rt_ ? TlsContexts() : rt->snap->tls->Current().get();
         set && upstream < set->upstreams.size() && set->upstreams[upstream]) {
       const tls::ClientContext& cc = *set->upstreams[upstream];
@@ -101,7 +101,7 @@ void WorkerImpl::ConnectUpstream(Exchange* ex, int pick, SendQueue* carry) {
   u->lb_open = true;
   if (metrics_on_) metrics_->backends.At(rt->snap->backend_series[backend]).started.Add();
   u->ttfb_ns = 0;
-  if (r.latency || metrics_on_) u->sent_ns = NowNs();
+  if (r.latency || metrics_on_) u->sent_ns = now_ns_;
   r.balancer->OnStart(static_cast<size_t>(pick));
   if (carry) {
     std::swap(u->sendq, *carry);
@@ -211,7 +211,7 @@ void WorkerImpl::UpstreamReady(UpstreamConn* u) {
   u->connected = true;
   if (metrics_on_ && u->connect_ns) {
     USeries(u->rt.get(), u->rt->snap->backend_upstream[u->backend])
-        .connect.Observe((NowNs() - u->connect_ns) / 1000);
+        .connect.Observe((now_ns_ - u->connect_ns) / 1000);
   }
   if (u->state == UpState::kConnecting) u->state = UpState::kHead;
   ArmTimer(u, kTimerResponse);
@@ -302,7 +302,7 @@ size_t WorkerImpl::ParseUpstreamHead(UpstreamConn* u, char* p, size_t n) {
       u->rt->snap->health->RecordSuccess(u->backend);
     }
     if (u->lb_open && u->sent_ns) {
-      u->ttfb_ns = std::max<uint64_t>(1, NowNs() - u->sent_ns);
+      u->ttfb_ns = std::max<uint64_t>(1, now_ns_ - u->sent_ns);
       if (metrics_on_) {
         USeries(u->rt.get(), u->rt->snap->backend_upstream[u->backend])
             .ttfb.Observe(u->ttfb_ns / 1000);

@@ -185,7 +185,7 @@ size_t WorkerImpl::ParseClientHead(ClientConn* c, char* p, size_t n) {
     RW_LOG(LogLevel::kDebug, "client %s: bad request: %s", c->peer_ip, r.error);
     c->ex.log_method.assign("-");
     c->ex.log_target.assign("-");
-    c->ex.start_ns = NowNs();
+    c->ex.start_ns = now_ns_;
     RespondError(c, r.error_status, /*close=*/true);
     return n;
   }
@@ -248,6 +248,7 @@ void WorkerImpl::RespondError(ClientConn* c, uint16_t status, bool close) {
   c->ex.status = status;
   c->ex.resp_bytes = body.size();
   c->ex.resp = RespState::kDone;
+  c->told_close = close;
   if (close) {
     c->close_after = true;
     c->req = ReqState::kDone;
@@ -283,6 +284,7 @@ void WorkerImpl::RespondRedirect(ClientConn* c, std::string_view method, std::st
   s->append(target);
   s->append("\r\nContent-Length: 0\r\n");
   s->append(close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n");
+  c->told_close = close;
   c->ex.status = permanent_get ? 301 : 308;
   c->ex.resp_bytes = s->size();
   c->ex.resp = RespState::kDone;
@@ -303,8 +305,25 @@ void WorkerImpl::FinishExchange(ClientConn* c) {
   c->ex.route_series = kNoSeries;
   c->ex.up_head.clear();
   if (c->ex.up_head.capacity() > 8192) c->ex.up_head.shrink_to_fit();
-  if (c->close_after || !c->keep_alive || draining_ ||
-      (c->read_eof && c->in.empty() && !c->replaying)) {
+  // A connection to end (shutdown, its listener removed) whose response went out as keep-alive
+  // stays open for one more request, answered with Connection: close: closing it now would
+  // race with the request the client may be sending already. If none comes, it closes after
+  // kDrainIdleMs.
+  const bool ending = c->close_after || draining_;
+  if (ending && !c->told_close && c->keep_alive && !c->read_eof) {
+    c->close_after = true;
+    c->req = ReqState::kIdle;
+    c->ex.resp = RespState::kNone;
+    ArmTimer(c, kTimerDrainIdle);
+    if (c->pipeline_wait || Backlogged(c)) {
+      WaitForClient(c);
+      return;
+    }
+    ResumeRecv(c);
+    if (!c->in.empty()) ScheduleDeferred(c);
+    return;
+  }
+  if (ending || !c->keep_alive || (c->read_eof && c->in.empty() && !c->replaying)) {
     // (A client that half-closed with nothing left to ask gets its response, then the
     // close.)
     c->close_after = true;
@@ -412,7 +431,7 @@ void WorkerImpl::ClientInputEnded(ClientConn* c) {
              c->peer_ip);
       c->ex.log_method.assign("-");
       c->ex.log_target.assign("-");
-      c->ex.start_ns = NowNs();
+      c->ex.start_ns = now_ns_;
       RespondError(c, 400, /*close=*/true);
       return;
     case ReqState::kBody:
@@ -477,6 +496,7 @@ void WorkerImpl::ClientResponseHead(Exchange* ex, UpstreamConn* u, const http1::
                                  u->body != BodyKind::kUntilClose && !tunnel && !u->dechunk &&
                                  c->req != ReqState::kBody;
   if (!client_keep_alive) c->close_after = true;
+  c->told_close = !client_keep_alive;
   std::string* s = AcquireString();
   http1::WriteResponseHead(resp, client_keep_alive, c->http10, u->dechunk, s);
   AddStickyCookie(ex, u, s);

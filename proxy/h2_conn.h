@@ -73,6 +73,8 @@ struct H2State {
   size_t feed_len = 0;
   int32_t feed_bid = -1;
   bool failed = false;              // the session ended (GOAWAY queued): close once it has gone
+  bool drain_wait = false;          // draining: GOAWAY once idle (or at a deadline)
+  uint64_t active_ms = 0;           // when a stream last opened or ended
   uint32_t pump_turn = 0;           // H2PumpAll's rotation
   bool budget_waiters = false;      // a backend waits for the connection's budget
   std::vector<H2Stream*> starting;  // opened by the read being processed

@@ -238,6 +238,7 @@ void WorkerImpl::H2Finish(H2Stream* s) {
 
 void WorkerImpl::H2Retire(H2Stream* s) {
   H2State* h = s->ex.client->h2.get();
+  h->active_ms = now_ms_;
   H2ReleaseGrant(s);
   H2DropEarly(s);
   ScheduleDeferred(s->ex.client);  // what it held may let a waiting stream go on

@@ -70,6 +70,12 @@ void WorkerImpl::StartH2(ClientConn* c) {
   c->proto = metrics::kHttp2;
   c->h2c_possible = false;
   c->h2 = std::make_unique<H2State>(this, c, h2_limits_, now_ms_);
+  if (draining_) {  // (accepted as the drain began): GOAWAY once idle, as the others get
+    c->h2->drain_wait = true;
+    c->h2->active_ms = now_ms_;
+    h2_draining_.push_back(c);
+    ++c->inflight;  // the list refers to it
+  }
   H2Flush(c);
 }
 
@@ -192,6 +198,7 @@ H2Stream* WorkerImpl::H2Find(ClientConn* c, uint32_t id) {
 }
 
 void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, bool end_stream) {
+  c->h2->active_ms = now_ms_;
   H2State* h = c->h2.get();
   auto* s = new H2Stream;
   s->id = id;
@@ -201,7 +208,7 @@ void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, b
   Exchange* ex = &s->ex;
   ex->client = c;
   ex->stream = s;
-  if (TimeRequests()) ex->start_ns = NowNs();
+  if (TimeRequests()) ex->start_ns = now_ns_;
   if (cfg_->logging.access_log) {
     ex->log_method.assign(req.method);
     ex->log_target.assign(req.path.substr(0, 1024));
@@ -439,7 +446,7 @@ void WorkerImpl::H2Rejected(ClientConn* c, uint32_t id, uint16_t status, const c
   Exchange ex;
   ex.client = c;
   ex.status = status;
-  ex.start_ns = NowNs();
+  ex.start_ns = now_ns_;
   ex.log_method.assign("-");
   ex.log_target.assign("-");
   WriteAccessLog(&ex);

@@ -28,6 +28,7 @@
 #include "core/socket.h"
 #include "health/prober.h"
 #include "proxy/control.h"
+#include "proxy/upgrade.h"
 #include "proxy/worker.h"
 #include "tls/tls.h"
 
@@ -55,6 +56,8 @@ void PrintHelp() {
       "  -d, --daemon        run in the background: returns 0 once ringway serves, 1 if\n"
       "                      it could not start (its output goes where this one's does)\n"
       "  -p, --pid-file FILE write the process id to FILE once serving; removed at exit\n"
+      "      --upgrade       with --pid-file: binary upgrade of the ringway running there (a\n"
+      "                      new process of this binary takes its sockets; it drains)\n"
       "      --admin ADDR    serve the admin API, metrics and dashboard on ADDR (env\n"
       "                      RINGWAY_ADMIN; default: global.admin.bind, else\n"
       "                      127.0.0.1:9901); --admin off: none\n"
@@ -64,7 +67,8 @@ void PrintHelp() {
       "Signals: SIGTERM or SIGINT stop accepting, finish in-flight requests (up to\n"
       "global.timeouts.shutdown) and exit 0. SIGHUP reloads the configuration file (a\n"
       "file with errors is refused and the running configuration stays). SIGUSR1\n"
-      "reopens the access log file (after logrotate has moved it).\n"
+      "reopens the access log file (after logrotate has moved it). SIGUSR2 starts the\n"
+      "binary at this path again and hands it the listening sockets (binary upgrade).\n"
       "Under systemd (Type=notify, NOTIFY_SOCKET set) ringway reports READY=1 once it\n"
       "serves, RELOADING=1 during SIGHUP and STOPPING=1 when it begins to stop.\n",
       RINGWAY_VERSION, kDefaultConfig);
@@ -160,7 +164,77 @@ void TellParentReady() {
 
 }  // namespace
 
+// The pid in a pid file, or 0.
+pid_t ReadPidFile(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "re");
+  if (!f) return 0;
+  long pid = 0;
+  if (std::fscanf(f, "%ld", &pid) != 1) pid = 0;
+  std::fclose(f);
+  return static_cast<pid_t>(pid);
+}
+
+// `ringway --upgrade --pid-file FILE`: asks the running ringway for a binary upgrade and waits
+// until a new process has taken over and the old one has gone.
+int RequestUpgrade(const std::string& pid_file) {
+  if (pid_file.empty()) {
+    std::fprintf(stderr, "ringway: --upgrade needs --pid-file FILE, the running ringway's\n");
+    return 1;
+  }
+  const pid_t old = ReadPidFile(pid_file);
+  if (old <= 0 || kill(old, 0) != 0) {
+    std::fprintf(stderr, "ringway: --upgrade: no running ringway in %s\n", pid_file.c_str());
+    return 1;
+  }
+  const std::string status = pid_file + ".upgrade";
+  unlink(status.c_str());
+  if (kill(old, SIGUSR2) != 0) {
+    std::fprintf(stderr, "ringway: --upgrade: cannot signal %d: %s\n", static_cast<int>(old),
+                 strerror(errno));
+    return 1;
+  }
+  // The new process has a minute to start; the old one then drains (global.timeouts.shutdown).
+  for (int i = 0; i < 1200; ++i) {
+    usleep(100'000);
+    const pid_t now = ReadPidFile(pid_file);
+    if (now > 0 && now != old && kill(now, 0) == 0) {
+      std::printf("ringway: process %d took over from %d, which is draining\n",
+                  static_cast<int>(now), static_cast<int>(old));
+      return 0;
+    }
+    if (FILE* f = std::fopen(status.c_str(), "re")) {
+      char line[256] = {};
+      if (!std::fgets(line, sizeof(line), f)) line[0] = '\0';
+      std::fclose(f);
+      unlink(status.c_str());
+      std::fprintf(stderr, "ringway: --upgrade: %s (process %d goes on serving)\n",
+                   std::string(line, strcspn(line, "\n")).c_str(), static_cast<int>(old));
+      return 1;
+    }
+    if (kill(old, 0) != 0) break;
+  }
+  std::fprintf(stderr,
+               "ringway: --upgrade: no new process took over; the old one (%d) still serves if "
+               "it runs: see its log\n",
+               static_cast<int>(old));
+  return 1;
+}
+
 int main(int argc, char** argv) {
+  // What a binary upgrade runs again: this path (where a package puts the new binary) with
+  // these arguments.
+  std::string self_exe;
+  {
+    char buf[4096];
+    const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    if (n > 0) self_exe.assign(buf, static_cast<size_t>(n));
+  }
+  std::vector<std::string> self_args;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a != "-d" && a != "--daemon") self_args.push_back(a);  // (detached already)
+  }
+  bool upgrade = false;
   std::string config_path;
   uint32_t workers = 0;
   bool validate = false;
@@ -203,6 +277,8 @@ int main(int argc, char** argv) {
       pid_file = value("--pid-file");
     } else if (a.rfind("--pid-file=", 0) == 0) {
       pid_file = a.substr(11);
+    } else if (a == "--upgrade") {
+      upgrade = true;
     } else if (a == "--admin") {
       admin = value("--admin");
     } else if (a.rfind("--admin=", 0) == 0) {
@@ -219,6 +295,22 @@ int main(int argc, char** argv) {
     }
   }
   if (config_path.empty()) config_path = kDefaultConfig;
+  if (upgrade) return RequestUpgrade(pid_file);
+
+  // Started by a running ringway for a binary upgrade: its sockets come first.
+  std::unique_ptr<ringway::proxy::Inherited> inherited;
+  int upgrade_fd = -1;
+  if (const char* env = std::getenv(ringway::proxy::kUpgradeEnv); env && *env) {
+    upgrade_fd = std::atoi(env);
+    unsetenv(ringway::proxy::kUpgradeEnv);
+    fcntl(upgrade_fd, F_SETFD, FD_CLOEXEC);
+    absl::StatusOr<ringway::proxy::Inherited> got = ringway::proxy::ReceiveSockets(upgrade_fd);
+    if (!got.ok()) {
+      std::fprintf(stderr, "ringway: %s\n", std::string(got.status().message()).c_str());
+      return 1;
+    }
+    inherited = std::make_unique<ringway::proxy::Inherited>(*std::move(got));
+  }
 
   ringway::proxy::CommandLine cli;
   cli.workers = workers;
@@ -266,11 +358,14 @@ int main(int argc, char** argv) {
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGHUP);
   sigaddset(&sigs, SIGUSR1);
+  sigaddset(&sigs, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   ringway::proxy::Control control(config_path, cli);
-  if (absl::Status st = control.Start(*std::move(loaded)); !st.ok()) {
+  absl::Status started = control.Start(*std::move(loaded), inherited.get());
+  if (inherited) inherited->CloseRest();  // (listeners this config no longer has)
+  if (absl::Status st = started; !st.ok()) {
     std::fprintf(stderr, "ringway: %s\n", std::string(st.message()).c_str());
     return 1;
   }
@@ -292,10 +387,34 @@ int main(int argc, char** argv) {
     Notify(ready.c_str());
   }
   TellParentReady();
+  if (upgrade_fd >= 0) {  // the process this one replaces may stop now
+    const char r = 'R';
+    ssize_t w = write(upgrade_fd, &r, 1);
+    (void)w;
+    close(upgrade_fd);
+    upgrade_fd = -1;
+  }
 
   int sig = 0;
+  bool upgraded = false;
   for (;;) {
     sigwait(&sigs, &sig);
+    if (sig == SIGUSR2) {
+      // Binary upgrade (proxy/upgrade.h): once the new process serves, this one drains.
+      if (self_exe.empty() || !control.Upgrade(self_exe, self_args)) {
+        // `ringway --upgrade` waits for this answer (or for a new pid in the pid file).
+        if (!pid_file.empty()) {
+          const std::string status = pid_file + ".upgrade";
+          if (FILE* f = std::fopen(status.c_str(), "we")) {
+            std::fputs("failed: the new process did not start; see the log\n", f);
+            std::fclose(f);
+          }
+        }
+        continue;
+      }
+      upgraded = true;
+      break;
+    }
     if (sig == SIGUSR1) {
       // SIGUSR1 (logrotate's postrotate): the access log file is opened again under its name
       // and put in place of the old descriptor in one step, so no line is lost or split.
@@ -316,11 +435,17 @@ int main(int argc, char** argv) {
     control.Reload("SIGHUP");
     Notify("READY=1");
   }
-  RW_LOG(LogLevel::kInfo, "received %s: finishing in-flight requests (up to %u ms)",
-         sig == SIGTERM ? "SIGTERM" : "SIGINT", control.Current()->config.timeouts.shutdown_ms);
-  Notify("STOPPING=1");
+  if (upgraded) {
+    // The new process told systemd it is the main one (MAINPID) and owns the pid file now.
+    RW_LOG(LogLevel::kInfo, "upgrade: finishing in-flight requests (up to %u ms)",
+           control.Current()->config.timeouts.shutdown_ms);
+  } else {
+    RW_LOG(LogLevel::kInfo, "received %s: finishing in-flight requests (up to %u ms)",
+           sig == SIGTERM ? "SIGTERM" : "SIGINT", control.Current()->config.timeouts.shutdown_ms);
+    Notify("STOPPING=1");
+  }
   control.Stop();
-  if (!pid_file.empty()) unlink(pid_file.c_str());
+  if (!pid_file.empty() && ReadPidFile(pid_file) == getpid()) unlink(pid_file.c_str());
   RW_LOG(LogLevel::kInfo, "stopped");
   return 0;
 }

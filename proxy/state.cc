@@ -29,6 +29,16 @@ Overlay::Backend* Overlay::FindBackend(std::string_view id) {
   return nullptr;
 }
 
+bool ValidDomain(std::string_view d) {
+  if (d.empty() || d.size() > 253) return false;
+  if (d.substr(0, 2) == "*.") d.remove_prefix(2);
+  if (d.empty() || d.front() == '.' || d.back() == '.') return false;
+  for (char c : d) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
+  }
+  return d.find("..") == std::string_view::npos;
+}
+
 const char* StateName(config::BackendState s) {
   switch (s) {
     case config::BackendState::kReady:
@@ -83,8 +93,17 @@ int FindUpstream(const config::Config& cfg, std::string_view name) {
   return -1;
 }
 
-// Removes server `index`, renumbering the listeners' server lists.
-void RemoveServer(config::Config* cfg, uint32_t index) {
+// Removes server `index`, renumbering the listeners' server lists. A listener whose list named
+// only this server would be left with none, which means every server: refused.
+absl::Status RemoveServer(config::Config* cfg, uint32_t index) {
+  for (const auto& l : cfg->listeners) {
+    if (l.servers.size() == 1 && l.servers[0] == index) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "domain '%s' is the only server of listener '%s', which would then serve every "
+          "domain; change the listener's servers in the file first",
+          cfg->servers[index].name, l.name));
+    }
+  }
   cfg->servers.erase(cfg->servers.begin() + index);
   for (auto& l : cfg->listeners) {
     std::vector<uint32_t> keep;
@@ -93,6 +112,7 @@ void RemoveServer(config::Config* cfg, uint32_t index) {
     }
     l.servers = std::move(keep);
   }
+  return absl::OkStatus();
 }
 
 absl::Status ApplyBackend(const Overlay::Backend& e, config::Config* cfg) {
@@ -167,8 +187,7 @@ absl::Status ApplyDomain(const Overlay::Domain& d, config::Config* cfg) {
   const std::string who = absl::StrFormat("domain '%s'", d.domain);
   const int found = FindDomain(*cfg, d.domain);
   if (d.deleted) {
-    if (found >= 0) RemoveServer(cfg, static_cast<uint32_t>(found));
-    return absl::OkStatus();
+    return found >= 0 ? RemoveServer(cfg, static_cast<uint32_t>(found)) : absl::OkStatus();
   }
   config::Server* s = nullptr;
   if (found >= 0) {
@@ -315,15 +334,16 @@ absl::StatusOr<Overlay> OverlayFromJson(std::string_view json) {
         uint64_t n = 0;
         if (k == "deleted" && !f.value.get_bool().get(flag)) {
           d.deleted = b.deleted = flag;
-        } else if (domains && k == "domain" && !f.value.get_string().get(s)) {
+        } else if (domains && k == "domain" && !f.value.get_string().get(s) && ValidDomain(s)) {
           d.domain = std::string(s);
-        } else if (domains && k == "enabled_backends_tag" && !f.value.get_string().get(s)) {
+        } else if (domains && k == "enabled_backends_tag" && !f.value.get_string().get(s) &&
+                   (s.empty() || config::ValidTag(s))) {
           d.tag = std::string(s);
         } else if (domains && k == "http_to_https" && !f.value.get_bool().get(flag)) {
           d.http_to_https = flag;
         } else if (k == "upstream" && !f.value.get_string().get(s)) {
           d.upstream = b.upstream = std::string(s);
-        } else if (!domains && k == "id" && !f.value.get_string().get(s)) {
+        } else if (!domains && k == "id" && !f.value.get_string().get(s) && config::ValidTag(s)) {
           b.id = std::string(s);
         } else if (!domains && k == "address" && !f.value.get_string().get(s)) {
           b.address = std::string(s);

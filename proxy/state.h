@@ -76,6 +76,8 @@ bool FindBackendId(const config::Config& cfg, std::string_view id, uint32_t* ups
                    uint32_t* position);
 
 const char* StateName(config::BackendState s);
+// A domain as a server name: lower-case letters, digits, '-' and '.', an optional "*." first.
+bool ValidDomain(std::string_view d);
 std::optional<config::BackendState> ParseState(std::string_view s);
 
 }  // namespace ringway::proxy

@@ -463,6 +463,13 @@ void WorkerImpl::CloseConn(Conn* c) {
   DisarmSendTimer(c);
   if (!c->upstream) {
     auto* cc = static_cast<ClientConn*>(c);
+    // An HTTP/1 request cut before its response ended (the client went away, a deadline)
+    // gets its log line and count here: status 0 if no response head had gone out.
+    if (!cc->h2 && (cc->ex.resp == RespState::kWaiting || cc->ex.resp == RespState::kStreaming ||
+                    cc->ex.resp == RespState::kTunnel)) {
+      WriteAccessLog(&cc->ex);
+      cc->ex.resp = RespState::kDone;
+    }
     if (cc->ex.up) AbortUpstream(cc->ex.up);
     if (cc->h2) H2DropStreams(cc);
     --live_clients_;

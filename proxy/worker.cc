@@ -78,12 +78,20 @@ uint32_t Snapshot::RouteSeries(int32_t server, int32_t upstream) const {
   return server_series[s];
 }
 
+// By identity (upstream name and address) first; a backend new to its upstream (a tag's
+// upstream made by a switch, say) takes the state of the same address elsewhere, since health
+// is the machine's.
 void Snapshot::CarryHealth(const Snapshot& old) {
-  absl::flat_hash_map<std::string, uint32_t> by_key;
-  for (uint32_t b = 0; b < old.backend_count; ++b) by_key.emplace(old.BackendKey(b), b);
+  absl::flat_hash_map<std::string, uint32_t> by_key, by_address;
+  for (uint32_t b = 0; b < old.backend_count; ++b) {
+    by_key.emplace(old.BackendKey(b), b);
+    by_address.emplace(old.backends[b]->address.text, b);
+  }
   for (uint32_t b = 0; b < backend_count; ++b) {
     if (auto it = by_key.find(BackendKey(b)); it != by_key.end()) {
       health->CarryFrom(*old.health, it->second, b);
+    } else if (auto at = by_address.find(backends[b]->address.text); at != by_address.end()) {
+      health->CarryFrom(*old.health, at->second, b);
     }
   }
 }
@@ -113,6 +121,7 @@ WorkerImpl::WorkerImpl(std::shared_ptr<const Snapshot> snap, uint32_t index, std
   timers_.emplace_back(new core::TimerList(kTimerSend, t.client_send_ms));
   timers_.emplace_back(new core::TimerList(kTimerTunnel, t.tunnel_ms));
   timers_.emplace_back(new core::TimerList(kTimerH2Streams, H2TickMs(t)));
+  timers_.emplace_back(new core::TimerList(kTimerDrainIdle, kDrainIdleMs));
   high_water_ = 8ull * snap->config.buffers.size;
   UseSnapshot(std::move(snap));
   for (ListenerSlot* l : listeners_) l->series = snap_->listener_series[l->index];
@@ -199,7 +208,8 @@ void WorkerImpl::UseSnapshot(std::shared_ptr<const Snapshot> snap) {
                                   kPoolIdleMs,
                                   t.client_send_ms,
                                   t.tunnel_ms,
-                                  H2TickMs(t)};
+                                  H2TickMs(t),
+                                  kDrainIdleMs};
     for (size_t k = 1; k < timers_.size(); ++k) timers_[k]->SetDuration(durations[k], now_ms_);
     tls_gen_ = UINT64_MAX;  // fetch the new snapshot's contexts
   }
@@ -254,6 +264,26 @@ absl::Status WorkerImpl::Init() {
   wake_fd_ = eventfd(0, EFD_CLOEXEC);
   if (wake_fd_ < 0) return core::ErrnoStatus(errno, "eventfd");
   return absl::OkStatus();
+}
+
+// Draining: HTTP/2 connections get their GOAWAY once idle for kDrainIdleMs, or once half the
+// shutdown time has passed.
+void WorkerImpl::DrainH2() {
+  if (h2_draining_.empty()) return;
+  size_t keep = 0;
+  for (ClientConn* c : h2_draining_) {
+    const bool idle = c->h2 && c->h2->streams.empty() && now_ms_ >= c->h2->active_ms + kDrainIdleMs;
+    if (!c->closing && c->h2 && c->h2->drain_wait && !idle && now_ms_ < drain_goaway_ms_) {
+      h2_draining_[keep++] = c;
+      continue;
+    }
+    --c->inflight;
+    if (!c->closing && c->h2 && c->h2->drain_wait) {
+      c->h2->drain_wait = false;
+      H2Shutdown(c);
+    }
+  }
+  h2_draining_.resize(keep);
 }
 
 void WorkerImpl::TickH2Sessions() {
@@ -386,10 +416,14 @@ uint64_t WorkerImpl::Run() {
       RW_LOG(LogLevel::kError, "worker %u: io_uring wait failed: %s", index_, strerror(-r));
     }
     now_ms_ = core::MonotonicMs();
+    now_ns_ = NowNs();
     ReapCompletions();
     RunDeferred();
     ExpireTimers();
-    if (draining_) TickH2Sessions();  // the shutdown's second GOAWAY has a time bound
+    if (draining_) {
+      DrainH2();
+      TickH2Sessions();  // the shutdown's second GOAWAY has a time bound
+    }
     FlushSends();
     if (draining_) {
       if (live_clients_ == 0) break;
@@ -407,6 +441,8 @@ uint64_t WorkerImpl::Run() {
     FlushAccessLog();
   }
   // Drained: close the pool and wait (bounded) for the kernel to let go of everything.
+  for (ClientConn* c : h2_draining_) --c->inflight;
+  h2_draining_.clear();
   ClosePools();
   for (int i = 0; i < 100 && (!closing_.empty() || AnyListenerArmed()); ++i) {
     ring_.SubmitAndWait(10);
@@ -459,6 +495,7 @@ uint64_t WorkerImpl::NextTimerWait() {
   uint64_t next = UINT64_MAX;
   for (size_t k = 1; k < timers_.size(); ++k) next = std::min(next, timers_[k]->NextDeadline());
   if (draining_) next = std::min(next, drain_deadline_ms_);
+  if (!h2_draining_.empty()) next = std::min(next, std::min(drain_goaway_ms_, now_ms_ + 100));
   if (accept_retry_ms_) next = std::min(next, accept_retry_ms_);
   if (next == UINT64_MAX) return 1000;
   return next > now_ms_ ? std::min<uint64_t>(next - now_ms_ + 1, 1000) : 0;
@@ -487,7 +524,7 @@ void WorkerImpl::OnTimer(Conn* c, size_t kind) {
         if (cc->req == ReqState::kHead) {
           cc->ex.log_method.assign("-");
           cc->ex.log_target.assign("-");
-          cc->ex.start_ns = NowNs();
+          cc->ex.start_ns = now_ns_;
         }
         if (cc->ex.up) AbortUpstream(cc->ex.up);
         RespondError(cc, 408, /*close=*/true);
@@ -517,6 +554,13 @@ void WorkerImpl::OnTimer(Conn* c, size_t kind) {
              static_cast<ClientConn*>(c)->peer_ip, cfg_->timeouts.tunnel_ms);
       CloseConn(c);  // its backend side goes with it
       break;
+    case kTimerDrainIdle: {
+      auto* cc = static_cast<ClientConn*>(c);
+      if (cc->req == ReqState::kIdle && cc->in.empty() && Idle(cc) && !cc->sending) {
+        CloseConn(cc);
+      }
+      break;
+    }
     case kTimerKeepalive:
       if (!Idle(c)) {  // the last response is still going out: its send deadline governs
         ArmTimer(c, kTimerKeepalive);
@@ -637,12 +681,22 @@ void WorkerImpl::OnWake(int res) {
         l->closed = true;
       }
     }
-    // Idle keep-alive connections go now; busy ones close after their response.
+    // No connection is cut while a request may be on its way to it: a client sees a reset
+    // then, and one that does not retry (a load tool) counts a failure. HTTP/1: every
+    // connection's next response carries Connection: close and ends it; one idle now is closed
+    // if no request comes within kDrainIdleMs. HTTP/2: GOAWAY (in two steps) once the
+    // connection has had no stream for kDrainIdleMs, or once half the shutdown time has passed
+    // (DrainH2): a client may be about to open a stream on a connection that has none.
+    drain_goaway_ms_ = now_ms_ + cfg_->timeouts.shutdown_ms / 2;
     for (ClientConn* c : std::vector<ClientConn*>(clients_.begin(), clients_.end())) {
-      if (c->h2) {  // GOAWAY in two steps; the streams in flight finish
-        if (!c->closing) H2Shutdown(c);
+      if (c->closing) continue;
+      if (c->h2) {
+        c->h2->drain_wait = true;
+        h2_draining_.push_back(c);
+        ++c->inflight;  // the list refers to it
       } else if (c->req == ReqState::kIdle && c->in.empty() && Idle(c)) {
-        CloseConn(c);
+        c->close_after = true;
+        ArmTimer(c, kTimerDrainIdle);
       } else {
         c->close_after = true;
       }
@@ -660,9 +714,11 @@ bool WorkerImpl::AnyListenerArmed() const {
 void WorkerImpl::OnAccept(ListenerSlot* l, int res, uint32_t flags) {
   if (!(flags & IORING_CQE_F_MORE)) l->armed = false;
   if (res >= 0) {
-    if (draining_ || l->removed || live_clients_ >= cfg_->limits.max_connections) {
+    if (l->removed || live_clients_ >= cfg_->limits.max_connections) {
       close(res);
     } else {
+      // Accepted after the drain began (the accept was still armed): served like the others
+      // then, one response and Connection: close, rather than reset.
       NewClient(res, l);
     }
   } else if (res != -ECANCELED) {
@@ -718,6 +774,7 @@ void WorkerImpl::NewClient(int fd, ListenerSlot* slot) {
     }
   }
   ArmTimer(c, kTimerHeader);  // covers the TLS handshake too
+  if (draining_) c->close_after = true;
   ArmRecv(c);
 }
 

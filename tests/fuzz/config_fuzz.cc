@@ -4,8 +4,9 @@
 // Invariants checked (abort on violation):
 //  - no exception escapes, no crash, no sanitizer report (libFuzzer and ASan see to those)
 //  - an InvalidArgument error names the position: "fuzz.yaml:LINE:COL: " with LINE, COL >= 1
-//  - a loaded config has a listener, a server and an upstream, and every index in it (a
-//    server's and a route's upstream, a listener's servers) is in range
+//  - a loaded config has a listener, and every index in it (a server's and a route's upstream,
+//    a listener's servers) is in range once its tags are expanded, as start-up does; only an
+//    upstream made for a tag may have no backend
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -42,8 +43,13 @@ void CheckPositioned(std::string_view message) {
   Check(message.substr(colon, 2) == ": ");
 }
 
-void CheckLoaded(const ringway::config::Config& cfg) {
-  Check(!cfg.listeners.empty() && !cfg.servers.empty() && !cfg.upstreams.empty());
+void CheckLoaded(ringway::config::Config cfg) {
+  Check(!cfg.listeners.empty());
+  for (const auto& server : cfg.servers) {
+    Check(server.upstream < cfg.upstreams.size() ||
+          (server.upstream == ringway::config::kNoUpstream && !server.backends_tag.empty()));
+  }
+  ringway::config::ExpandTags(&cfg);
   for (const auto& server : cfg.servers) {
     Check(server.upstream < cfg.upstreams.size());
     for (const auto& route : server.routes) {
@@ -54,7 +60,7 @@ void CheckLoaded(const ringway::config::Config& cfg) {
   for (const auto& listener : cfg.listeners) {
     for (uint32_t s : listener.servers) Check(s < cfg.servers.size());
   }
-  for (const auto& upstream : cfg.upstreams) Check(!upstream.backends.empty());
+  for (const auto& upstream : cfg.upstreams) Check(upstream.derived || !upstream.backends.empty());
 
   ringway::config::Router router(cfg);
   for (uint32_t l = 0; l < cfg.listeners.size(); ++l) {
