@@ -569,17 +569,16 @@ body.stale section, body.stale #status { opacity: .5; }
     var msg = tr.querySelector("[data-field=result]");
     var tag = input.value.trim();
     if (!tag) { message(msg, "err", "enter the tag to switch to"); return; }
-    if (knownTags.indexOf(tag) < 0 && tr.__confirm !== tag) {
-      tr.__confirm = tag;
-      message(msg, "warn", "No backend has tag '" + tag + "': " + d.domain +
-              " would have no backends. Press Switch again to do it anyway.");
-      return;
-    }
+    // The server refuses (409) a tag that none of the domain's backends carries; a second
+    // press of Switch for the same tag sends it with force.
+    var force = tr.__confirm === tag;
     tr.__confirm = null;
     var button = tr.querySelector("[data-action=switch]");
     button.disabled = true;
     message(msg, "", "switching\u2026");
-    api("POST", "/api/v1/domains/" + encodeURIComponent(d.domain) + "/switch", { new_tag: tag })
+    var body = { new_tag: tag };
+    if (force) body.force = true;
+    api("POST", "/api/v1/domains/" + encodeURIComponent(d.domain) + "/switch", body)
       .then(function (res) {
         button.disabled = false;
         if (res.ok && res.data) {
@@ -588,6 +587,9 @@ body.stale section, body.stale #status { opacity: .5; }
                   " (generation " + res.data.generation + ")");
           input.value = "";
           tr.__dirty = false;
+        } else if (res.status === 409 && !force) {
+          tr.__confirm = tag;
+          message(msg, "warn", errorText(res) + ". Press Switch again to do it anyway.");
         } else {
           message(msg, "err", errorText(res));
         }

@@ -253,6 +253,10 @@ struct Config {
   Admin admin;
   bool metrics = true;        // count requests for /metrics (global.metrics)
   bool watch_config = false;  // reload when the file changes (global.watch_config)
+  // Where the admin API keeps its changes (global.state_file); "" for "<file stem>.state.json"
+  // next to the config file.
+  std::string state_file;
+  HealthCheck default_health;  // global.health_check over the defaults: for upstreams made later
 };
 
 // Resolves enabled_backends_tag: each (upstream, tag) that a server or route uses becomes an

@@ -16,11 +16,11 @@ bool IsPowerOfTwo(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 absl::Status Loader::LoadGlobal(const YamlNode& global) {
   CONFIG_RETURN_IF_ERROR(ExpectMapping(global, "'global'"));
   CONFIG_RETURN_IF_ERROR(RefuseSeedKeys(global, "global"));
-  CONFIG_RETURN_IF_ERROR(
-      CheckKeys(global,
-                {"port", "workers", "tls", "log", "timeouts", "limits", "buffers", "health_check",
-                 "underscores_in_headers", "http2", "admin", "metrics", "watch_config"},
-                "global"));
+  CONFIG_RETURN_IF_ERROR(CheckKeys(
+      global,
+      {"port", "workers", "tls", "log", "timeouts", "limits", "buffers", "health_check",
+       "underscores_in_headers", "http2", "admin", "metrics", "watch_config", "state_file"},
+      "global"));
   if (const YamlNode* port = global.Find("port")) {
     absl::StatusOr<int64_t> n = Integer(*port, Where("port", "global"), 1, 65535);
     if (!n.ok()) return n.status();
@@ -51,6 +51,16 @@ absl::Status Loader::LoadGlobal(const YamlNode& global) {
   if (const YamlNode* b = global.Find("buffers")) CONFIG_RETURN_IF_ERROR(LoadBuffers(*b));
   if (const YamlNode* h = global.Find("http2")) CONFIG_RETURN_IF_ERROR(LoadHttp2(*h));
   if (const YamlNode* a = global.Find("admin")) CONFIG_RETURN_IF_ERROR(LoadAdmin(*a));
+  if (const YamlNode* f = global.Find("state_file")) {
+    absl::StatusOr<std::string> v = String(*f, Where("state_file", "global"));
+    if (!v.ok()) return v.status();
+    if (v->empty()) {
+      return Error(*f,
+                   "global.state_file is empty; name a file ringway may write, such as "
+                   "/var/lib/ringway/state.json");
+    }
+    cfg_.state_file = *v;
+  }
   for (auto [key, out] : {std::pair<const char*, bool*>{"metrics", &cfg_.metrics},
                           std::pair<const char*, bool*>{"watch_config", &cfg_.watch_config}}) {
     if (const YamlNode* n = global.Find(key)) {

@@ -49,6 +49,7 @@ absl::StatusOr<Config> Loader::Load(std::string_view text) {
   const YamlNode* global = root.Find("global");
   cfg_.admin.bind = *ParseSocketAddress("127.0.0.1:9901");
   if (global != nullptr) CONFIG_RETURN_IF_ERROR(LoadGlobal(*global));
+  cfg_.default_health = global_health_;
 
   // Both may be absent or empty: such a ringway answers 404 until servers (domains) and
   // backends are added through the admin API.

@@ -165,8 +165,12 @@ struct ClientConn : Conn {
   http1::ChunkedDecoder req_chunked;
   bool keep_alive = true;
   bool http10 = false;
-  bool close_after = false;    // close once the current response has been sent
-  bool told_close = false;     // the current response's head said Connection: close
+  bool close_after = false;  // close once the current response has been sent
+  bool told_close = false;   // the current response's head said Connection: close
+  // The connection ends after its next response, which says Connection: close (a drain, its
+  // listener removed); idle, it closes after kDrainIdleMs. Unlike close_after, it does not
+  // close a connection whose client was told keep-alive before a request could reach it.
+  bool ending = false;
   bool deferred = false;       // queued for arena processing at the end of the turn
   bool pipeline_wait = false;  // the next request waits until the queue to the client drains
   bool replaying = false;      // RunDeferred is parsing the arena, moved out of `in`

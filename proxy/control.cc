@@ -79,9 +79,9 @@ absl::StatusOr<std::shared_ptr<Snapshot>> BuildSnapshot(config::Config cfg, cons
                                                         const CommandLine& cli,
                                                         const std::string& path) {
   if (absl::Status st = ApplyOverlay(overlay, &cfg); !st.ok()) {
-    return absl::Status(
-        st.code(),
-        absl::StrCat(StatePath(path), " (changes made through the admin API): ", st.message()));
+    return absl::Status(st.code(),
+                        absl::StrCat(StateFile(cfg, path),
+                                     " (changes made through the admin API): ", st.message()));
   }
   config::ExpandTags(&cfg);
   if (cli.admin == "off") {
@@ -114,7 +114,7 @@ absl::StatusOr<std::shared_ptr<Snapshot>> BuildSnapshot(config::Config cfg, cons
 absl::StatusOr<Loaded> LoadSnapshot(const std::string& path, const CommandLine& cli) {
   absl::StatusOr<config::Config> cfg = config::LoadFile(path);
   if (!cfg.ok()) return cfg.status();
-  absl::StatusOr<Overlay> overlay = LoadOverlay(StatePath(path));
+  absl::StatusOr<Overlay> overlay = LoadOverlay(StateFile(*cfg, path));
   if (!overlay.ok()) return overlay.status();
   absl::StatusOr<std::shared_ptr<Snapshot>> snap = BuildSnapshot(*cfg, *overlay, cli, path);
   if (!snap.ok()) return snap.status();
@@ -362,11 +362,18 @@ absl::Status Control::StartAdmin(const config::Config& cfg) {
 }
 
 Control::ReloadResult Control::Reload(const char* trigger) {
-  std::lock_guard<std::mutex> reload_lock(reload_mu_);
   ReloadResult result;
+  if (draining_.load()) {
+    result.error = "ringway is stopping";
+    result.status = 503;
+    result.generation = generation_.load();
+    return result;
+  }
+  std::lock_guard<std::mutex> reload_lock(reload_mu_);
   result.generation = generation_.load();
   if (draining_.load() || !started_.load()) {
     result.error = "ringway is stopping";
+    result.status = 503;
     return result;
   }
   absl::StatusOr<Loaded> loaded = LoadSnapshot(path_, cli_);
@@ -385,8 +392,13 @@ Control::ReloadResult Control::Reload(const char* trigger) {
 
 Control::ReloadResult Control::Change(const char* what,
                                       const std::function<absl::Status(Overlay*)>& edit) {
-  std::lock_guard<std::mutex> reload_lock(reload_mu_);
   ReloadResult result;
+  if (draining_.load()) {
+    result.error = "ringway is stopping";
+    result.status = 503;
+    return result;
+  }
+  std::lock_guard<std::mutex> reload_lock(reload_mu_);
   result.generation = generation_.load();
   if (draining_.load() || !started_.load()) {
     result.error = "ringway is stopping";
@@ -416,12 +428,12 @@ Control::ReloadResult Control::Change(const char* what,
   absl::StatusOr<std::shared_ptr<Snapshot>> snap = BuildSnapshot(base_, next, cli_, path_);
   if (!snap.ok()) return refuse(snap.status());
   // Saved before it runs: a change that could not be kept is not made.
-  if (absl::Status st = SaveOverlay(StatePath(path_), next); !st.ok()) {
+  if (absl::Status st = SaveOverlay(StateFile(base_, path_), next); !st.ok()) {
     RW_LOG(LogLevel::kError, "%s: %s", what, std::string(st.message()).c_str());
     return refuse(absl::InternalError(st.message()));
   }
   if (!Commit(*std::move(snap), "change", what, &result)) {
-    SaveOverlay(StatePath(path_), overlay_).IgnoreError();  // (back to what runs)
+    SaveOverlay(StateFile(base_, path_), overlay_).IgnoreError();  // (back to what runs)
     result.status = 500;
     return result;
   }
@@ -453,6 +465,10 @@ bool Control::Commit(std::shared_ptr<Snapshot> snap, const char* kind, const cha
   if (cfg.metrics != was.metrics) {
     result.restart.push_back("global.metrics");
     cfg.metrics = was.metrics;
+  }
+  if (cfg.watch_config != was.watch_config) {
+    result.restart.push_back("global.watch_config");
+    cfg.watch_config = was.watch_config;
   }
   SizeConnections(&cfg, static_cast<uint32_t>(workers_.size()), /*warn=*/true);
   absl::StatusOr<std::vector<std::vector<int>>> fds = OpenListeners(cfg, &was);
@@ -511,7 +527,9 @@ bool Control::Commit(std::shared_ptr<Snapshot> snap, const char* kind, const cha
   }
   listening_.clear();
   for (const auto& l : cfg.listeners) listening_.push_back(l.bind.text);
-  ApplyLogging(cfg);
+  // A reload sets the file's log level; an API change keeps the running one (which the API
+  // may have set).
+  if (std::string_view(kind) == "reload") ApplyLogging(cfg);
   result.ok = true;
   result.generation = generation_.fetch_add(1) + 1;
   reloads_ok_.fetch_add(1);
@@ -609,15 +627,13 @@ void Control::Stop() {
     }
     held_.clear();
   }
-  // The admin server stays up while the workers drain: /readyz says "draining" meanwhile.
-  {
-    std::lock_guard<std::mutex> reload_lock(reload_mu_);
-    for (auto& w : workers_) {
-      if (w) w->Drain();
-    }
-    for (auto& t : threads_) t.join();
-    threads_.clear();
+  // The admin server stays up while the workers drain: /readyz says "draining" meanwhile, and
+  // a reload or change is refused at once (draining_ is set, and no lock is held here).
+  for (auto& w : workers_) {
+    if (w) w->Drain();
   }
+  for (auto& t : threads_) t.join();
+  threads_.clear();
   admin_.Stop();
   std::unique_ptr<health::Prober> prober;
   {

@@ -78,6 +78,8 @@ class Control {
   // Binary upgrade (upgrade.h): starts `exe` with `argv` and hands it the listening sockets.
   // True once the new process serves: the caller then drains this one (Stop) and exits.
   bool Upgrade(const std::string& exe, const std::vector<std::string>& argv);
+  // After an upgrade: the admin listener is the new process's alone (it has the same socket).
+  void StopAdmin() { admin_.Stop(); }
 
   struct ReloadResult {
     bool ok = false;

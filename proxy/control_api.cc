@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/timer.h"
 #include "proxy/control.h"
+#include "proxy/control_http.h"
 
 #ifndef RINGWAY_VERSION
 #define RINGWAY_VERSION "dev"
@@ -19,26 +20,11 @@
 
 namespace ringway::proxy {
 
+using api::Error;
+using api::Json;
+using api::Text;
+
 namespace {
-
-admin::Response Json(uint16_t status, std::string body) {
-  admin::Response r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
-admin::Response Error(uint16_t status, std::string_view error, std::string_view hint) {
-  return Json(status, admin::JsonError(error, hint));
-}
-
-admin::Response Text(uint16_t status, std::string body) {
-  admin::Response r;
-  r.status = status;
-  r.content_type = "text/plain; charset=utf-8";
-  r.body = std::move(body);
-  return r;
-}
 
 // A Host that names this machine: localhost, 127.0.0.0/8 or [::1], with or without a port. An
 // HTTP/1.0 request without Host passes too (no browser sends one).
@@ -131,8 +117,19 @@ admin::Response Control::Handle(const admin::Request& req) {
   }
   const bool change = req.method != "GET" && req.method != "HEAD";
   constexpr std::string_view kBearer = "Bearer ";
+  // (The scheme's name is case-insensitive: RFC 9110, section 11.1.)
+  auto scheme_is_bearer = [&] {
+    for (size_t i = 0; i < kBearer.size(); ++i) {
+      const char c = req.authorization[i];
+      if ((c >= 'A' && c <= 'Z' ? c + 32 : c) !=
+          (kBearer[i] >= 'A' && kBearer[i] <= 'Z' ? kBearer[i] + 32 : kBearer[i])) {
+        return false;
+      }
+    }
+    return true;
+  };
   const bool bearer = !token.empty() && req.authorization.size() > kBearer.size() &&
-                      req.authorization.substr(0, kBearer.size()) == kBearer &&
+                      scheme_is_bearer() &&
                       SameSecret(req.authorization.substr(kBearer.size()), token);
   // Browsers: a page from elsewhere may send requests here (CSRF), or reach this listener
   // through a name of its own that resolves to 127.0.0.1 (DNS rebinding). So changes from
@@ -254,8 +251,10 @@ admin::Response Control::Route(const admin::Request& req, std::string* endpoint)
     if (m != "POST") return only("POST");
     ReloadResult r = Reload("POST /api/v1/reload");
     if (!r.ok) {
-      return Error(422, r.error,
-                   "fix the file and reload again; the running configuration is unchanged");
+      return Error(r.status ? r.status : 422, r.error,
+                   r.status == 503
+                       ? "ringway is draining"
+                       : "fix the file and reload again; the running configuration is unchanged");
     }
     admin::JsonWriter w;
     w.BeginObject().Key("result").String("reloaded").Key("generation").Uint(r.generation);
@@ -352,7 +351,7 @@ admin::Response Control::Route(const admin::Request& req, std::string* endpoint)
     return Json(200, w.Take());
   }
   return Error(404, absl::StrCat("no endpoint ", std::string(path)),
-               "see GET / for the list, and docs/admin-api.md");
+               "see GET /api/v1 for the list, and docs/admin-api.md");
 }
 
 bool Control::Ready(std::string* why) const {

@@ -82,7 +82,9 @@ std::string Control::RenderConfig(const config::Config& cfg) {
   for (const auto& s : cfg.servers) {
     w.BeginObject().Key("name").String(s.name).Key("server_names");
     Strings(w, s.server_names);
-    w.Key("upstream").String(cfg.upstreams.empty() ? "" : cfg.upstreams[s.upstream].name);
+    w.Key("upstream")
+        .String(s.upstream < cfg.upstreams.size() ? cfg.upstreams[s.upstream].name : std::string());
+    w.Key("enabled_backends_tag").String(s.backends_tag);
     w.Key("default").Bool(s.default_server).Key("redirect_https").Bool(s.redirect_https);
     w.Key("hsts").String(s.hsts).Key("routes").BeginArray();
     for (const auto& r : s.routes) {
@@ -97,10 +99,21 @@ std::string Control::RenderConfig(const config::Config& cfg) {
   w.Key("upstreams").BeginArray();
   for (const auto& u : cfg.upstreams) {
     w.BeginObject().Key("name").String(u.name).Key("algorithm").String(AlgorithmName(u.algorithm));
+    if (u.derived) {
+      w.Key("tag").String(u.tag).Key("derived_from");
+      if (u.derived_from >= 0) {
+        w.String(cfg.upstreams[static_cast<size_t>(u.derived_from)].name);
+      } else {
+        w.Null();
+      }
+    }
     w.Key("keepalive").Uint(u.keepalive).Key("slow_start_ms").Uint(u.slow_start_ms);
     w.Key("servers").BeginArray();
     for (const auto& b : u.backends) {
-      w.BeginObject().Key("address").String(b.address.text).Key("weight").Uint(b.weight);
+      w.BeginObject().Key("id").String(b.id).Key("address").String(b.address.text);
+      w.Key("weight").Uint(b.weight).Key("tags");
+      Strings(w, b.tags);
+      w.Key("state").String(StateName(b.state));
       if (!b.health_check_path.empty()) w.Key("health_check_path").String(b.health_check_path);
       w.EndObject();
     }

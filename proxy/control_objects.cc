@@ -11,21 +11,15 @@
 #include "absl/strings/str_format.h"
 #include "admin/json.h"
 #include "proxy/control.h"
+#include "proxy/control_http.h"
 
 namespace ringway::proxy {
 
+using api::Error;
+using api::Json;
+using api::NotAllowed;
+
 namespace {
-
-admin::Response Json(uint16_t status, std::string body) {
-  admin::Response r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
-admin::Response Error(uint16_t status, std::string_view error, std::string_view hint) {
-  return Json(status, admin::JsonError(error, hint));
-}
 
 // One path segment, percent-decoded; nullopt when it holds a bad escape or a '/'.
 std::optional<std::string> Segment(std::string_view s) {
@@ -162,13 +156,29 @@ bool GetWeight(Body& b, std::optional<uint32_t>* out, admin::Response* error) {
   return true;
 }
 
+// A domain's body (POST and PUT): every field optional here; the caller says what it needs.
+struct DomainFields {
+  std::optional<std::string> domain, tag, upstream;
+  std::optional<bool> https;
+};
+
+bool ParseDomain(const admin::Request& req, DomainFields* f, admin::Response* error) {
+  Body body;
+  return ParseBody(req, {"domain", "enabled_backends_tag", "http_to_https", "upstream"},
+                   kExampleDomain, &body, error) &&
+         GetString(body, "domain", &f->domain, error) &&
+         GetString(body, "enabled_backends_tag", &f->tag, error) &&
+         GetString(body, "upstream", &f->upstream, error) &&
+         GetBool(body, "http_to_https", &f->https, error);
+}
+
 admin::Response Refused(const Control::ReloadResult& r, std::string_view hint) {
   return Error(r.status ? r.status : 500, r.error, hint);
 }
 
 void WriteDomain(admin::JsonWriter& w, const config::Config& cfg, const config::Server& s) {
   w.BeginObject();
-  w.Key("domain").String(s.server_names.empty() ? s.name : s.server_names[0]);
+  w.Key("domain").String(DomainOf(s));
   w.Key("enabled_backends_tag");
   if (s.backends_tag.empty()) {
     w.Null();
@@ -234,23 +244,12 @@ admin::Response Control::DomainsApi(const admin::Request& req, std::string_view 
       return Json(200, w.Take());
     }
     if (m != "POST") {
-      admin::Response r =
-          Error(405, absl::StrCat(std::string(m), " is not allowed here"), "use GET or POST");
-      r.headers.emplace_back("Allow", "GET, POST");
-      return r;
+      return NotAllowed(m, "GET, POST");
     }
-    Body body;
+    DomainFields f;
     admin::Response error;
-    std::optional<std::string> domain, tag, upstream;
-    std::optional<bool> https;
-    if (!ParseBody(req, {"domain", "enabled_backends_tag", "http_to_https", "upstream"},
-                   kExampleDomain, &body, &error) ||
-        !GetString(body, "domain", &domain, &error) ||
-        !GetString(body, "enabled_backends_tag", &tag, &error) ||
-        !GetString(body, "upstream", &upstream, &error) ||
-        !GetBool(body, "http_to_https", &https, &error)) {
-      return error;
-    }
+    if (!ParseDomain(req, &f, &error)) return error;
+    const auto& [domain, tag, upstream, https] = f;
     if (!domain || !ValidDomain(*domain)) {
       return Error(422,
                    domain ? absl::StrCat("'", *domain, "' is not a domain name")
@@ -261,9 +260,13 @@ admin::Response Control::DomainsApi(const admin::Request& req, std::string_view 
       return Error(422, absl::StrCat("tag '", *tag, "' is not valid"),
                    "use 1 to 128 letters, digits and . _ - : @ [ ]");
     }
-    if (FindDomain(Current()->config, *domain) >= 0) {
-      return Error(409, absl::StrCat("domain '", *domain, "' exists already"),
-                   absl::StrCat("change it with PUT /api/v1/domains/", *domain));
+    if (const int at = FindServerName(Current()->config, *domain); at >= 0) {
+      const std::string owner(DomainOf(Current()->config.servers[static_cast<size_t>(at)]));
+      return Error(409,
+                   owner == *domain
+                       ? absl::StrCat("domain '", *domain, "' exists already")
+                       : absl::StrCat("'", *domain, "' is a name of domain '", owner, "' already"),
+                   absl::StrCat("change it with PUT /api/v1/domains/", owner));
     }
     ReloadResult r = Change("POST /api/v1/domains", [&](Overlay* o) {
       Overlay::Domain* d = o->FindDomain(*domain);
@@ -275,7 +278,7 @@ admin::Response Control::DomainsApi(const admin::Request& req, std::string_view 
       *d = Overlay::Domain{};
       d->domain = *domain;
       d->tag = tag;
-      d->http_to_https = https.value_or(false);
+      d->http_to_https = https;  // (unset: a domain of the file keeps its own)
       d->upstream = upstream;
       return absl::OkStatus();
     });
@@ -312,10 +315,7 @@ admin::Response Control::DomainsApi(const admin::Request& req, std::string_view 
   const config::Server& server = snap->config.servers[static_cast<size_t>(index)];
   if (do_switch) {
     if (m != "POST") {
-      admin::Response r =
-          Error(405, absl::StrCat(std::string(m), " is not allowed here"), "use POST");
-      r.headers.emplace_back("Allow", "POST");
-      return r;
+      return NotAllowed(m, "POST");
     }
     Body body;
     admin::Response error;
@@ -396,6 +396,10 @@ admin::Response Control::DomainsApi(const admin::Request& req, std::string_view 
       *d = Overlay::Domain{};
       d->domain = *name;
       d->deleted = true;
+      // A domain the file does not have leaves no trace in the state file.
+      if (FindDomain(base_, *name) < 0) {
+        o->domains.erase(o->domains.begin() + (d - o->domains.data()));
+      }
       return absl::OkStatus();
     });
     if (!r.ok) return Refused(r, "nothing was changed");
@@ -404,23 +408,12 @@ admin::Response Control::DomainsApi(const admin::Request& req, std::string_view 
     return Json(200, w.Take());
   }
   if (m != "PUT") {
-    admin::Response r =
-        Error(405, absl::StrCat(std::string(m), " is not allowed here"), "use GET, PUT or DELETE");
-    r.headers.emplace_back("Allow", "GET, PUT, DELETE");
-    return r;
+    return NotAllowed(m, "GET, PUT, DELETE");
   }
-  Body body;
+  DomainFields f;
   admin::Response error;
-  std::optional<std::string> domain, tag, upstream;
-  std::optional<bool> https;
-  if (!ParseBody(req, {"domain", "enabled_backends_tag", "http_to_https", "upstream"},
-                 kExampleDomain, &body, &error) ||
-      !GetString(body, "domain", &domain, &error) ||
-      !GetString(body, "enabled_backends_tag", &tag, &error) ||
-      !GetString(body, "upstream", &upstream, &error) ||
-      !GetBool(body, "http_to_https", &https, &error)) {
-    return error;
-  }
+  if (!ParseDomain(req, &f, &error)) return error;
+  const auto& [domain, tag, upstream, https] = f;
   if (domain && *domain != *name) {
     return Error(422, absl::StrFormat("the body names domain '%s', the path '%s'", *domain, *name),
                  "a domain cannot be renamed: add the new one and delete the old one");
@@ -483,10 +476,7 @@ admin::Response Control::BackendsApi(const admin::Request& req, std::string_view
       return Json(200, w.Take());
     }
     if (m != "POST") {
-      admin::Response r =
-          Error(405, absl::StrCat(std::string(m), " is not allowed here"), "use GET or POST");
-      r.headers.emplace_back("Allow", "GET, POST");
-      return r;
+      return NotAllowed(m, "GET, POST");
     }
   }
   std::optional<std::string> id;
@@ -519,6 +509,10 @@ admin::Response Control::BackendsApi(const admin::Request& req, std::string_view
       *b = Overlay::Backend{};
       b->id = *id;
       b->deleted = true;
+      uint32_t u0 = 0, i0 = 0;
+      if (!FindBackendId(base_, *id, &u0, &i0)) {  // (the file does not have it: no trace)
+        o->backends.erase(o->backends.begin() + (b - o->backends.data()));
+      }
       return absl::OkStatus();
     });
     if (!r.ok) return Refused(r, "nothing was changed");
@@ -527,10 +521,7 @@ admin::Response Control::BackendsApi(const admin::Request& req, std::string_view
     return Json(200, w.Take());
   }
   if (id && m != "PUT") {
-    admin::Response r =
-        Error(405, absl::StrCat(std::string(m), " is not allowed here"), "use GET, PUT or DELETE");
-    r.headers.emplace_back("Allow", "GET, PUT, DELETE");
-    return r;
+    return NotAllowed(m, "GET, PUT, DELETE");
   }
   // POST (a new backend) or PUT (an edit).
   Body body;

@@ -127,7 +127,7 @@ bool WorkerImpl::RouteExchange(Exchange* ex, uint32_t listener, bool tls,
   ex->max_tries = static_cast<uint8_t>(std::min<uint32_t>(
       kMaxTries, std::max<uint32_t>(1, route_tries ? route_tries : up.retry.tries)));
   KeyRequest(ex, up, req);
-  rt->ups[upstream].budget.OnRequest(now_ms_ / 1000);
+  rt->ups[upstream].budget->OnRequest(now_ms_ / 1000);
   return true;
 }
 
@@ -443,7 +443,7 @@ void WorkerImpl::RecoverOrFail(Exchange* ex, uint32_t backend, uint16_t status, 
 bool WorkerImpl::RetryAllowed(const Exchange* ex) {
   const uint32_t upstream = static_cast<uint32_t>(ex->upstream_index);
   UpstreamRuntime& r = ex->rt->ups[upstream];
-  if (r.budget.TryRetry(now_ms_ / 1000)) {
+  if (r.budget->TryRetry(now_ms_ / 1000)) {
     if (metrics_on_) USeries(ex->rt.get(), upstream).retries.Add();
     return true;
   }

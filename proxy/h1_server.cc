@@ -242,7 +242,7 @@ void WorkerImpl::FailRequestBody(ClientConn* c, uint16_t status) {
 void WorkerImpl::RespondError(ClientConn* c, uint16_t status, bool close) {
   if (c->closing) return;
   if (c->req == ReqState::kBody || c->req == ReqState::kHead) close = true;
-  if (draining_) close = true;
+  if (draining_ || c->ending) close = true;
   std::string_view body = http1::ErrorResponse(status, close);
   c->sendq.Push({body.data(), static_cast<uint32_t>(body.size()), -1, nullptr});
   c->ex.status = status;
@@ -275,7 +275,7 @@ void WorkerImpl::RespondRedirect(ClientConn* c, std::string_view method, std::st
     host = host.substr(0, colon);
   }
   const bool permanent_get = method == "GET" || method == "HEAD";
-  const bool close = c->req == ReqState::kBody || draining_ || !c->keep_alive;
+  const bool close = c->req == ReqState::kBody || draining_ || c->ending || !c->keep_alive;
   std::string* s = AcquireString();
   s->append(permanent_get ? "HTTP/1.1 301 Moved Permanently\r\n"
                           : "HTTP/1.1 308 Permanent Redirect\r\n");
@@ -309,9 +309,9 @@ void WorkerImpl::FinishExchange(ClientConn* c) {
   // stays open for one more request, answered with Connection: close: closing it now would
   // race with the request the client may be sending already. If none comes, it closes after
   // kDrainIdleMs.
-  const bool ending = c->close_after || draining_;
+  const bool ending = c->close_after || draining_ || c->ending;
   if (ending && !c->told_close && c->keep_alive && !c->read_eof) {
-    c->close_after = true;
+    c->ending = true;
     c->req = ReqState::kIdle;
     c->ex.resp = RespState::kNone;
     ArmTimer(c, kTimerDrainIdle);
@@ -492,7 +492,7 @@ void WorkerImpl::ClientResponseHead(Exchange* ex, UpstreamConn* u, const http1::
                                     bool tunnel) {
   if (ex->stream) return H2ResponseHead(ex->stream, u, resp);
   ClientConn* c = ex->client;
-  const bool client_keep_alive = c->keep_alive && !c->close_after && !draining_ &&
+  const bool client_keep_alive = c->keep_alive && !c->close_after && !draining_ && !c->ending &&
                                  u->body != BodyKind::kUntilClose && !tunnel && !u->dechunk &&
                                  c->req != ReqState::kBody;
   if (!client_keep_alive) c->close_after = true;

@@ -413,6 +413,7 @@ int main(int argc, char** argv) {
         continue;
       }
       upgraded = true;
+      control.StopAdmin();
       break;
     }
     if (sig == SIGUSR1) {

@@ -29,12 +29,15 @@ struct Pool {
   uint32_t size = 0;
 };
 
-// Per upstream: the balancer and what the worker counts for retries and slow start.
+// Per upstream: the balancer and what the worker counts for retries and slow start. The
+// balancer and the budget are shared with the Routing before when the upstream did not change
+// (same backends and weights, same policy): its in-flight counts, latencies and rotation carry
+// on, and attempts that started on the old Routing end in the same balancer.
 struct UpstreamRuntime {
-  std::unique_ptr<balance::Balancer> balancer;
+  std::shared_ptr<balance::Balancer> balancer;
   std::vector<uint32_t> weights;    // current weights (slow start lowers them for a while)
   std::vector<std::string> tokens;  // sticky-session cookie value per backend
-  balance::RetryBudget budget;
+  std::shared_ptr<balance::RetryBudget> budget;
   uint64_t next_ramp_ms = 0;
   uint64_t none_log_ms = 0;
   uint64_t budget_log_ms = 0;

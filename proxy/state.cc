@@ -58,12 +58,23 @@ std::optional<config::BackendState> ParseState(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view DomainOf(const config::Server& s) {
+  return s.server_names.empty() ? std::string_view(s.name) : std::string_view(s.server_names[0]);
+}
+
 int FindDomain(const config::Config& cfg, std::string_view domain) {
   for (size_t i = 0; i < cfg.servers.size(); ++i) {
+    if (DomainOf(cfg.servers[i]) == domain) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+int FindServerName(const config::Config& cfg, std::string_view name) {
+  for (size_t i = 0; i < cfg.servers.size(); ++i) {
     const config::Server& s = cfg.servers[i];
-    if (s.name == domain) return static_cast<int>(i);
+    if (s.name == name) return static_cast<int>(i);
     for (const auto& n : s.server_names) {
-      if (n == domain) return static_cast<int>(i);
+      if (n == name) return static_cast<int>(i);
     }
   }
   return -1;
@@ -163,6 +174,7 @@ absl::Status ApplyBackend(const Overlay::Backend& e, config::Config* cfg) {
     }
     config::Upstream api;
     api.name = std::string(kApiUpstream);
+    api.health = cfg->default_health;
     cfg->upstreams.push_back(std::move(api));
     u = static_cast<int>(cfg->upstreams.size() - 1);
   }
@@ -193,6 +205,11 @@ absl::Status ApplyDomain(const Overlay::Domain& d, config::Config* cfg) {
   if (found >= 0) {
     s = &cfg->servers[static_cast<size_t>(found)];
   } else {
+    if (const int other = FindServerName(*cfg, d.domain); other >= 0) {
+      return absl::AlreadyExistsError(
+          absl::StrFormat("%s is a name of domain '%s' already; change that one", who,
+                          std::string(DomainOf(cfg->servers[static_cast<size_t>(other)]))));
+    }
     config::Server n;
     n.name = d.domain;
     n.server_names = {d.domain};

@@ -61,6 +61,10 @@ absl::Status ApplyOverlay(const Overlay& o, config::Config* cfg);
 
 // "<dir>/<stem>.state.json" for "<dir>/<stem>.yaml".
 std::string StatePath(const std::string& config_path);
+// The state file of a config: global.state_file, else StatePath(config_path).
+inline std::string StateFile(const config::Config& cfg, const std::string& config_path) {
+  return cfg.state_file.empty() ? StatePath(config_path) : cfg.state_file;
+}
 
 std::string OverlayToJson(const Overlay& o);
 // Strict: unknown fields and wrong types are errors.
@@ -69,8 +73,12 @@ absl::StatusOr<Overlay> OverlayFromJson(std::string_view json);
 absl::StatusOr<Overlay> LoadOverlay(const std::string& path);
 absl::Status SaveOverlay(const std::string& path, const Overlay& o);
 
-// Where a domain is in a config: the index of the server whose name or server_names holds it.
+// A server's domain: its first server name (its name for a default server without names).
+std::string_view DomainOf(const config::Server& s);
+// Where a domain is in a config: the index of the server whose domain it is, or -1.
 int FindDomain(const config::Config& cfg, std::string_view domain);
+// The server that answers `name` (its name or one of its server names), or -1.
+int FindServerName(const config::Config& cfg, std::string_view name);
 // The upstream index and position of backend `id`, or false.
 bool FindBackendId(const config::Config& cfg, std::string_view id, uint32_t* upstream,
                    uint32_t* position);

@@ -143,6 +143,12 @@ void WorkerImpl::UseSnapshot(std::shared_ptr<const Snapshot> snap) {
   const config::Config& cfg = sn.config;
   rt->pools.resize(sn.backend_count);
   rt->ups.resize(cfg.upstreams.size());
+  absl::flat_hash_map<std::string, uint32_t> before;  // the current Routing's upstreams by name
+  if (rt_) {
+    for (uint32_t i = 0; i < rt_->snap->config.upstreams.size(); ++i) {
+      before.emplace(rt_->snap->config.upstreams[i].name, i);
+    }
+  }
   for (size_t i = 0; i < cfg.upstreams.size(); ++i) {
     const config::Upstream& u = cfg.upstreams[i];
     UpstreamRuntime& r = rt->ups[i];
@@ -152,12 +158,28 @@ void WorkerImpl::UseSnapshot(std::shared_ptr<const Snapshot> snap) {
       ids.push_back(b.address.text);
       r.tokens.push_back(balance::StickyToken(b.address.text));
     }
-    if (!u.backends.empty()) {  // (an upstream of a tag no backend carries has none)
+    const UpstreamRuntime* was = nullptr;
+    const config::Upstream* was_cfg = nullptr;
+    if (auto it = before.find(u.name); it != before.end()) {
+      was = &rt_->ups[it->second];
+      was_cfg = &rt_->snap->config.upstreams[it->second];
+    }
+    if (was && was->balancer && SameBalancing(*was_cfg, u)) {
+      r.balancer = was->balancer;
+      r.weights = was->weights;
+      r.next_ramp_ms = was->next_ramp_ms;
+    } else if (!u.backends.empty()) {  // (an upstream of a tag no backend carries has none)
       r.balancer = balance::MakeBalancer(ToAlgorithm(u.algorithm), r.weights,
                                          0x5EED0000ull + index_ * 7919ull + i, ids);
     }
     r.latency = u.algorithm == config::Algorithm::kP2cEwma;
-    r.budget = balance::RetryBudget(u.retry.budget_percent, u.retry.min_retries);
+    if (was && was_cfg->retry.budget_percent == u.retry.budget_percent &&
+        was_cfg->retry.min_retries == u.retry.min_retries) {
+      r.budget = was->budget;
+    } else {
+      r.budget =
+          std::make_shared<balance::RetryBudget>(u.retry.budget_percent, u.retry.min_retries);
+    }
     metrics_->upstreams.Ensure(sn.upstream_series[i]);
   }
   for (uint32_t id : sn.listener_series) metrics_->listeners.Ensure(id);
@@ -222,6 +244,23 @@ void WorkerImpl::UseSnapshot(std::shared_ptr<const Snapshot> snap) {
   fields_.resize(std::max<size_t>(limits_.max_fields, resp_limits_.max_fields) + 1);
   h2_limits_ = MakeH2Limits();
   access_fd_ = snap_->access_log_fd;
+}
+
+// Whether an upstream's balancer can go on from one snapshot to the next: the same backends in
+// the same order with the same weights, and the same way of picking.
+bool WorkerImpl::SameBalancing(const config::Upstream& a, const config::Upstream& b) {
+  if (a.algorithm != b.algorithm || a.hash_key.source != b.hash_key.source ||
+      a.hash_key.name != b.hash_key.name || a.slow_start_ms != b.slow_start_ms ||
+      a.backends.size() != b.backends.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.backends.size(); ++i) {
+    if (a.backends[i].address.text != b.backends[i].address.text ||
+        a.backends[i].weight != b.backends[i].weight) {
+      return false;
+    }
+  }
+  return true;
 }
 
 // What decides whether a pooled connection to a backend can serve the new snapshot too: the
@@ -380,12 +419,17 @@ void WorkerImpl::AdoptListeners(const std::vector<config::Listener>& before, std
     if (c->closing || ClientRouting(c) == rt_) continue;
     if (c->h2) {
       H2Shutdown(c);
-    } else if (c->req == ReqState::kIdle && c->in.empty() && Idle(c)) {
-      CloseConn(c);
     } else {
-      c->close_after = true;
+      EndClient(c);
     }
   }
+}
+
+// An HTTP/1 connection that is to end: its next response says Connection: close; idle now, it
+// closes if no request comes within kDrainIdleMs.
+void WorkerImpl::EndClient(ClientConn* c) {
+  c->ending = true;
+  if (c->req == ReqState::kIdle && c->in.empty() && Idle(c)) ArmTimer(c, kTimerDrainIdle);
 }
 
 Routing* WorkerImpl::ClientRouting(ClientConn* c) {
@@ -426,7 +470,8 @@ uint64_t WorkerImpl::Run() {
     }
     FlushSends();
     if (draining_) {
-      if (live_clients_ == 0) break;
+      // (Not while an accept is still armed: a connection it brings is served, not dropped.)
+      if (live_clients_ == 0 && !AnyListenerArmed()) break;
       if (now_ms_ >= drain_deadline_ms_) {
         cut = CloseAllClients();
         break;
@@ -694,11 +739,8 @@ void WorkerImpl::OnWake(int res) {
         c->h2->drain_wait = true;
         h2_draining_.push_back(c);
         ++c->inflight;  // the list refers to it
-      } else if (c->req == ReqState::kIdle && c->in.empty() && Idle(c)) {
-        c->close_after = true;
-        ArmTimer(c, kTimerDrainIdle);
       } else {
-        c->close_after = true;
+        EndClient(c);
       }
     }
   }
@@ -774,7 +816,7 @@ void WorkerImpl::NewClient(int fd, ListenerSlot* slot) {
     }
   }
   ArmTimer(c, kTimerHeader);  // covers the TLS handshake too
-  if (draining_) c->close_after = true;
+  if (draining_) c->ending = true;
   ArmRecv(c);
 }
 

@@ -86,9 +86,11 @@ class WorkerImpl {
   void AdoptListeners(const std::vector<config::Listener>& before, std::vector<int> fds);
   static uint64_t H2TickMs(const config::Timeouts& t);
   static std::string UpstreamTlsKey(const Snapshot& s, uint32_t backend);
+  static bool SameBalancing(const config::Upstream& a, const config::Upstream& b);
   // The client's snapshot for its next request: the current one when its listener is still
   // there (c->listener is then renumbered), else the one it was accepted on.
   Routing* ClientRouting(ClientConn* c);
+  void EndClient(ClientConn* c);
   // Metrics.
   metrics::ListenerSeries& LSeries(const ClientConn* c) {
     return metrics_->listeners.At(c->listener_series);

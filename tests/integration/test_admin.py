@@ -1100,7 +1100,7 @@ class ApiErrorsTest(AdminTest):
             self.assertTrue(r.header("WWW-Authenticate", "").startswith("Bearer"), r)
             r = self.api(rw, "POST", "/api/v1/reload", token=token)
             self.error_shape(r, 401)
-        for auth in ("Basic " + TOKEN, "bearer " + TOKEN, "Bearer", TOKEN):
+        for auth in ("Basic " + TOKEN, "bearer x" + TOKEN, "Bearer", TOKEN):
             r = self.api(rw, "PUT", "/api/v1/log_level", body={"level": "debug"},
                          headers=[("Authorization", auth)])
             self.error_shape(r, 401)

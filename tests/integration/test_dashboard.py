@@ -311,19 +311,28 @@ class DashboardTest(harness.ProxyTest):
         tag_input = row.find_element(By.CSS_SELECTOR, "[data-action=new-tag]")
         button = row.find_element(By.CSS_SELECTOR, "[data-action=switch]")
 
-        # A tag no backend has: the page warns first and sends nothing; a second press sends
-        # it, and the API's refusal of a malformed tag shows inline.
-        tag_input.send_keys("no/such")
-        button.click()
+        # A malformed tag: the API's refusal shows inline, with its hint.
         result = lambda: self.snapshot(("data-domain", "app.example.com"))["fields"]["result"]
-        self.assertIn("No backend has tag 'no/such'", result())
+        tag_input.send_keys("no/such")
         button.click()
         msg = self.wait_until(lambda: "not valid" in result() and result(), PAGE_WAIT,
                               "the API's error inline")
         self.assertIn("tag 'no/such' is not valid", msg)
         self.assertIn("send {\"new_tag\": \"b\"}", msg)  # the hint
+        # A tag no backend has: the API refuses it (409) and the page offers to force it; the
+        # switch is not made until the second press.
+        tag_input.clear()
+        tag_input.send_keys("nosuch")
+        button.click()
+        msg = self.wait_until(lambda: "Press Switch again" in result() and result(), PAGE_WAIT,
+                              "the refusal and the offer to force it")
+        self.assertIn("carries tag 'nosuch'", msg)
         self.assertEqual(self.api("GET", "/api/v1/domains/app.example.com").json()
                          ["enabled_backends_tag"], "a")
+        button.click()
+        self.wait_until(lambda: self.api("GET", "/api/v1/domains/app.example.com").json()
+                        ["enabled_backends_tag"] == "nosuch", PAGE_WAIT, "the forced switch")
+        self.assertEqual(self.served_by("app.example.com")[0], 503)
 
         tag_input.clear()
         tag_input.send_keys("b")
@@ -332,7 +341,7 @@ class DashboardTest(harness.ProxyTest):
         self.wait_until(lambda: self.snapshot(("data-domain", "app.example.com"))
                         ["fields"]["tag"] == "b", PAGE_WAIT, "the domain's tag b on the page")
         self.timings["click to tag b on the page"] = time.monotonic() - start
-        self.assertIn("switched a \u2192 b", result())
+        self.assertIn("switched nosuch \u2192 b", result())
         domains = self.api("GET", "/api/v1/domains").json()
         self.assertEqual([d["enabled_backends_tag"] for d in domains
                           if d["domain"] == "app.example.com"], ["b"])
@@ -342,7 +351,7 @@ class DashboardTest(harness.ProxyTest):
         for _ in range(5):
             self.assertEqual(self.served_by("app.example.com"), (200, "web-b"))
         self.assert_clean_console(allowed=[r"/switch - Failed to load resource: the server "
-                                           r"responded with a status of 422"])
+                                           r"responded with a status of (422|409)"])
         self.report()
 
     def test_backend_state_and_weight(self):

@@ -176,10 +176,23 @@ TEST(ApplyOverlayTest, NewDomainWithNeitherUpstreamNorTagIsRefused) {
               StartsWith("domain 'new.com' has neither an upstream nor"));
 }
 
+// A new domain that another server answers already is refused: the router could not tell them
+// apart.
+TEST(ApplyOverlayTest, NewDomainThatIsAnotherServersName) {
+  config::Config cfg = Base();
+  Overlay o;
+  Overlay::Domain d = Domain("www.acme.com");
+  d.tag = "a";
+  o.domains = {d};
+  absl::Status st = ApplyOverlay(o, &cfg);
+  EXPECT_EQ(st.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("is a name of domain 'acme.com' already"));
+}
+
 TEST(ApplyOverlayTest, EditOfDomainFromFile) {
   config::Config cfg = Base();
   Overlay o;
-  Overlay::Domain acme = Domain("www.acme.com");  // a server_name other than the first
+  Overlay::Domain acme = Domain("acme.com");  // its first server_name: the domain
   acme.tag = "canary";
   acme.http_to_https = true;
   Overlay::Domain shop = Domain("shop.com");
@@ -246,7 +259,7 @@ TEST(ApplyOverlayTest, DeleteOfDomainRenumbersListenerServers) {
   ASSERT_THAT(cfg.listeners[0].servers, ElementsAre(1u, 2u));
   ASSERT_THAT(cfg.listeners[1].servers, IsEmpty());
   Overlay o;
-  Overlay::Domain d = Domain("www.acme.com");  // deletes the whole server 0
+  Overlay::Domain d = Domain("acme.com");  // deletes the whole server 0 (www.acme.com too)
   d.deleted = true;
   o.domains.push_back(d);
   ASSERT_TRUE(ApplyOverlay(o, &cfg).ok());
@@ -648,10 +661,13 @@ TEST(ApplyOverlayTest, EditMovesBackendToAnotherUpstream) {
 // ---------------------------------------------------------------------------------------------
 // Look-ups
 
-TEST(StateLookupTest, FindDomainMatchesNameAndServerNames) {
+// A domain is its server's first name; its other names find the server, not a domain.
+TEST(StateLookupTest, FindDomainMatchesTheFirstServerName) {
   config::Config cfg = Base();
   EXPECT_EQ(FindDomain(cfg, "acme.com"), 0);
-  EXPECT_EQ(FindDomain(cfg, "www.acme.com"), 0);
+  EXPECT_EQ(FindDomain(cfg, "www.acme.com"), -1);
+  EXPECT_EQ(FindServerName(cfg, "www.acme.com"), 0);
+  EXPECT_EQ(FindServerName(cfg, "nope.com"), -1);
   EXPECT_EQ(FindDomain(cfg, "shop.com"), 1);
   EXPECT_EQ(FindDomain(cfg, "nope.com"), -1);
   EXPECT_EQ(FindDomain(cfg, ""), -1);
