@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "admin/json.h"
+#include "proxy/api_body.h"
 #include "proxy/control.h"
 #include "proxy/control_http.h"
 
@@ -18,6 +19,7 @@ namespace ringway::proxy {
 using api::Error;
 using api::Json;
 using api::NotAllowed;
+using namespace api;  // the bodies (api_body.h)
 
 namespace {
 
@@ -43,133 +45,6 @@ std::optional<std::string> Segment(std::string_view s) {
     i += 2;
   }
   return out;
-}
-
-// A JSON object body, its fields checked against a list: what the edit functions read.
-struct Body {
-  simdjson::dom::parser parser;
-  simdjson::dom::object obj;
-};
-
-const char* kExampleDomain =
-    "send {\"domain\": \"example.com\", \"enabled_backends_tag\": \"a\", \"http_to_https\": "
-    "false}";
-const char* kExampleBackend =
-    "send {\"id\": \"web-v1\", \"address\": \"127.0.0.1:3001\", \"tags\": [\"a\"]}";
-
-bool ParseBody(const admin::Request& req, std::initializer_list<std::string_view> allowed,
-               const char* example, Body* body, admin::Response* error) {
-  simdjson::dom::element doc;
-  if (auto err = body->parser.parse(req.body.data(), req.body.size()).get(doc)) {
-    *error = Error(400, absl::StrCat("the body is not valid JSON: ", simdjson::error_message(err)),
-                   example);
-    return false;
-  }
-  if (doc.get_object().get(body->obj)) {
-    *error = Error(400, "the body is not a JSON object", example);
-    return false;
-  }
-  for (auto f : body->obj) {
-    bool ok = false;
-    for (std::string_view a : allowed) ok = ok || f.key == a;
-    if (!ok) {
-      std::string list;
-      for (std::string_view a : allowed)
-        absl::StrAppend(&list, list.empty() ? "" : ", ", std::string(a));
-      *error = Error(400, absl::StrCat("unknown field '", std::string(f.key), "'"),
-                     absl::StrCat("the fields here are ", list));
-      return false;
-    }
-  }
-  return true;
-}
-
-// Typed reads: absent is fine (nullopt), a wrong type is an error.
-bool GetString(Body& b, std::string_view key, std::optional<std::string>* out,
-               admin::Response* error) {
-  simdjson::dom::element e;
-  if (b.obj.at_key(key).get(e)) return true;
-  std::string_view v;
-  if (e.get_string().get(v)) {
-    *error = Error(400, absl::StrCat("'", std::string(key), "' must be a string"),
-                   absl::StrCat("send \"", std::string(key), "\": \"...\""));
-    return false;
-  }
-  *out = std::string(v);
-  return true;
-}
-
-bool GetBool(Body& b, std::string_view key, std::optional<bool>* out, admin::Response* error) {
-  simdjson::dom::element e;
-  if (b.obj.at_key(key).get(e)) return true;
-  bool v = false;
-  if (e.get_bool().get(v)) {
-    *error = Error(400, absl::StrCat("'", std::string(key), "' must be true or false"),
-                   absl::StrCat("send \"", std::string(key), "\": true"));
-    return false;
-  }
-  *out = v;
-  return true;
-}
-
-bool GetTags(Body& b, std::optional<std::vector<std::string>>* out, admin::Response* error) {
-  simdjson::dom::element e;
-  if (b.obj.at_key("tags").get(e)) return true;
-  simdjson::dom::array a;
-  if (e.get_array().get(a)) {
-    *error = Error(400, "'tags' must be a list of strings", "send \"tags\": [\"a\", \"stable\"]");
-    return false;
-  }
-  std::vector<std::string> tags;
-  for (auto t : a) {
-    std::string_view s;
-    if (t.get_string().get(s)) {
-      *error = Error(400, "'tags' must be a list of strings", "send \"tags\": [\"a\", \"stable\"]");
-      return false;
-    }
-    if (!config::ValidTag(s)) {
-      *error = Error(422, absl::StrCat("tag '", std::string(s), "' is not valid"),
-                     "use 1 to 128 letters, digits and . _ - : @ [ ]");
-      return false;
-    }
-    bool dup = false;
-    for (const auto& x : tags) dup = dup || x == s;
-    if (!dup) tags.emplace_back(s);
-  }
-  *out = std::move(tags);
-  return true;
-}
-
-bool GetWeight(Body& b, std::optional<uint32_t>* out, admin::Response* error) {
-  simdjson::dom::element e;
-  if (b.obj.at_key("weight").get(e)) return true;
-  uint64_t v = 0;
-  if (e.get_uint64().get(v)) {
-    *error = Error(400, "'weight' must be a whole number", "send \"weight\": 5");
-    return false;
-  }
-  if (v < 1 || v > 1000) {
-    *error = Error(422, absl::StrFormat("weight %u is out of range", v), "use 1 to 1000");
-    return false;
-  }
-  *out = static_cast<uint32_t>(v);
-  return true;
-}
-
-// A domain's body (POST and PUT): every field optional here; the caller says what it needs.
-struct DomainFields {
-  std::optional<std::string> domain, tag, upstream;
-  std::optional<bool> https;
-};
-
-bool ParseDomain(const admin::Request& req, DomainFields* f, admin::Response* error) {
-  Body body;
-  return ParseBody(req, {"domain", "enabled_backends_tag", "http_to_https", "upstream"},
-                   kExampleDomain, &body, error) &&
-         GetString(body, "domain", &f->domain, error) &&
-         GetString(body, "enabled_backends_tag", &f->tag, error) &&
-         GetString(body, "upstream", &f->upstream, error) &&
-         GetBool(body, "http_to_https", &f->https, error);
 }
 
 admin::Response Refused(const Control::ReloadResult& r, std::string_view hint) {
@@ -248,17 +123,16 @@ admin::Response Control::DomainsApi(const admin::Request& req, std::string_view 
     }
     DomainFields f;
     admin::Response error;
-    if (!ParseDomain(req, &f, &error)) return error;
-    const auto& [domain, tag, upstream, https] = f;
+    if (!ParseDomain(req.body, &f, &error)) return error;
+    const auto& domain = f.domain;  // (references, not a structured binding: lambdas use them)
+    const auto& tag = f.tag;
+    const auto& upstream = f.upstream;
+    const auto& https = f.https;
     if (!domain || !ValidDomain(*domain)) {
       return Error(422,
                    domain ? absl::StrCat("'", *domain, "' is not a domain name")
                           : std::string("'domain' is missing"),
                    "use a lower-case host name such as example.com (or *.example.com)");
-    }
-    if (tag && !tag->empty() && !config::ValidTag(*tag)) {
-      return Error(422, absl::StrCat("tag '", *tag, "' is not valid"),
-                   "use 1 to 128 letters, digits and . _ - : @ [ ]");
     }
     if (const int at = FindServerName(Current()->config, *domain); at >= 0) {
       const std::string owner(DomainOf(Current()->config.servers[static_cast<size_t>(at)]));
@@ -277,6 +151,7 @@ admin::Response Control::DomainsApi(const admin::Request& req, std::string_view 
       }
       *d = Overlay::Domain{};
       d->domain = *domain;
+      d->added = FindDomain(base_, *domain) < 0;
       d->tag = tag;
       d->http_to_https = https;  // (unset: a domain of the file keeps its own)
       d->upstream = upstream;
@@ -317,20 +192,11 @@ admin::Response Control::DomainsApi(const admin::Request& req, std::string_view 
     if (m != "POST") {
       return NotAllowed(m, "POST");
     }
-    Body body;
+    SwitchFields sw;
     admin::Response error;
-    std::optional<std::string> tag;
-    std::optional<bool> force;
-    if (!ParseBody(req, {"new_tag", "force"}, "send {\"new_tag\": \"b\"}", &body, &error) ||
-        !GetString(body, "new_tag", &tag, &error) || !GetBool(body, "force", &force, &error)) {
-      return error;
-    }
-    if (!tag || !config::ValidTag(*tag)) {
-      return Error(
-          422,
-          tag ? absl::StrCat("tag '", *tag, "' is not valid") : std::string("'new_tag' is missing"),
-          "send {\"new_tag\": \"b\"}");
-    }
+    if (!ParseSwitch(req.body, &sw, &error)) return error;
+    const std::optional<std::string>& tag = sw.tag;
+    const std::optional<bool>& force = sw.force;
     // A tag that none of the domain's backends carries would answer 503 to everything.
     if (!force.value_or(false)) {
       const config::Upstream* base = nullptr;
@@ -412,15 +278,14 @@ admin::Response Control::DomainsApi(const admin::Request& req, std::string_view 
   }
   DomainFields f;
   admin::Response error;
-  if (!ParseDomain(req, &f, &error)) return error;
-  const auto& [domain, tag, upstream, https] = f;
+  if (!ParseDomain(req.body, &f, &error)) return error;
+  const auto& domain = f.domain;
+  const auto& tag = f.tag;
+  const auto& upstream = f.upstream;
+  const auto& https = f.https;
   if (domain && *domain != *name) {
     return Error(422, absl::StrFormat("the body names domain '%s', the path '%s'", *domain, *name),
                  "a domain cannot be renamed: add the new one and delete the old one");
-  }
-  if (tag && !tag->empty() && !config::ValidTag(*tag)) {
-    return Error(422, absl::StrCat("tag '", *tag, "' is not valid"),
-                 "use 1 to 128 letters, digits and . _ - : @ [ ]");
   }
   ReloadResult r = Change("PUT /api/v1/domains/{domain}", [&](Overlay* o) {
     Overlay::Domain* d = o->FindDomain(*name);
@@ -524,49 +389,26 @@ admin::Response Control::BackendsApi(const admin::Request& req, std::string_view
     return NotAllowed(m, "GET, PUT, DELETE");
   }
   // POST (a new backend) or PUT (an edit).
-  Body body;
+  BackendFields f;
   admin::Response error;
-  std::optional<std::string> body_id, address, state, upstream;
-  std::optional<std::vector<std::string>> tags;
-  std::optional<uint32_t> weight;
-  if (!ParseBody(req, {"id", "address", "tags", "weight", "state", "upstream"}, kExampleBackend,
-                 &body, &error) ||
-      !GetString(body, "id", &body_id, &error) || !GetString(body, "address", &address, &error) ||
-      !GetString(body, "state", &state, &error) ||
-      !GetString(body, "upstream", &upstream, &error) || !GetTags(body, &tags, &error) ||
-      !GetWeight(body, &weight, &error)) {
-    return error;
-  }
+  if (!ParseBackend(req.body, &f, &error)) return error;
+  const auto& body_id = f.id;
+  const auto& address = f.address;
+  const auto& upstream = f.upstream;
+  const auto& tags = f.tags;
+  const auto& weight = f.weight;
+  const auto& st = f.state;
   if (id && body_id && *body_id != *id) {
     return Error(422, absl::StrFormat("the body names backend '%s', the path '%s'", *body_id, *id),
                  "an id cannot change: add the backend under the new id and delete the old one");
   }
   if (!id) {
-    if (!body_id || !config::ValidTag(*body_id)) {
-      return Error(422,
-                   body_id ? absl::StrCat("id '", *body_id, "' is not valid")
-                           : std::string("'id' is missing"),
-                   kExampleBackend);
-    }
+    if (!body_id) return Error(422, "'id' is missing", kExampleBackend);
     if (!address) return Error(422, "'address' is missing", kExampleBackend);
     uint32_t u0, i0;
     if (find(*snap, *body_id, &u0, &i0)) {
       return Error(409, absl::StrCat("backend '", *body_id, "' exists already"),
                    absl::StrCat("change it with PUT /api/v1/backends/", *body_id));
-    }
-  }
-  if (address) {
-    absl::StatusOr<config::SocketAddress> a = config::ParseSocketAddress(*address);
-    if (!a.ok())
-      return Error(422, std::string(a.status().message()),
-                   "write an address such as 127.0.0.1:3001");
-  }
-  std::optional<config::BackendState> st;
-  if (state) {
-    st = ParseState(*state);
-    if (!st) {
-      return Error(422, absl::StrCat("state '", *state, "' is not known"),
-                   "use ready, drain (no new requests) or maint (no requests, no checks)");
     }
   }
   const std::string key = id ? *id : *body_id;
@@ -577,7 +419,11 @@ admin::Response Control::BackendsApi(const admin::Request& req, std::string_view
           o->backends.push_back({});
           b = &o->backends.back();
         }
-        if (!id) *b = Overlay::Backend{};
+        if (!id) {
+          *b = Overlay::Backend{};
+          uint32_t u0 = 0, i0 = 0;
+          b->added = !FindBackendId(base_, key, &u0, &i0);
+        }
         b->id = key;
         b->deleted = false;
         if (address) b->address = address;

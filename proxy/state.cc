@@ -142,12 +142,11 @@ absl::Status ApplyBackend(const Overlay::Backend& e, config::Config* cfg) {
     auto& bs = cfg->upstreams[up].backends;
     bs.erase(bs.begin() + pos);
   } else {
+    // An edit of a backend the file has dropped since: nothing left to edit.
+    if (!e.added) return absl::OkStatus();
     b.id = e.id;
     if (!e.address) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(who,
-                       " is not in the configuration any more, and the state names no "
-                       "address for it"));
+      return absl::InvalidArgumentError(absl::StrCat(who, " was added with no address"));
     }
   }
   if (e.address) {
@@ -204,6 +203,8 @@ absl::Status ApplyDomain(const Overlay::Domain& d, config::Config* cfg) {
   config::Server* s = nullptr;
   if (found >= 0) {
     s = &cfg->servers[static_cast<size_t>(found)];
+  } else if (!d.added) {
+    return absl::OkStatus();  // an edit of a domain the file has dropped since
   } else {
     if (const int other = FindServerName(*cfg, d.domain); other >= 0) {
       return absl::AlreadyExistsError(
@@ -292,6 +293,7 @@ std::string OverlayToJson(const Overlay& o) {
   for (const auto& d : o.domains) {
     w.BeginObject().Key("domain").String(d.domain);
     if (d.deleted) w.Key("deleted").Bool(true);
+    if (d.added) w.Key("added").Bool(true);
     if (d.tag) w.Key("enabled_backends_tag").String(*d.tag);
     if (d.http_to_https) w.Key("http_to_https").Bool(*d.http_to_https);
     if (d.upstream) w.Key("upstream").String(*d.upstream);
@@ -301,6 +303,7 @@ std::string OverlayToJson(const Overlay& o) {
   for (const auto& b : o.backends) {
     w.BeginObject().Key("id").String(b.id);
     if (b.deleted) w.Key("deleted").Bool(true);
+    if (b.added) w.Key("added").Bool(true);
     if (b.address) w.Key("address").String(*b.address);
     if (b.tags) {
       w.Key("tags").BeginArray();
@@ -351,6 +354,8 @@ absl::StatusOr<Overlay> OverlayFromJson(std::string_view json) {
         uint64_t n = 0;
         if (k == "deleted" && !f.value.get_bool().get(flag)) {
           d.deleted = b.deleted = flag;
+        } else if (k == "added" && !f.value.get_bool().get(flag)) {
+          d.added = b.added = flag;
         } else if (domains && k == "domain" && !f.value.get_string().get(s) && ValidDomain(s)) {
           d.domain = std::string(s);
         } else if (domains && k == "enabled_backends_tag" && !f.value.get_string().get(s) &&

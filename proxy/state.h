@@ -34,6 +34,9 @@ struct Overlay {
     std::optional<std::string> tag;       // enabled_backends_tag ("" removes it)
     std::optional<bool> http_to_https;    // redirect_https
     std::optional<std::string> upstream;  // a new domain's upstream; none: backends by tag
+    // Added through the API (POST), not in the file. An entry that only edits a domain of the
+    // file is dropped once the file no longer has that domain.
+    bool added = false;
   };
   struct Backend {
     std::string id;
@@ -43,6 +46,7 @@ struct Overlay {
     std::optional<uint32_t> weight;
     std::optional<config::BackendState> state;
     std::optional<std::string> upstream;  // a new backend's upstream; none: "backends"
+    bool added = false;  // added through the API; an edit of a file backend the file dropped goes
   };
   std::vector<Domain> domains;    // one entry per domain, in the order first changed
   std::vector<Backend> backends;  // one entry per backend id

@@ -82,15 +82,18 @@ std::vector<std::string> ServerNames(const config::Config& cfg) {
   return out;
 }
 
+// An entry as the API's POST makes it (an edit of a domain of the file, when the file has it).
 Overlay::Domain Domain(std::string_view d) {
   Overlay::Domain x;
   x.domain = std::string(d);
+  x.added = true;
   return x;
 }
 
 Overlay::Backend NewBackend(std::string_view id, std::string_view address) {
   Overlay::Backend b;
   b.id = std::string(id);
+  b.added = true;
   b.address = std::string(address);
   return b;
 }
@@ -429,12 +432,34 @@ TEST(ApplyOverlayTest, NewBackendWithoutAddressIsRefused) {
   Overlay o;
   Overlay::Backend b;
   b.id = "ghost";
+  b.added = true;
   b.weight = 3;
   o.backends.push_back(b);
   absl::Status st = ApplyOverlay(o, &cfg);
-  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(st.message()),
-              StartsWith("backend 'ghost' is not in the configuration any more"));
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()), StartsWith("backend 'ghost' was added with no address"));
+}
+
+// Edits of what the file had, once the file has dropped it (a backend drained, then removed
+// from the file; a domain switched, then removed): they are let go, not errors, and the domain
+// does not come back.
+TEST(ApplyOverlayTest, EditsOfWhatTheFileDroppedAreIgnored) {
+  config::Config cfg = Base();
+  const size_t servers = cfg.servers.size();
+  Overlay o;
+  Overlay::Backend b;
+  b.id = "gone";
+  b.state = config::BackendState::kDrain;
+  o.backends.push_back(b);
+  Overlay::Domain d;
+  d.domain = "gone.com";
+  d.tag = "b";
+  o.domains.push_back(d);
+  ASSERT_TRUE(ApplyOverlay(o, &cfg).ok());
+  EXPECT_EQ(cfg.servers.size(), servers);
+  EXPECT_EQ(FindDomain(cfg, "gone.com"), -1);
+  uint32_t u = 0, i = 0;
+  EXPECT_FALSE(FindBackendId(cfg, "gone", &u, &i));
 }
 
 TEST(ApplyOverlayTest, AddressIsNormalised) {
@@ -797,9 +822,10 @@ TEST(OverlayJsonTest, WritesTheDocumentedForm) {
   o.backends.push_back(b);
   o.backends.push_back(Deleted("y"));
   EXPECT_EQ(OverlayToJson(o),
-            "{\"version\":1,\"domains\":[{\"domain\":\"a.com\",\"enabled_backends_tag\":\"v2\"}],"
-            "\"backends\":[{\"id\":\"x\",\"address\":\"127.0.0.1:1\",\"weight\":3,\"state\":"
-            "\"maint\"},{\"id\":\"y\",\"deleted\":true}]}\n");
+            "{\"version\":1,\"domains\":[{\"domain\":\"a.com\",\"added\":true,"
+            "\"enabled_backends_tag\":\"v2\"}],\"backends\":[{\"id\":\"x\",\"added\":true,"
+            "\"address\":\"127.0.0.1:1\",\"weight\":3,\"state\":\"maint\"},{\"id\":\"y\","
+            "\"deleted\":true}]}\n");
   EXPECT_EQ(OverlayToJson(Overlay{}), "{\"version\":1,\"domains\":[],\"backends\":[]}\n");
 }
 
@@ -1027,8 +1053,8 @@ TEST_F(OverlayFileTest, SaveIntoMissingDirectoryFailsAndNamesIt) {
 TEST_F(OverlayFileTest, LoadedOverlayAppliesToTheConfig) {
   const std::string path = dir_ + "/ringway.state.json";
   Write(path, R"({"version":1,
-    "domains":[{"domain":"new.com","enabled_backends_tag":"v2"}],
-    "backends":[{"id":"n1","address":"127.0.0.1:5001","tags":["v2"]}]})");
+    "domains":[{"domain":"new.com","added":true,"enabled_backends_tag":"v2"}],
+    "backends":[{"id":"n1","added":true,"address":"127.0.0.1:5001","tags":["v2"]}]})");
   absl::StatusOr<Overlay> o = LoadOverlay(path);
   ASSERT_TRUE(o.ok()) << o.status();
   config::Config cfg = Base();
