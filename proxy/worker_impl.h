@@ -20,6 +20,7 @@
 //
 // WorkerImpl is one class whose methods live in several files, one concern each:
 //   worker.cc     the loop, completion dispatch, timers, accept, shutdown, freeing
+//   snapshot.cc   config snapshots: a Routing per snapshot, what carries over, listeners
 //   transport.cc  receives, sends, TLS pumping, backpressure of a socket, closing
 //   h1_server.cc  the HTTP/1 client side: requests in, responses out, pipelining, half-close
 //   exchange.cc   a request's life: routing, balancing, retries, passive health, access log
