@@ -174,9 +174,11 @@ void WorkerImpl::UseSnapshot(std::shared_ptr<const Snapshot> snap) {
       while (UpstreamConn* u = old->pools[b].head) {
         PoolRemove(u);
         if (same_tls) {
+          const uint64_t pooled_ms = u->pooled_ms;  // (its idle age goes on: kSafeReuseMs)
           u->rt.Set(rt_);
           u->backend = it->second;
           PoolPut(u);
+          if (u->pooled) u->pooled_ms = pooled_ms;
         } else {
           CloseConn(u);
         }
@@ -241,7 +243,23 @@ std::string WorkerImpl::UpstreamTlsKey(const Snapshot& s, uint32_t backend) {
 void WorkerImpl::Adopt(std::shared_ptr<const Snapshot> snap, std::vector<int> fds) {
   {
     std::lock_guard<std::mutex> l(adopt_mu_);
-    for (int fd : adopt_fds_) {  // a snapshot not taken yet is replaced: its new sockets go
+    // A snapshot not taken yet is replaced. Its new sockets serve this one where it has the
+    // same listener (this one, built against it, counts that listener as kept: -1); the rest
+    // close.
+    if (adopt_snap_) {
+      const auto& was = adopt_snap_->config.listeners;
+      const auto& now = snap->config.listeners;
+      for (size_t j = 0; j < adopt_fds_.size() && j < was.size(); ++j) {
+        if (adopt_fds_[j] < 0) continue;
+        for (size_t i = 0; i < now.size() && i < fds.size(); ++i) {
+          if (fds[i] < 0 && SameListener(was[j], now[i])) {
+            fds[i] = std::exchange(adopt_fds_[j], -1);
+            break;
+          }
+        }
+      }
+    }
+    for (int fd : adopt_fds_) {
       if (fd >= 0) close(fd);
     }
     adopt_snap_ = std::move(snap);

@@ -264,8 +264,11 @@ void WorkerImpl::OnTimer(Conn* c, size_t kind) {
       break;
     case kTimerDrainIdle: {
       auto* cc = static_cast<ClientConn*>(c);
-      if (cc->req == ReqState::kIdle && cc->in.empty() && Idle(cc) && !cc->sending) {
+      if (cc->req != ReqState::kIdle || !cc->in.empty()) break;  // a request came: it ends it
+      if (Idle(cc) && !cc->sending) {
         CloseConn(cc);
+      } else {
+        ArmTimer(cc, kTimerDrainIdle);  // the last response is still going out
       }
       break;
     }
