@@ -96,6 +96,10 @@ struct UpstreamTls {
   std::string at;           // "file:line:col" of the setting, for errors found later
 };
 
+// What ringway speaks to an upstream's backends: HTTP/1.1; HTTP/2 over TLS, agreed by ALPN
+// ("h2", the upstream needs tls:); HTTP/2 in cleartext with prior knowledge ("h2c").
+enum class UpstreamProtocol : uint8_t { kHttp1, kH2, kH2c };
+
 struct Upstream {
   std::string name;
   // Made by ExpandTags: the backends of upstream `derived_from` (-1: of every upstream) that
@@ -105,6 +109,7 @@ struct Upstream {
   bool derived = false;
   std::vector<Backend> backends;  // YAML key "servers"; at least one
   UpstreamTls tls;
+  UpstreamProtocol protocol = UpstreamProtocol::kHttp1;
   uint32_t keepalive = 64;  // idle pooled connections per backend per worker (0: no pool)
   Algorithm algorithm = Algorithm::kRoundRobin;
   HashKey hash_key;

@@ -373,7 +373,7 @@ absl::Status Loader::LoadUpstream(const YamlNode& item, size_t index) {
   CONFIG_RETURN_IF_ERROR(
       CheckKeys(item,
                 {"name", "servers", "keepalive", "algorithm", "hash_on", "sticky", "slow_start",
-                 "health_check", "passive_health", "retry", "tls"},
+                 "health_check", "passive_health", "retry", "tls", "protocol"},
                 where));
   if (auto it = upstream_index_.find(*name); it != upstream_index_.end()) {
     Mark first = upstream_marks_[it->second];
@@ -409,6 +409,33 @@ absl::Status Loader::LoadUpstream(const YamlNode& item, size_t index) {
   CONFIG_RETURN_IF_ERROR(LoadBalancing(item, where, &upstream));
   if (const YamlNode* tls = item.Find("tls")) {
     CONFIG_RETURN_IF_ERROR(LoadUpstreamTls(*tls, Where("tls", where), &upstream.tls));
+  }
+  if (const YamlNode* protocol = item.Find("protocol")) {
+    absl::StatusOr<std::string> v = String(*protocol, Where("protocol", where));
+    if (!v.ok()) return v.status();
+    if (*v == "http1" || *v == "http/1.1") {
+      upstream.protocol = UpstreamProtocol::kHttp1;
+    } else if (*v == "h2") {
+      upstream.protocol = UpstreamProtocol::kH2;
+      if (!upstream.tls.enabled) {
+        return Error(*protocol, absl::StrFormat("protocol: h2 in %s is HTTP/2 over TLS, but the "
+                                                "upstream has no tls; add tls: true, or write "
+                                                "protocol: h2c for HTTP/2 in cleartext",
+                                                where));
+      }
+    } else if (*v == "h2c") {
+      upstream.protocol = UpstreamProtocol::kH2c;
+      if (upstream.tls.enabled) {
+        return Error(*protocol, absl::StrFormat("protocol: h2c in %s is HTTP/2 in cleartext, but "
+                                                "the upstream has tls; write protocol: h2 for "
+                                                "HTTP/2 over TLS, or remove tls",
+                                                where));
+      }
+    } else {
+      return Error(*protocol, absl::StrFormat("unknown protocol '%s' in %s; write http1, h2 "
+                                              "(HTTP/2 over TLS) or h2c (HTTP/2 in cleartext)",
+                                              *v, where));
+    }
   }
   if (const YamlNode* sticky = item.Find("sticky")) {
     CONFIG_RETURN_IF_ERROR(LoadSticky(*sticky, where, &upstream.sticky));

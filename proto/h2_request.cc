@@ -212,6 +212,49 @@ MessageCheck ParseRequest(std::span<const hpack::HeaderField> fields, bool end_s
   return {};
 }
 
+MessageCheck ParseResponse(std::span<const hpack::HeaderField> fields, bool end_stream,
+                           ResponseHead* out) {
+  ResponseHead r;
+  bool have_status = false;
+  size_t first_regular = fields.size();
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const hpack::HeaderField& f = fields[i];
+    if (f.name.empty()) return Bad("empty field name");
+    if (f.name[0] == ':') {
+      if (first_regular != fields.size()) return Bad("pseudo-header field after a regular field");
+      if (f.name != ":status") return Bad("pseudo-header field other than :status in a response");
+      if (have_status) return Bad("repeated :status");
+      have_status = true;
+      const std::string_view v = f.value;
+      if (v.size() != 3 || v[0] < '1' || v[0] > '9' || v[1] < '0' || v[1] > '9' || v[2] < '0' ||
+          v[2] > '9') {
+        return Bad("invalid :status");
+      }
+      r.status = static_cast<uint16_t>((v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0'));
+      continue;
+    }
+    if (first_regular == fields.size()) first_regular = i;
+    const MessageCheck c = CheckRegular(f);
+    if (!c.ok) return c;
+    if (f.name == "te") return Bad("te in a response");
+    if (f.name == "content-length") {
+      uint64_t n = 0;
+      if (!ParseContentLength(f.value, &n)) return Bad("invalid content-length");
+      if (r.content_length.has_value() && *r.content_length != n) {
+        return Bad("conflicting content-length");
+      }
+      r.content_length = n;
+    }
+  }
+  if (!have_status) return Bad("missing :status");
+  // RFC 9113 section 8.6: no 101 in HTTP/2.
+  if (r.status == 101) return Bad("101 in HTTP/2");
+  if (r.status < 200 && end_stream) return Bad("interim response with END_STREAM");
+  r.fields = fields.subspan(first_regular);
+  *out = r;
+  return {};
+}
+
 MessageCheck CheckTrailers(std::span<const hpack::HeaderField> fields) {
   for (const hpack::HeaderField& f : fields) {
     if (!f.name.empty() && f.name[0] == ':') return Bad("pseudo-header field in trailers");

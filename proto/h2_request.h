@@ -55,6 +55,15 @@ struct Response {
   std::span<const hpack::HeaderField> fields;
 };
 
+// A response head received (client role). Views into the decoded field block: valid during
+// Handler::OnResponse only.
+struct ResponseHead {
+  uint16_t status = 0;  // 100..999, never 101
+  // The regular fields in order, names lowercase, ":status" excluded.
+  std::span<const hpack::HeaderField> fields;
+  std::optional<uint64_t> content_length;
+};
+
 struct MessageCheck {
   bool ok = true;
   const char* detail = "";  // static text, for logs; "" when ok
@@ -83,6 +92,15 @@ struct MessageCheck {
 //    0, must equal it)
 [[nodiscard]] MessageCheck ParseRequest(std::span<const hpack::HeaderField> fields, bool end_stream,
                                         Request* out);
+
+// Checks a response field block and fills *out on success (out->fields views into `fields`).
+// Malformed (RFC 9113 sections 8.1.1, 8.2, 8.3): no ":status", or one that is not three digits
+// from 100 to 999, or 101 (section 8.6), or given twice; any other pseudo-header field, or one
+// after a regular field; the field name and value rules of ParseRequest; a connection-specific
+// field (te included); content-length that is not 1*DIGIT or two different values; an interim
+// (1xx) head with END_STREAM.
+[[nodiscard]] MessageCheck ParseResponse(std::span<const hpack::HeaderField> fields,
+                                         bool end_stream, ResponseHead* out);
 
 // Checks a trailer section: no pseudo-header fields (RFC 9113 section 8.1), and the name and
 // value rules of ParseRequest, connection-specific fields included.

@@ -16,6 +16,8 @@ namespace {
 
 // Opaque data of the PING that times the second GOAWAY of a graceful shutdown ("ringway!").
 constexpr uint64_t kShutdownPing = 0x72696e6777617921;
+// Opaque data of a client's liveness PING ("ringway?").
+constexpr uint64_t kKeepalivePing = 0x72696e677761793f;
 
 const char* GlitchDetail(Glitch g) {
   switch (g) {
@@ -51,8 +53,9 @@ const char* GlitchDetail(Glitch g) {
 
 }  // namespace
 
-ServerSession::ServerSession(const SessionLimits& limits, Handler* handler, uint64_t now_ms)
-    : limits_(limits),
+Session::Session(Role role, const SessionLimits& limits, Handler* handler, uint64_t now_ms)
+    : role_(role),
+      limits_(limits),
       handler_(handler),
       now_ms_(now_ms),
       max_frame_accept_(std::clamp(limits.max_frame_size, kMinMaxFrameSize, kMaxMaxFrameSize)),
@@ -68,13 +71,21 @@ ServerSession::ServerSession(const SessionLimits& limits, Handler* handler, uint
   limits_.connection_window =
       std::clamp(limits_.connection_window, kDefaultInitialWindowSize, kMaxWindowSize);
 
+  if (role_ == Role::kClient) {
+    // The client speaks first, with the magic string; the server's preface is its SETTINGS.
+    output_.assign(kClientPreface);
+    rx_ = Rx::kFrames;
+  }
   Setting settings[8];
   size_t n = 0;
   if (limits_.header_table_size != hpack::kDefaultTableSize) {
     settings[n++] = {SettingId::kHeaderTableSize, limits_.header_table_size};
   }
   settings[n++] = {SettingId::kEnablePush, 0};
-  settings[n++] = {SettingId::kMaxConcurrentStreams, limits_.max_concurrent_streams};
+  // A client takes no stream from the server (push is off): its concurrency is not announced.
+  if (role_ == Role::kServer) {
+    settings[n++] = {SettingId::kMaxConcurrentStreams, limits_.max_concurrent_streams};
+  }
   if (limits_.initial_stream_window != kDefaultInitialWindowSize) {
     settings[n++] = {SettingId::kInitialWindowSize, limits_.initial_stream_window};
   }
@@ -83,7 +94,7 @@ ServerSession::ServerSession(const SessionLimits& limits, Handler* handler, uint
   }
   settings[n++] = {SettingId::kMaxHeaderListSize, limits_.max_header_list_size};
   // Priorities are not used (RFC 9218 section 2.1); the client can skip sending them.
-  settings[n++] = {SettingId::kNoRfc7540Priorities, 1};
+  if (role_ == Role::kServer) settings[n++] = {SettingId::kNoRfc7540Priorities, 1};
   AppendSettings(std::span<const Setting>(settings, n), &output_);
   const uint32_t grow = limits_.connection_window - kDefaultInitialWindowSize;
   if (grow > 0) {
@@ -95,7 +106,7 @@ ServerSession::ServerSession(const SessionLimits& limits, Handler* handler, uint
 // ---------------------------------------------------------------------------------------------
 // Receiving
 
-FeedResult ServerSession::Feed(std::string_view bytes) {
+FeedResult Session::Feed(std::string_view bytes) {
   if (failed_) return failure_;
   if (in_feed_) {
     // The proxy's bug, not the peer's: a handler fed the session from inside Feed.
@@ -121,7 +132,7 @@ FeedResult ServerSession::Feed(std::string_view bytes) {
   return failed_ ? failure_ : FeedResult{};
 }
 
-void ServerSession::ConsumePreface(std::string_view& in) {
+void Session::ConsumePreface(std::string_view& in) {
   std::string_view have = in;
   if (!partial_.empty()) {
     const size_t take = std::min(kClientPreface.size() - partial_.size(), in.size());
@@ -151,7 +162,7 @@ void ServerSession::ConsumePreface(std::string_view& in) {
   }
 }
 
-void ServerSession::ConsumeFrame(std::string_view& in) {
+void Session::ConsumeFrame(std::string_view& in) {
   if (partial_.empty()) {
     const ReadResult r = ReadFrame(in, max_frame_accept_);
     if (r.status == ReadStatus::kError) return Fail(r.error);
@@ -225,7 +236,7 @@ void ServerSession::ConsumeFrame(std::string_view& in) {
   partial_.clear();
 }
 
-bool ServerSession::OnFrameHeader(const FrameHeader& h) {
+bool Session::OnFrameHeader(const FrameHeader& h) {
   // RFC 9113 section 3.4: the client preface ends with a SETTINGS frame.
   if (!got_peer_settings_ && (h.type != FrameType::kSettings || h.has(kFlagAck))) {
     Fail(ErrorCode::kProtocolError, "first frame is not SETTINGS");
@@ -245,7 +256,7 @@ bool ServerSession::OnFrameHeader(const FrameHeader& h) {
   return true;
 }
 
-void ServerSession::ProcessFrame(const FrameHeader& h, std::string_view payload) {
+void Session::ProcessFrame(const FrameHeader& h, std::string_view payload) {
   switch (h.type) {
     case FrameType::kData:
       return;  // handled by StartData
@@ -258,6 +269,10 @@ void ServerSession::ProcessFrame(const FrameHeader& h, std::string_view payload)
     case FrameType::kSettings:
       return ProcessSettings(h, payload);
     case FrameType::kPushPromise: {
+      if (role_ == Role::kClient) {
+        // We announced SETTINGS_ENABLE_PUSH = 0 (RFC 9113 section 6.6).
+        return Fail(ErrorCode::kProtocolError, "PUSH_PROMISE with push disabled");
+      }
       PushPromiseFrame f;
       return Fail(DecodePushPromise(h, payload, Role::kServer, &f));  // always an error here
     }
@@ -277,42 +292,39 @@ void ServerSession::ProcessFrame(const FrameHeader& h, std::string_view payload)
 // ---------------------------------------------------------------------------------------------
 // Streams
 
-ServerSession::Lookup ServerSession::Classify(uint32_t id, FrameType type) {
+Session::Lookup Session::Classify(uint32_t id, FrameType type) {
   // Even ids belong to the server, which never opens one: always idle.
-  if (id > last_peer_stream_id_ || id % 2 == 0) {
+  if (id > last_stream_id_ || id % 2 == 0) {
     return {ClassifyFrame(StreamState::kIdle, type), nullptr};
   }
   if (Stream* s = Find(id)) return {ClassifyFrame(s->state, type), s};
   return {ClassifyClosedFrame(closed_.Find(id), type), nullptr};
 }
 
-Stream* ServerSession::Find(uint32_t id) {
+Stream* Session::Find(uint32_t id) {
   auto it = std::lower_bound(streams_.begin(), streams_.end(), id,
                              [](const Stream& s, uint32_t v) { return s.id < v; });
   return it != streams_.end() && it->id == id ? &*it : nullptr;
 }
 
-const Stream* ServerSession::Find(uint32_t id) const {
-  return const_cast<ServerSession*>(this)->Find(id);
-}
+const Stream* Session::Find(uint32_t id) const { return const_cast<Session*>(this)->Find(id); }
 
-StreamState ServerSession::stream_state(uint32_t id) const {
+StreamState Session::stream_state(uint32_t id) const {
   if (const Stream* s = Find(id)) return s->state;
-  return id > last_peer_stream_id_ || id == 0 || id % 2 == 0 ? StreamState::kIdle
-                                                             : StreamState::kClosed;
+  return id > last_stream_id_ || id == 0 || id % 2 == 0 ? StreamState::kIdle : StreamState::kClosed;
 }
 
-void ServerSession::RecvEndStream(Stream* s) {
+void Session::RecvEndStream(Stream* s) {
   Transition(&s->state, StreamEvent::kRecvEndStream);
   if (s->state == StreamState::kClosed) CloseStream(s->id, CloseCause::kEndStream);
 }
 
-void ServerSession::SendEndStream(Stream* s) {
+void Session::SendEndStream(Stream* s) {
   Transition(&s->state, StreamEvent::kSendEndStream);
   if (s->state == StreamState::kClosed) CloseStream(s->id, CloseCause::kEndStream);
 }
 
-void ServerSession::CloseStream(uint32_t id, CloseCause cause) {
+void Session::CloseStream(uint32_t id, CloseCause cause) {
   auto it = std::lower_bound(streams_.begin(), streams_.end(), id,
                              [](const Stream& s, uint32_t v) { return s.id < v; });
   if (it == streams_.end() || it->id != id) return;
@@ -321,7 +333,7 @@ void ServerSession::CloseStream(uint32_t id, CloseCause cause) {
   if (cause == CloseCause::kEndStream) abuse_.UsefulRequest();
 }
 
-void ServerSession::StreamError(uint32_t id, ErrorCode code, const char* detail, Glitch glitch) {
+void Session::StreamError(uint32_t id, ErrorCode code, const char* detail, Glitch glitch) {
   if (!Charge(glitch) || !RoomForReply()) return;
   ++stats_.stream_errors;
   AppendRstStream(id, code, &output_);
@@ -333,7 +345,7 @@ void ServerSession::StreamError(uint32_t id, ErrorCode code, const char* detail,
 // ---------------------------------------------------------------------------------------------
 // Other frames
 
-void ServerSession::ProcessPriority(const FrameHeader& h, std::string_view payload) {
+void Session::ProcessPriority(const FrameHeader& h, std::string_view payload) {
   Priority p;
   const Error e = DecodePriority(h, payload, &p);
   if (e.IsConnectionError()) return Fail(e);
@@ -343,16 +355,16 @@ void ServerSession::ProcessPriority(const FrameHeader& h, std::string_view paylo
   // RST_STREAM, so its id counts as used: a HEADERS on it later is ignored like any frame after
   // our reset. A closed stream is left alone (section 5.1: only PRIORITY is sent on it).
   const uint32_t id = h.stream_id;
-  const bool idle = id > last_peer_stream_id_ || id % 2 == 0;
+  const bool idle = id > last_stream_id_ || id % 2 == 0;
   if (!idle && Find(id) == nullptr) return;
-  if (idle && id % 2 == 1) {
-    last_peer_stream_id_ = id;
+  if (idle && id % 2 == 1 && role_ == Role::kServer) {
+    last_stream_id_ = id;
     closed_.Add(id, CloseCause::kLocalReset);
   }
   StreamError(id, e.code, e.detail);
 }
 
-void ServerSession::ProcessRstStream(const FrameHeader& h, std::string_view payload) {
+void Session::ProcessRstStream(const FrameHeader& h, std::string_view payload) {
   RstStreamFrame f;
   const Error e = DecodeRstStream(h, payload, &f);
   if (!e.ok()) return Fail(e);
@@ -369,7 +381,7 @@ void ServerSession::ProcessRstStream(const FrameHeader& h, std::string_view payl
   }
   // CVE-2023-44487: a stream opened and reset before we answered cost the backend work and
   // freed the client's concurrency slot at once.
-  const bool rapid = !k.stream->final_response_sent;
+  const bool rapid = role_ == Role::kServer && !k.stream->final_response_sent;
   ++stats_.peer_resets;
   CloseStream(id, CloseCause::kPeerReset);
   if (rapid && !abuse_.RapidReset()) {
@@ -378,9 +390,9 @@ void ServerSession::ProcessRstStream(const FrameHeader& h, std::string_view payl
   handler_->OnStreamClosed(id, f.error_code, /*by_peer=*/true);
 }
 
-void ServerSession::ProcessSettings(const FrameHeader& h, std::string_view payload) {
+void Session::ProcessSettings(const FrameHeader& h, std::string_view payload) {
   SettingsFrame f;
-  const Error e = DecodeSettings(h, payload, Role::kServer, &f);
+  const Error e = DecodeSettings(h, payload, role_, &f);
   if (!e.ok()) return Fail(e);
   if (f.ack) {
     if (settings_acked_) {
@@ -410,7 +422,7 @@ void ServerSession::ProcessSettings(const FrameHeader& h, std::string_view paylo
   NotifySendWindows(0);
 }
 
-bool ServerSession::ApplyPeerSetting(Setting s) {
+bool Session::ApplyPeerSetting(Setting s) {
   switch (s.id) {
     case SettingId::kHeaderTableSize:
       encoder_.SetPeerMaxTableSize(s.value);
@@ -447,12 +459,17 @@ bool ServerSession::ApplyPeerSetting(Setting s) {
   return true;
 }
 
-void ServerSession::ProcessPing(const FrameHeader& h, std::string_view payload) {
+void Session::ProcessPing(const FrameHeader& h, std::string_view payload) {
   PingFrame f;
   const Error e = DecodePing(h, payload, &f);
   if (!e.ok()) return Fail(e);
   if (f.ack) {
     if (drain_ == Drain::kFirstGoaway && f.opaque == kShutdownPing) return SendFinalGoaway();
+    if (ping_out_ && f.opaque == kKeepalivePing) {
+      ping_out_ = false;
+      handler_->OnPingAck();
+      return;
+    }
     Charge(Glitch::kUnsolicitedAck);
     return;
   }
@@ -460,23 +477,80 @@ void ServerSession::ProcessPing(const FrameHeader& h, std::string_view payload) 
   AppendPing(f.opaque, /*ack=*/true, &output_);
 }
 
-void ServerSession::ProcessGoaway(const FrameHeader& h, std::string_view payload) {
+void Session::ProcessGoaway(const FrameHeader& h, std::string_view payload) {
   GoawayFrame f;
   const Error e = DecodeGoaway(h, payload, &f);
   if (!e.ok()) return Fail(e);
+  // The last-stream-id may only fall (RFC 9113 section 6.8).
+  if (role_ == Role::kClient && f.last_stream_id > peer_goaway_last_) {
+    return Fail(ErrorCode::kProtocolError, "GOAWAY last-stream-id grew");
+  }
   peer_goaway_ = true;
+  peer_goaway_last_ = std::min(peer_goaway_last_, f.last_stream_id);
   handler_->OnGoaway(f.last_stream_id, f.error_code, f.debug_data);
+  if (role_ != Role::kClient || failed_) return;
+  // Our streams above it were never processed: closed here, reported as refused (retryable).
+  notify_.clear();
+  for (const Stream& st : streams_) {
+    if (st.id > peer_goaway_last_) notify_.push_back(st.id);
+  }
+  for (size_t i = 0; i < notify_.size() && !failed_; ++i) {
+    if (Find(notify_[i]) == nullptr) continue;  // (a handler reset it meanwhile)
+    CloseStream(notify_[i], CloseCause::kIgnored);
+    handler_->OnStreamClosed(notify_[i], ErrorCode::kRefusedStream, /*by_peer=*/true);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Sending
 
-void ServerSession::TakeOutput(std::string* out) {
+void Session::TakeOutput(std::string* out) {
   out->clear();
   out->swap(output_);
 }
 
-bool ServerSession::ResetStream(uint32_t stream_id, ErrorCode code) {
+uint32_t Session::OpenableStreams() const {
+  if (role_ != Role::kClient || failed_ || peer_goaway_ || drain_ != Drain::kNone) return 0;
+  if (next_stream_id_ > kMaxStreamId) return 0;
+  const uint32_t max = peer_.max_concurrent_streams;
+  return streams_.size() >= max ? 0 : max - static_cast<uint32_t>(streams_.size());
+}
+
+uint32_t Session::SubmitRequest(std::span<const hpack::HeaderField> fields, bool end_stream) {
+  if (OpenableStreams() == 0) return 0;
+  const uint32_t id = next_stream_id_;
+  next_stream_id_ += 2;
+  last_stream_id_ = id;
+  Stream s;
+  s.id = id;
+  Transition(&s.state, StreamEvent::kSendHeaders);
+  if (end_stream) Transition(&s.state, StreamEvent::kSendEndStream);
+  s.final_response_sent = true;  // (for a client: our head went out, DATA may follow)
+  s.send_window = peer_.initial_window_size;
+  s.recv_window = local_window_in_force_;
+  for (const hpack::HeaderField& f : fields) {
+    if (f.name == ":method") {
+      s.head_request = f.value == "HEAD";
+      break;
+    }
+  }
+  out_block_.clear();
+  encoder_.Encode(fields, &out_block_);
+  AppendHeaders(id, out_block_, end_stream, peer_.max_frame_size, &output_);
+  if (streams_.capacity() == 0) streams_.reserve(16);
+  streams_.push_back(s);  // ids only grow: the vector stays sorted
+  ++stats_.requests;
+  return id;
+}
+
+bool Session::SendPing() {
+  if (role_ != Role::kClient || failed_ || ping_out_) return false;
+  AppendPing(kKeepalivePing, /*ack=*/false, &output_);
+  ping_out_ = true;
+  return true;
+}
+
+bool Session::ResetStream(uint32_t stream_id, ErrorCode code) {
   if (failed_ || Find(stream_id) == nullptr) return false;
   AppendRstStream(stream_id, code, &output_);
   CloseStream(stream_id, CloseCause::kLocalReset);
@@ -486,8 +560,13 @@ bool ServerSession::ResetStream(uint32_t stream_id, ErrorCode code) {
 // ---------------------------------------------------------------------------------------------
 // Shutdown, time, failure
 
-void ServerSession::Shutdown() {
+void Session::Shutdown() {
   if (failed_ || drain_ != Drain::kNone) return;
+  if (role_ == Role::kClient) {
+    AppendGoaway(0, ErrorCode::kNoError, "", &output_);
+    drain_ = Drain::kFinalGoaway;
+    return;
+  }
   // The first GOAWAY promises nothing yet: requests in flight towards us still get processed.
   AppendGoaway(kMaxStreamId, ErrorCode::kNoError, "shutting down", &output_);
   AppendPing(kShutdownPing, /*ack=*/false, &output_);
@@ -495,20 +574,22 @@ void ServerSession::Shutdown() {
   shutdown_at_ = now_ms_;
 }
 
-void ServerSession::SendFinalGoaway() {
+void Session::SendFinalGoaway() {
   // Every stream up to the newest the peer used is processed or was refused explicitly; the
   // last-stream-id never grows (RFC 9113 section 6.8).
-  const uint32_t last = std::min(goaway_last_sent_, last_peer_stream_id_);
+  const uint32_t last = std::min(goaway_last_sent_, last_stream_id_);
   AppendGoaway(last, ErrorCode::kNoError, "", &output_);
   goaway_last_sent_ = last;
   drain_ = Drain::kFinalGoaway;
 }
 
-bool ServerSession::finished() const {
-  return failed_ || (drain_ == Drain::kFinalGoaway && streams_.empty() && block_.stream_id == 0);
+bool Session::finished() const {
+  if (failed_) return true;
+  if (!streams_.empty() || block_.stream_id != 0) return false;
+  return drain_ == Drain::kFinalGoaway || (role_ == Role::kClient && peer_goaway_);
 }
 
-FeedResult ServerSession::Tick(uint64_t now_ms) {
+FeedResult Session::Tick(uint64_t now_ms) {
   if (now_ms > now_ms_) now_ms_ = now_ms;
   abuse_.Tick(now_ms_);
   if (failed_) return failure_;
@@ -523,26 +604,28 @@ FeedResult ServerSession::Tick(uint64_t now_ms) {
   return {};
 }
 
-bool ServerSession::Charge(Glitch g, uint32_t points) {
+bool Session::Charge(Glitch g, uint32_t points) {
   if (abuse_.Charge(g, points)) return true;
   Fail(ErrorCode::kEnhanceYourCalm, GlitchDetail(g));
   return false;
 }
 
-bool ServerSession::RoomForReply() {
+bool Session::RoomForReply() {
   if (output_.size() <= limits_.max_output_bytes) return true;
   Fail(ErrorCode::kEnhanceYourCalm, "peer does not read");
   return false;
 }
 
-void ServerSession::Close(ErrorCode code, const char* detail) { Fail(code, detail); }
+void Session::Close(ErrorCode code, const char* detail) { Fail(code, detail); }
 
-void ServerSession::Fail(ErrorCode code, const char* detail) {
+void Session::Fail(ErrorCode code, const char* detail) {
   if (failed_) return;
   failed_ = true;
   failure_ = FeedResult{false, code, detail};
-  AppendGoaway(std::min(goaway_last_sent_, last_peer_stream_id_), code, detail, &output_);
-  goaway_last_sent_ = std::min(goaway_last_sent_, last_peer_stream_id_);
+  // A client processed no stream of the server's: its last-stream-id is 0.
+  const uint32_t processed = role_ == Role::kClient ? 0 : last_stream_id_;
+  AppendGoaway(std::min(goaway_last_sent_, processed), code, detail, &output_);
+  goaway_last_sent_ = std::min(goaway_last_sent_, processed);
   // No block will complete. The buffers stay as they are: a handler may be running on a view
   // into them (a Close from OnRequest), and the session is dropped soon anyway.
   block_ = Block{};

@@ -124,25 +124,35 @@ struct SessionStats {
 };
 
 // Events, called from inside Feed only. Stream ids are odd and, for OnRequest, increasing.
+// The server role calls OnRequest; the client role OnResponse and OnPingAck; both the rest.
 class Handler {
  public:
   virtual ~Handler() = default;
-  // A new request. end_stream: no body follows (request.has_body is its negation).
-  virtual void OnRequest(uint32_t stream_id, const Request& request, bool end_stream) = 0;
-  // Request body bytes, a view into the bytes of the current Feed call; a DATA frame split
-  // across Feed calls arrives in several pieces. `data` may be empty only when end_stream.
+  // Server: a new request. end_stream: no body follows (request.has_body is its negation).
+  virtual void OnRequest(uint32_t stream_id, const Request& request, bool end_stream) {}
+  // Client: a response head on a stream SubmitRequest opened: interim ones (1xx, never with
+  // end_stream) any number of times, then the final one. end_stream: no body follows.
+  virtual void OnResponse(uint32_t stream_id, const ResponseHead& head, bool end_stream) {}
+  // Body bytes (the request's for a server, the response's for a client), a view into the
+  // bytes of the current Feed call; a DATA frame split across Feed calls arrives in several
+  // pieces. `data` may be empty only when end_stream.
   virtual void OnData(uint32_t stream_id, std::string_view data, bool end_stream) = 0;
-  // The request's trailer section (it always ends the request).
+  // The message's trailer section (it always ends the peer's side of the stream).
   virtual void OnTrailers(uint32_t stream_id, std::span<const hpack::HeaderField> fields) = 0;
-  // A stream given to OnRequest ended abnormally: by_peer, the peer's RST_STREAM with its code;
-  // otherwise a stream error of the peer's that the session answered with RST_STREAM `code`.
-  // Not called for the proxy's own ResetStream, nor on a connection error.
+  // A live stream ended abnormally: by_peer, the peer's RST_STREAM with its code (for a client
+  // also REFUSED_STREAM for the streams a GOAWAY left unprocessed, after OnGoaway); otherwise a
+  // stream error of the peer's that the session answered with RST_STREAM `code` (a malformed
+  // response, for a client). Not called for the proxy's own ResetStream, nor on a connection
+  // error.
   virtual void OnStreamClosed(uint32_t stream_id, ErrorCode code, bool by_peer) = 0;
   // After SendableBytes returned 0 for the stream: its windows have room again.
   virtual void OnSendWindow(uint32_t stream_id) {}
   // The peer's GOAWAY. A server has no streams of its own to retry; the proxy will want to
-  // finish the streams in flight and close.
+  // finish the streams in flight and close. A client gets OnStreamClosed(REFUSED_STREAM,
+  // by_peer) next for each of its streams above last_stream_id: never processed, safe to retry.
   virtual void OnGoaway(uint32_t last_stream_id, ErrorCode code, std::string_view debug) {}
+  // Client: the ACK of the PING that SendPing sent.
+  virtual void OnPingAck() {}
   // A request the session refused before OnRequest: status 400 (malformed, `detail` says how)
   // or 431 (header list too large). For the access log; the stream is already answered and
   // reset as SessionLimits says.
@@ -155,15 +165,21 @@ struct FeedResult {
   const char* detail = "";                // static text: the GOAWAY debug data, for the log
 };
 
-class ServerSession {
+// One connection in either role. ServerSession and ClientSession below name the role at
+// construction; the methods of the other role refuse (return false or 0).
+class Session {
  public:
-  // Queues our SETTINGS and the connection WINDOW_UPDATE (the server connection preface, sent
-  // without waiting for the client's, RFC 9113 section 3.4). `handler` outlives the session.
-  ServerSession(const SessionLimits& limits, Handler* handler, uint64_t now_ms = 0);
-  ServerSession(const ServerSession&) = delete;
-  ServerSession& operator=(const ServerSession&) = delete;
+  // Queues our connection preface: a server's SETTINGS and connection WINDOW_UPDATE, sent
+  // without waiting for the client's (RFC 9113 section 3.4); a client's magic string first.
+  // `handler` outlives the session.
+  Session(Role role, const SessionLimits& limits, Handler* handler, uint64_t now_ms = 0);
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
-  // Processes received bytes: the client preface, then frames. Always takes all of `bytes`.
+  Role role() const { return role_; }
+
+  // Processes received bytes: the client preface (server role), then frames. Always takes all
+  // of `bytes`.
   [[nodiscard]] FeedResult Feed(std::string_view bytes);
   // The time (milliseconds, any monotonic origin): runs the SETTINGS ACK timeout and the
   // graceful-shutdown bound, and refills the abuse budgets.
@@ -177,11 +193,23 @@ class ServerSession {
   // A response head: 1xx interim heads (not 101) as often as wanted, then one final head.
   // False when the stream is not open for sending or the head is not allowed.
   bool SubmitResponse(uint32_t stream_id, const Response& head, bool end_stream);
-  // Trailers after the final head; ends the stream. No fields: an empty DATA with END_STREAM.
+  // Client: opens a stream with a request head, `fields` in the order to send, the pseudo-header
+  // fields first (":method", ":scheme", ":authority", ":path"); the caller builds them valid.
+  // Returns the new stream id, or 0 when no stream can open now: OpenableStreams() is 0, or the
+  // session failed. DATA may follow at once (PrepareData), within the peer's windows.
+  uint32_t SubmitRequest(std::span<const hpack::HeaderField> fields, bool end_stream);
+  // Client: streams SubmitRequest may open now: the peer's SETTINGS_MAX_CONCURRENT_STREAMS less
+  // the streams open, 0 after the peer's GOAWAY, once stream ids run out, or when failed.
+  uint32_t OpenableStreams() const;
+  // Client: sends a PING whose ACK comes to OnPingAck; false (nothing sent) while one is out.
+  bool SendPing();
+  bool ping_outstanding() const { return ping_out_; }
+  // Trailers after the final head (server) or the request head (client); ends our side of the
+  // stream. No fields: an empty DATA with END_STREAM.
   bool SubmitTrailers(uint32_t stream_id, std::span<const hpack::HeaderField> fields);
   // How many DATA payload bytes may go out now in one frame on the stream: the stream and
   // connection send windows and the peer's SETTINGS_MAX_FRAME_SIZE, 0 before the final head
-  // or after END_STREAM. 0 because of a window arms OnSendWindow for the stream.
+  // (server) or after END_STREAM. 0 because of a window arms OnSendWindow for the stream.
   uint32_t SendableBytes(uint32_t stream_id);
   // The DATA bytes the windows let go on the stream now, all frames together: the smaller of
   // its send window and the connection's (0 when negative or for an unknown stream). Changes
@@ -201,7 +229,8 @@ class ServerSession {
   // Graceful shutdown in two steps (RFC 9113 section 6.8): GOAWAY with last-stream-id 2^31-1
   // and a PING now; at the PING ACK (or after shutdown_timeout_ms) a GOAWAY with the last
   // stream id processed. Streams up to it run to completion; later ones are ignored.
-  // finished() tells when the connection may close.
+  // finished() tells when the connection may close. A client sends one GOAWAY (last-stream-id
+  // 0: it processes no stream of the server's) and opens no more streams.
   void Shutdown();
   // Immediate close: GOAWAY `code` now, and the session ends as on a connection error.
   void Close(ErrorCode code, const char* detail);
@@ -211,6 +240,10 @@ class ServerSession {
   bool finished() const;
   bool draining() const { return drain_ != Drain::kNone; }
   bool peer_sent_goaway() const { return peer_goaway_; }
+  // The peer's GOAWAY last-stream-id (kMaxStreamId before any GOAWAY).
+  uint32_t peer_goaway_last() const { return peer_goaway_last_; }
+  // Whether the peer's SETTINGS frame (its connection preface) has arrived.
+  bool got_peer_settings() const { return got_peer_settings_; }
   size_t active_streams() const { return streams_.size(); }
   // The state of one stream (kIdle for ids not used yet; kClosed once gone).
   StreamState stream_state(uint32_t stream_id) const;
@@ -221,7 +254,7 @@ class ServerSession {
  private:
   enum class Rx : uint8_t { kPreface, kFrames, kDataPayload };
   enum class Drain : uint8_t { kNone, kFirstGoaway, kFinalGoaway };
-  enum class BlockFate : uint8_t { kRequest, kTrailers, kDiscard };
+  enum class BlockFate : uint8_t { kRequest, kResponse, kTrailers, kDiscard };
 
   // A field block being gathered (HEADERS without END_HEADERS, then CONTINUATION).
   struct Block {
@@ -257,6 +290,8 @@ class ServerSession {
   void FinishBlock(const Block& b, std::string_view block);
   void FinishRequest(const Block& b, std::string_view block);
   void FinishTrailers(const Block& b, std::string_view block);
+  void FinishResponse(const Block& b, std::string_view block);
+  void ProcessClientHeaders(const FrameHeader& h, const HeadersFrame& f, Block* b);
   void RejectRequest(uint32_t id, uint16_t status, bool end_stream, const char* detail);
   void ProcessPriority(const FrameHeader& h, std::string_view payload);
   void ProcessRstStream(const FrameHeader& h, std::string_view payload);
@@ -290,6 +325,7 @@ class ServerSession {
   void Fail(ErrorCode code, const char* detail);
   void Fail(const Error& e) { Fail(e.code, e.detail); }
 
+  Role role_;
   SessionLimits limits_;
   Handler* handler_;
   uint64_t now_ms_;
@@ -318,10 +354,14 @@ class ServerSession {
   Block block_;
   std::string block_buf_;
 
-  // Streams: live ones sorted by id (peer ids only grow, so opening appends), then the record.
+  // Streams: live ones sorted by id (ids only grow, so opening appends), then the record. Both
+  // roles use odd ids only: the client opens them, and a server never pushes.
   std::vector<Stream> streams_;
   ClosedStreams closed_;
-  uint32_t last_peer_stream_id_ = 0;
+  uint32_t last_stream_id_ = 0;  // the newest stream opened (by the peer for a server)
+  uint32_t next_stream_id_ = 1;  // client: the id SubmitRequest uses next
+  uint32_t peer_goaway_last_ = kMaxStreamId;
+  bool ping_out_ = false;  // client: a SendPing not acknowledged yet
 
   // Connection flow control.
   int64_t conn_send_window_ = kDefaultInitialWindowSize;
@@ -346,6 +386,22 @@ class ServerSession {
   std::string out_names_;
   std::string out_block_;
   std::vector<uint32_t> notify_;
+};
+
+class ServerSession : public Session {
+ public:
+  ServerSession(const SessionLimits& limits, Handler* handler, uint64_t now_ms = 0)
+      : Session(Role::kServer, limits, handler, now_ms) {}
+};
+
+// The client role, towards a backend: SubmitRequest opens streams; responses come to
+// Handler::OnResponse, OnData and OnTrailers. SessionLimits apply as for a server, except
+// max_concurrent_streams (the server's SETTINGS bounds the streams we open) and the request
+// replies.
+class ClientSession : public Session {
+ public:
+  ClientSession(const SessionLimits& limits, Handler* handler, uint64_t now_ms = 0)
+      : Session(Role::kClient, limits, handler, now_ms) {}
 };
 
 }  // namespace ringway::h2

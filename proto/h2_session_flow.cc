@@ -18,7 +18,7 @@ constexpr uint32_t kSmallWindowUpdate = 1024;
 // ---------------------------------------------------------------------------------------------
 // DATA
 
-void ServerSession::StartData(const FrameHeader& h, uint8_t pad_length) {
+void Session::StartData(const FrameHeader& h, uint8_t pad_length) {
   DataLayout l;
   const Error e = DecodeDataLayout(h, pad_length, &l);
   if (!e.ok()) return Fail(e);
@@ -64,6 +64,11 @@ void ServerSession::StartData(const FrameHeader& h, uint8_t pad_length) {
     drop();
     return StreamError(id, ErrorCode::kFlowControlError, "DATA beyond the stream window");
   }
+  if (role_ == Role::kClient && !s->response_received) {
+    // RFC 9113 section 8.1: a response's DATA follows its final head.
+    drop();
+    return StreamError(id, ErrorCode::kProtocolError, "DATA before the response head");
+  }
   s->recv_window -= l.flow_controlled_length;
   // RFC 9113 section 8.1.1: DATA beyond content-length, or END_STREAM short of it, is malformed;
   // caught before any of it is delivered.
@@ -91,7 +96,7 @@ void ServerSession::StartData(const FrameHeader& h, uint8_t pad_length) {
   data_.deliver = true;
 }
 
-void ServerSession::ConsumeDataPayload(std::string_view& in) {
+void Session::ConsumeDataPayload(std::string_view& in) {
   if (data_.data_left > 0) {
     const uint32_t n = static_cast<uint32_t>(std::min<size_t>(in.size(), data_.data_left));
     const std::string_view piece = in.substr(0, n);
@@ -129,7 +134,7 @@ void ServerSession::ConsumeDataPayload(std::string_view& in) {
   }
 }
 
-void ServerSession::ProcessWindowUpdate(const FrameHeader& h, std::string_view payload) {
+void Session::ProcessWindowUpdate(const FrameHeader& h, std::string_view payload) {
   WindowUpdateFrame f;
   const Error e = DecodeWindowUpdate(h, payload, &f);
   if (e.IsConnectionError()) return Fail(e);
@@ -162,7 +167,7 @@ void ServerSession::ProcessWindowUpdate(const FrameHeader& h, std::string_view p
   NotifySendWindows(id);
 }
 
-void ServerSession::NotifySendWindows(uint32_t only_stream) {
+void Session::NotifySendWindows(uint32_t only_stream) {
   if (conn_send_window_ <= 0) return;
   notify_.clear();
   if (only_stream != 0) {
@@ -186,7 +191,7 @@ void ServerSession::NotifySendWindows(uint32_t only_stream) {
 // ---------------------------------------------------------------------------------------------
 // Sending DATA; releasing received DATA
 
-uint32_t ServerSession::SendableBytes(uint32_t stream_id) {
+uint32_t Session::SendableBytes(uint32_t stream_id) {
   if (failed_) return 0;
   Stream* s = Find(stream_id);
   if (s == nullptr || s->SendingDone() || !s->final_response_sent) return 0;
@@ -198,7 +203,7 @@ uint32_t ServerSession::SendableBytes(uint32_t stream_id) {
   return static_cast<uint32_t>(w);
 }
 
-uint64_t ServerSession::SendWindow(uint32_t stream_id) const {
+uint64_t Session::SendWindow(uint32_t stream_id) const {
   if (failed_) return 0;
   const Stream* s = Find(stream_id);
   if (s == nullptr) return 0;
@@ -206,8 +211,8 @@ uint64_t ServerSession::SendWindow(uint32_t stream_id) const {
   return w > 0 ? static_cast<uint64_t>(w) : 0;
 }
 
-bool ServerSession::PrepareData(uint32_t stream_id, uint32_t n, bool end_stream,
-                                std::span<char, kFrameHeaderSize> header) {
+bool Session::PrepareData(uint32_t stream_id, uint32_t n, bool end_stream,
+                          std::span<char, kFrameHeaderSize> header) {
   if (failed_) return false;
   Stream* s = Find(stream_id);
   if (s == nullptr || s->SendingDone() || !s->final_response_sent) return false;
@@ -225,7 +230,7 @@ bool ServerSession::PrepareData(uint32_t stream_id, uint32_t n, bool end_stream,
   return true;
 }
 
-void ServerSession::ConsumeData(uint32_t stream_id, uint64_t n) {
+void Session::ConsumeData(uint32_t stream_id, uint64_t n) {
   // Never credit more than was delivered: a window pushed past what the peer expects could
   // overflow its 2^31-1 and be our protocol error.
   n = std::min(n, conn_unconsumed_);
@@ -239,7 +244,7 @@ void ServerSession::ConsumeData(uint32_t stream_id, uint64_t n) {
   CreditConnection(n);
 }
 
-void ServerSession::CreditStream(Stream* s, uint64_t n) {
+void Session::CreditStream(Stream* s, uint64_t n) {
   s->recv_unacked += static_cast<uint32_t>(n);
   // Half a window at a time: fewer WINDOW_UPDATE frames, and the peer never stalls for one.
   const int64_t threshold = std::max<int64_t>(1, local_window_in_force_ / 2);
@@ -249,7 +254,7 @@ void ServerSession::CreditStream(Stream* s, uint64_t n) {
   s->recv_unacked = 0;
 }
 
-void ServerSession::CreditConnection(uint64_t n) {
+void Session::CreditConnection(uint64_t n) {
   if (failed_) return;
   conn_recv_unacked_ += n;
   const uint64_t threshold = std::max<uint64_t>(1, limits_.connection_window / 2);

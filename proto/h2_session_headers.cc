@@ -9,12 +9,12 @@ namespace ringway::h2 {
 // ---------------------------------------------------------------------------------------------
 // Field blocks
 
-void ServerSession::ProcessHeaders(const FrameHeader& h, std::string_view payload) {
+void Session::ProcessHeaders(const FrameHeader& h, std::string_view payload) {
   HeadersFrame f;
   const Error e = DecodeHeaders(h, payload, &f);
   if (e.IsConnectionError()) return Fail(e);
   const uint32_t id = h.stream_id;
-  // RFC 9113 section 5.1.1: a client opens odd streams only.
+  // RFC 9113 section 5.1.1: a client opens odd streams only, and a server none (no push).
   if (id % 2 == 0) return Fail(ErrorCode::kProtocolError, "HEADERS on an even stream");
 
   Block b;
@@ -27,8 +27,31 @@ void ServerSession::ProcessHeaders(const FrameHeader& h, std::string_view payloa
     b.reset_detail = detail;
     b.reset_glitch = g;
   };
-  if (id > last_peer_stream_id_) {
-    last_peer_stream_id_ = id;
+  if (role_ == Role::kClient) {
+    if (id > last_stream_id_) return Fail(ErrorCode::kProtocolError, "HEADERS on an idle stream");
+    const Lookup k = Classify(id, FrameType::kHeaders);
+    switch (k.verdict) {
+      case FrameVerdict::kProcess:
+        if (!e.ok()) {
+          reset(e.code, e.detail);
+        } else {
+          b.fate = k.stream->response_received ? BlockFate::kTrailers : BlockFate::kResponse;
+        }
+        break;
+      case FrameVerdict::kIgnore:
+        b.fate = BlockFate::kDiscard;
+        if (!Charge(Glitch::kClosedStreamFrame)) return;
+        break;
+      case FrameVerdict::kStreamClosed:
+        reset(ErrorCode::kStreamClosed, "HEADERS on a closed stream");
+        break;
+      case FrameVerdict::kConnStreamClosed:
+        return Fail(ErrorCode::kStreamClosed, "HEADERS on a closed stream");
+      case FrameVerdict::kConnProtocolError:
+        return Fail(ErrorCode::kProtocolError, "HEADERS on a forgotten stream");
+    }
+  } else if (id > last_stream_id_) {
+    last_stream_id_ = id;
     b.new_stream = true;
     if (drain_ == Drain::kFinalGoaway && id > goaway_last_sent_) {
       // After our final GOAWAY: not processed, and the client knows it from the GOAWAY.
@@ -77,7 +100,7 @@ void ServerSession::ProcessHeaders(const FrameHeader& h, std::string_view payloa
   block_buf_.assign(f.field_block);
 }
 
-void ServerSession::ProcessContinuation(const FrameHeader& h, std::string_view payload) {
+void Session::ProcessContinuation(const FrameHeader& h, std::string_view payload) {
   ContinuationFrame f;
   const Error e = DecodeContinuation(h, payload, &f);
   if (!e.ok()) return Fail(e);
@@ -95,10 +118,12 @@ void ServerSession::ProcessContinuation(const FrameHeader& h, std::string_view p
   FinishBlock(b, block_buf_);
 }
 
-void ServerSession::FinishBlock(const Block& b, std::string_view block) {
+void Session::FinishBlock(const Block& b, std::string_view block) {
   switch (b.fate) {
     case BlockFate::kRequest:
       return FinishRequest(b, block);
+    case BlockFate::kResponse:
+      return FinishResponse(b, block);
     case BlockFate::kTrailers:
       return FinishTrailers(b, block);
     case BlockFate::kDiscard:
@@ -116,7 +141,7 @@ void ServerSession::FinishBlock(const Block& b, std::string_view block) {
   if (b.reset_set) StreamError(b.stream_id, b.reset, b.reset_detail, b.reset_glitch);
 }
 
-void ServerSession::FinishRequest(const Block& b, std::string_view block) {
+void Session::FinishRequest(const Block& b, std::string_view block) {
   const hpack::DecodeResult r = decoder_.Decode(block, &fields_);
   if (r.status == hpack::DecodeStatus::kCompressionError) {
     return Fail(ErrorCode::kCompressionError, "HPACK decoding failed");
@@ -147,7 +172,36 @@ void ServerSession::FinishRequest(const Block& b, std::string_view block) {
   handler_->OnRequest(b.stream_id, req, b.end_stream);
 }
 
-void ServerSession::FinishTrailers(const Block& b, std::string_view block) {
+void Session::FinishResponse(const Block& b, std::string_view block) {
+  const hpack::DecodeResult r = decoder_.Decode(block, &fields_);
+  if (r.status == hpack::DecodeStatus::kCompressionError) {
+    return Fail(ErrorCode::kCompressionError, "HPACK decoding failed");
+  }
+  const uint32_t id = b.stream_id;
+  Stream* s = Find(id);
+  if (s == nullptr) return;  // the proxy reset it while the block was arriving
+  if (r.status == hpack::DecodeStatus::kHeaderListTooLarge) {
+    return StreamError(id, ErrorCode::kProtocolError, "response head too large");
+  }
+  ResponseHead head;
+  const MessageCheck c = ParseResponse(fields_, b.end_stream, &head);
+  if (!c.ok) return StreamError(id, ErrorCode::kProtocolError, c.detail);
+  if (head.status >= 200) {
+    s->response_received = true;
+    // RFC 9113 section 8.1.1: DATA must add up to content-length, except where the response
+    // carries no content whatever the field says (HEAD, 204, 304; RFC 9110 sections 8.6, 6.4.1).
+    const bool no_content = s->head_request || head.status == 204 || head.status == 304;
+    s->has_content_length = head.content_length.has_value() && !no_content;
+    s->content_length = head.content_length.value_or(0);
+    if (b.end_stream && s->has_content_length && s->content_length != 0) {
+      return StreamError(id, ErrorCode::kProtocolError, "content-length without DATA");
+    }
+  }
+  if (b.end_stream) RecvEndStream(s);
+  handler_->OnResponse(id, head, b.end_stream);
+}
+
+void Session::FinishTrailers(const Block& b, std::string_view block) {
   const hpack::DecodeResult r = decoder_.Decode(block, &fields_);
   if (r.status == hpack::DecodeStatus::kCompressionError) {
     return Fail(ErrorCode::kCompressionError, "HPACK decoding failed");
@@ -171,8 +225,7 @@ void ServerSession::FinishTrailers(const Block& b, std::string_view block) {
   handler_->OnTrailers(id, fields_);
 }
 
-void ServerSession::RejectRequest(uint32_t id, uint16_t status, bool end_stream,
-                                  const char* detail) {
+void Session::RejectRequest(uint32_t id, uint16_t status, bool end_stream, const char* detail) {
   if (!Charge(Glitch::kStreamError) || !RoomForReply()) return;
   handler_->OnRequestRejected(id, status, detail);
   if (failed_) return;
@@ -204,8 +257,8 @@ void ServerSession::RejectRequest(uint32_t id, uint16_t status, bool end_stream,
 // ---------------------------------------------------------------------------------------------
 // Response heads
 
-bool ServerSession::SubmitResponse(uint32_t stream_id, const Response& head, bool end_stream) {
-  if (failed_) return false;
+bool Session::SubmitResponse(uint32_t stream_id, const Response& head, bool end_stream) {
+  if (failed_ || role_ != Role::kServer) return false;
   Stream* s = Find(stream_id);
   if (s == nullptr || s->SendingDone() || s->final_response_sent) return false;
   const bool interim = head.status >= 100 && head.status < 200;
@@ -222,7 +275,7 @@ bool ServerSession::SubmitResponse(uint32_t stream_id, const Response& head, boo
   return true;
 }
 
-bool ServerSession::SubmitTrailers(uint32_t stream_id, std::span<const hpack::HeaderField> fields) {
+bool Session::SubmitTrailers(uint32_t stream_id, std::span<const hpack::HeaderField> fields) {
   if (failed_) return false;
   Stream* s = Find(stream_id);
   if (s == nullptr || s->SendingDone() || !s->final_response_sent) return false;

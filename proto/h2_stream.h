@@ -51,6 +51,7 @@ enum class StreamState : uint8_t {
 
 enum class StreamEvent : uint8_t {
   kRecvHeaders,    // the request's HEADERS, without END_STREAM (that is a kRecvEndStream next)
+  kSendHeaders,    // client: our request's HEADERS (END_STREAM is a kSendEndStream next)
   kRecvEndStream,  // END_STREAM on a HEADERS or DATA frame from the peer
   kSendEndStream,  // END_STREAM on a HEADERS or DATA frame of ours
   kReset,          // RST_STREAM sent or received
@@ -62,7 +63,7 @@ enum class StreamEvent : uint8_t {
 constexpr bool Transition(StreamState* s, StreamEvent e) {
   switch (*s) {
     case StreamState::kIdle:
-      if (e != StreamEvent::kRecvHeaders) return false;
+      if (e != StreamEvent::kRecvHeaders && e != StreamEvent::kSendHeaders) return false;
       *s = StreamState::kOpen;
       return true;
     case StreamState::kOpen:
@@ -77,6 +78,7 @@ constexpr bool Transition(StreamState* s, StreamEvent e) {
           *s = StreamState::kClosed;
           return true;
         case StreamEvent::kRecvHeaders:
+        case StreamEvent::kSendHeaders:
           return false;
       }
       return false;
@@ -183,7 +185,9 @@ constexpr FrameVerdict ClassifyClosedFrame(CloseCause c, FrameType t) {
 struct Stream {
   uint32_t id = 0;
   StreamState state = StreamState::kIdle;
-  bool final_response_sent = false;  // a non-1xx :status went out (DATA may follow)
+  bool final_response_sent = false;  // a non-1xx :status went out (DATA may follow); client: set
+  bool response_received = false;    // client: the final response head arrived (DATA may follow)
+  bool head_request = false;         // client: a HEAD request (its response has no content)
   bool send_blocked = false;         // SendableBytes said 0: OnSendWindow when it opens
   bool has_content_length = false;
   uint64_t content_length = 0;

@@ -49,12 +49,14 @@ enum TimerKind : uint8_t {
   kTimerTunnel,
   kTimerH2Streams,  // an HTTP/2 connection with streams: their body and send deadlines
   kTimerDrainIdle,  // draining: an idle HTTP/1 connection that sends no request is closed
+  kTimerH2Up,       // an HTTP/2 backend connection: its streams' deadlines, PINGs, idling
   kTimerKinds,
 };
 
 inline constexpr uint64_t kLingerMs = 2000;
 inline constexpr uint64_t kPoolIdleMs = 60'000;
 inline constexpr uint64_t kDrainIdleMs = 1000;
+inline constexpr uint64_t kH2UpTickMs = 100;
 
 struct ListenerSlot {
   alignas(8) int fd = -1;
@@ -70,6 +72,8 @@ struct UpstreamConn;
 struct Exchange;
 struct H2Stream;
 struct H2State;
+struct UpStream;
+struct H2UpState;
 
 // What speaks on a connection: the transport (receives, sends, TLS, closing) is the same for
 // all; the bytes go to the codec of its kind. Completions switch on it once per read.
@@ -77,6 +81,7 @@ enum class ConnKind : uint8_t {
   kH1Server,  // an HTTP/1 client's connection: requests in, responses out
   kH1Client,  // a connection to a backend, HTTP/1: requests out, responses in
   kH2Server,  // an HTTP/2 client's connection: streams of requests in, responses out
+  kH2Client,  // a connection to a backend, HTTP/2: streams of requests out (proxy/h2_up.h)
 };
 
 struct Conn {
@@ -111,19 +116,30 @@ enum class RespState : uint8_t { kNone, kWaiting, kStreaming, kDone, kTunnel };
 inline constexpr uint32_t kMaxTries = 10;          // the config's upper bound for tries
 inline constexpr uint32_t kNoSeries = UINT32_MAX;  // a request that no server took
 
+// What the client side needs to know of the attempt a response head came from.
+struct RespSource {
+  const Routing* rt;  // the snapshot `backend` indexes
+  uint32_t backend;
+  BodyKind body;  // how the body the client side gets is delimited
+  uint64_t left;  // kContentLength: its length
+  bool dechunk;   // an HTTP/1 chunked body goes out as data only (close-delimited, or DATA)
+};
+
 // One request and its response, from the client stream it came on to the backend that
 // answers it: routing, the balancer's picks and tries, the upstream connection, the response's
 // state, and what the access log line says. A connection to a client holds one at a time.
 struct Exchange {
   ClientConn* client = nullptr;  // the client side (its connection)
   H2Stream* stream = nullptr;    // the HTTP/2 stream it came on; null for HTTP/1
-  UpstreamConn* up = nullptr;    // the attempt in progress, if any
+  UpstreamConn* up = nullptr;    // the attempt in progress on an HTTP/1 backend, if any
+  UpStream* ups = nullptr;       // the attempt in progress on an HTTP/2 backend, if any
   RespState resp = RespState::kNone;
   // What the request asks that the response side must know.
   bool head_method = false;
   bool upgrade = false;     // Connection: upgrade with an Upgrade field
   bool idempotent = false;  // GET, HEAD, OPTIONS, TRACE, PUT, DELETE
   bool has_body = false;    // the request has a body (so it can never be replayed)
+  bool grpc = false;        // content-type application/grpc*: ringway's errors in gRPC form
   // Routing and balancing, on the snapshot the request started on.
   RoutingRef rt;
   uint32_t route_series = kNoSeries;  // metrics: the (server, upstream) series it counts in
@@ -205,7 +221,8 @@ struct UpstreamConn : Conn {
   BodyKind body = BodyKind::kNone;
   uint64_t left = 0;
   http1::ChunkedDecoder chunked;
-  std::string trailers;  // a dechunked response's trailer section, for an HTTP/2 client
+  std::string trailers;           // a dechunked response's trailer section, for an HTTP/2 client
+  std::unique_ptr<H2UpState> h2;  // kind kH2Client: the session and its streams (h2_up.h)
   // Idle pool links.
   uint64_t pooled_ms = 0;  // when it went into the pool
   UpstreamConn* pool_prev = nullptr;

@@ -34,6 +34,7 @@ void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
   c->ex.retried = false;
   c->ex.tries = 0;
   c->ex.idempotent = IsIdempotent(req.method);
+  c->ex.grpc = IsGrpcRequest(req.fields);
   c->ex.resp = RespState::kWaiting;
   c->req = c->req_body == BodyKind::kNone ? ReqState::kDone : ReqState::kBody;
   if (c->req == ReqState::kBody) {
@@ -321,26 +322,31 @@ void WorkerImpl::FlushAccessLog() {
 void WorkerImpl::EndAttempt(UpstreamConn* u, AttemptEnd how) {
   if (!u->lb_open) return;
   u->lb_open = false;
-  const Snapshot& sn = *u->rt->snap;
+  EndAttemptOn(u->rt.get(), u->backend, u->ttfb_ns, how);
+}
+
+void WorkerImpl::EndAttemptOn(const Routing* rt, uint32_t backend, uint64_t ttfb_ns,
+                              AttemptEnd how) {
+  const Snapshot& sn = *rt->snap;
   if (metrics_on_) {
-    metrics::BackendSeries& bs = metrics_->backends.At(sn.backend_series[u->backend]);
+    metrics::BackendSeries& bs = metrics_->backends.At(sn.backend_series[backend]);
     bs.ended.Add();
-    if (u->ttfb_ns) {
-      bs.ttfb_us.Add(u->ttfb_ns / 1000);
+    if (ttfb_ns) {
+      bs.ttfb_us.Add(ttfb_ns / 1000);
       bs.answered.Add();
     }
   }
-  const uint32_t upstream = sn.backend_upstream[u->backend];
-  UpstreamRuntime& r = u->rt->ups[upstream];
-  if (how == AttemptEnd::kCancel || (how == AttemptEnd::kOk && u->ttfb_ns == 0 && r.latency)) {
+  const uint32_t upstream = sn.backend_upstream[backend];
+  const UpstreamRuntime& r = rt->ups[upstream];
+  if (how == AttemptEnd::kCancel || (how == AttemptEnd::kOk && ttfb_ns == 0 && r.latency)) {
     // No response head yet: the latency is unknown, not short.
-    r.balancer->OnCancel(u->backend - sn.backend_base[upstream]);
+    r.balancer->OnCancel(backend - sn.backend_base[upstream]);
     return;
   }
   const bool ok = how == AttemptEnd::kOk;
   uint64_t latency = 0;
-  if (ok) latency = u->ttfb_ns ? u->ttfb_ns : 1;
-  r.balancer->OnFinish(u->backend - sn.backend_base[upstream], latency,
+  if (ok) latency = ttfb_ns ? ttfb_ns : 1;
+  r.balancer->OnFinish(backend - sn.backend_base[upstream], latency,
                        r.latency ? now_ns_ : now_ms_ * 1'000'000);
 }
 
@@ -369,6 +375,10 @@ void WorkerImpl::PassiveFailure(const Routing* rt, uint32_t backend, const char*
 //    another usable backend, within the try limit and the upstream's retry budget;
 //  - else `status` if no response byte has gone to the client, or cut the client.
 void WorkerImpl::UpstreamFailed(UpstreamConn* u, uint16_t status) {
+  if (u->kind == ConnKind::kH2Client) {
+    H2UpConnFailed(u, status, u->tcp_connected ? "TLS handshake failed" : "connect failed");
+    return;
+  }
   Exchange* ex = u->ex;
   const uint32_t backend = u->backend;
   const bool connected = u->connected;

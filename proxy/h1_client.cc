@@ -46,6 +46,10 @@ void WorkerImpl::ConnectUpstream(Exchange* ex, int pick, SendQueue* carry) {
   ex->backend = static_cast<int32_t>(backend);
   if (ex->tries < kMaxTries) ex->tried[ex->tries] = backend;
   ++ex->tries;
+  if (H2Upstream(rt, upstream)) {
+    H2UpStart(ex, backend, carry);
+    return;
+  }
   // A retry after a stale pooled connection always opens a fresh one.
   UpstreamConn* u =
       ex->retried ? nullptr : TakePooled(rt, backend, ex->idempotent && !ex->has_body);
@@ -208,6 +212,10 @@ void WorkerImpl::OnConnect(UpstreamConn* u, int res) {
 
 // The connection can carry the request: TCP is up and, with TLS, the handshake done.
 void WorkerImpl::UpstreamReady(UpstreamConn* u) {
+  if (u->kind == ConnKind::kH2Client) {
+    H2UpConnected(u);
+    return;
+  }
   u->connected = true;
   if (metrics_on_ && u->connect_ns) {
     USeries(u->rt.get(), u->rt->snap->backend_upstream[u->backend])
@@ -325,7 +333,7 @@ size_t WorkerImpl::ParseUpstreamHead(UpstreamConn* u, char* p, size_t n) {
     u->state = UpState::kTunnel;
     DisarmTimer(u);  // a tunnel lives while bytes flow (the client's tunnel timer)
   }
-  ClientResponseHead(ex, u, resp, tunnel);
+  ClientResponseHead(ex, {u->rt.get(), u->backend, u->body, u->left, u->dechunk}, resp, tunnel);
   if (tunnel) return r.consumed;
   if (u->body == BodyKind::kNone || (u->body == BodyKind::kContentLength && u->left == 0)) {
     if (r.consumed < n) u->keep_alive = false;  // bytes after the response: do not reuse
@@ -349,22 +357,22 @@ void WorkerImpl::AddHsts(const config::Server& srv, const http1::ResponseHead& r
 // Sticky sessions: a response from a backend other than the one the request's cookie named
 // (or to a request without one) tells the client which backend to come back to. Sets *value to
 // the Set-Cookie value; false when none is due.
-bool WorkerImpl::StickyCookie(const Exchange* ex, const UpstreamConn* u, std::string* value) {
-  const Snapshot& sn = *u->rt->snap;
-  const uint32_t upstream = sn.backend_upstream[u->backend];
+bool WorkerImpl::StickyCookie(const Exchange* ex, const RespSource& src, std::string* value) {
+  const Snapshot& sn = *src.rt->snap;
+  const uint32_t upstream = sn.backend_upstream[src.backend];
   const config::Sticky& st = sn.config.upstreams[upstream].sticky;
   if (!st.enabled) return false;
-  const int32_t local = static_cast<int32_t>(u->backend - sn.backend_base[upstream]);
+  const int32_t local = static_cast<int32_t>(src.backend - sn.backend_base[upstream]);
   if (ex->sticky == local) return false;
   value->assign(st.cookie).push_back('=');
-  value->append(u->rt->ups[upstream].tokens[static_cast<size_t>(local)]);
+  value->append(src.rt->ups[upstream].tokens[static_cast<size_t>(local)]);
   value->append("; Path=/; HttpOnly");
   if (st.ttl_s) value->append("; Max-Age=").append(std::to_string(st.ttl_s));
   return true;
 }
 
-void WorkerImpl::AddStickyCookie(const Exchange* ex, UpstreamConn* u, std::string* head) {
-  if (head->size() < 4 || !StickyCookie(ex, u, &h2_sticky_)) return;
+void WorkerImpl::AddStickyCookie(const Exchange* ex, const RespSource& src, std::string* head) {
+  if (head->size() < 4 || !StickyCookie(ex, src, &h2_sticky_)) return;
   head->insert(head->size() - 2, "Set-Cookie: " + h2_sticky_ + "\r\n");  // before the blank line
 }
 

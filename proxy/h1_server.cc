@@ -50,6 +50,7 @@ void WorkerImpl::ClientCaughtUp(ClientConn* c) {
     return;
   }
   if (c->ex.up) UnthrottleUpstream(c->ex.up);
+  if (c->ex.ups) H2UpUnthrottle(c->ex.ups);
   if (c->pipeline_wait) {
     c->pipeline_wait = false;
     if (!c->read_eof) ResumeRecv(c);
@@ -93,8 +94,9 @@ void WorkerImpl::ClientInput(ClientConn* c, char* p, size_t n, int32_t bid) {
         break;
       }
       case ReqState::kBody: {
-        size_t take = TakeRequestBody(c, p, n);
+        size_t take = TakeRequestBody(c, p, n, bid);  // (to an HTTP/2 backend it goes in here)
         if (c->closing) break;
+        if (H2UpFull(&c->ex)) PauseRecv(c);
         if (take > 0 && c->ex.up) {
           if (Queue(c->ex.up, p, take, buffer_taken ? -1 : bid)) buffer_taken = true;
           if (Backlogged(c->ex.up)) PauseRecv(c);
@@ -193,8 +195,10 @@ size_t WorkerImpl::ParseClientHead(ClientConn* c, char* p, size_t n) {
   return r.consumed;
 }
 
-// Consumes request-body bytes from p[0, n); returns how many belong to the body.
-size_t WorkerImpl::TakeRequestBody(ClientConn* c, const char* p, size_t n) {
+// Consumes request-body bytes from p[0, n); returns how many belong to the body. An HTTP/2
+// backend's stream takes the body's data here (without chunked framing; `bid`, the buffer the
+// bytes are in, is shared), and its end with any trailers.
+size_t WorkerImpl::TakeRequestBody(ClientConn* c, const char* p, size_t n, int32_t bid) {
   size_t take = 0;
   bool done = false;
   if (c->req_body == BodyKind::kContentLength) {
@@ -202,10 +206,23 @@ size_t WorkerImpl::TakeRequestBody(ClientConn* c, const char* p, size_t n) {
     c->req_left -= take;
     c->req_body_bytes += take;
     done = c->req_left == 0;
+    if (c->ex.ups && take > 0) H2UpBody(&c->ex, p, take, ShareBuffer(bid, take));
   } else {
     uint64_t data = 0;
-    http1::ChunkedDecoder::Result r =
-        c->req_chunked.Feed(std::string_view(p, n), [&](std::string_view d) { data += d.size(); });
+    std::string* trailers = nullptr;
+    http1::ChunkedDecoder::Result r = c->req_chunked.Feed(
+        std::string_view(p, n),
+        [&](std::string_view d) {
+          data += d.size();
+          if (c->ex.ups) H2UpBody(&c->ex, d.data(), d.size(), ShareBuffer(bid, d.size()));
+        },
+        [&](std::string_view t) {
+          if (!c->ex.ups) return;
+          if (!trailers) trailers = AcquireString();
+          trailers->append(t);
+        });
+    if (r.done && c->ex.ups) H2UpBodyEnd(&c->ex, trailers ? *trailers : std::string_view());
+    if (trailers) ReleaseString(trailers);
     if (r.error) {
       RW_LOG(LogLevel::kDebug, "client %s: bad chunked body: %s", c->peer_ip, r.error_text);
       FailRequestBody(c, 400);
@@ -220,6 +237,7 @@ size_t WorkerImpl::TakeRequestBody(ClientConn* c, const char* p, size_t n) {
     return 0;
   }
   if (done) {
+    if (c->ex.ups && c->req_body == BodyKind::kContentLength) H2UpBodyEnd(&c->ex, {});
     c->req = ReqState::kDone;
     DisarmTimer(c);
     if (c->ex.resp == RespState::kDone) FinishExchange(c);
@@ -230,7 +248,7 @@ size_t WorkerImpl::TakeRequestBody(ClientConn* c, const char* p, size_t n) {
 }
 
 void WorkerImpl::FailRequestBody(ClientConn* c, uint16_t status) {
-  if (c->ex.up) AbortUpstream(c->ex.up);
+  AbortAttempt(&c->ex);
   if (c->ex.resp == RespState::kWaiting || c->ex.resp == RespState::kNone) {
     RespondError(c, status, /*close=*/true);
   } else {
@@ -406,7 +424,7 @@ void WorkerImpl::ClientDrained(ClientConn* c) {
 // really went away is also found when a send to it fails.
 void WorkerImpl::ClientEof(ClientConn* c, bool half_close) {
   if (!half_close) {
-    if (c->ex.up) AbortUpstream(c->ex.up);
+    AbortAttempt(&c->ex);
     CloseConn(c);
     return;
   }
@@ -488,18 +506,18 @@ void WorkerImpl::ClientInterim(Exchange* ex, const http1::ResponseHead& resp) {
 
 // The final response head. With `tunnel` (101 to an Upgrade request) the exchange becomes a
 // byte tunnel between the client and `u`.
-void WorkerImpl::ClientResponseHead(Exchange* ex, UpstreamConn* u, const http1::ResponseHead& resp,
-                                    bool tunnel) {
-  if (ex->stream) return H2ResponseHead(ex->stream, u, resp);
+void WorkerImpl::ClientResponseHead(Exchange* ex, const RespSource& src,
+                                    const http1::ResponseHead& resp, bool tunnel) {
+  if (ex->stream) return H2ResponseHead(ex->stream, src, resp);
   ClientConn* c = ex->client;
   const bool client_keep_alive = c->keep_alive && !c->close_after && !draining_ && !c->ending &&
-                                 u->body != BodyKind::kUntilClose && !tunnel && !u->dechunk &&
+                                 src.body != BodyKind::kUntilClose && !tunnel && !src.dechunk &&
                                  c->req != ReqState::kBody;
   if (!client_keep_alive) c->close_after = true;
   c->told_close = !client_keep_alive;
   std::string* s = AcquireString();
-  http1::WriteResponseHead(resp, client_keep_alive, c->http10, u->dechunk, s);
-  AddStickyCookie(ex, u, s);
+  http1::WriteResponseHead(resp, client_keep_alive, c->http10, src.dechunk, s);
+  AddStickyCookie(ex, src, s);
   if (c->tls && ex->server >= 0) {
     AddHsts(ex->rt->snap->config.servers[static_cast<size_t>(ex->server)], resp, s);
   }
@@ -510,6 +528,7 @@ void WorkerImpl::ClientResponseHead(Exchange* ex, UpstreamConn* u, const http1::
   ex->resp_turn = turn_;
   QueueOwned(c, s);
   if (!tunnel) return;
+  UpstreamConn* u = ex->up;  // (a tunnel is to an HTTP/1 backend)
   c->req = ReqState::kTunnel;
   ex->resp = RespState::kTunnel;
   // A tunnel has no request or response to wait for: it lives while bytes flow either way
@@ -562,6 +581,7 @@ void WorkerImpl::ClientTunnelEnded(Exchange* ex) {
 
 // No response byte went out: ringway's own error response instead.
 void WorkerImpl::ClientFail(Exchange* ex, uint16_t status) {
+  if (ex->grpc) return GrpcFail(ex, status);
   if (ex->stream) return H2LocalReply(ex->stream, status);
   RespondError(ex->client, status, ex->client->req == ReqState::kBody);
 }
@@ -608,7 +628,7 @@ void WorkerImpl::ClientAbort(Exchange* ex) {
   if (ex->stream == nullptr) return ResetConn(ex->client);
   H2Stream* s = ex->stream;
   if (s->finished) return;
-  if (s->ex.up) AbortUpstream(s->ex.up);
+  AbortAttempt(&s->ex);
   ex->client->h2->session.ResetStream(s->id, h2::ErrorCode::kInternalError);
   s->end_sent = true;
   s->req_done = true;

@@ -12,12 +12,13 @@ namespace ringway::proxy {
 
 // ---- Responses --------------------------------------------------------------------------------
 
-void WorkerImpl::H2ResponseHead(H2Stream* s, UpstreamConn* u, const http1::ResponseHead& resp) {
+void WorkerImpl::H2ResponseHead(H2Stream* s, const RespSource& src,
+                                const http1::ResponseHead& resp) {
   ClientConn* c = s->ex.client;
   H2State* h = c->h2.get();
   h2_resp_fields_.clear();
   for (const http1::Field& f : resp.fields) h2_resp_fields_.push_back({f.name, f.value});
-  if (StickyCookie(&s->ex, u, &h2_sticky_)) h2_resp_fields_.push_back({"set-cookie", h2_sticky_});
+  if (StickyCookie(&s->ex, src, &h2_sticky_)) h2_resp_fields_.push_back({"set-cookie", h2_sticky_});
   if (c->tls && s->ex.server >= 0) {
     const config::Server& srv = s->ex.rt->snap->config.servers[static_cast<size_t>(s->ex.server)];
     bool has_sts = false;
@@ -29,7 +30,7 @@ void WorkerImpl::H2ResponseHead(H2Stream* s, UpstreamConn* u, const http1::Respo
     }
   }
   const bool no_body =
-      u->body == BodyKind::kNone || (u->body == BodyKind::kContentLength && u->left == 0);
+      src.body == BodyKind::kNone || (src.body == BodyKind::kContentLength && src.left == 0);
   s->ex.status = resp.status;
   s->ex.resp = RespState::kStreaming;
   s->head_sent = h->session.SubmitResponse(
@@ -132,6 +133,7 @@ void WorkerImpl::H2Pump(H2Stream* s) {
       H2Used(c) + ring_.buffer_size() <= H2Budget() && !Backlogged(c)) {
     UnthrottleUpstream(s->ex.up);
   }
+  if (s->ex.ups && s->ex.ups->throttled && !H2Full(s)) H2UpUnthrottle(s->ex.ups);
   if (s->end_sent && s->resp_end && s->ex.resp == RespState::kDone) H2Finish(s);
 }
 
@@ -165,7 +167,7 @@ void WorkerImpl::H2PumpAll(ClientConn* c) {
   ready.clear();
   for (auto& [id, s] : c->h2->streams) {
     if (!s->pending.empty() || (s->resp_end && !s->end_sent) ||
-        (s->ex.up && s->ex.up->recv_paused)) {
+        (s->ex.up && s->ex.up->recv_paused) || (s->ex.ups && s->ex.ups->throttled)) {
       ready.push_back(s);
     }
   }
@@ -186,7 +188,7 @@ void WorkerImpl::H2PumpAll(ClientConn* c) {
 void WorkerImpl::H2LocalReply(H2Stream* s, uint16_t status, std::string_view location) {
   ClientConn* c = s->ex.client;
   H2State* h = c->h2.get();
-  if (s->ex.up) AbortUpstream(s->ex.up);
+  AbortAttempt(&s->ex);
   H2ReleaseGrant(s);
   H2DropEarly(s);  // answered before it reached for a backend: it never will
   std::string_view body = location.empty() ? http1::ErrorBody(status) : std::string_view();
@@ -228,7 +230,7 @@ void WorkerImpl::H2Finish(H2Stream* s) {
   ClientConn* c = s->ex.client;
   H2State* h = c->h2.get();
   WriteAccessLog(&s->ex);
-  if (s->ex.up) AbortUpstream(s->ex.up);
+  AbortAttempt(&s->ex);
   if (s->uncredited) h->session.ConsumeData(s->id, s->uncredited);
   s->uncredited = 0;
   if (!s->req_done && !h->failed) h->session.ResetStream(s->id, h2::ErrorCode::kNoError);

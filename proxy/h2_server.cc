@@ -183,7 +183,7 @@ void WorkerImpl::H2DropStreams(ClientConn* c) {
   live.reserve(h->streams.size());
   for (auto& [id, s] : h->streams) live.push_back(s);
   for (H2Stream* s : live) {
-    if (s->ex.up) AbortUpstream(s->ex.up);
+    AbortAttempt(&s->ex);
     s->uncredited = 0;
     H2Retire(s);
   }
@@ -217,6 +217,13 @@ void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, b
   ex->idempotent = IsIdempotent(req.method);
   ex->has_body = req.has_body;
   ex->resp = RespState::kWaiting;
+  for (const hpack::HeaderField& f : req.fields) {
+    if (f.name == "content-type") {
+      const http1::Field ct{f.name, f.value};
+      ex->grpc = IsGrpcRequest({&ct, 1});
+      break;
+    }
+  }
   if (req.is_connect) {  // ringway does not tunnel
     H2LocalReply(s, 405);
     return;
@@ -279,6 +286,14 @@ void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, b
     h->session.SubmitResponse(id, h2::Response(100), false);
     H2Flush(c);
   }
+  // To an HTTP/2 backend the body goes as DATA, without chunked framing, and the head is made
+  // from up_head when the stream opens (H2UpStart): `early` holds body bytes only.
+  const bool h2_up = H2Upstream(ex->rt.get(), static_cast<uint32_t>(ex->upstream_index));
+  if (h2_up && s->chunked_up) {
+    s->chunked_up = false;
+    h2_fields_.pop_back();  // the Transfer-Encoding added above
+    head.fields = std::span<const http1::Field>(h2_fields_.data(), h2_fields_.size());
+  }
   ex->up_head.clear();
   http1::WriteRequestHead(
       head,
@@ -289,9 +304,11 @@ void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, b
   // The backend is picked and connected to once the whole read is processed: a stream the
   // client resets in the same read (rapid reset) costs no backend connection. Until then its
   // head, and any body that came with it, wait in `early`.
-  std::string* up = AcquireString();
-  up->assign(ex->up_head);
-  s->early.Push({up->data(), static_cast<uint32_t>(up->size()), -1, up, StringCharge(*up)});
+  if (!h2_up) {
+    std::string* up = AcquireString();
+    up->assign(ex->up_head);
+    s->early.Push({up->data(), static_cast<uint32_t>(up->size()), -1, up, StringCharge(*up)});
+  }
   s->starting = true;
   h->starting.push_back(s);
 }
@@ -333,6 +350,10 @@ void WorkerImpl::H2QueueBody(H2Stream* s, const char* p, size_t n, int32_t bid) 
     Queue(s->ex.up, p, n, bid);
     return;
   }
+  if (s->ex.ups != nullptr) {
+    H2UpBody(&s->ex, p, n, bid);
+    return;
+  }
   if (bid >= 0) ring_.Return(static_cast<uint16_t>(bid));
   if (!s->early.AppendToTail(p, n, StringCharge)) {
     std::string* str = AcquireString();
@@ -347,7 +368,8 @@ void WorkerImpl::H2QueueBody(H2Stream* s, const char* p, size_t n, int32_t bid) 
 void WorkerImpl::H2Data(ClientConn* c, uint32_t id, std::string_view data, bool end_stream) {
   H2State* h = c->h2.get();
   H2Stream* s = H2Find(c, id);
-  if (s == nullptr || s->finished || (s->ex.up == nullptr && !s->starting)) {
+  if (s == nullptr || s->finished ||
+      (s->ex.up == nullptr && s->ex.ups == nullptr && !s->starting)) {
     // Nobody reads this body any more (answered, failed): released at once.
     h->session.ConsumeData(id, data.size());
     if (s && end_stream) s->req_done = true;
@@ -379,7 +401,8 @@ void WorkerImpl::H2Data(ClientConn* c, uint32_t id, std::string_view data, bool 
     // holds, and the client's DATA cannot empty the ring, however it splits its frames.
     int32_t bid = -1;
     if (h->feed_bid >= 0 && data.data() >= h->feed_base &&
-        data.data() + n <= h->feed_base + h->feed_len && u != nullptr && u->sendq.empty()) {
+        data.data() + n <= h->feed_base + h->feed_len &&
+        ((u != nullptr && u->sendq.empty()) || (s->ex.ups && s->ex.ups->body.empty()))) {
       bid = ShareBuffer(h->feed_bid, n);
     }
     H2QueueBody(s, data.data(), n, bid);
@@ -388,11 +411,16 @@ void WorkerImpl::H2Data(ClientConn* c, uint32_t id, std::string_view data, bool 
     if (n > 0) H2QueueBody(s, "\r\n", 2, -1);
     if (end_stream) H2QueueBody(s, "0\r\n\r\n", 5, -1);
   }
-  if (u == nullptr || Backlogged(u)) {
+  if (s->ex.ups != nullptr) {
+    // Given back as the bytes leave for the backend's stream (ClientUpstreamDrained).
+    s->uncredited += n;
+    if (!H2UpFull(&s->ex)) H2Credit(s);
+  } else if (u == nullptr || Backlogged(u)) {
     s->uncredited += n;  // given back when the backend's queue drains (ClientUpstreamDrained)
   } else {
     h->session.ConsumeData(id, n);
   }
+  if (end_stream && s->ex.ups != nullptr) H2UpBodyEnd(&s->ex, {});
   if (end_stream) {
     s->req_done = true;
     if (s->end_sent && s->ex.resp == RespState::kDone) H2Finish(s);
@@ -405,6 +433,14 @@ void WorkerImpl::H2Trailers(ClientConn* c, uint32_t id,
   H2Stream* s = H2Find(c, id);
   if (s == nullptr) return;
   s->req_done = true;
+  if (s->ex.ups != nullptr && !s->finished) {
+    std::string* t = AcquireString();
+    for (const hpack::HeaderField& f : fields) {
+      t->append(f.name).append(": ").append(f.value).append("\r\n");
+    }
+    H2UpBodyEnd(&s->ex, *t);
+    ReleaseString(t);
+  }
   if ((s->ex.up != nullptr || s->starting) && s->chunked_up && !s->finished) {
     std::string* t = AcquireString();
     t->append("0\r\n");
@@ -428,7 +464,7 @@ void WorkerImpl::H2StreamClosed(ClientConn* c, uint32_t id, h2::ErrorCode code, 
   RW_LOG(LogLevel::kDebug, "client %s: stream %u %s %.*s", c->peer_ip, id,
          by_peer ? "reset by the client:" : "reset:",
          static_cast<int>(h2::ErrorCodeName(code).size()), h2::ErrorCodeName(code).data());
-  if (s->ex.up) AbortUpstream(s->ex.up);
+  AbortAttempt(&s->ex);
   s->end_sent = true;  // nothing more may be sent on it
   s->req_done = true;
   H2Finish(s);
@@ -477,7 +513,7 @@ void WorkerImpl::H2CheckStreams(ClientConn* c) {
       RW_LOG(LogLevel::kDebug, "client %s: stream %u: window shut for %u ms; reset", c->peer_ip,
              s->id, t.client_send_ms);
       window_cut = true;
-      if (s->ex.up) AbortUpstream(s->ex.up);
+      AbortAttempt(&s->ex);
       h->session.ResetStream(s->id, h2::ErrorCode::kCancel);
       s->end_sent = true;
       s->req_done = true;

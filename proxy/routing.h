@@ -27,6 +27,7 @@ struct UpstreamConn;
 struct Pool {
   UpstreamConn* head = nullptr;  // most recently returned first
   uint32_t size = 0;
+  std::vector<UpstreamConn*> h2;  // HTTP/2 connections (protocol h2, h2c), busy or not
 };
 
 // Per upstream: the balancer and what the worker counts for retries and slow start. The

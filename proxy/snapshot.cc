@@ -200,7 +200,8 @@ void WorkerImpl::UseSnapshot(std::shared_ptr<const Snapshot> snap) {
                                   t.client_send_ms,
                                   t.tunnel_ms,
                                   H2TickMs(t),
-                                  kDrainIdleMs};
+                                  kDrainIdleMs,
+                                  kH2UpTickMs};
     for (size_t k = 1; k < timers_.size(); ++k) timers_[k]->SetDuration(durations[k], now_ms_);
     tls_gen_ = UINT64_MAX;  // fetch the new snapshot's contexts
   }
@@ -212,6 +213,7 @@ void WorkerImpl::UseSnapshot(std::shared_ptr<const Snapshot> snap) {
   resp_limits_.max_request_line = limits_.max_head;
   fields_.resize(std::max<size_t>(limits_.max_fields, resp_limits_.max_fields) + 1);
   h2_limits_ = MakeH2Limits();
+  h2_up_limits_ = MakeH2UpLimits();
   access_fd_ = snap_->access_log_fd;
 }
 

@@ -263,6 +263,9 @@ void WorkerImpl::PlainInput(Conn* c, char* p, size_t n, int32_t bid) {
     case ConnKind::kH2Server:
       H2Input(static_cast<ClientConn*>(c), p, n, bid);
       break;
+    case ConnKind::kH2Client:
+      H2UpInput(static_cast<UpstreamConn*>(c), p, n, bid);
+      break;
   }
 }
 
@@ -278,6 +281,9 @@ void WorkerImpl::PlainEof(Conn* c, int res, bool close_notify) {
       break;
     case ConnKind::kH2Server:  // an HTTP/2 client ends with GOAWAY; its FIN ends everything
       CloseConn(c);
+      break;
+    case ConnKind::kH2Client:
+      H2UpEof(static_cast<UpstreamConn*>(c), res);
       break;
   }
 }
@@ -411,7 +417,10 @@ void WorkerImpl::OnSend(Conn* c, int res) {
   if (c->upstream && !c->recv_paused) {
     // Progress uploading the request counts as progress for the response timer.
     auto* u = static_cast<UpstreamConn*>(c);
-    if (u->state == UpState::kHead || u->state == UpState::kBody) ArmTimer(u, kTimerResponse);
+    if (u->kind == ConnKind::kH1Client &&
+        (u->state == UpState::kHead || u->state == UpState::kBody)) {
+      ArmTimer(u, kTimerResponse);
+    }
   }
   // Backpressure: let the other side read again once this queue has drained enough.
   if (Drained(c)) {
@@ -419,6 +428,7 @@ void WorkerImpl::OnSend(Conn* c, int res) {
       auto* u = static_cast<UpstreamConn*>(c);
       DisarmSendTimer(u);  // a tunnel's backend caught up
       if (u->ex) ClientUpstreamDrained(u->ex);
+      if (u->h2) H2UpDrained(u);
     } else {
       ClientCaughtUp(static_cast<ClientConn*>(c));
     }
@@ -470,7 +480,7 @@ void WorkerImpl::CloseConn(Conn* c) {
       WriteAccessLog(&cc->ex);
       cc->ex.resp = RespState::kDone;
     }
-    if (cc->ex.up) AbortUpstream(cc->ex.up);
+    AbortAttempt(&cc->ex);
     if (cc->h2) H2DropStreams(cc);
     --live_clients_;
     if (metrics_on_) LSeries(cc).closed[cc->proto].Add();
@@ -478,6 +488,7 @@ void WorkerImpl::CloseConn(Conn* c) {
     auto* u = static_cast<UpstreamConn*>(c);
     EndAttempt(u, u->got_bytes ? AttemptEnd::kOk : AttemptEnd::kCancel);
     if (u->pooled) PoolRemove(u);
+    if (u->h2) H2UpClosed(u);
     if (u->ex) {
       u->ex->up = nullptr;
       u->ex = nullptr;

@@ -35,6 +35,7 @@ WorkerImpl::WorkerImpl(std::shared_ptr<const Snapshot> snap, uint32_t index, std
   timers_.emplace_back(new core::TimerList(kTimerTunnel, t.tunnel_ms));
   timers_.emplace_back(new core::TimerList(kTimerH2Streams, H2TickMs(t)));
   timers_.emplace_back(new core::TimerList(kTimerDrainIdle, kDrainIdleMs));
+  timers_.emplace_back(new core::TimerList(kTimerH2Up, kH2UpTickMs));
   high_water_ = 8ull * snap->config.buffers.size;
   UseSnapshot(std::move(snap));
   for (ListenerSlot* l : listeners_) l->series = snap_->listener_series[l->index];
@@ -152,6 +153,7 @@ uint64_t WorkerImpl::Run() {
   for (ClientConn* c : h2_draining_) --c->inflight;
   h2_draining_.clear();
   ClosePools();
+  CloseH2Pools();
   for (int i = 0; i < 100 && (!closing_.empty() || AnyListenerArmed()); ++i) {
     ring_.SubmitAndWait(10);
     ReapCompletions();
@@ -234,7 +236,7 @@ void WorkerImpl::OnTimer(Conn* c, size_t kind) {
           cc->ex.log_target.assign("-");
           cc->ex.start_ns = now_ns_;
         }
-        if (cc->ex.up) AbortUpstream(cc->ex.up);
+        AbortAttempt(&cc->ex);
         RespondError(cc, 408, /*close=*/true);
       } else {
         CloseConn(cc);
@@ -286,6 +288,9 @@ void WorkerImpl::OnTimer(Conn* c, size_t kind) {
     case kTimerLinger:
     case kTimerPoolIdle:
       CloseConn(c);
+      break;
+    case kTimerH2Up:
+      H2UpTick(static_cast<UpstreamConn*>(c));
       break;
     case kTimerConnect:
     case kTimerResponse: {

@@ -58,6 +58,7 @@
 #include "proxy/access_log.h"
 #include "proxy/conn.h"
 #include "proxy/h2_conn.h"
+#include "proxy/h2_up.h"
 #include "proxy/metrics.h"
 #include "proxy/routing.h"
 #include "proxy/send_queue.h"
@@ -68,8 +69,12 @@ namespace ringway::proxy {
 
 using core::LogLevel;
 
+// Whether a request's fields say gRPC (content-type application/grpc, +proto and the like).
+bool IsGrpcRequest(std::span<const http1::Field> fields);
+
 class WorkerImpl {
   friend class H2Handler;
+  friend class UpHandler;
 
  public:
   WorkerImpl(std::shared_ptr<const Snapshot> snap, uint32_t index, std::vector<int> fds);
@@ -292,7 +297,7 @@ class WorkerImpl {
   static uint32_t WeightScale(const config::Upstream& up) { return up.slow_start_ms ? 100 : 1; }
 
   void NoUsableBackend(Exchange* ex);
-  size_t TakeRequestBody(ClientConn* c, const char* p, size_t n);
+  size_t TakeRequestBody(ClientConn* c, const char* p, size_t n, int32_t bid = -1);
   void FailRequestBody(ClientConn* c, uint16_t status);
   void RespondError(ClientConn* c, uint16_t status, bool close);
   void RespondRedirect(ClientConn* c, std::string_view method, std::string_view host,
@@ -322,7 +327,7 @@ class WorkerImpl {
   uint64_t ClientCharged(const Exchange* ex) const;
   bool RequestComplete(const Exchange* ex) const;
   void ClientInterim(Exchange* ex, const http1::ResponseHead& resp);
-  void ClientResponseHead(Exchange* ex, UpstreamConn* u, const http1::ResponseHead& resp,
+  void ClientResponseHead(Exchange* ex, const RespSource& src, const http1::ResponseHead& resp,
                           bool tunnel);
   bool ClientResponseData(Exchange* ex, const char* p, size_t n, int32_t bid, bool last = false);
   void ClientResponseDone(Exchange* ex);
@@ -357,7 +362,7 @@ class WorkerImpl {
   void H2StreamClosed(ClientConn* c, uint32_t id, h2::ErrorCode code, bool by_peer);
   void H2SendWindow(ClientConn* c, uint32_t id);
   void H2Rejected(ClientConn* c, uint32_t id, uint16_t status, const char* detail);
-  void H2ResponseHead(H2Stream* s, UpstreamConn* u, const http1::ResponseHead& resp);
+  void H2ResponseHead(H2Stream* s, const RespSource& src, const http1::ResponseHead& resp);
   void H2Interim(H2Stream* s, const http1::ResponseHead& resp);
   bool H2ResponseData(H2Stream* s, const char* p, size_t n, int32_t bid, bool last);
   void H2ResponseDone(H2Stream* s);
@@ -409,6 +414,12 @@ class WorkerImpl {
   // (kCancel) nothing the balancer should learn from.
   enum class AttemptEnd : uint8_t { kOk, kFailed, kCancel };
   void EndAttempt(UpstreamConn* u, AttemptEnd how);
+  void EndAttemptOn(const Routing* rt, uint32_t backend, uint64_t ttfb_ns, AttemptEnd how);
+  // Drops the attempt in progress, on whichever kind of backend (the client let go).
+  void AbortAttempt(Exchange* ex) {
+    if (ex->up) AbortUpstream(ex->up);
+    if (ex->ups) H2UpCancel(ex->ups);
+  }
 
   // Whether a backend's response status (or ringway's 504 for a response timeout) counts as a
   // passive-health failure.
@@ -431,8 +442,8 @@ class WorkerImpl {
   size_t ParseUpstreamHead(UpstreamConn* u, char* p, size_t n);
   static void AddHsts(const config::Server& srv, const http1::ResponseHead& resp,
                       std::string* head);
-  void AddStickyCookie(const Exchange* ex, UpstreamConn* u, std::string* head);
-  bool StickyCookie(const Exchange* ex, const UpstreamConn* u, std::string* value);
+  void AddStickyCookie(const Exchange* ex, const RespSource& src, std::string* head);
+  bool StickyCookie(const Exchange* ex, const RespSource& src, std::string* value);
   size_t TakeResponseBody(UpstreamConn* u, const char* p, size_t n, int32_t bid, bool* taken);
   void UpstreamResponseDone(UpstreamConn* u);
   void UpstreamEof(UpstreamConn* u, int res);
@@ -441,6 +452,49 @@ class WorkerImpl {
                      bool before_response, SendQueue* carry);
   bool RetryAllowed(const Exchange* ex);
   void AbortUpstream(UpstreamConn* u);
+
+  // ---- HTTP/2 upstreams (h2_client.cc) -------------------------------------------------
+
+  static bool H2Upstream(const Routing* rt, uint32_t upstream);
+  h2::SessionLimits MakeH2UpLimits() const;
+  UpstreamConn* H2UpConn(Routing* rt, uint32_t backend);
+  UpstreamConn* H2UpOpen(Routing* rt, uint32_t backend);
+  void H2UpConnected(UpstreamConn* u);
+  void H2UpFlush(UpstreamConn* u);
+  void H2UpInput(UpstreamConn* u, char* p, size_t n, int32_t bid);
+  void H2UpAfterEvents(UpstreamConn* u);
+  void H2UpOpenWaiting(UpstreamConn* u);
+  void H2UpClose(UpstreamConn* u);
+  void H2UpConnFailed(UpstreamConn* u, uint16_t status, const char* why);
+  void H2UpEof(UpstreamConn* u, int res);
+  void H2UpTick(UpstreamConn* u);
+  void H2UpDrained(UpstreamConn* u);
+  void H2UpClosed(UpstreamConn* u);
+  void CloseH2Pools();
+  void H2UpStart(Exchange* ex, uint32_t backend, SendQueue* carry);
+  void H2UpOpenStream(UpStream* us);
+  void H2UpPumpBody(UpStream* us);
+  void H2UpBody(Exchange* ex, const char* p, size_t n, int32_t bid);
+  void H2UpBodyEnd(Exchange* ex, std::string_view trailers);
+  bool H2UpFull(const Exchange* ex) const;
+  void H2UpSendWindow(UpstreamConn* u, uint32_t id);
+  UpStream* H2UpFind(UpstreamConn* u, uint32_t id);
+  void H2UpResponse(UpstreamConn* u, uint32_t id, const h2::ResponseHead& head, bool end_stream);
+  void H2UpData(UpstreamConn* u, uint32_t id, std::string_view data, bool end_stream);
+  void H2UpTrailers(UpstreamConn* u, uint32_t id, std::span<const hpack::HeaderField> fields);
+  void H2UpStreamClosed(UpstreamConn* u, uint32_t id, h2::ErrorCode code, bool by_peer);
+  void H2UpGoaway(UpstreamConn* u, uint32_t last_stream_id, h2::ErrorCode code,
+                  std::string_view debug);
+  void H2UpUnthrottle(UpStream* us);
+  void H2UpResponseDone(UpStream* us);
+  void H2UpEndAttempt(UpStream* us, AttemptEnd how);
+  void H2UpRefused(UpStream* us, uint16_t status = 502);
+  void H2UpFail(UpStream* us, uint16_t status, const char* what);
+  void H2UpCancel(UpStream* us);
+  void H2UpDetach(UpStream* us);
+  void H2UpDelete(UpStream* us);
+  static void SplitFieldLines(std::string_view lines, std::vector<hpack::HeaderField>* out);
+  void GrpcFail(Exchange* ex, uint16_t status);
 
   // ---- Closing ---------------------------------------------------------------------------
 
@@ -473,9 +527,11 @@ class WorkerImpl {
   bool metrics_on_ = true;
   // HTTP/2.
   h2::SessionLimits h2_limits_;
-  std::vector<H2Stream*> dead_streams_;  // finished this turn; freed in FreeClosed
-  std::vector<http1::Field> h2_fields_;  // an HTTP/2 request's fields, as HTTP/1 ones
-  std::string h2_cookie_;                // its cookie crumbs joined
+  h2::SessionLimits h2_up_limits_;          // towards HTTP/2 backends
+  std::vector<UpstreamConn*> h2_up_conns_;  // every HTTP/2 backend connection, any snapshot
+  std::vector<H2Stream*> dead_streams_;     // finished this turn; freed in FreeClosed
+  std::vector<http1::Field> h2_fields_;     // an HTTP/2 request's fields, as HTTP/1 ones
+  std::string h2_cookie_;                   // its cookie crumbs joined
   std::vector<hpack::HeaderField> h2_resp_fields_;
   std::string h2_sticky_;
   std::vector<H2Stream*> h2_ready_;

@@ -563,13 +563,14 @@ ClientContext::~ClientContext() {
   if (ctx_ != nullptr) wolfSSL_CTX_free(ctx_);
 }
 
-absl::StatusOr<std::shared_ptr<ClientContext>> ClientContext::Create(
-    const config::UpstreamTls& cfg) {
+absl::StatusOr<std::shared_ptr<ClientContext>> ClientContext::Create(const config::UpstreamTls& cfg,
+                                                                     std::string alpn) {
   Init();
   std::shared_ptr<ClientContext> self(new ClientContext);
   self->ctx_ = wolfSSL_CTX_new(wolfSSLv23_client_method());
   if (self->ctx_ == nullptr) return absl::InternalError("wolfSSL_CTX_new failed");
   self->server_name_ = cfg.server_name;
+  self->alpn_ = std::move(alpn);
   WOLFSSL_CTX* ctx = self->ctx_;
   wolfSSL_CTX_SetMinVersion(ctx, WOLFSSL_TLSV1_2);
   wolfSSL_CTX_set_cipher_list(ctx, kDefaultCiphers);
@@ -614,7 +615,8 @@ absl::StatusOr<std::shared_ptr<const ContextSet>> BuildContexts(const config::Co
       set->upstreams.push_back(nullptr);
       continue;
     }
-    absl::StatusOr<std::shared_ptr<ClientContext>> ctx = ClientContext::Create(u.tls);
+    absl::StatusOr<std::shared_ptr<ClientContext>> ctx =
+        ClientContext::Create(u.tls, u.protocol == config::UpstreamProtocol::kHttp1 ? "" : "h2");
     if (!ctx.ok()) return ctx.status();
     set->upstreams.push_back(*std::move(ctx));
   }
@@ -648,6 +650,13 @@ Session::Session(WOLFSSL_CTX* ctx, const std::string& server_name) : Session(ctx
   wolfSSL_UseSNI(ssl_, WOLFSSL_SNI_HOST_NAME, server_name.data(),
                  static_cast<unsigned short>(server_name.size()));
   wolfSSL_check_domain_name(ssl_, server_name.c_str());
+}
+
+Session::Session(const ClientContext& cc) : Session(cc.ctx(), cc.server_name()) {
+  if (ssl_ == nullptr || cc.alpn().empty()) return;
+  std::string list = cc.alpn();  // (wolfSSL takes a mutable comma-separated list)
+  wolfSSL_UseALPN(ssl_, list.data(), static_cast<unsigned int>(list.size()),
+                  WOLFSSL_ALPN_FAILED_ON_MISMATCH);
 }
 
 Session::~Session() {

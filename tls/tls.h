@@ -173,17 +173,22 @@ class ServerContext {
 // A client context for an upstream (`tls:` on the upstream or its server).
 class ClientContext {
  public:
-  static absl::StatusOr<std::shared_ptr<ClientContext>> Create(const config::UpstreamTls& cfg);
+  // `alpn`: the one protocol offered by ALPN ("h2" for HTTP/2 upstreams), "" for none; a
+  // server that picks none or another fails the handshake.
+  static absl::StatusOr<std::shared_ptr<ClientContext>> Create(const config::UpstreamTls& cfg,
+                                                               std::string alpn = "");
   ~ClientContext();
   ClientContext(const ClientContext&) = delete;
   ClientContext& operator=(const ClientContext&) = delete;
   WOLFSSL_CTX* ctx() const { return ctx_; }
   const std::string& server_name() const { return server_name_; }
+  const std::string& alpn() const { return alpn_; }
 
  private:
   ClientContext() = default;
   WOLFSSL_CTX* ctx_ = nullptr;
   std::string server_name_;
+  std::string alpn_;
 };
 
 // Every listener's and upstream's contexts, replaceable as a whole (SIGHUP re-reads the
@@ -222,6 +227,8 @@ class Session {
   explicit Session(WOLFSSL_CTX* ctx);
   // Client side: sends SNI `server_name` and checks it in the certificate, if not empty.
   Session(WOLFSSL_CTX* ctx, const std::string& server_name);
+  // A client session to a backend of `cc`: its SNI, name check and ALPN offer.
+  explicit Session(const ClientContext& cc);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;

@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import socket
+import time
 import unittest
 
 import harness
@@ -300,6 +301,10 @@ class ProcessControlTest(harness.ProxyTest):
         os.makedirs(os.path.dirname(pid_path))
         rw = self.start_ringway(harness.simple_config(port, [web]),
                                 extra_args=("--pid-file", pid_path))
+        # The sockets listen (what start_ringway waits for) just before the file is written.
+        deadline = time.monotonic() + 5
+        while not os.path.exists(pid_path) and time.monotonic() < deadline:
+            time.sleep(0.01)
         with open(pid_path) as f:
             self.assertEqual(f.read(), "%d\n" % rw.pid)
         self.assertEqual(os.listdir(os.path.dirname(pid_path)), ["ringway.pid"])  # no temp
