@@ -276,7 +276,7 @@ void WorkerImpl::H2UpInput(UpstreamConn* u, char* p, size_t n, int32_t bid) {
 void WorkerImpl::H2UpAfterEvents(UpstreamConn* u) {
   if (u->closing) return;
   H2UpState* h = u->h2.get();
-  if (h->ready && !h->waiting.empty()) H2UpOpenWaiting(u);
+  if (h->ready && !h->waiting.empty() && !h->opening) H2UpOpenWaiting(u);
   H2UpFlush(u);
   if (h->session.peer_sent_goaway()) h->draining = true;
   if (h->streams.empty() && h->waiting.empty()) {
@@ -287,6 +287,7 @@ void WorkerImpl::H2UpAfterEvents(UpstreamConn* u) {
 
 void WorkerImpl::H2UpOpenWaiting(UpstreamConn* u) {
   H2UpState* h = u->h2.get();
+  h->opening = true;  // (what opening a stream sets off does not come back in here)
   size_t i = 0;
   while (i < h->waiting.size() && h->session.OpenableStreams() > 0) {
     UpStream* us = h->waiting[i++];
@@ -294,13 +295,14 @@ void WorkerImpl::H2UpOpenWaiting(UpstreamConn* u) {
     H2UpOpenStream(us);
   }
   h->waiting.erase(h->waiting.begin(), h->waiting.begin() + static_cast<std::ptrdiff_t>(i));
+  h->opening = false;
   if (h->waiting.empty() || !h->session.peer_sent_goaway()) return;
   // GOAWAY: those still waiting go elsewhere.
   std::vector<UpStream*> moved;
   moved.swap(h->waiting);
   for (UpStream* us : moved) {
     us->counted = false;
-    H2UpRefused(us);
+    H2UpRefused(us, 502, /*same_backend=*/true);
   }
 }
 
@@ -336,7 +338,7 @@ void WorkerImpl::H2UpConnFailed(UpstreamConn* u, uint16_t status, const char* wh
     us->counted = false;
     us->id = 0;
     if (!connected) {
-      H2UpRefused(us, status);
+      H2UpRefused(us, status, /*same_backend=*/false);
     } else {
       H2UpFail(us, status, "connection failed");
     }
@@ -382,8 +384,9 @@ void WorkerImpl::H2UpTick(UpstreamConn* u) {
   } else {
     std::vector<UpStream*> late;
     for (auto& [id, us] : h->streams) {
+      // (A stream held back because its client is slow is not the backend's delay.)
       if ((us->grpc_deadline_ms && now_ms_ >= us->grpc_deadline_ms) ||
-          (us->deadline_ms && now_ms_ >= us->deadline_ms)) {
+          (us->deadline_ms && now_ms_ >= us->deadline_ms && !us->throttled)) {
         late.push_back(us);
       }
     }
@@ -523,7 +526,7 @@ void WorkerImpl::H2UpOpenStream(UpStream* us) {
   const bool end = us->req_end && us->body.empty() && us->req_trailers.empty();
   const uint32_t id = h->session.SubmitRequest({us->head.data(), us->head.size()}, end);
   if (id == 0) {  // (no room after all: the session failed, or the backend said GOAWAY)
-    H2UpRefused(us);
+    H2UpRefused(us, 502, /*same_backend=*/true);
     return;
   }
   us->id = id;
@@ -563,6 +566,7 @@ void WorkerImpl::H2UpPumpBody(UpStream* us) {
       us->body.Advance(k, [&](const SendPiece& p) { ReleasePiece(p); });
     }
     us->body_sent += k;
+    us->deadline_ms = now_ms_ + cfg_->timeouts.upstream_response_ms;  // (progress)
     if (end) us->end_sent = true;
   }
   if (us->body.empty() && us->req_end && !us->end_sent) {
@@ -797,7 +801,7 @@ void WorkerImpl::H2UpStreamClosed(UpstreamConn* u, uint32_t id, h2::ErrorCode co
          by_peer ? "reset by the backend:" : "reset (malformed response):",
          static_cast<int>(h2::ErrorCodeName(code).size()), h2::ErrorCodeName(code).data());
   if (by_peer && code == h2::ErrorCode::kRefusedStream && !us->head_done) {
-    H2UpRefused(us);  // never processed (RFC 9113 section 8.7): safe to retry
+    H2UpRefused(us, 502, /*same_backend=*/true);  // never processed (RFC 9113 8.7)
     return;
   }
   if (!by_peer) {
@@ -809,7 +813,7 @@ void WorkerImpl::H2UpStreamClosed(UpstreamConn* u, uint32_t id, h2::ErrorCode co
 
 // A stream the backend did not process (REFUSED_STREAM, above a GOAWAY's last-stream-id, or on
 // a connection that never connected): tried again elsewhere, when the body can be replayed.
-void WorkerImpl::H2UpRefused(UpStream* us, uint16_t status) {
+void WorkerImpl::H2UpRefused(UpStream* us, uint16_t status, bool same_backend) {
   Exchange* ex = us->ex;
   if (ex == nullptr) {
     H2UpDetach(us);
@@ -823,17 +827,34 @@ void WorkerImpl::H2UpRefused(UpStream* us, uint16_t status) {
   ex->ups = nullptr;
   us->ex = nullptr;
   H2UpDetach(us);
-  if (ex->client->closing) {
-    carry.Clear([&](const SendPiece& p) { ReleasePiece(p); });
-    return;
-  }
+  auto drop = [&] { carry.Clear([&](const SendPiece& p) { ReleasePiece(p); }); };
+  if (ex->client->closing) return drop();
   if (!replayable) {
     ClientFail(ex, 502);
-  } else {
+    return drop();
+  }
+  if (!same_backend) {
     RecoverOrFail(ex, backend, status, /*connected=*/false, /*stale=*/false,
                   /*before_response=*/true, &carry);
+    return drop();
   }
-  carry.Clear([&](const SendPiece& p) { ReleasePiece(p); });
+  // The backend is up (it answered with a refusal): another untried backend, else the same one
+  // on another connection. A try like any other, within the retry budget.
+  if (ex->tries < ex->max_tries) {
+    int pick = PickBackend(ex);
+    const Snapshot& sn = *ex->rt->snap;
+    const uint32_t base = sn.backend_base[static_cast<uint32_t>(ex->upstream_index)];
+    if (pick < 0 && sn.health->Usable(backend)) pick = static_cast<int>(backend - base);
+    if (pick >= 0 && RetryAllowed(ex)) {
+      RW_LOG(LogLevel::kDebug, "retry: %s: stream refused by %s; attempt %u of %u",
+             ex->client->peer_ip, BackendName(ex->rt.get(), backend), ex->tries + 1u,
+             static_cast<unsigned>(ex->max_tries));
+      ConnectUpstream(ex, pick, &carry);
+      return drop();
+    }
+  }
+  ClientFail(ex, status);
+  drop();
 }
 
 // The stream failed: a 502 (504) if no response began (or a retry, for an idempotent request

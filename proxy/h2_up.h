@@ -83,6 +83,7 @@ struct H2UpState {
   int32_t feed_bid = -1;
   bool ready = false;     // connected and the server's SETTINGS arrived: streams may open
   bool draining = false;  // GOAWAY received (or the pool let it go): no new stream
+  bool opening = false;   // H2UpOpenWaiting is running
   uint64_t rx_ms = 0;     // when the backend last sent anything
   uint64_t ping_ms = 0;   // when our liveness PING went out
   uint64_t idle_ms = 0;   // since when it carries no stream

@@ -488,7 +488,9 @@ class WorkerImpl {
   void H2UpUnthrottle(UpStream* us);
   void H2UpResponseDone(UpStream* us);
   void H2UpEndAttempt(UpStream* us, AttemptEnd how);
-  void H2UpRefused(UpStream* us, uint16_t status = 502);
+  // A stream the backend never processed: tried again; same_backend: the backend refused it
+  // (it is up), so another connection to it will do if no other backend is left.
+  void H2UpRefused(UpStream* us, uint16_t status, bool same_backend);
   void H2UpFail(UpStream* us, uint16_t status, const char* what);
   void H2UpCancel(UpStream* us);
   void H2UpDetach(UpStream* us);
