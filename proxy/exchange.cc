@@ -58,6 +58,7 @@ void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
   const uint32_t upstream = static_cast<uint32_t>(c->ex.upstream_index);
   if (cfg_->limits.max_body_size && c->req_body == BodyKind::kContentLength &&
       c->req_left > cfg_->limits.max_body_size) {
+    if (c->ex.grpc) return GrpcFail(&c->ex, 413);
     RespondError(c, 413, /*close=*/true);
     return;
   }

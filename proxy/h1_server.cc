@@ -249,7 +249,9 @@ size_t WorkerImpl::TakeRequestBody(ClientConn* c, const char* p, size_t n, int32
 
 void WorkerImpl::FailRequestBody(ClientConn* c, uint16_t status) {
   AbortAttempt(&c->ex);
-  if (c->ex.resp == RespState::kWaiting || c->ex.resp == RespState::kNone) {
+  if (c->ex.grpc && c->ex.resp == RespState::kWaiting) {
+    GrpcFail(&c->ex, status);
+  } else if (c->ex.resp == RespState::kWaiting || c->ex.resp == RespState::kNone) {
     RespondError(c, status, /*close=*/true);
   } else {
     CloseConn(c);

@@ -21,6 +21,8 @@ constexpr uint64_t kH2PingTimeoutMs = 10'000;
 constexpr uint32_t kH2MaxStreams = 1000;
 // Connections per backend per worker at most; past it, streams wait for room.
 constexpr size_t kH2MaxConns = 16;
+// Request body bytes a stream keeps a copy of after sending them, for a replay.
+constexpr size_t kReplayMax = 16 * 1024;
 
 std::string_view ReasonPhrase(uint16_t status) {
   switch (status) {
@@ -438,6 +440,7 @@ void WorkerImpl::H2UpStart(Exchange* ex, uint32_t backend, SendQueue* carry) {
   ex->ups = us;
   if (carry) std::swap(us->body, *carry);
   us->req_end = RequestComplete(ex);
+  if (ex->stream) us->req_trailers = ex->stream->up_trailers;  // (trailers that came early)
   // The head: the HTTP/1.1 one made for this request (X-Forwarded-*, Host, the fields a proxy
   // drops), parsed back and written as HTTP/2 fields.
   http1::RequestHead req;
@@ -553,6 +556,14 @@ void WorkerImpl::H2UpPumpBody(UpStream* us) {
     const bool end = us->req_end && k == us->body.bytes() && us->req_trailers.empty();
     H2UpFlush(u);
     if (!h->session.PrepareData(us->id, k, end, hdr)) break;
+    if (us->replay_ok) {
+      if (us->replay.size() + k <= kReplayMax) {
+        us->replay.append(f.data, k);
+      } else {
+        us->replay_ok = false;
+        std::string().swap(us->replay);
+      }
+    }
     Queue(u, hdr, sizeof(hdr), -1);
     if (k == f.len) {
       u->sendq.Push(f);
@@ -651,6 +662,8 @@ void WorkerImpl::H2UpResponse(UpstreamConn* u, uint32_t id, const h2::ResponseHe
     return;
   }
   us->head_done = true;
+  us->replay_ok = false;  // processed: never sent again
+  std::string().swap(us->replay);
   const config::PassiveHealth& ph = UpstreamOf(u->rt.get(), us->backend).passive;
   if (Counts(ph, head.status)) {
     char what[32];
@@ -821,9 +834,20 @@ void WorkerImpl::H2UpRefused(UpStream* us, uint16_t status, bool same_backend) {
   }
   const uint32_t backend = us->backend;
   H2UpEndAttempt(us, AttemptEnd::kCancel);
-  const bool replayable = us->body_sent == 0;
+  const bool replayable = us->body_sent == 0 || us->replay_ok;
   SendQueue carry;
-  std::swap(carry, us->body);
+  if (us->body_sent > 0 && us->replay_ok) {  // what went out, then what had not
+    std::string* s = AcquireString();
+    s->swap(us->replay);
+    carry.Push({s->data(), static_cast<uint32_t>(s->size()), -1, s, StringCharge(*s)});
+    while (!us->body.empty()) {
+      const SendPiece f = us->body.Front();
+      carry.Push(f);
+      us->body.Advance(f.len, [](const SendPiece&) {});
+    }
+  } else {
+    std::swap(carry, us->body);
+  }
   ex->ups = nullptr;
   us->ex = nullptr;
   H2UpDetach(us);

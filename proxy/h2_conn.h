@@ -41,6 +41,7 @@ struct H2Stream {
   SendQueue early;          // the backend's head and body before it is connected to
   bool starting = false;    // waits for the end of the read to be connected (H2StartStreams)
   std::string trailers;     // the response's trailer section, HTTP/1 lines, sent after `pending`
+  std::string up_trailers;  // to an HTTP/2 backend: the request's trailers, HTTP/1 lines
 };
 
 // The session's events, passed on to the worker (h2_server.cc).

@@ -237,7 +237,7 @@ void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, b
   }
   if (cfg_->limits.max_body_size && req.content_length &&
       *req.content_length > cfg_->limits.max_body_size) {
-    H2LocalReply(s, 413);
+    ClientFail(&s->ex, 413);
     return;
   }
   s->chunked_up = req.has_body && !req.content_length;
@@ -381,7 +381,7 @@ void WorkerImpl::H2Data(ClientConn* c, uint32_t id, std::string_view data, bool 
     h->session.ConsumeData(id, data.size());
     if (end_stream) s->req_done = true;
     if (s->ex.resp == RespState::kWaiting) {
-      H2LocalReply(s, 413);
+      ClientFail(&s->ex, 413);
     } else {
       ClientAbort(&s->ex);
     }
@@ -433,13 +433,14 @@ void WorkerImpl::H2Trailers(ClientConn* c, uint32_t id,
   H2Stream* s = H2Find(c, id);
   if (s == nullptr) return;
   s->req_done = true;
-  if (s->ex.ups != nullptr && !s->finished) {
-    std::string* t = AcquireString();
+  if ((s->ex.ups != nullptr || (s->starting && !s->chunked_up && s->ex.up == nullptr)) &&
+      !s->finished) {
+    // To an HTTP/2 backend (or one it will reach once started: kept for H2UpStart).
+    std::string& t = s->up_trailers;
     for (const hpack::HeaderField& f : fields) {
-      t->append(f.name).append(": ").append(f.value).append("\r\n");
+      t.append(f.name).append(": ").append(f.value).append("\r\n");
     }
-    H2UpBodyEnd(&s->ex, *t);
-    ReleaseString(t);
+    if (s->ex.ups != nullptr) H2UpBodyEnd(&s->ex, t);
   }
   if ((s->ex.up != nullptr || s->starting) && s->chunked_up && !s->finished) {
     std::string* t = AcquireString();

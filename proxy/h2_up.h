@@ -39,6 +39,10 @@ struct UpStream {
   std::vector<hpack::HeaderField> head;  // the request head (views into head_text)
   std::string head_text;
   SendQueue body;  // request body bytes waiting for the stream's send window
+  // A copy of the body bytes sent, while they are few (kReplayMax): a stream the backend
+  // refuses unprocessed (REFUSED_STREAM, GOAWAY) is sent again, whole. Dropped at the response.
+  std::string replay;
+  bool replay_ok = true;
   uint64_t body_sent = 0;
   bool req_end = false;  // the client's request ended: END_STREAM after `body` (and trailers)
   bool end_sent = false;
