@@ -83,7 +83,7 @@ bool ParseContentLength(std::string_view v, uint64_t* out) {
   return true;
 }
 
-enum Pseudo : uint8_t { kMethod = 1, kScheme = 2, kAuthority = 4, kPath = 8 };
+enum Pseudo : uint8_t { kMethod = 1, kScheme = 2, kAuthority = 4, kPath = 8, kProtocol = 16 };
 
 MessageCheck Bad(const char* detail) { return MessageCheck{false, detail}; }
 
@@ -127,8 +127,8 @@ bool IsConnectionSpecificField(std::string_view name) {
   }
 }
 
-MessageCheck ParseRequest(std::span<const hpack::HeaderField> fields, bool end_stream,
-                          Request* out) {
+MessageCheck ParseRequest(std::span<const hpack::HeaderField> fields, bool end_stream, Request* out,
+                          bool extended_connect) {
   Request r;
   uint8_t seen = 0;
   size_t first_regular = fields.size();
@@ -151,6 +151,9 @@ MessageCheck ParseRequest(std::span<const hpack::HeaderField> fields, bool end_s
       } else if (f.name == ":path") {
         which = kPath;
         r.path = f.value;
+      } else if (f.name == ":protocol" && extended_connect) {
+        which = kProtocol;
+        r.protocol = f.value;
       } else if (f.name == ":status") {
         return Bad("response pseudo-header field in a request");
       } else {
@@ -179,8 +182,16 @@ MessageCheck ParseRequest(std::span<const hpack::HeaderField> fields, bool end_s
   if ((seen & kMethod) == 0) return Bad("missing :method");
   if (r.method.empty() || !AllOf(r.method, kTokenByte)) return Bad("invalid :method");
   r.is_connect = r.method == "CONNECT";
-  if (r.is_connect) {
-    // RFC 9113 section 8.5; extended CONNECT (RFC 8441) would need :protocol, never accepted.
+  if ((seen & kProtocol) != 0) {
+    // RFC 8441 section 4: only with CONNECT, and then with :scheme and :path too.
+    if (!r.is_connect) return Bad(":protocol without CONNECT");
+    if (r.protocol.empty() || !AllOf(r.protocol, kTokenByte)) return Bad("invalid :protocol");
+    if ((seen & (kScheme | kPath | kAuthority)) != (kScheme | kPath | kAuthority)) {
+      return Bad("extended CONNECT without :scheme, :path or :authority");
+    }
+  }
+  if (r.is_connect && r.protocol.empty()) {
+    // RFC 9113 section 8.5 (extended CONNECT, with :protocol, is checked as other requests).
     if ((seen & (kScheme | kPath)) != 0) return Bad("CONNECT with :scheme or :path");
     if ((seen & kAuthority) == 0) return Bad("CONNECT without :authority");
   } else {

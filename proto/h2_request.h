@@ -41,6 +41,9 @@ struct Request {
   std::optional<uint64_t> content_length;
   bool has_body = false;    // the HEADERS frame did not carry END_STREAM
   bool is_connect = false;  // :method CONNECT (RFC 9113 section 8.5); :authority is host:port
+  // Extended CONNECT (RFC 8441): the :protocol value ("websocket"); "" otherwise. Then
+  // is_connect is set and :scheme, :path and :authority are all present.
+  std::string_view protocol;
 };
 
 // A response head to send. Field names in any case (the session lowercases them); the
@@ -90,8 +93,11 @@ struct MessageCheck {
 //  - content-length that is not 1*DIGIT or over 2^64-1, or given twice with different values;
 //    END_STREAM on the HEADERS with a content-length other than 0 (section 8.1.1: the DATA sum,
 //    0, must equal it)
+// With extended_connect (we announced SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441 section 3),
+// :protocol is allowed on CONNECT, which then needs :scheme, :path and :authority (section 4);
+// without it, :protocol is an unknown pseudo-header field.
 [[nodiscard]] MessageCheck ParseRequest(std::span<const hpack::HeaderField> fields, bool end_stream,
-                                        Request* out);
+                                        Request* out, bool extended_connect = false);
 
 // Checks a response field block and fills *out on success (out->fields views into `fields`).
 // Malformed (RFC 9113 sections 8.1.1, 8.2, 8.3): no ":status", or one that is not three digits

@@ -95,6 +95,9 @@ Session::Session(Role role, const SessionLimits& limits, Handler* handler, uint6
   settings[n++] = {SettingId::kMaxHeaderListSize, limits_.max_header_list_size};
   // Priorities are not used (RFC 9218 section 2.1); the client can skip sending them.
   if (role_ == Role::kServer) settings[n++] = {SettingId::kNoRfc7540Priorities, 1};
+  if (role_ == Role::kServer && limits_.enable_connect_protocol) {
+    settings[n++] = {SettingId::kEnableConnectProtocol, 1};
+  }
   AppendSettings(std::span<const Setting>(settings, n), &output_);
   const uint32_t grow = limits_.connection_window - kDefaultInitialWindowSize;
   if (grow > 0) {

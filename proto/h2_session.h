@@ -109,6 +109,9 @@ struct SessionLimits {
   // then ends normally, with RST_STREAM NO_ERROR if the request had a body coming).
   bool reply_to_malformed = false;
   bool reply_to_large_headers = true;
+  // Server: announce SETTINGS_ENABLE_CONNECT_PROTOCOL and take extended CONNECT requests with
+  // :protocol (RFC 8441: WebSocket over HTTP/2).
+  bool enable_connect_protocol = false;
   AbuseLimits abuse;
 };
 

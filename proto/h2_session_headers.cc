@@ -151,7 +151,7 @@ void Session::FinishRequest(const Block& b, std::string_view block) {
     return RejectRequest(b.stream_id, 431, b.end_stream, "header list too large");
   }
   Request req;
-  const MessageCheck c = ParseRequest(fields_, b.end_stream, &req);
+  const MessageCheck c = ParseRequest(fields_, b.end_stream, &req, limits_.enable_connect_protocol);
   if (!c.ok) {
     ++stats_.malformed_requests;
     return RejectRequest(b.stream_id, 400, b.end_stream, c.detail);

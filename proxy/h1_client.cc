@@ -30,10 +30,10 @@ void WorkerImpl::UnthrottleUpstream(UpstreamConn* u) {
 // The upstream connection's queue is empty. In a tunnel whose client half-closed, the
 // backend now gets the FIN too.
 void WorkerImpl::UpstreamDrained(UpstreamConn* u) {
-  ClientConn* c = u->ex ? u->ex->client : nullptr;
-  if (!c || !c->read_eof || u->state != UpState::kTunnel || u->sending) return;
+  if (!u->ex || u->state != UpState::kTunnel || u->sending) return;
   if (u->tls) return;  // (a TLS backend keeps its tunnel until it or the idle timer ends it)
-  shutdown(u->fd, SHUT_WR);
+  const bool ended = u->ex->stream ? u->ex->stream->req_done : u->ex->client->read_eof;
+  if (ended) shutdown(u->fd, SHUT_WR);
 }
 
 // Sends the request to backend `pick` of its upstream. `carry`, on a retry after a failed
@@ -260,6 +260,15 @@ void WorkerImpl::UpstreamInput(UpstreamConn* u, char* p, size_t n, int32_t bid) 
         break;
       }
       case UpState::kTunnel:
+        if (u->ex->stream) {  // WebSocket over HTTP/2: DATA frames on the client's stream
+          Exchange* ex = u->ex;
+          if (ClientResponseData(ex, p, n, buffer_taken ? -1 : bid)) buffer_taken = true;
+          ex->resp_bytes += n;
+          ex->stream->rx_ms = now_ms_;
+          if (ClientFull(ex)) ThrottleUpstream(u);
+          n = 0;
+          break;
+        }
         if (Queue(c, p, n, buffer_taken ? -1 : bid)) buffer_taken = true;
         c->ex.resp_bytes += n;
         if (c->timer.kind == kTimerTunnel) ArmTimer(c, kTimerTunnel);

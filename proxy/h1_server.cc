@@ -482,7 +482,9 @@ bool WorkerImpl::ClientFull(const Exchange* ex) const {
 // The byte limit of the next read from the exchange's backend, given the one the transport
 // would use: an HTTP/2 stream takes it from its connection's budget; 0: no room yet.
 uint32_t WorkerImpl::ClientRecvLimit(Exchange* ex, const UpstreamConn* u, uint32_t limit) {
-  return ex->stream ? H2RecvLimit(ex->stream, u->state == UpState::kBody, limit) : limit;
+  return ex->stream ? H2RecvLimit(ex->stream,
+                                  u->state == UpState::kBody || u->state == UpState::kTunnel, limit)
+                    : limit;
 }
 // A completion of that read: data, and whether the read ended.
 void WorkerImpl::ClientRecvDone(Exchange* ex, bool data, bool ended) {
@@ -510,7 +512,7 @@ void WorkerImpl::ClientInterim(Exchange* ex, const http1::ResponseHead& resp) {
 // byte tunnel between the client and `u`.
 void WorkerImpl::ClientResponseHead(Exchange* ex, const RespSource& src,
                                     const http1::ResponseHead& resp, bool tunnel) {
-  if (ex->stream) return H2ResponseHead(ex->stream, src, resp);
+  if (ex->stream) return H2ResponseHead(ex->stream, src, resp, tunnel);
   ClientConn* c = ex->client;
   const bool client_keep_alive = c->keep_alive && !c->close_after && !draining_ && !c->ending &&
                                  src.body != BodyKind::kUntilClose && !tunnel && !src.dechunk &&
@@ -573,8 +575,12 @@ void WorkerImpl::ClientResponseTrailers(Exchange* ex, std::string* trailers) {
 
 // The backend ended a tunnel: the client gets what is queued, then the close.
 void WorkerImpl::ClientTunnelEnded(Exchange* ex) {
-  ClientConn* c = ex->client;
   ex->up = nullptr;
+  if (ex->stream) {  // END_STREAM once what the backend sent has gone
+    H2ResponseDone(ex->stream);
+    return;
+  }
+  ClientConn* c = ex->client;
   ex->resp = RespState::kDone;
   c->req = ReqState::kDone;
   c->close_after = true;

@@ -32,6 +32,7 @@ struct H2Stream {
   bool resp_end = false;    // the response is complete once `pending` has gone
   bool end_sent = false;    // END_STREAM went out
   bool finished = false;    // logged and detached; freed at the end of the loop turn
+  bool tunnel = false;      // extended CONNECT (WebSocket): DATA both ways once the backend agrees
   uint64_t body_bytes = 0;  // request body received so far
   uint64_t uncredited = 0;  // request bytes handed to the backend, not yet given back (window)
   uint64_t rx_ms = 0;       // when the client last sent for this stream (its body deadline)

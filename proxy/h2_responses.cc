@@ -12,12 +12,17 @@ namespace ringway::proxy {
 
 // ---- Responses --------------------------------------------------------------------------------
 
-void WorkerImpl::H2ResponseHead(H2Stream* s, const RespSource& src,
-                                const http1::ResponseHead& resp) {
+// With `tunnel` (the backend's 101 to a WebSocket over HTTP/2 request) the stream gets 200
+// (RFC 8441 section 5) and stays open: DATA both ways.
+void WorkerImpl::H2ResponseHead(H2Stream* s, const RespSource& src, const http1::ResponseHead& resp,
+                                bool tunnel) {
   ClientConn* c = s->ex.client;
   H2State* h = c->h2.get();
   h2_resp_fields_.clear();
-  for (const http1::Field& f : resp.fields) h2_resp_fields_.push_back({f.name, f.value});
+  for (const http1::Field& f : resp.fields) {
+    if (tunnel && http1::EqualsIgnoreCase(f.name, "sec-websocket-accept")) continue;
+    h2_resp_fields_.push_back({f.name, f.value});
+  }
   if (StickyCookie(&s->ex, src, &h2_sticky_)) h2_resp_fields_.push_back({"set-cookie", h2_sticky_});
   if (c->tls && s->ex.server >= 0) {
     const config::Server& srv = s->ex.rt->snap->config.servers[static_cast<size_t>(s->ex.server)];
@@ -29,12 +34,14 @@ void WorkerImpl::H2ResponseHead(H2Stream* s, const RespSource& src,
       h2_resp_fields_.push_back({"strict-transport-security", srv.hsts});
     }
   }
-  const bool no_body =
-      src.body == BodyKind::kNone || (src.body == BodyKind::kContentLength && src.left == 0);
-  s->ex.status = resp.status;
+  const bool no_body = !tunnel && (src.body == BodyKind::kNone ||
+                                   (src.body == BodyKind::kContentLength && src.left == 0));
+  s->ex.status = tunnel ? 200 : resp.status;
   s->ex.resp = RespState::kStreaming;
   s->head_sent = h->session.SubmitResponse(
-      s->id, h2::Response(resp.status, {h2_resp_fields_.data(), h2_resp_fields_.size()}), no_body);
+      s->id,
+      h2::Response(tunnel ? 200 : resp.status, {h2_resp_fields_.data(), h2_resp_fields_.size()}),
+      no_body);
   if (no_body) s->end_sent = true;  // (the stream ends in ClientResponseDone, right after)
   H2Flush(c);
 }

@@ -12,6 +12,7 @@
 // go, and the backend is throttled while they are over the cap.
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -47,6 +48,26 @@ void H2Handler::OnRequestRejected(uint32_t id, uint16_t status, const char* deta
 
 // ---- The connection ---------------------------------------------------------------------------
 
+// A Sec-WebSocket-Key: 16 random bytes in base64 (RFC 6455 section 4.1).
+void WorkerImpl::MakeWebSocketKey(std::string* out) {
+  unsigned char raw[16];
+  if (getrandom(raw, sizeof(raw), GRND_NONBLOCK) != static_cast<ssize_t>(sizeof(raw))) {
+    for (unsigned char& b : raw) b = static_cast<unsigned char>(NowNs() * 2654435761u >> 13);
+  }
+  static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  out->clear();
+  for (size_t i = 0; i < 15; i += 3) {
+    const uint32_t v = (uint32_t{raw[i]} << 16) | (uint32_t{raw[i + 1]} << 8) | raw[i + 2];
+    out->push_back(kB64[v >> 18]);
+    out->push_back(kB64[(v >> 12) & 63]);
+    out->push_back(kB64[(v >> 6) & 63]);
+    out->push_back(kB64[v & 63]);
+  }
+  out->push_back(kB64[raw[15] >> 2]);
+  out->push_back(kB64[(raw[15] & 3) << 4]);
+  out->append("==");
+}
+
 h2::SessionLimits WorkerImpl::MakeH2Limits() const {
   h2::SessionLimits l;
   l.max_concurrent_streams = cfg_->http2.max_concurrent_streams;
@@ -56,6 +77,7 @@ h2::SessionLimits WorkerImpl::MakeH2Limits() const {
   l.max_header_list_size = cfg_->limits.max_header_size;
   l.abuse.max_rapid_resets = cfg_->http2.max_rapid_resets;
   l.abuse.glitch_budget = cfg_->http2.glitch_budget;
+  l.enable_connect_protocol = true;  // WebSocket over HTTP/2 (RFC 8441)
   return l;
 }
 
@@ -224,8 +246,15 @@ void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, b
       break;
     }
   }
-  if (req.is_connect) {  // ringway does not tunnel
+  // Extended CONNECT (RFC 8441) for WebSocket becomes an HTTP/1.1 Upgrade to the backend;
+  // plain CONNECT gets 405: ringway does not tunnel to arbitrary hosts.
+  const bool websocket = req.is_connect && !req.protocol.empty();
+  if (req.is_connect && !websocket) {
     H2LocalReply(s, 405);
+    return;
+  }
+  if (websocket && !http1::EqualsIgnoreCase(req.protocol, "websocket")) {
+    H2LocalReply(s, 501);
     return;
   }
   const std::string_view host = !req.authority.empty() ? req.authority : req.host;
@@ -240,7 +269,8 @@ void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, b
     ClientFail(&s->ex, 413);
     return;
   }
-  s->chunked_up = req.has_body && !req.content_length;
+  s->chunked_up = req.has_body && !req.content_length && !websocket;
+  s->tunnel = websocket;
 
   // The HTTP/1.1 head for the backend: Host from :authority first, the cookie crumbs joined
   // into one field, te and expect left out (ringway answers 100-continue itself, as for
@@ -255,6 +285,7 @@ void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, b
       continue;
     }
     if (f.name == "host" || f.name == "te") continue;
+    if (websocket && f.name == "sec-websocket-key") continue;  // (ours, below)
     if (f.name == "cookie") {
       cookies = true;
       continue;
@@ -265,9 +296,16 @@ void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, b
     h2::JoinCookies(req.fields, &h2_cookie_);
     h2_fields_.push_back({"Cookie", h2_cookie_});
   }
+  if (websocket) {
+    // RFC 8441 section 5: the HTTP/1.1 form of the same WebSocket opening handshake, with a key
+    // of ours (HTTP/2 has none; the Sec-WebSocket-Accept it brings back is dropped).
+    MakeWebSocketKey(&h2_ws_key_);
+    h2_fields_.push_back({"Upgrade", "websocket"});
+    h2_fields_.push_back({"Sec-WebSocket-Key", h2_ws_key_});
+  }
   if (s->chunked_up) h2_fields_.push_back({"Transfer-Encoding", "chunked"});
   http1::RequestHead head;
-  head.method = req.method;
+  head.method = websocket ? std::string_view("GET") : req.method;
   head.target = req.path;
   head.origin = req.path;
   head.form = req.path == "*" ? http1::TargetForm::kAsterisk : http1::TargetForm::kOrigin;
@@ -276,10 +314,12 @@ void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, b
   head.framing.host = host;
   head.framing.keep_alive = true;
   head.framing.content_length = req.content_length.value_or(0);
-  head.framing.body = !req.has_body         ? BodyKind::kNone
-                      : s->chunked_up       ? BodyKind::kChunked
-                      : *req.content_length ? BodyKind::kContentLength
-                                            : BodyKind::kNone;
+  head.framing.body = !req.has_body || websocket ? BodyKind::kNone
+                      : s->chunked_up            ? BodyKind::kChunked
+                      : *req.content_length      ? BodyKind::kContentLength
+                                                 : BodyKind::kNone;
+  head.framing.upgrade = websocket;
+  ex->upgrade = websocket;
   ex->rt.Set(ClientRouting(c));
   if (!RouteExchange(ex, c->listener, c->tls != nullptr, head, host, req.path)) return;
   if (expect_continue && req.has_body) {  // the client may send its body now
@@ -289,6 +329,10 @@ void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, b
   // To an HTTP/2 backend the body goes as DATA, without chunked framing, and the head is made
   // from up_head when the stream opens (H2UpStart): `early` holds body bytes only.
   const bool h2_up = H2Upstream(ex->rt.get(), static_cast<uint32_t>(ex->upstream_index));
+  if (h2_up && websocket) {  // (extended CONNECT to an HTTP/2 backend is not done)
+    ClientFail(ex, 501);
+    return;
+  }
   if (h2_up && s->chunked_up) {
     s->chunked_up = false;
     h2_fields_.pop_back();  // the Transfer-Encoding added above
@@ -377,7 +421,7 @@ void WorkerImpl::H2Data(ClientConn* c, uint32_t id, std::string_view data, bool 
   }
   s->body_bytes += data.size();
   s->rx_ms = now_ms_;
-  if (cfg_->limits.max_body_size && s->body_bytes > cfg_->limits.max_body_size) {
+  if (cfg_->limits.max_body_size && s->body_bytes > cfg_->limits.max_body_size && !s->tunnel) {
     h->session.ConsumeData(id, data.size());
     if (end_stream) s->req_done = true;
     if (s->ex.resp == RespState::kWaiting) {
@@ -421,6 +465,10 @@ void WorkerImpl::H2Data(ClientConn* c, uint32_t id, std::string_view data, bool 
     h->session.ConsumeData(id, n);
   }
   if (end_stream && s->ex.ups != nullptr) H2UpBodyEnd(&s->ex, {});
+  if (end_stream && s->tunnel && u != nullptr) {  // the client's half-close goes on
+    s->req_done = true;
+    if (Idle(u)) UpstreamDrained(u);
+  }
   if (end_stream) {
     s->req_done = true;
     if (s->end_sent && s->ex.resp == RespState::kDone) H2Finish(s);
@@ -502,8 +550,10 @@ void WorkerImpl::H2CheckStreams(ClientConn* c) {
   bool withholding = false;
   for (auto& [id, s] : h->streams) withholding = withholding || s->uncredited > 0;
   for (auto& [id, s] : h->streams) {
+    // A WebSocket tunnel lives while bytes flow either way (timeouts.tunnel).
+    const uint64_t body_ms = s->tunnel ? t.tunnel_ms : t.client_body_ms;
     const bool body_late = !withholding && !s->req_done && s->ex.resp != RespState::kDone &&
-                           now_ms_ - s->rx_ms >= t.client_body_ms;
+                           now_ms_ - s->rx_ms >= body_ms;
     const bool send_late = s->stalled_ms != 0 && now_ms_ - s->stalled_ms >= t.client_send_ms;
     if (body_late || send_late) due.push_back(s);
   }

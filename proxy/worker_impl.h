@@ -346,6 +346,7 @@ class WorkerImpl {
   // ---- HTTP/2 client connections (h2_server.cc) ---------------------------------------
 
   h2::SessionLimits MakeH2Limits() const;
+  static void MakeWebSocketKey(std::string* out);
   void StartH2(ClientConn* c);
   bool H2cPreface(ClientConn* c, char* p, size_t n, int32_t bid);
   void H2Flush(ClientConn* c);
@@ -362,7 +363,8 @@ class WorkerImpl {
   void H2StreamClosed(ClientConn* c, uint32_t id, h2::ErrorCode code, bool by_peer);
   void H2SendWindow(ClientConn* c, uint32_t id);
   void H2Rejected(ClientConn* c, uint32_t id, uint16_t status, const char* detail);
-  void H2ResponseHead(H2Stream* s, const RespSource& src, const http1::ResponseHead& resp);
+  void H2ResponseHead(H2Stream* s, const RespSource& src, const http1::ResponseHead& resp,
+                      bool tunnel);
   void H2Interim(H2Stream* s, const http1::ResponseHead& resp);
   bool H2ResponseData(H2Stream* s, const char* p, size_t n, int32_t bid, bool last);
   void H2ResponseDone(H2Stream* s);
@@ -536,6 +538,7 @@ class WorkerImpl {
   std::string h2_cookie_;                   // its cookie crumbs joined
   std::vector<hpack::HeaderField> h2_resp_fields_;
   std::string h2_sticky_;
+  std::string h2_ws_key_;
   std::vector<H2Stream*> h2_ready_;
   std::vector<ClientConn*> clients_;
   std::vector<Conn*> closing_;
