@@ -61,6 +61,13 @@ void AppendAccessLog(const AccessRecord& rec, bool json, std::string* out) {
     out->append("\",\"duration_ms\":");
     AppendDuration(out, rec.duration_us);
     out->append(",\"tries\":").append(std::to_string(rec.tries));
+    if (!rec.upstream_proto.empty()) {
+      out->append(",\"upstream_protocol\":\"").append(rec.upstream_proto).push_back('"');
+    }
+    if (!rec.outcome.empty()) out->append(",\"outcome\":\"").append(rec.outcome).push_back('"');
+    if (rec.grpc_status >= 0) {
+      out->append(",\"grpc_status\":").append(std::to_string(rec.grpc_status));
+    }
     out->append("}\n");
     return;
   }
@@ -80,6 +87,9 @@ void AppendAccessLog(const AccessRecord& rec, bool json, std::string* out) {
   AppendDuration(out, rec.duration_us);
   out->append("ms");
   if (rec.tries > 1) out->append(" tries=").append(std::to_string(rec.tries));
+  if (!rec.upstream_proto.empty()) out->append(" proto=").append(rec.upstream_proto);
+  if (!rec.outcome.empty()) out->append(" outcome=").append(rec.outcome);
+  if (rec.grpc_status >= 0) out->append(" grpc_status=").append(std::to_string(rec.grpc_status));
   out->push_back('\n');
 }
 

@@ -136,10 +136,12 @@ struct Exchange {
   RespState resp = RespState::kNone;
   // What the request asks that the response side must know.
   bool head_method = false;
-  bool upgrade = false;     // Connection: upgrade with an Upgrade field
-  bool idempotent = false;  // GET, HEAD, OPTIONS, TRACE, PUT, DELETE
-  bool has_body = false;    // the request has a body (so it can never be replayed)
-  bool grpc = false;        // content-type application/grpc*: ringway's errors in gRPC form
+  bool upgrade = false;      // Connection: upgrade with an Upgrade field
+  bool idempotent = false;   // GET, HEAD, OPTIONS, TRACE, PUT, DELETE
+  bool has_body = false;     // the request has a body (so it can never be replayed)
+  bool grpc = false;         // content-type application/grpc*: ringway's errors in gRPC form
+  int8_t grpc_status = -1;   // the gRPC status ringway answered with itself (access log)
+  std::string_view outcome;  // how it ended when not normally (static text; access log)
   // Routing and balancing, on the snapshot the request started on.
   RoutingRef rt;
   uint32_t route_series = kNoSeries;  // metrics: the (server, upstream) series it counts in

@@ -137,6 +137,8 @@ std::string Control::RenderMetrics() {
     struct U {
       HistSum duration, connect, ttfb;
       uint64_t connect_failures = 0, retries = 0, denied = 0, no_backend = 0;
+      uint64_t h2_reset = 0, h2_refused = 0, h2_cancelled = 0, h2_opened = 0, h2_closed = 0;
+      uint64_t h2_open() const { return h2_opened - h2_closed; }
     };
     std::vector<U> us(names.size());
     for (size_t id = 0; id < names.size(); ++id) {
@@ -149,6 +151,11 @@ std::string Control::RenderMetrics() {
           us[id].retries += s->retries.Get();
           us[id].denied += s->budget_denied.Get();
           us[id].no_backend += s->no_backend.Get();
+          us[id].h2_reset += s->h2_reset_by_backend.Get();
+          us[id].h2_refused += s->h2_refused.Get();
+          us[id].h2_cancelled += s->h2_cancelled.Get();
+          us[id].h2_opened += s->h2_conns_opened.Get();
+          us[id].h2_closed += s->h2_conns_closed.Get();
         }
       }
     }
@@ -185,6 +192,23 @@ std::string Control::RenderMetrics() {
       for (size_t id = 0; id < names.size(); ++id) {
         p.Sample(counters[k].first, labels(id), us[id].*counters[k].second);
       }
+    }
+    p.Family("ringway_upstream_h2_streams_ended_total", "counter",
+             "Streams to HTTP/2 backends that did not end normally, by how they ended: reset "
+             "(by the backend, or a malformed response), refused (not processed: "
+             "REFUSED_STREAM or GOAWAY), cancelled (by ringway: the client left, a timeout).");
+    for (size_t id = 0; id < names.size(); ++id) {
+      for (const auto& [how, v] : {std::pair<const char*, uint64_t>{"reset", us[id].h2_reset},
+                                   {"refused", us[id].h2_refused},
+                                   {"cancelled", us[id].h2_cancelled}}) {
+        p.Sample("ringway_upstream_h2_streams_ended_total",
+                 absl::StrCat(labels(id), ",outcome=\"", how, "\""), v);
+      }
+    }
+    p.Family("ringway_upstream_h2_connections", "gauge",
+             "Open HTTP/2 connections to the upstream's backends (all workers).");
+    for (size_t id = 0; id < names.size(); ++id) {
+      p.Sample("ringway_upstream_h2_connections", labels(id), us[id].h2_open());
     }
   }
 

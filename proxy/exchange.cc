@@ -35,6 +35,8 @@ void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
   c->ex.tries = 0;
   c->ex.idempotent = IsIdempotent(req.method);
   c->ex.grpc = IsGrpcRequest(req.fields);
+  c->ex.grpc_status = -1;
+  c->ex.outcome = {};
   c->ex.resp = RespState::kWaiting;
   c->req = c->req_body == BodyKind::kNone ? ReqState::kDone : ReqState::kBody;
   if (c->req == ReqState::kBody) {
@@ -298,6 +300,20 @@ void WorkerImpl::WriteAccessLog(const Exchange* ex) {
           : std::string_view("-");
   rec.duration_us = (now_ns_ - ex->start_ns) / 1000;
   rec.tries = ex->tries ? ex->tries : 1;
+  if (ex->upstream_index >= 0 && ex->rt) {
+    switch (ex->rt->snap->config.upstreams[static_cast<size_t>(ex->upstream_index)].protocol) {
+      case config::UpstreamProtocol::kH2:
+        rec.upstream_proto = "h2";
+        break;
+      case config::UpstreamProtocol::kH2c:
+        rec.upstream_proto = "h2c";
+        break;
+      case config::UpstreamProtocol::kHttp1:
+        break;
+    }
+  }
+  rec.outcome = ex->outcome;
+  rec.grpc_status = ex->grpc_status;
   AppendAccessLog(rec, core::LogJson(), &access_buf_);
   if (access_buf_.size() > 64 * 1024) FlushAccessLog();
 }

@@ -220,6 +220,7 @@ UpstreamConn* WorkerImpl::H2UpOpen(Routing* rt, uint32_t backend) {
   ArmTimer(u, kTimerConnect);
   rt->pools[backend].h2.push_back(u);
   h2_up_conns_.push_back(u);
+  if (metrics_on_) USeries(rt, upstream).h2_conns_opened.Add();
   return u;
 }
 
@@ -342,7 +343,7 @@ void WorkerImpl::H2UpConnFailed(UpstreamConn* u, uint16_t status, const char* wh
     if (!connected) {
       H2UpRefused(us, status, /*same_backend=*/false);
     } else {
-      H2UpFail(us, status, "connection failed");
+      H2UpFail(us, status, "connection_failed");
     }
   }
 }
@@ -821,7 +822,10 @@ void WorkerImpl::H2UpStreamClosed(UpstreamConn* u, uint32_t id, h2::ErrorCode co
     RW_LOG(LogLevel::kWarn, "upstream %s: malformed HTTP/2 response on stream %u", BackendName(u),
            id);
   }
-  H2UpFail(us, 502, by_peer ? "stream reset" : "malformed response");
+  if (metrics_on_) {
+    USeries(u->rt.get(), u->rt->snap->backend_upstream[us->backend]).h2_reset_by_backend.Add();
+  }
+  H2UpFail(us, 502, by_peer ? "backend_reset" : "malformed_response");
 }
 
 // A stream the backend did not process (REFUSED_STREAM, above a GOAWAY's last-stream-id, or on
@@ -833,6 +837,9 @@ void WorkerImpl::H2UpRefused(UpStream* us, uint16_t status, bool same_backend) {
     return;
   }
   const uint32_t backend = us->backend;
+  if (metrics_on_ && same_backend) {
+    USeries(us->conn->rt.get(), us->conn->rt->snap->backend_upstream[backend]).h2_refused.Add();
+  }
   H2UpEndAttempt(us, AttemptEnd::kCancel);
   const bool replayable = us->body_sent == 0 || us->replay_ok;
   SendQueue carry;
@@ -902,7 +909,7 @@ void WorkerImpl::H2UpFail(UpStream* us, uint16_t status, const char* what) {
   ex->ups = nullptr;
   us->ex = nullptr;
   H2UpDetach(us);
-  (void)what;
+  ex->outcome = what;
   if (ex->client->closing) return;
   if (!before_response) {
     ClientAbort(ex);
@@ -915,6 +922,10 @@ void WorkerImpl::H2UpFail(UpStream* us, uint16_t status, const char* what) {
 // backend is told with RST_STREAM CANCEL.
 void WorkerImpl::H2UpCancel(UpStream* us) {
   UpstreamConn* u = us->conn;
+  if (metrics_on_) {
+    USeries(u->rt.get(), u->rt->snap->backend_upstream[us->backend]).h2_cancelled.Add();
+  }
+  if (us->ex && us->ex->outcome.empty()) us->ex->outcome = "cancelled";
   if (us->id && !u->closing) {
     u->h2->session.ResetStream(us->id, h2::ErrorCode::kCancel);
     if (us->uncredited) u->h2->session.ConsumeData(us->id, us->uncredited);
@@ -963,6 +974,8 @@ void WorkerImpl::H2UpClosed(UpstreamConn* u) {
   if (it != pool.h2.end()) pool.h2.erase(it);
   auto all = std::find(h2_up_conns_.begin(), h2_up_conns_.end(), u);
   if (all != h2_up_conns_.end()) h2_up_conns_.erase(all);
+  if (metrics_on_)
+    USeries(u->rt.get(), u->rt->snap->backend_upstream[u->backend]).h2_conns_closed.Add();
   std::vector<UpStream*> list;
   list.swap(h->waiting);
   for (auto& [id, us] : h->streams) list.push_back(us);
@@ -1057,6 +1070,7 @@ void WorkerImpl::GrpcFail(Exchange* ex, uint16_t status) {
     const hpack::HeaderField fields[] = {
         {"content-type", "application/grpc"}, {"grpc-status", code}, {"grpc-message", message}};
     s->ex.status = 200;
+    s->ex.grpc_status = static_cast<int8_t>(atoi(code));
     s->head_sent = c->h2->session.SubmitResponse(s->id, h2::Response(200, fields), true);
     s->end_sent = true;
     s->resp_end = true;
@@ -1075,6 +1089,7 @@ void WorkerImpl::GrpcFail(Exchange* ex, uint16_t status) {
   s->append("\r\nContent-Length: 0\r\n");
   s->append(close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n");
   c->ex.status = 200;
+  c->ex.grpc_status = static_cast<int8_t>(atoi(code));
   c->ex.resp_bytes = s->size();
   c->ex.resp = RespState::kDone;
   c->told_close = close;

@@ -85,6 +85,12 @@ struct UpstreamSeries {
   Counter retries;        // further attempts on another backend
   Counter budget_denied;  // retries the budget refused
   Counter no_backend;     // 503: no usable backend
+  // HTTP/2 upstreams (protocol h2, h2c): streams by how they ended other than normally, and
+  // connections opened and closed (open = opened - closed).
+  Counter h2_reset_by_backend;  // RST_STREAM from the backend, or a malformed response
+  Counter h2_refused;           // REFUSED_STREAM, or above a GOAWAY's last-stream-id
+  Counter h2_cancelled;         // RST_STREAM CANCEL from ringway: the client left, a timeout
+  Counter h2_conns_opened, h2_conns_closed;
 };
 
 // A backend (its upstream's name and its address): attempts sent to it and their latency.

@@ -831,6 +831,34 @@ class ResetTest(H2UpstreamTest):
         s = self.assertSpokeH2()
         self.assertGreaterEqual(s["paths"].get("/reset", 0), 2, brief(s))
 
+    def test_access_log_and_metrics_show_protocol_and_outcome(self):
+        """The access log line says the upstream protocol and how a stream ended; the metrics
+        page counts streams reset by the backend and the open HTTP/2 connections."""
+        self.b = self.h2_backend("h2")
+        self.port = self.free_port()
+        listeners = [{"name": "plain", "bind": "%s:%d" % (HOST, self.port)}]
+        servers = [{"name": "site", "server_name": ["localhost"], "upstream": "h2",
+                    "default": True}]
+        self.rw = self.start_ringway(
+            test_http2.h2_config(listeners, servers, [h2_upstream("h2", [self.b.address])]),
+            admin=True)
+        self.assertEqual(self.get("/echo").status, 200)
+        self.assertEqual(self.get("/reset?before=1").status, 502)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any(
+                "outcome=backend_reset" in l for l in self.rw.access_lines()):
+            time.sleep(0.05)
+        ok = [l for l in self.rw.access_lines() if '"GET /echo" 200' in l]
+        self.assertTrue(ok and " proto=h2c" in ok[-1], ok)
+        self.assertNotIn("outcome=", ok[-1])
+        bad = [l for l in self.rw.access_lines() if "outcome=backend_reset" in l]
+        self.assertTrue(bad and '"GET /reset?before=1" 502' in bad[-1], bad)
+        page = harness.request(self.rw.admin_port, "GET", "/metrics", host="127.0.0.1").body
+        page = page.decode()
+        self.assertRegex(page, r'ringway_upstream_h2_streams_ended_total\{upstream="h2",'
+                               r'outcome="reset"\} 1\b')
+        self.assertRegex(page, r'ringway_upstream_h2_connections\{upstream="h2"\} 1\b')
+
     def test_reset_before_response_for_http2_client(self):
         need_h2()
         self.start()
