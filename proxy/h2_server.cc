@@ -572,6 +572,14 @@ void WorkerImpl::H2CheckStreams(ClientConn* c) {
     } else if (s->ex.resp == RespState::kWaiting) {
       RW_LOG(LogLevel::kDebug, "client %s: stream %u: request body timed out", c->peer_ip, s->id);
       H2LocalReply(s, 408);
+    } else if (s->tunnel) {  // an idle WebSocket: not an error, a timeout (CANCEL)
+      RW_LOG(LogLevel::kDebug, "client %s: stream %u: tunnel idle for %u ms; closed", c->peer_ip,
+             s->id, t.tunnel_ms);
+      AbortAttempt(&s->ex);
+      h->session.ResetStream(s->id, h2::ErrorCode::kCancel);
+      s->end_sent = true;
+      s->req_done = true;
+      H2Finish(s);
     } else {
       ClientAbort(&s->ex);
     }

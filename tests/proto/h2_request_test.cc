@@ -449,5 +449,243 @@ TEST(FieldRules, NamesAndValues) {
   EXPECT_FALSE(IsConnectionSpecificField("content-length"));
 }
 
+// ---------------------------------------------------------------------------------------------
+// Extended CONNECT (RFC 8441 sections 4, 5): :protocol with CONNECT, when the server announced
+// SETTINGS_ENABLE_CONNECT_PROTOCOL (extended_connect), needs :scheme, :path and :authority.
+
+Fields WebSocketConnect() {
+  return {{":method", "CONNECT"},
+          {":protocol", "websocket"},
+          {":scheme", "https"},
+          {":authority", "chat.example.com"},
+          {":path", "/chat?room=1"},
+          {"sec-websocket-version", "13"},
+          {"sec-websocket-protocol", "chat, superchat"},
+          {"sec-websocket-extensions", "permessage-deflate"},
+          {"origin", "https://chat.example.com"}};
+}
+
+TEST(ExtendedConnect, WebSocketRequestParsed) {
+  const Fields f = WebSocketConnect();
+  const auto v = View(f);
+  Request r;
+  const MessageCheck c = ParseRequest(v, /*end_stream=*/false, &r, /*extended_connect=*/true);
+  ASSERT_TRUE(c.ok) << c.detail;
+  EXPECT_EQ(r.method, "CONNECT");
+  EXPECT_TRUE(r.is_connect);
+  EXPECT_EQ(r.protocol, "websocket");
+  EXPECT_EQ(r.scheme, "https");
+  EXPECT_EQ(r.authority, "chat.example.com");
+  EXPECT_EQ(r.path, "/chat?room=1");
+  EXPECT_TRUE(r.has_body);
+  EXPECT_FALSE(r.content_length.has_value());
+  ASSERT_EQ(r.fields.size(), 4u);
+  EXPECT_EQ(r.fields.data(), v.data() + 5);  // the regular fields, as a view
+  EXPECT_EQ(r.fields[0].name, "sec-websocket-version");
+  EXPECT_EQ(r.fields[0].value, "13");
+  EXPECT_EQ(r.fields[1].value, "chat, superchat");
+  EXPECT_EQ(r.fields[2].value, "permessage-deflate");
+}
+
+TEST(ExtendedConnect, AcceptedForms) {
+  const Fields cases[] = {
+      WebSocketConnect(),
+      // The pseudo-header fields in any order.
+      {{":path", "/ws"},
+       {":authority", "a.com"},
+       {":protocol", "websocket"},
+       {":scheme", "http"},
+       {":method", "CONNECT"}},
+      // With a port, an IPv6 literal, a matching host field.
+      Replace(WebSocketConnect(), ":authority", "chat.example.com:8443"),
+      Replace(WebSocketConnect(), ":authority", "[::1]:8080"),
+      With(WebSocketConnect(), "host", "CHAT.example.com"),
+      // Any token as :protocol: the proxy, not the parser, says which ones it serves.
+      Replace(WebSocketConnect(), ":protocol", "foo"),
+      Replace(WebSocketConnect(), ":protocol", "connect-udp"),
+      Replace(WebSocketConnect(), ":protocol", "WebSocket"),
+      // Without the optional WebSocket fields.
+      {{":method", "CONNECT"},
+       {":protocol", "websocket"},
+       {":scheme", "https"},
+       {":authority", "a.com"},
+       {":path", "/"}},
+      // content-length: 0 on CONNECT is just a field.
+      With(WebSocketConnect(), "content-length", "0"),
+  };
+  for (const Fields& f : cases) {
+    const auto v = View(f);
+    for (const bool end_stream : {false, true}) {
+      Request r;
+      const MessageCheck c = ParseRequest(v, end_stream, &r, /*extended_connect=*/true);
+      EXPECT_TRUE(c.ok) << c.detail << " for " << f[1].second << " " << f.back().second;
+      EXPECT_TRUE(r.is_connect);
+      EXPECT_FALSE(r.protocol.empty());
+      EXPECT_EQ(r.has_body, !end_stream);
+    }
+  }
+}
+
+TEST(ExtendedConnect, PlainRequestsUnchangedWhenEnabled) {
+  // Turning extended CONNECT on changes nothing for requests without :protocol: plain CONNECT
+  // keeps the RFC 9113 section 8.5 form, and every malformed case stays malformed.
+  const Fields plain = {{":method", "CONNECT"}, {":authority", "db.internal:5432"}};
+  const auto pv = View(plain);
+  Request r;
+  const MessageCheck pc = ParseRequest(pv, false, &r, /*extended_connect=*/true);
+  ASSERT_TRUE(pc.ok) << pc.detail;
+  EXPECT_TRUE(r.is_connect);
+  EXPECT_EQ(r.protocol, "");
+  EXPECT_EQ(r.scheme, "");
+  EXPECT_EQ(r.path, "");
+  const auto gv = View(Base());
+  ASSERT_TRUE(ParseRequest(gv, true, &r, /*extended_connect=*/true).ok);
+  EXPECT_FALSE(r.is_connect);
+  EXPECT_EQ(r.protocol, "");
+  for (const MalformedCase& k : MalformedCases()) {
+    if (std::string_view(k.what).find(":protocol") != std::string_view::npos) continue;
+    const auto f = View(k.fields);
+    Request out;
+    EXPECT_FALSE(ParseRequest(f, k.end_stream, &out, /*extended_connect=*/true).ok) << k.what;
+  }
+}
+
+std::vector<MalformedCase> MalformedExtendedConnectCases() {
+  const Fields ws = WebSocketConnect();
+  return {
+      // RFC 8441 section 4: :protocol only with CONNECT.
+      {":protocol on GET", With(Base("GET"), ":protocol", "websocket")},
+      {":protocol on POST",
+       {{":method", "POST"},
+        {":protocol", "websocket"},
+        {":scheme", "https"},
+        {":authority", "a.com"},
+        {":path", "/"}}},
+      {":protocol without :method", Without(ws, ":method")},
+      // ... and then :scheme, :path and :authority are all needed.
+      {"without :scheme", Without(ws, ":scheme")},
+      {"without :path", Without(ws, ":path")},
+      {"without :authority", Without(ws, ":authority")},
+      {"without :scheme and :path", Without(Without(ws, ":scheme"), ":path")},
+      {"only :method and :protocol", {{":method", "CONNECT"}, {":protocol", "websocket"}}},
+      {"host instead of :authority", With(Without(ws, ":authority"), "host", "a.com")},
+      // :protocol's own value.
+      {"empty :protocol", Replace(ws, ":protocol", "")},
+      {"space in :protocol", Replace(ws, ":protocol", "web socket")},
+      {"slash in :protocol", Replace(ws, ":protocol", "websocket/13")},
+      {"CRLF in :protocol", Replace(ws, ":protocol", "websocket\r\nx: y")},
+      {"leading SP in :protocol", Replace(ws, ":protocol", " websocket")},
+      {"repeated :protocol",
+       {{":method", "CONNECT"},
+        {":protocol", "websocket"},
+        {":protocol", "websocket"},
+        {":scheme", "https"},
+        {":authority", "a.com"},
+        {":path", "/"}}},
+      {":protocol after a regular field",
+       {{":method", "CONNECT"},
+        {":scheme", "https"},
+        {":authority", "a.com"},
+        {":path", "/"},
+        {"sec-websocket-version", "13"},
+        {":protocol", "websocket"}}},
+      // The :path and :authority rules of other requests.
+      {"empty :path", Replace(ws, ":path", "")},
+      {"relative :path", Replace(ws, ":path", "chat")},
+      {"asterisk :path", Replace(ws, ":path", "*")},
+      {"space in :path", Replace(ws, ":path", "/a b")},
+      {"bad :scheme", Replace(ws, ":scheme", "1ws")},
+      {"empty :authority", Replace(ws, ":authority", "")},
+      {"userinfo in :authority", Replace(ws, ":authority", "u@a.com")},
+      {"host differs from :authority", With(ws, "host", "other.com")},
+      // HTTP/1.1 handshake fields have no place in HTTP/2 (RFC 8441 section 5).
+      {"upgrade field", With(ws, "upgrade", "websocket")},
+      {"connection field", With(ws, "connection", "upgrade")},
+      {"uppercase field name", With(ws, "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")},
+      {"response pseudo-header", With(Without(ws, "origin"), ":status", "200")},
+      {"unknown pseudo-header",
+       {{":method", "CONNECT"},
+        {":protocol", "websocket"},
+        {":scheme", "https"},
+        {":authority", "a.com"},
+        {":path", "/"},
+        {":foo", "1"}}},
+  };
+}
+
+TEST(ExtendedConnect, MalformedForms) {
+  for (const MalformedCase& k : MalformedExtendedConnectCases()) {
+    const auto f = View(k.fields);
+    Request r;
+    const MessageCheck c = ParseRequest(f, k.end_stream, &r, /*extended_connect=*/true);
+    EXPECT_FALSE(c.ok) << k.what;
+    EXPECT_STRNE(c.detail, "") << k.what;
+  }
+}
+
+TEST(ExtendedConnect, RefusedWhenNotAnnounced) {
+  // Without SETTINGS_ENABLE_CONNECT_PROTOCOL, :protocol is an unknown pseudo-header field: the
+  // well-formed WebSocket request and every form above are malformed (the default argument
+  // and an explicit false alike).
+  const auto v = View(WebSocketConnect());
+  Request r;
+  MessageCheck c = ParseRequest(v, false, &r);
+  EXPECT_FALSE(c.ok);
+  EXPECT_STREQ(c.detail, "unknown pseudo-header field");
+  c = ParseRequest(v, false, &r, /*extended_connect=*/false);
+  EXPECT_FALSE(c.ok);
+  for (const MalformedCase& k : MalformedExtendedConnectCases()) {
+    const auto f = View(k.fields);
+    EXPECT_FALSE(ParseRequest(f, k.end_stream, &r, /*extended_connect=*/false).ok) << k.what;
+  }
+  // Requests without :protocol parse the same either way.
+  const Fields plain = {{":method", "CONNECT"}, {":authority", "a.com:443"}};
+  const auto pv = View(plain);
+  EXPECT_TRUE(ParseRequest(pv, false, &r, /*extended_connect=*/false).ok);
+  const auto gv = View(Base());
+  EXPECT_TRUE(ParseRequest(gv, true, &r, /*extended_connect=*/false).ok);
+}
+
+TEST(ExtendedConnect, OutUntouchedOnFailure) {
+  Request r;
+  r.method = "untouched";
+  const auto v = View(Without(WebSocketConnect(), ":path"));
+  ASSERT_FALSE(ParseRequest(v, false, &r, true).ok);
+  EXPECT_EQ(r.method, "untouched");
+  EXPECT_EQ(r.protocol, "");
+}
+
+TEST(ExtendedConnect, SessionResetsMalformedAndGoesOn) {
+  // Through a session that announced the setting: each malformed form is RST_STREAM
+  // PROTOCOL_ERROR, no OnRequest, and a WebSocket CONNECT after it on the same connection is
+  // delivered.
+  SessionLimits limits;
+  limits.enable_connect_protocol = true;
+  TestClient c(limits);
+  c.Handshake();
+  std::vector<std::string> protocols;
+  c.handler.on_request = [&](uint32_t, const Request& r, bool) {
+    protocols.emplace_back(r.protocol);
+  };
+  uint32_t id = 1;
+  for (const MalformedCase& k : MalformedExtendedConnectCases()) {
+    ASSERT_TRUE(c.Feed(c.Headers(id, k.fields, /*end_stream=*/false)).ok) << k.what;
+    EXPECT_TRUE(c.TakeRst(id, ErrorCode::kProtocolError)) << k.what;
+    ASSERT_FALSE(c.events.empty());
+    EXPECT_EQ(c.events.back().kind, Event::kRejected) << k.what;
+    id += 2;
+    ASSERT_TRUE(c.Feed(c.Headers(id, WebSocketConnect(), false)).ok) << k.what;
+    ASSERT_EQ(c.events.back().kind, Event::kRequest) << k.what;
+    EXPECT_TRUE(c.events.back().is_connect);
+    EXPECT_EQ(c.events.back().path, "/chat?room=1");
+    ASSERT_TRUE(c.Feed(c.Rst(id)).ok);
+    id += 2;
+  }
+  EXPECT_EQ(protocols.size(), MalformedExtendedConnectCases().size());
+  for (const std::string& p : protocols) EXPECT_EQ(p, "websocket");
+  EXPECT_EQ(c.session.stats().malformed_requests, MalformedExtendedConnectCases().size());
+  EXPECT_FALSE(c.session.failed());
+}
+
 }  // namespace
 }  // namespace ringway::h2

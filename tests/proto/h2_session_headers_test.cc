@@ -3,6 +3,7 @@
 // block size limits, and the response heads the session encodes (split at the peer's max frame
 // size, never on closed streams, trailers).
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -296,6 +297,186 @@ TEST(Send, TrailersEndTheStream) {
   EXPECT_EQ(out[3].type(), FrameType::kData);  // no fields: an empty DATA ends the stream
   EXPECT_TRUE(out[3].header.has(kFlagEndStream));
   EXPECT_EQ(c.session.active_streams(), 0u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extended CONNECT (RFC 8441): SessionLimits::enable_connect_protocol announces
+// SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 and lets :protocol through to OnRequest.
+
+Fields WebSocketConnect(std::string_view path = "/chat") {
+  return {{":method", "CONNECT"},       {":protocol", "websocket"},
+          {":scheme", "https"},         {":authority", "example.com"},
+          {":path", std::string(path)}, {"sec-websocket-version", "13"}};
+}
+
+// The value of `id` in the session's first SETTINGS frame (its preface), if it is there.
+std::optional<uint32_t> PrefaceSetting(const TestClient& c, SettingId id) {
+  for (const OutFrame& f : c.sent) {
+    if (f.type() != FrameType::kSettings || f.header.has(kFlagAck)) continue;
+    std::optional<uint32_t> value;
+    for (const Setting s : SettingsView(f.payload)) {
+      if (s.id == id) value = s.value;
+    }
+    return value;
+  }
+  ADD_FAILURE() << "no SETTINGS from the session";
+  return std::nullopt;
+}
+
+TEST(ExtendedConnect, SettingAnnouncedOnlyWhenEnabled) {
+  SessionLimits limits;
+  limits.enable_connect_protocol = true;
+  TestClient on(limits);
+  on.Handshake();
+  EXPECT_EQ(PrefaceSetting(on, SettingId::kEnableConnectProtocol), 1u);
+  TestClient off;
+  off.Handshake();
+  EXPECT_EQ(PrefaceSetting(off, SettingId::kEnableConnectProtocol), std::nullopt);
+}
+
+TEST(ExtendedConnect, SettingFromClientIsNotANewLicence) {
+  // ENABLE_CONNECT_PROTOCOL is the server's to send: a client's 1 is accepted and ignored, and
+  // does not let :protocol through a session that did not announce it.
+  TestClient c;
+  c.Handshake({{SettingId::kEnableConnectProtocol, 1}});
+  ASSERT_TRUE(c.Feed(c.Headers(1, WebSocketConnect(), false)).ok);
+  EXPECT_TRUE(c.TakeRst(1, ErrorCode::kProtocolError));
+  EXPECT_TRUE(c.handler.Of(Event::kRequest).empty());
+}
+
+TEST(ExtendedConnect, DeliveredToOnRequestWithProtocol) {
+  SessionLimits limits;
+  limits.enable_connect_protocol = true;
+  TestClient c(limits);
+  c.Handshake();
+  std::string protocol = "unset";
+  c.handler.on_request = [&](uint32_t, const Request& r, bool) { protocol = r.protocol; };
+  Fields f = WebSocketConnect("/ws?x=1");
+  f.emplace_back("sec-websocket-protocol", "chat");
+  ASSERT_TRUE(c.Feed(c.Headers(1, f, false)).ok);
+  ASSERT_EQ(c.events.size(), 1u);
+  const Event& e = c.events[0];
+  EXPECT_EQ(e.kind, Event::kRequest);
+  EXPECT_EQ(protocol, "websocket");
+  EXPECT_TRUE(e.is_connect);
+  EXPECT_EQ(e.method, "CONNECT");
+  EXPECT_EQ(e.scheme, "https");
+  EXPECT_EQ(e.authority, "example.com");
+  EXPECT_EQ(e.path, "/ws?x=1");
+  EXPECT_TRUE(e.has_body);
+  EXPECT_FALSE(e.end_stream);
+  EXPECT_EQ(e.fields,
+            (Fields{{"sec-websocket-version", "13"}, {"sec-websocket-protocol", "chat"}}));
+  EXPECT_EQ(c.session.stats().requests, 1u);
+  // A plain request on the same connection carries no :protocol.
+  ASSERT_TRUE(c.Feed(c.Get(3, "/plain")).ok);
+  EXPECT_EQ(protocol, "");
+  EXPECT_FALSE(c.events.back().is_connect);
+}
+
+TEST(ExtendedConnect, TunnelCarriesDataBothWaysAndHalfCloses) {
+  SessionLimits limits;
+  limits.enable_connect_protocol = true;
+  TestClient c(limits);
+  c.Handshake();
+  ASSERT_TRUE(c.Feed(c.Headers(1, WebSocketConnect(), false)).ok);
+  // 200 without END_STREAM opens the tunnel (RFC 8441 section 5).
+  ASSERT_TRUE(c.session.SubmitResponse(1, {200}, false));
+  auto out = c.Output();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].Field(":status"), "200");
+  EXPECT_FALSE(out[0].header.has(kFlagEndStream));
+  // Client to server: DATA delivered, no content-length to check against.
+  const std::string frame("\x81\x85\x01\x02\x03\x04igohn", 11);  // a masked WebSocket frame
+  ASSERT_TRUE(c.Feed(c.Data(1, frame, false)).ok);
+  ASSERT_EQ(c.handler.Of(Event::kData).size(), 1u);
+  EXPECT_EQ(c.handler.Of(Event::kData)[0].data, frame);
+  c.session.ConsumeData(1, frame.size());
+  // Server to client.
+  char hdr[9];
+  ASSERT_GT(c.session.SendableBytes(1), 7u);
+  ASSERT_TRUE(c.session.PrepareData(1, 7, false, hdr));
+  FrameHeader fh;
+  ASSERT_TRUE(DecodeFrameHeader(std::string_view(hdr, 9), &fh));
+  EXPECT_EQ(fh.type, FrameType::kData);
+  EXPECT_EQ(fh.stream_id, 1u);
+  EXPECT_EQ(fh.length, 7u);
+  // The client half-closes; the server can still send, then ends its side.
+  ASSERT_TRUE(c.Feed(c.Data(1, "", true)).ok);
+  EXPECT_TRUE(c.events.back().end_stream);
+  EXPECT_EQ(c.events.back().kind, Event::kData);
+  EXPECT_GT(c.session.SendableBytes(1), 0u);
+  ASSERT_TRUE(c.session.PrepareData(1, 0, true, hdr));
+  EXPECT_EQ(c.session.active_streams(), 0u);
+  EXPECT_TRUE(c.handler.Of(Event::kClosed).size() <= 1u);
+}
+
+TEST(ExtendedConnect, ClientResetEndsTheTunnel) {
+  SessionLimits limits;
+  limits.enable_connect_protocol = true;
+  TestClient c(limits);
+  c.Handshake();
+  ASSERT_TRUE(c.Feed(c.Headers(1, WebSocketConnect(), false)).ok);
+  ASSERT_TRUE(c.session.SubmitResponse(1, {200}, false));
+  ASSERT_TRUE(c.Feed(c.Rst(1, ErrorCode::kCancel)).ok);
+  const auto closed = c.handler.Of(Event::kClosed);
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed[0].stream_id, 1u);
+  EXPECT_EQ(closed[0].code, ErrorCode::kCancel);
+  EXPECT_TRUE(closed[0].by_peer);
+  EXPECT_EQ(c.session.active_streams(), 0u);
+}
+
+TEST(ExtendedConnect, WithoutTheSettingProtocolIsRefused) {
+  TestClient c;  // enable_connect_protocol is off by default
+  c.Handshake();
+  ASSERT_TRUE(c.Feed(c.Headers(1, WebSocketConnect(), false)).ok);
+  EXPECT_TRUE(c.TakeRst(1, ErrorCode::kProtocolError));
+  ASSERT_EQ(c.events.size(), 1u);
+  EXPECT_EQ(c.events[0].kind, Event::kRejected);
+  EXPECT_EQ(c.events[0].status, 400);
+  EXPECT_EQ(c.events[0].detail, "unknown pseudo-header field");
+  EXPECT_EQ(c.session.stats().malformed_requests, 1u);
+  // DATA already on its way is dropped; the connection goes on.
+  ASSERT_TRUE(c.Feed(c.Data(1, "x", false)).ok);
+  ASSERT_TRUE(c.Feed(c.Get(3, "/after")).ok);
+  EXPECT_EQ(c.events.back().kind, Event::kRequest);
+  EXPECT_EQ(c.events.back().path, "/after");
+  EXPECT_FALSE(c.session.failed());
+}
+
+TEST(ExtendedConnect, MalformedWhenEnabled) {
+  SessionLimits limits;
+  limits.enable_connect_protocol = true;
+  TestClient c(limits);
+  c.Handshake();
+  const Fields cases[] = {
+      {{":method", "GET"},
+       {":protocol", "websocket"},
+       {":scheme", "https"},
+       {":authority", "example.com"},
+       {":path", "/"}},
+      {{":method", "CONNECT"}, {":protocol", "websocket"}, {":scheme", "https"}, {":path", "/"}},
+      {{":method", "CONNECT"},
+       {":protocol", "websocket"},
+       {":authority", "example.com"},
+       {":path", "/"}},
+      {{":method", "CONNECT"},
+       {":protocol", "websocket"},
+       {":scheme", "https"},
+       {":authority", "example.com"}},
+  };
+  uint32_t id = 1;
+  for (const Fields& f : cases) {
+    ASSERT_TRUE(c.Feed(c.Headers(id, f, false)).ok);
+    EXPECT_TRUE(c.TakeRst(id, ErrorCode::kProtocolError)) << id;
+    EXPECT_EQ(c.events.back().kind, Event::kRejected) << id;
+    id += 2;
+  }
+  EXPECT_TRUE(c.handler.Of(Event::kRequest).empty());
+  ASSERT_TRUE(c.Feed(c.Headers(id, WebSocketConnect(), false)).ok);
+  EXPECT_EQ(c.events.back().kind, Event::kRequest);
+  EXPECT_FALSE(c.session.failed());
 }
 
 }  // namespace
