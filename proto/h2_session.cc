@@ -360,9 +360,10 @@ void Session::ProcessPriority(const FrameHeader& h, std::string_view payload) {
   const uint32_t id = h.stream_id;
   const bool idle = id > last_stream_id_ || id % 2 == 0;
   if (!idle && Find(id) == nullptr) return;
-  // A client's idle ids are its own to open: no RST_STREAM may name them (section 6.4), so the
-  // bad signal is ignored like any priority signal.
-  if (idle && role_ == Role::kClient) return;
+  // No RST_STREAM may name an idle stream (section 6.4): a client's idle ids are its own to
+  // open, and even ids are the server's, which never opens one. The bad signal is ignored like
+  // any priority signal.
+  if (idle && (role_ == Role::kClient || id % 2 == 0)) return;
   if (idle && id % 2 == 1) {
     last_stream_id_ = id;
     closed_.Add(id, CloseCause::kLocalReset);

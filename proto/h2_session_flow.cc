@@ -69,6 +69,12 @@ void Session::StartData(const FrameHeader& h, uint8_t pad_length) {
     drop();
     return StreamError(id, ErrorCode::kProtocolError, "DATA before the response head");
   }
+  if (role_ == Role::kClient && s->no_content && l.data_length > 0) {
+    // A response to HEAD, a 204 or a 304 has no content (RFC 9113 section 8.1.1, RFC 9110
+    // section 6.4.1); passing bytes on would put an HTTP/1.1 client's connection out of step.
+    drop();
+    return StreamError(id, ErrorCode::kProtocolError, "DATA in a response without content");
+  }
   s->recv_window -= l.flow_controlled_length;
   // RFC 9113 section 8.1.1: DATA beyond content-length, or END_STREAM short of it, is malformed;
   // caught before any of it is delivered.
@@ -185,7 +191,10 @@ void Session::NotifySendWindows(uint32_t only_stream) {
     }
   }
   // Ids first, calls after: a handler may close streams, which moves the vector.
-  for (size_t i = 0; i < notify_.size() && !failed_; ++i) handler_->OnSendWindow(notify_[i]);
+  for (size_t i = 0; i < notify_.size() && !failed_; ++i) {
+    if (Find(notify_[i]) != nullptr)
+      handler_->OnSendWindow(notify_[i]);  // (a handler may close it)
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

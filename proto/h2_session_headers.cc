@@ -192,6 +192,7 @@ void Session::FinishResponse(const Block& b, std::string_view block) {
     // carries no content whatever the field says (HEAD, 204, 304; RFC 9110 sections 8.6, 6.4.1).
     const bool no_content = s->head_request || head.status == 204 || head.status == 304;
     s->has_content_length = head.content_length.has_value() && !no_content;
+    s->no_content = no_content;
     s->content_length = head.content_length.value_or(0);
     if (b.end_stream && s->has_content_length && s->content_length != 0) {
       return StreamError(id, ErrorCode::kProtocolError, "content-length without DATA");

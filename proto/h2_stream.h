@@ -188,6 +188,7 @@ struct Stream {
   bool final_response_sent = false;  // a non-1xx :status went out (DATA may follow); client: set
   bool response_received = false;    // client: the final response head arrived (DATA may follow)
   bool head_request = false;         // client: a HEAD request (its response has no content)
+  bool no_content = false;           // client: the final response has no content (HEAD, 204, 304)
   bool send_blocked = false;         // SendableBytes said 0: OnSendWindow when it opens
   bool has_content_length = false;
   uint64_t content_length = 0;

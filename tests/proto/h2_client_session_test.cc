@@ -608,6 +608,39 @@ TEST(ClientData, BeforeTheResponseHeadIsStreamError) {
   }
 }
 
+// A response without content (to HEAD, 204, 304) that carries DATA anyway: a stream error,
+// nothing delivered, so an HTTP/1.1 client downstream never gets stray bytes.
+TEST(ClientData, InAResponseWithoutContentIsStreamError) {
+  {
+    TestServer s;
+    s.Handshake();
+    ASSERT_EQ(s.Head(), 1u);
+    ASSERT_TRUE(s.Feed(s.Response(1, "200", {{"content-length", "5"}})).ok);
+    s.Output();
+    s.Feed(s.Data(1, "hello", true));
+    ExpectClientStreamError(s, 1, ErrorCode::kProtocolError);
+    EXPECT_TRUE(s.handler.Of(ClientEvent::kData).empty());
+  }
+  for (const char* status : {"204", "304"}) {
+    TestServer s;
+    s.Handshake();
+    ASSERT_EQ(s.Get(), 1u);
+    ASSERT_TRUE(s.Feed(s.Response(1, status)).ok);
+    s.Output();
+    s.Feed(s.Data(1, "x", true));
+    ExpectClientStreamError(s, 1, ErrorCode::kProtocolError);
+    EXPECT_TRUE(s.handler.Of(ClientEvent::kData).empty()) << status;
+  }
+  {  // An empty DATA with END_STREAM ends it normally.
+    TestServer s;
+    s.Handshake();
+    ASSERT_EQ(s.Head(), 1u);
+    ASSERT_TRUE(s.Feed(s.Response(1, "200", {{"content-length", "5"}})).ok);
+    ASSERT_TRUE(s.Feed(s.Data(1, "", true)).ok);
+    EXPECT_EQ(s.session.stream_state(1), StreamState::kClosed);
+  }
+}
+
 TEST(ClientData, ContentLengthMismatch) {
   {  // More DATA than content-length: refused before any of it is delivered.
     TestServer s;

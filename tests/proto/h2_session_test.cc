@@ -719,6 +719,17 @@ TEST(Priority, SelfDependency) {
   EXPECT_EQ(c.events.back().path, "/ok");
 }
 
+// Even stream ids are the server's, which never opens one: a bad PRIORITY on one is ignored,
+// since no RST_STREAM may name an idle stream (RFC 9113 section 6.4).
+TEST(Priority, BadPriorityOnEvenIdleStreamDrawsNoRstStream) {
+  TestClient c;
+  c.Handshake();
+  ASSERT_TRUE(c.Feed(c.PriorityFrame(2, 2)).ok);
+  EXPECT_FALSE(c.TakeRst(2, ErrorCode::kProtocolError));
+  ASSERT_TRUE(c.Feed(c.Get(1, "/ok")).ok);
+  EXPECT_EQ(c.events.back().path, "/ok");
+}
+
 TEST(RstStream, Rules) {
   {
     TestClient c;
