@@ -367,6 +367,24 @@ void WorkerImpl::EndAttemptOn(const Routing* rt, uint32_t backend, uint64_t ttfb
                        r.latency ? now_ns_ : now_ms_ * 1'000'000);
 }
 
+// A backend's final response head: passive health learns from its status, and the attempt's
+// time to it (balancers, metrics) is set in *ttfb_ns.
+void WorkerImpl::ObserveResponseHead(const Routing* rt, uint32_t backend, uint16_t status,
+                                     bool lb_open, uint64_t sent_ns, uint64_t* ttfb_ns) {
+  const config::PassiveHealth& ph = UpstreamOf(rt, backend).passive;
+  if (Counts(ph, status)) {
+    char what[32];
+    snprintf(what, sizeof(what), "status %u", status);
+    PassiveFailure(rt, backend, what);
+  } else {
+    rt->snap->health->RecordSuccess(backend);
+  }
+  if (lb_open && sent_ns) {
+    *ttfb_ns = std::max<uint64_t>(1, now_ns_ - sent_ns);
+    if (metrics_on_) USeries(rt, rt->snap->backend_upstream[backend]).ttfb.Observe(*ttfb_ns / 1000);
+  }
+}
+
 // Passive health: a failure seen on live traffic counts towards ejecting the backend.
 void WorkerImpl::PassiveFailure(const Routing* rt, uint32_t backend, const char* what) {
   const config::Upstream& up = UpstreamOf(rt, backend);

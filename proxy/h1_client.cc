@@ -309,23 +309,7 @@ size_t WorkerImpl::ParseUpstreamHead(UpstreamConn* u, char* p, size_t n) {
     if (ClientFull(ex)) ThrottleUpstream(u);
     return r.consumed;
   }
-  {
-    const config::PassiveHealth& ph = UpstreamOf(u->rt.get(), u->backend).passive;
-    if (Counts(ph, resp.status)) {
-      char what[32];
-      snprintf(what, sizeof(what), "status %u", resp.status);
-      PassiveFailure(u->rt.get(), u->backend, what);
-    } else {
-      u->rt->snap->health->RecordSuccess(u->backend);
-    }
-    if (u->lb_open && u->sent_ns) {
-      u->ttfb_ns = std::max<uint64_t>(1, now_ns_ - u->sent_ns);
-      if (metrics_on_) {
-        USeries(u->rt.get(), u->rt->snap->backend_upstream[u->backend])
-            .ttfb.Observe(u->ttfb_ns / 1000);
-      }
-    }
-  }
+  ObserveResponseHead(u->rt.get(), u->backend, resp.status, u->lb_open, u->sent_ns, &u->ttfb_ns);
   u->body = http1::ResponseBody(resp, ex->head_method);
   u->left = resp.framing.content_length;
   u->chunked.Reset();

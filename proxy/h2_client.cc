@@ -665,21 +665,8 @@ void WorkerImpl::H2UpResponse(UpstreamConn* u, uint32_t id, const h2::ResponseHe
   us->head_done = true;
   us->replay_ok = false;  // processed: never sent again
   std::string().swap(us->replay);
-  const config::PassiveHealth& ph = UpstreamOf(u->rt.get(), us->backend).passive;
-  if (Counts(ph, head.status)) {
-    char what[32];
-    snprintf(what, sizeof(what), "status %u", head.status);
-    PassiveFailure(u->rt.get(), us->backend, what);
-  } else {
-    u->rt->snap->health->RecordSuccess(us->backend);
-  }
-  if (us->lb_open && us->sent_ns) {
-    us->ttfb_ns = std::max<uint64_t>(1, now_ns_ - us->sent_ns);
-    if (metrics_on_) {
-      USeries(u->rt.get(), u->rt->snap->backend_upstream[us->backend])
-          .ttfb.Observe(us->ttfb_ns / 1000);
-    }
-  }
+  ObserveResponseHead(u->rt.get(), us->backend, head.status, us->lb_open, us->sent_ns,
+                      &us->ttfb_ns);
   const bool no_content = ex->head_method || head.status == 204 || head.status == 304;
   RespSource src{u->rt.get(), us->backend, BodyKind::kNone, 0, false};
   if (no_content) {

@@ -430,6 +430,8 @@ class WorkerImpl {
   }
 
   void PassiveFailure(const Routing* rt, uint32_t backend, const char* what);
+  void ObserveResponseHead(const Routing* rt, uint32_t backend, uint16_t status, bool lb_open,
+                           uint64_t sent_ns, uint64_t* ttfb_ns);
   UpstreamConn* TakePooled(Routing* rt, uint32_t backend, bool replayable);
   void PoolRemove(UpstreamConn* u);
   void PoolPut(UpstreamConn* u);
