@@ -42,12 +42,14 @@ struct Backend {
 
 // Active health checks, run by the prober thread. Durations in milliseconds.
 struct HealthCheck {
-  enum class Type : uint8_t { kTcp, kHttp };
+  // kGrpc: grpc.health.v1.Health/Check over HTTP/2 in cleartext; only for protocol h2c.
+  enum class Type : uint8_t { kTcp, kHttp, kGrpc };
   bool enabled = true;
   Type type = Type::kTcp;  // kHttp when `path` (or a backend's health_check_path) is given
   std::string method = "GET";
   std::string path = "/";
-  std::string host;           // Host header of HTTP checks; "" means the backend's address
+  std::string host;           // Host header (:authority for gRPC); "" means the backend's address
+  std::string service;        // gRPC checks: the service asked about; "" means the whole server
   uint16_t expect_min = 200;  // expected status range, inclusive
   uint16_t expect_max = 399;
   uint32_t interval_ms = 2'000;

@@ -15,11 +15,18 @@ namespace {
 // A health_check mapping's keys: each setting, then its other names.
 // clang-format off
 const std::initializer_list<std::string_view> kHealthCheckKeys = {
-    "enabled", "type", "path", "method", "host", "expect",
+    "enabled", "type", "path", "method", "host", "expect", "service",
     "interval", "interval_seconds", "interval_secs", "frequency_secs",
     "timeout", "timeout_seconds", "timeout_secs", "timeout_ms",
     "jitter", "rise", "healthy_threshold", "fall", "unhealthy_threshold", "failure_threshold"};
 // clang-format on
+
+// The `where` LoadHealthCheck gets for global.health_check (config/global.cc).
+constexpr std::string_view kGlobalHealthCheck = "global.health_check";
+
+// A gRPC service name goes into the check's request message; names are short, and the bound
+// keeps that message (and its varint length) small.
+constexpr size_t kMaxGrpcServiceBytes = 255;
 
 }  // namespace
 
@@ -48,12 +55,23 @@ absl::Status Loader::LoadHealthCheck(const YamlNode& node, std::string_view wher
       health->type = HealthCheck::Type::kTcp;
     } else if (*v == "http") {
       health->type = HealthCheck::Type::kHttp;
+    } else if (*v == "grpc") {
+      // Whether a gRPC check can run depends on the upstream's protocol (h2c only), so it is
+      // chosen upstream by upstream (config/upstreams.cc checks it), never for all of them.
+      if (where == kGlobalHealthCheck) {
+        return Error(*type, absl::StrFormat("type: grpc in %s would apply to every upstream, "
+                                            "and gRPC checks need protocol: h2c; write "
+                                            "health_check: {type: grpc} in each h2c upstream "
+                                            "instead",
+                                            where));
+      }
+      health->type = HealthCheck::Type::kGrpc;
     } else {
       std::string lower = Lowered(*v);
-      std::string hint = lower == "tcp" || lower == "http"
+      std::string hint = lower == "tcp" || lower == "http" || lower == "grpc"
                              ? absl::StrFormat("write it in lower case: %s", lower)
-                             : "use 'tcp' (connect only) or 'http' (send a request, check the "
-                               "status)";
+                             : "use 'tcp' (connect only), 'http' (send a request, check the "
+                               "status) or 'grpc' (ask grpc.health.v1.Health/Check)";
       return Error(
           *type, absl::StrFormat("health check type '%s' in %s is not known; %s", *v, where, hint));
     }
@@ -62,6 +80,21 @@ absl::Status Loader::LoadHealthCheck(const YamlNode& node, std::string_view wher
                                           "column %d), and a TCP check sends no request; remove "
                                           "'path', or write type: http",
                                           where, type->mark.line, type->mark.column));
+    }
+    if (health->type == HealthCheck::Type::kGrpc) {
+      // Keys of HTTP checks that a gRPC check would silently ignore.
+      for (std::string_view key : {"path", "method", "expect"}) {
+        const YamlNode* n = node.Find(key);
+        if (n == nullptr) continue;
+        return Error(*n, absl::StrFormat("'%s' in %s is given, but 'type' is grpc (line %d, "
+                                         "column %d), and a gRPC check always sends POST "
+                                         "/grpc.health.v1.Health/Check and passes on SERVING; "
+                                         "remove '%s'%s",
+                                         key, where, type->mark.line, type->mark.column, key,
+                                         key == "path" ? " (name the gRPC service under "
+                                                         "'service')"
+                                                       : ""));
+      }
     }
   } else if (path != nullptr) {
     health->type = HealthCheck::Type::kHttp;
@@ -98,6 +131,26 @@ absl::Status Loader::LoadHealthCheck(const YamlNode& node, std::string_view wher
                                        where, *v));
     }
     health->host = *v;
+  }
+  if (const YamlNode* n = node.Find("service")) {
+    std::string what = Where("service", where);
+    if (health->type != HealthCheck::Type::kGrpc) {
+      return Error(*n, absl::StrFormat("%s names a gRPC service, but the check is not a gRPC "
+                                       "one; add type: grpc beside it (for an upstream with "
+                                       "protocol: h2c), or remove 'service'",
+                                       what));
+    }
+    // "" is a valid service: the whole server (String refuses empty values).
+    absl::StatusOr<std::string> v =
+        n->kind == Kind::kString && n->text.empty() ? std::string() : String(*n, what);
+    if (!v.ok()) return v.status();
+    if (v->size() > kMaxGrpcServiceBytes || std::any_of(v->begin(), v->end(), IsSpaceOrControl)) {
+      return Error(*n, absl::StrFormat("%s is '%s'; write a gRPC service name such as "
+                                       "my.package.MyService (at most %d bytes, no spaces or "
+                                       "control characters), or \"\" for the whole server",
+                                       what, *v, kMaxGrpcServiceBytes));
+    }
+    health->service = *v;
   }
   if (const YamlNode* n = node.Find("expect")) {
     std::string what = Where("expect", where);

@@ -76,9 +76,25 @@ absl::StatusOr<Config> Loader::Load(std::string_view text) {
     if (server.upstream != kNoUpstream) cfg_.upstreams[server.upstream].tls.enabled = true;
     for (const Route& route : server.routes) cfg_.upstreams[route.upstream].tls.enabled = true;
   }
-  // The prober speaks plain HTTP: an HTTP check on a TLS backend would always fail.
+  // The prober speaks plain HTTP: an HTTP or gRPC check on a TLS backend would always fail.
+  // A server's tls: true may also have turned TLS on for an h2c upstream (cleartext HTTP/2).
   for (size_t i = 0; i < cfg_.upstreams.size(); ++i) {
     const Upstream& u = cfg_.upstreams[i];
+    if (u.tls.enabled && u.protocol == UpstreamProtocol::kH2c) {
+      return Error(upstream_marks_[i],
+                   absl::StrFormat("upstream '%s' has protocol: h2c (HTTP/2 in cleartext), but a "
+                                   "server with tls: true makes ringway speak TLS to it; write "
+                                   "protocol: h2 with tls: on the upstream, or drop tls: true "
+                                   "from the server",
+                                   u.name));
+    }
+    if (u.tls.enabled && u.health.enabled && u.health.type == HealthCheck::Type::kGrpc) {
+      return Error(upstream_marks_[i],
+                   absl::StrFormat("upstream '%s' speaks TLS to its backends, and gRPC health "
+                                   "checks do not speak TLS yet; use health_check: {type: tcp} "
+                                   "for it",
+                                   u.name));
+    }
     if (u.tls.enabled && u.health.enabled && u.health.type == HealthCheck::Type::kHttp) {
       return Error(upstream_marks_[i],
                    absl::StrFormat("upstream '%s' speaks TLS to its backends, and HTTP health "

@@ -451,14 +451,38 @@ absl::Status Loader::LoadUpstream(const YamlNode& item, size_t index) {
                                            &upstream.health, &origins, &type_node));
   }
   // A backend's health_check_path gives that backend an HTTP check on its path (the others
-  // keep the upstream's check), so it contradicts an explicit type: tcp.
+  // keep the upstream's check), so it contradicts an explicit type: tcp or grpc.
   if (!check_paths.empty() && type_node != nullptr &&
-      upstream.health.type == HealthCheck::Type::kTcp) {
-    return Error(*check_paths[0],
-                 absl::StrFormat("'health_check_path' asks for an HTTP check, but the "
-                                 "health_check of %s says type: tcp (line %d, column %d); "
-                                 "remove one of them",
-                                 where, type_node->mark.line, type_node->mark.column));
+      upstream.health.type != HealthCheck::Type::kHttp) {
+    return Error(
+        *check_paths[0],
+        absl::StrFormat("'health_check_path' asks for an HTTP check, but the "
+                        "health_check of %s says type: %s (line %d, column %d); "
+                        "remove one of them",
+                        where, type_node->text, type_node->mark.line, type_node->mark.column));
+  }
+  // gRPC checks speak HTTP/2 in cleartext (global.health_check cannot ask for them, so
+  // type_node is this upstream's).
+  if (upstream.health.type == HealthCheck::Type::kGrpc) {
+    const YamlNode* protocol = item.Find("protocol");
+    if (upstream.protocol == UpstreamProtocol::kH2) {
+      return Error(*type_node,
+                   absl::StrFormat("type: grpc in the health_check of %s: gRPC health checks "
+                                   "over TLS are not supported yet, and the upstream has "
+                                   "protocol: h2 (HTTP/2 over TLS, line %d); use type: tcp "
+                                   "for it for now",
+                                   where, protocol->mark.line));
+    }
+    if (upstream.protocol == UpstreamProtocol::kHttp1) {
+      std::string now = protocol != nullptr ? absl::StrFormat("protocol: %s (line %d)",
+                                                              protocol->text, protocol->mark.line)
+                                            : std::string("http1, the default");
+      return Error(*type_node,
+                   absl::StrFormat("type: grpc in the health_check of %s needs HTTP/2, and the "
+                                   "upstream speaks HTTP/1.1 (%s); add protocol: h2c for a "
+                                   "gRPC service in cleartext, or use type: tcp or http",
+                                   where, now));
+    }
   }
   if (const YamlNode* passive = item.Find("passive_health")) {
     CONFIG_RETURN_IF_ERROR(ExpectMapping(*passive, Where("passive_health", where)));

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -40,6 +41,296 @@ int ParseStatusLine(const char* bytes, size_t n) {
   return code;
 }
 
+// ---- gRPC health checks ---------------------------------------------------------------------
+
+namespace {
+
+constexpr std::string_view kGrpcHealthPath = "/grpc.health.v1.Health/Check";
+
+// The gRPC status codes, for the log.
+constexpr std::string_view kGrpcStatusNames[] = {
+    "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+    "DATA_LOSS", "UNAUTHENTICATED"};
+
+// grpc.health.v1.HealthCheckResponse.ServingStatus.
+constexpr std::string_view kServingStatusNames[] = {"UNKNOWN", "SERVING", "NOT_SERVING",
+                                                    "SERVICE_UNKNOWN"};
+
+void AppendVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7F) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+bool ReadVarint(std::string_view in, size_t* pos, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (*pos >= in.size()) return false;
+    const auto b = static_cast<uint8_t>(in[(*pos)++]);
+    *v |= static_cast<uint64_t>(b & 0x7F) << shift;
+    if ((b & 0x80) == 0) return true;
+  }
+  return false;  // more than 10 bytes
+}
+
+// What a backend wrote into a field, fit for one log line: printable ASCII, at most 100 bytes.
+std::string Printable(std::string_view in) {
+  std::string out;
+  for (char c : in.substr(0, 100)) {
+    out.push_back(c >= 0x20 && c < 0x7F ? c : '?');
+  }
+  if (in.size() > 100) out += "...";
+  return out;
+}
+
+// The check exchanges one small request and response: the limits are a few KiB, not what a
+// proxy needs. The response window (64 KiB) is never released (see GrpcHealthCheck).
+h2::SessionLimits GrpcCheckLimits() {
+  h2::SessionLimits l;
+  l.initial_stream_window = h2::kDefaultInitialWindowSize;
+  l.connection_window = h2::kDefaultInitialWindowSize;
+  l.max_frame_size = h2::kDefaultMaxFrameSize;
+  l.max_header_list_size = 8 * 1024;
+  l.max_header_block_bytes = 16 * 1024;
+  l.closed_stream_memory = 4;
+  l.settings_timeout_ms = 0;  // the check's timeout bounds the whole exchange
+  l.max_output_bytes = 16 * 1024;
+  l.abuse.glitch_budget = 100;
+  return l;
+}
+
+}  // namespace
+
+std::string GrpcHealthRequest(std::string_view service) {
+  std::string pb;
+  if (!service.empty()) {
+    pb.push_back(0x0A);  // field 1, length-delimited
+    AppendVarint(service.size(), &pb);
+    pb.append(service);
+  }
+  std::string out(5, '\0');
+  const auto n = static_cast<uint32_t>(pb.size());
+  out[1] = static_cast<char>(n >> 24);
+  out[2] = static_cast<char>(n >> 16);
+  out[3] = static_cast<char>(n >> 8);
+  out[4] = static_cast<char>(n);
+  return out + pb;
+}
+
+bool ParseHealthCheckResponse(std::string_view message, int32_t* status) {
+  *status = 0;
+  size_t pos = 0;
+  while (pos < message.size()) {
+    uint64_t key = 0;
+    if (!ReadVarint(message, &pos, &key)) return false;
+    const uint64_t field = key >> 3;
+    if (field == 0) return false;
+    uint64_t v = 0;
+    switch (key & 7) {
+      case 0:  // varint
+        if (!ReadVarint(message, &pos, &v)) return false;
+        // An enum is an int32; a negative one is sent as a 10-byte varint.
+        if (field == 1) *status = static_cast<int32_t>(static_cast<uint32_t>(v));
+        continue;
+      case 1:  // fixed64
+        v = 8;
+        break;
+      case 2:  // length-delimited
+        if (!ReadVarint(message, &pos, &v)) return false;
+        break;
+      case 5:  // fixed32
+        v = 4;
+        break;
+      default:  // groups (deprecated) and invalid wire types
+        return false;
+    }
+    if (field == 1) return false;  // `status` with a wire type other than varint
+    if (v > message.size() - pos) return false;
+    pos += v;
+  }
+  return true;
+}
+
+GrpcHealthCheck::GrpcHealthCheck(std::string_view authority, std::string_view service)
+    : session_(GrpcCheckLimits(), this) {
+  const hpack::HeaderField fields[] = {
+      {":method", "POST"},
+      {":scheme", "http"},
+      {":authority", authority},
+      {":path", kGrpcHealthPath},
+      {"content-type", "application/grpc"},
+      {"te", "trailers"},
+      {"user-agent", "ringway-health"},
+  };
+  const std::string message = GrpcHealthRequest(service);
+  stream_ = session_.SubmitRequest(fields, /*end_stream=*/false);
+  char header[h2::kFrameHeaderSize];
+  // A new session's windows (64 KiB) and frame size (16 KiB) take the message whole.
+  if (stream_ == 0 || session_.SendableBytes(stream_) < message.size() ||
+      !session_.PrepareData(stream_, static_cast<uint32_t>(message.size()), /*end_stream=*/true,
+                            header)) {
+    Done(false, "cannot write the request");
+    return;
+  }
+  session_.TakeOutput(&request_);
+  request_.append(header, sizeof(header));
+  request_.append(message);
+}
+
+void GrpcHealthCheck::TakeOutput(std::string* out) {
+  if (request_.empty()) return session_.TakeOutput(out);
+  *out = std::move(request_);
+  request_ = std::string();
+  std::string more;
+  session_.TakeOutput(&more);
+  out->append(more);
+}
+
+void GrpcHealthCheck::Feed(std::string_view bytes) {
+  if (done_) return;
+  const h2::FeedResult r = session_.Feed(bytes);
+  if (!done_ && !r.ok) {
+    Done(false,
+         absl::StrCat("HTTP/2 error ", std::string(h2::ErrorCodeName(r.error)), ": ", r.detail));
+  }
+}
+
+void GrpcHealthCheck::OnEof() {
+  if (done_) return;
+  std::string what = http_status_ == 0 ? "without a response" : "before the response ended";
+  if (got_goaway_) {
+    Done(false, absl::StrCat("connection closed ", what, " (GOAWAY ",
+                             std::string(h2::ErrorCodeName(goaway_)), ")"));
+  } else {
+    Done(false, absl::StrCat("connection closed ", what));
+  }
+}
+
+std::string_view GrpcHealthCheck::waiting_for() const {
+  if (done_) return "";
+  if (http_status_ == 0) return "no response";
+  if (!message_done_) return "no response message";
+  return "no trailers";
+}
+
+void GrpcHealthCheck::OnResponse(uint32_t stream_id, const h2::ResponseHead& head,
+                                 bool end_stream) {
+  if (done_ || stream_id != stream_ || head.status < 200) return;  // 1xx: interim
+  http_status_ = head.status;
+  if (head.status != 200) return Done(false, absl::StrFormat("HTTP status %d", head.status));
+  if (end_stream) {  // trailers-only: grpc-status is in the head
+    ReadGrpcStatus(head.fields);
+    Conclude();
+  }
+}
+
+void GrpcHealthCheck::OnData(uint32_t stream_id, std::string_view data, bool end_stream) {
+  if (done_ || stream_id != stream_) return;
+  // Only the first message counts; bytes after it are ignored (a unary call has one).
+  while (!data.empty() && !message_done_) {
+    if (prefix_got_ < sizeof(prefix_)) {
+      const size_t k = std::min(data.size(), sizeof(prefix_) - prefix_got_);
+      memcpy(prefix_ + prefix_got_, data.data(), k);
+      prefix_got_ += static_cast<uint8_t>(k);
+      data.remove_prefix(k);
+      if (prefix_got_ < sizeof(prefix_)) break;
+      const auto* b = reinterpret_cast<const uint8_t*>(prefix_);
+      message_length_ =
+          (uint32_t{b[1]} << 24) | (uint32_t{b[2]} << 16) | (uint32_t{b[3]} << 8) | b[4];
+      message_left_ = message_length_;
+      message_done_ = message_left_ == 0;
+      continue;
+    }
+    const size_t k = std::min<size_t>(data.size(), message_left_);
+    if (message_length_ <= kMaxMessage) message_.append(data.data(), k);
+    message_left_ -= static_cast<uint32_t>(k);
+    data.remove_prefix(k);
+    message_done_ = message_left_ == 0;
+  }
+  if (end_stream) Conclude();  // no trailers: fails for want of a grpc-status
+}
+
+void GrpcHealthCheck::OnTrailers(uint32_t stream_id, std::span<const hpack::HeaderField> fields) {
+  if (done_ || stream_id != stream_) return;
+  ReadGrpcStatus(fields);
+  Conclude();
+}
+
+void GrpcHealthCheck::OnStreamClosed(uint32_t stream_id, h2::ErrorCode code, bool by_peer) {
+  if (done_ || stream_id != stream_) return;
+  if (by_peer) {
+    Done(false,
+         absl::StrCat("stream reset by the backend: ", std::string(h2::ErrorCodeName(code))));
+  } else {
+    Done(false, absl::StrCat("malformed response (answered with RST_STREAM ",
+                             std::string(h2::ErrorCodeName(code)), ")"));
+  }
+}
+
+void GrpcHealthCheck::OnGoaway(uint32_t, h2::ErrorCode code, std::string_view) {
+  got_goaway_ = true;
+  goaway_ = code;
+}
+
+void GrpcHealthCheck::ReadGrpcStatus(std::span<const hpack::HeaderField> fields) {
+  for (const hpack::HeaderField& f : fields) {
+    if (f.name == "grpc-status") {
+      int v = 0;
+      bool digits = !f.value.empty() && f.value.size() <= 3;
+      for (char c : f.value) {
+        digits = digits && c >= '0' && c <= '9';
+        v = v * 10 + (c - '0');
+      }
+      grpc_status_ = digits ? v : -2;
+    } else if (f.name == "grpc-message") {
+      grpc_message_ = Printable(f.value);
+    }
+  }
+}
+
+void GrpcHealthCheck::Conclude() {
+  if (done_) return;
+  if (grpc_status_ == -1) return Done(false, "no grpc-status in the response");
+  if (grpc_status_ == -2) return Done(false, "grpc-status is not a number");
+  if (grpc_status_ != 0) {
+    std::string reason = absl::StrFormat("grpc-status %d", grpc_status_);
+    if (static_cast<size_t>(grpc_status_) < std::size(kGrpcStatusNames)) {
+      absl::StrAppend(&reason, " (", std::string(kGrpcStatusNames[grpc_status_]), ")");
+    }
+    if (!grpc_message_.empty()) absl::StrAppend(&reason, ": ", grpc_message_);
+    return Done(false, std::move(reason));
+  }
+  if (prefix_got_ == 0) return Done(false, "grpc-status 0 but no response message");
+  if (!message_done_) return Done(false, "the response message is cut short");
+  if (prefix_[0] != 0) return Done(false, "the response message is compressed");
+  if (message_length_ > kMaxMessage) {
+    return Done(false, absl::StrFormat("the response message has %u bytes, more than the %u "
+                                       "a HealthCheckResponse may have here",
+                                       message_length_, kMaxMessage));
+  }
+  int32_t status = 0;
+  if (!ParseHealthCheckResponse(message_, &status)) {
+    return Done(false, "the response is not a HealthCheckResponse");
+  }
+  if (status == 1) return Done(true, "SERVING");
+  if (status >= 0 && static_cast<size_t>(status) < std::size(kServingStatusNames)) {
+    return Done(false, std::string(kServingStatusNames[status]));
+  }
+  Done(false, absl::StrFormat("serving status %d", status));
+}
+
+void GrpcHealthCheck::Done(bool ok, std::string reason) {
+  done_ = true;
+  ok_ = ok;
+  reason_ = std::move(reason);
+}
+
+// ---- The prober -------------------------------------------------------------------------------
+
 namespace {
 
 enum Op : uint8_t { kConnect = 1, kSend = 2, kRecv = 3, kWake = 4, kIgnore = 5 };
@@ -48,13 +339,26 @@ enum Op : uint8_t { kConnect = 1, kSend = 2, kRecv = 3, kWake = 4, kIgnore = 5 }
 // across threads.
 uint64_t MonoMs() { return core::MonotonicMs(); }
 
+enum class Kind : uint8_t { kTcp, kHttp, kGrpc };
+
+// A gRPC check in flight: allocated when its connection is up and freed with it, so that TCP
+// and HTTP probes (and gRPC ones between checks) carry no HTTP/2 session or buffers.
+struct GrpcProbe {
+  GrpcProbe(std::string_view authority, std::string_view service) : check(authority, service) {}
+  GrpcHealthCheck check;
+  std::string out;  // being sent
+  size_t sent = 0;
+  char in[4096];
+};
+
 struct Probe {
   uint32_t backend = 0;  // index in the view
   const config::Backend* cfg = nullptr;
   const config::Upstream* upstream = nullptr;
   bool checks = false;  // active checks on
-  bool http = false;
+  Kind kind = Kind::kTcp;
   std::string request;  // HTTP check request bytes
+  std::unique_ptr<GrpcProbe> grpc;
   BackendState state{1, 1};
   int fd = -1;
   uint32_t gen = 0;  // bumped per check: completions of an abandoned check are ignored
@@ -82,10 +386,15 @@ class ProberLoop {
         p.cfg = &b;
         p.upstream = &u;
         p.checks = u.health.enabled && b.state != config::BackendState::kMaint;
-        p.http = u.health.type == config::HealthCheck::Type::kHttp || !b.health_check_path.empty();
+        if (u.health.type == config::HealthCheck::Type::kGrpc) {
+          p.kind = Kind::kGrpc;
+        } else if (u.health.type == config::HealthCheck::Type::kHttp ||
+                   !b.health_check_path.empty()) {
+          p.kind = Kind::kHttp;
+        }
         p.state = BackendState(u.health.rise, u.health.fall);
         if (view->Carried(p.backend)) p.state.Resume(view->State(p.backend) & View::kUp);
-        if (p.http) {
+        if (p.kind == Kind::kHttp) {
           const std::string& path =
               b.health_check_path.empty() ? u.health.path : b.health_check_path;
           const std::string& host = u.health.host.empty() ? b.address.text : u.health.host;
@@ -138,9 +447,11 @@ class ProberLoop {
       uint64_t wake_at = now + 60'000;
       for (Probe& p : probes_) {
         if (p.busy && now >= p.deadline_ms) {
+          std::string reason =
+              absl::StrFormat("timed out after %u ms", p.upstream->health.timeout_ms);
+          if (p.grpc) absl::StrAppend(&reason, " (", std::string(p.grpc->check.waiting_for()), ")");
           Abandon(&p);
-          Finish(&p, false, absl::StrFormat("timed out after %u ms", p.upstream->health.timeout_ms),
-                 now);
+          Finish(&p, false, reason, now);
         }
         if (p.checks && !p.busy && now >= p.next_ms) StartCheck(&p, now);
         if (p.busy) {
@@ -234,6 +545,20 @@ class ProberLoop {
     io_uring_submit(&ring_);  // the cancel must name the socket before its number is reused
     close(p->fd);
     p->fd = -1;
+    // A gRPC check has one send or receive in flight, into its buffers: they live until that
+    // operation's completion (the cancelled one) comes back.
+    if (p->grpc) retired_.push_back({p->backend, p->gen & 0xFFFFFF, std::move(p->grpc)});
+  }
+
+  // The completion of an abandoned check: frees the gRPC buffers it was using.
+  void Release(uint32_t index, uint32_t gen) {
+    for (size_t i = 0; i < retired_.size(); ++i) {
+      if (retired_[i].backend == index && retired_[i].gen == gen) {
+        retired_[i] = std::move(retired_.back());
+        retired_.pop_back();
+        return;
+      }
+    }
   }
 
   void Complete(uint64_t data, int res) {
@@ -247,16 +572,32 @@ class ProberLoop {
     uint32_t gen = static_cast<uint32_t>((data >> 8) & 0xFFFFFF);
     if (index >= probes_.size()) return;
     Probe* p = &probes_[index];
-    if (!p->busy || (p->gen & 0xFFFFFF) != gen) return;  // an abandoned check's completion
+    if (!p->busy || (p->gen & 0xFFFFFF) != gen) {  // an abandoned check's completion
+      if (!retired_.empty()) Release(index, gen);
+      return;
+    }
     uint64_t now = MonoMs();
+    if (p->kind == Kind::kGrpc && op != kConnect) return CompleteGrpc(p, op, res, now);
     switch (op) {
       case kConnect:
         if (res < 0) {
           Close(p);
           Finish(p, false, absl::StrCat("connect: ", strerror(-res)), now);
-        } else if (!p->http) {
+        } else if (p->kind == Kind::kTcp) {
           Close(p);
           Finish(p, true, "connected", now);
+        } else if (p->kind == Kind::kGrpc) {
+          const config::HealthCheck& h = p->upstream->health;
+          p->grpc = std::make_unique<GrpcProbe>(h.host.empty() ? p->cfg->address.text : h.host,
+                                                h.service);
+          if (p->grpc->check.done()) {  // the request could not be written
+            const std::string reason = p->grpc->check.reason();
+            Close(p);
+            Finish(p, false, reason, now);
+            break;
+          }
+          p->grpc->check.TakeOutput(&p->grpc->out);
+          SendGrpc(p);
         } else {
           io_uring_sqe* sqe = Sqe();
           io_uring_prep_send(sqe, p->fd, p->request.data(), p->request.size(), MSG_NOSIGNAL);
@@ -306,15 +647,67 @@ class ProberLoop {
     }
   }
 
+  // A gRPC check's exchange: send what the check has to send, then receive, feed the check,
+  // and again, one operation at a time, until it has a verdict (or the deadline passes).
+  void CompleteGrpc(Probe* p, Op op, int res, uint64_t now) {
+    GrpcProbe* g = p->grpc.get();
+    if (op == kSend) {
+      if (res <= 0) {
+        Close(p);
+        return Finish(p, false,
+                      res < 0 ? absl::StrCat("send: ", strerror(-res)) : std::string("send: 0"),
+                      now);
+      }
+      g->sent += static_cast<size_t>(res);
+      if (g->sent < g->out.size()) return SendGrpc(p);
+      g->out.clear();
+      g->sent = 0;
+      return ArmGrpcRecv(p);
+    }
+    if (res < 0) {
+      Close(p);
+      return Finish(p, false, absl::StrCat("receive: ", strerror(-res)), now);
+    }
+    if (res == 0) {
+      g->check.OnEof();
+    } else {
+      g->check.Feed(std::string_view(g->in, static_cast<size_t>(res)));
+    }
+    if (g->check.done()) {
+      const bool ok = g->check.ok();
+      const std::string reason = g->check.reason();
+      Close(p);
+      return Finish(p, ok, reason, now);
+    }
+    g->check.TakeOutput(&g->out);  // SETTINGS and PING ACKs
+    if (!g->out.empty()) return SendGrpc(p);
+    ArmGrpcRecv(p);
+  }
+
+  void SendGrpc(Probe* p) {
+    GrpcProbe* g = p->grpc.get();
+    io_uring_sqe* sqe = Sqe();
+    io_uring_prep_send(sqe, p->fd, g->out.data() + g->sent, g->out.size() - g->sent, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, Tag(p->backend, p->gen, kSend));
+  }
+
+  void ArmGrpcRecv(Probe* p) {
+    io_uring_sqe* sqe = Sqe();
+    io_uring_prep_recv(sqe, p->fd, p->grpc->in, sizeof(p->grpc->in), 0);
+    io_uring_sqe_set_data64(sqe, Tag(p->backend, p->gen, kRecv));
+  }
+
   void ArmRecv(Probe* p) {
     io_uring_sqe* sqe = Sqe();
     io_uring_prep_recv(sqe, p->fd, p->buf + p->got, sizeof(p->buf) - p->got, 0);
     io_uring_sqe_set_data64(sqe, Tag(p->backend, p->gen, kRecv));
   }
 
+  // Closes the check's socket; no operation of it is in flight.
   void Close(Probe* p) {
     if (p->fd >= 0) close(p->fd);
     p->fd = -1;
+    p->grpc.reset();
   }
 
   const char* Name(const Probe* p) const { return p->cfg->address.text.c_str(); }
@@ -404,8 +797,16 @@ class ProberLoop {
     }
   }
 
+  // The buffers of abandoned gRPC checks, until their last operation completes.
+  struct Retired {
+    uint32_t backend;
+    uint32_t gen;
+    std::unique_ptr<GrpcProbe> grpc;
+  };
+
   View* view_;
   std::vector<Probe> probes_;
+  std::vector<Retired> retired_;
   size_t unchecked_ = 0;  // probes with checks on that have not finished one yet
 
  public:

@@ -119,10 +119,22 @@ std::string Control::RenderConfig(const config::Config& cfg) {
     }
     w.EndArray();
     w.Key("health_check").BeginObject().Key("enabled").Bool(u.health.enabled);
-    w.Key("type").String(u.health.type == config::HealthCheck::Type::kHttp ? "http" : "tcp");
-    if (u.health.type == config::HealthCheck::Type::kHttp) {
-      w.Key("method").String(u.health.method).Key("path").String(u.health.path);
+    switch (u.health.type) {
+      case config::HealthCheck::Type::kTcp:
+        w.Key("type").String("tcp");
+        break;
+      case config::HealthCheck::Type::kHttp:
+        w.Key("type").String("http");
+        w.Key("method").String(u.health.method).Key("path").String(u.health.path);
+        break;
+      case config::HealthCheck::Type::kGrpc:
+        w.Key("type").String("grpc").Key("service").String(u.health.service);
+        break;
     }
+    w.Key("protocol")
+        .String(u.protocol == config::UpstreamProtocol::kH2    ? "h2"
+                : u.protocol == config::UpstreamProtocol::kH2c ? "h2c"
+                                                               : "http1");
     w.Key("interval_ms").Uint(u.health.interval_ms).Key("timeout_ms").Uint(u.health.timeout_ms);
     w.Key("rise").Uint(u.health.rise).Key("fall").Uint(u.health.fall).EndObject();
     w.Key("passive_health").BeginObject();

@@ -387,7 +387,7 @@ TEST(ConfigLoad, ReferenceExamplesLoad) {
     ++examples;
     at = end + 3;
   }
-  EXPECT_EQ(examples, 8);
+  EXPECT_EQ(examples, 10);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -934,7 +934,8 @@ TEST(UpstreamPolicyErrors, HealthCheckMustBeAMapping) {
 TEST(UpstreamPolicyErrors, HealthCheckType) {
   EXPECT_EQ(ErrorOf(Up("    health_check:\n      type: udp\n")),
             "test.yaml:7:13: health check type 'udp' in health_check of upstream 'web' is not "
-            "known; use 'tcp' (connect only) or 'http' (send a request, check the status)");
+            "known; use 'tcp' (connect only), 'http' (send a request, check the status) or "
+            "'grpc' (ask grpc.health.v1.Health/Check)");
   EXPECT_EQ(ErrorOf(Up("    health_check:\n      type: HTTP\n")),
             "test.yaml:7:13: health check type 'HTTP' in health_check of upstream 'web' is not "
             "known; write it in lower case: http");

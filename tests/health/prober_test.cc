@@ -1,5 +1,7 @@
 // The prober against real sockets on loopback: a listening port passes TCP checks, a closed one
-// fails them, an HTTP server answering 500 fails HTTP checks.
+// fails them, an HTTP server answering 500 fails HTTP checks, a gRPC health service (made of the
+// project's HTTP/2 server session) is followed as it turns NOT_SERVING and back, and a backend
+// that accepts but never answers fails gRPC checks by their timeout.
 #include "health/prober.h"
 
 #include <netinet/in.h>
@@ -8,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -15,6 +18,7 @@
 #include "core/timer.h"
 #include "gtest/gtest.h"
 #include "health/view.h"
+#include "proto/h2_session.h"
 
 namespace ringway::health {
 namespace {
@@ -124,6 +128,151 @@ TEST(ProberTest, HttpCheckFailsOnUnexpectedStatusAndPassesInRange) {
   shutdown(lfd, SHUT_RDWR);
   close(lfd);
   server.join();
+}
+
+// grpc.health.v1.Health/Check on a socket, one connection at a time, answering `status`.
+// Owns the listening socket `lfd`.
+class GrpcHealthBackend : public h2::Handler {
+ public:
+  explicit GrpcHealthBackend(int lfd) : lfd_(lfd), thread_([this] { Serve(); }) {}
+  ~GrpcHealthBackend() {
+    stop_ = true;
+    shutdown(lfd_, SHUT_RDWR);  // wakes the accept
+    thread_.join();
+    close(lfd_);
+  }
+
+  std::atomic<int> status{1};  // SERVING
+  std::atomic<int> checks{0};
+
+  std::string last_request() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_request_;
+  }
+  std::string last_authority() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_authority_;
+  }
+
+ private:
+  void Serve() {
+    while (!stop_) {
+      int c = accept(lfd_, nullptr, nullptr);
+      if (c < 0) return;
+      h2::ServerSession session(h2::SessionLimits{}, this);
+      session_ = &session;
+      body_.clear();
+      char buf[4096];
+      for (;;) {
+        ssize_t n = read(c, buf, sizeof(buf));
+        if (n <= 0 || !session.Feed(std::string_view(buf, static_cast<size_t>(n))).ok) break;
+        std::string out;
+        session.TakeOutput(&out);
+        out += pending_;
+        pending_.clear();
+        if (!out.empty() && write(c, out.data(), out.size()) != static_cast<ssize_t>(out.size())) {
+          break;
+        }
+      }
+      session_ = nullptr;
+      close(c);
+    }
+  }
+  void OnRequest(uint32_t, const h2::Request& r, bool) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_authority_ = std::string(r.authority);
+  }
+  void OnData(uint32_t id, std::string_view data, bool end_stream) override {
+    body_.append(data);
+    session_->ConsumeData(id, data.size());
+    if (!end_stream) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_request_ = body_;
+    }
+    ++checks;
+    const hpack::HeaderField head[] = {{"content-type", "application/grpc"}};
+    session_->SubmitResponse(id, h2::Response(200, head), false);
+    const char message[] = {0, 0, 0, 0, 2, 0x08, static_cast<char>(status.load())};
+    char hdr[h2::kFrameHeaderSize];
+    session_->PrepareData(id, sizeof(message), false, hdr);
+    session_->TakeOutput(&pending_);
+    pending_.append(hdr, sizeof(hdr));
+    pending_.append(message, sizeof(message));
+    const hpack::HeaderField trailers[] = {{"grpc-status", "0"}};
+    session_->SubmitTrailers(id, trailers);
+    std::string more;
+    session_->TakeOutput(&more);
+    pending_ += more;
+  }
+  void OnTrailers(uint32_t, std::span<const hpack::HeaderField>) override {}
+  void OnStreamClosed(uint32_t, h2::ErrorCode, bool) override {}
+
+  int lfd_;
+  std::atomic<bool> stop_{false};
+  h2::ServerSession* session_ = nullptr;
+  std::string body_;
+  std::string pending_;  // the response, after the session's own output
+  std::mutex mu_;
+  std::string last_request_;
+  std::string last_authority_;
+  std::thread thread_;
+};
+
+config::Upstream GrpcUpstream(uint16_t port) {
+  config::Upstream u;
+  u.name = "g";
+  u.protocol = config::UpstreamProtocol::kH2c;
+  u.health.type = config::HealthCheck::Type::kGrpc;
+  u.health.service = "my.Svc";
+  u.health.interval_ms = 30;
+  u.health.timeout_ms = 25;
+  u.health.jitter_ms = 0;
+  u.health.rise = 2;
+  u.health.fall = 2;
+  u.backends.push_back(BackendAt(port));
+  return u;
+}
+
+TEST(ProberTest, GrpcCheckFollowsTheServingStatus) {
+  uint16_t port = 0;
+  int lfd = ListenLoopback(&port);
+  ASSERT_GE(lfd, 0);
+  GrpcHealthBackend backend(lfd);
+  config::Config cfg;
+  cfg.upstreams.push_back(GrpcUpstream(port));
+  cfg.upstreams[0].health.host = "grpc.internal";
+  View view(1);
+  Prober prober(cfg, &view);
+  ASSERT_TRUE(prober.Start().ok());
+  EXPECT_TRUE(WaitFor([&] { return backend.checks.load() >= 3; }));
+  EXPECT_TRUE(view.Usable(0));
+  EXPECT_EQ(backend.last_request(), GrpcHealthRequest("my.Svc"));
+  EXPECT_EQ(backend.last_authority(), "grpc.internal");
+  backend.status = 2;  // NOT_SERVING
+  EXPECT_TRUE(WaitFor([&] { return !view.Usable(0); }));
+  backend.status = 1;
+  EXPECT_TRUE(WaitFor([&] { return view.Usable(0); }));
+  prober.Stop();
+}
+
+TEST(ProberTest, GrpcCheckTimesOutOnASilentBackend) {
+  // Accepted by the kernel (the backlog) and never read or answered: the check's receive is in
+  // flight when its timeout abandons it, again and again.
+  uint16_t port = 0;
+  int lfd = ListenLoopback(&port);
+  ASSERT_GE(lfd, 0);
+  config::Config cfg;
+  cfg.upstreams.push_back(GrpcUpstream(port));
+  cfg.upstreams.push_back(GrpcUpstream(ClosedPort()));
+  View view(2);
+  Prober prober(cfg, &view);
+  ASSERT_TRUE(prober.Start().ok());
+  EXPECT_TRUE(WaitFor([&] { return !view.Usable(0) && !view.Usable(1); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // more abandoned checks
+  EXPECT_FALSE(view.Usable(0));
+  prober.Stop();
+  close(lfd);
 }
 
 TEST(ProberTest, EjectionEndsAfterBackoffAndPassingChecks) {
