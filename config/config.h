@@ -112,6 +112,10 @@ struct Upstream {
   std::vector<Backend> backends;  // YAML key "servers"; at least one
   UpstreamTls tls;
   UpstreamProtocol protocol = UpstreamProtocol::kHttp1;
+  // HTTP/2 upstreams: a connection the backend has sent nothing on for ping_interval gets a
+  // PING; one whose PING is not answered within ping_timeout is dropped.
+  uint32_t ping_interval_ms = 30'000;
+  uint32_t ping_timeout_ms = 10'000;
   uint32_t keepalive = 64;  // idle pooled connections per backend per worker (0: no pool)
   Algorithm algorithm = Algorithm::kRoundRobin;
   HashKey hash_key;

@@ -373,7 +373,7 @@ absl::Status Loader::LoadUpstream(const YamlNode& item, size_t index) {
   CONFIG_RETURN_IF_ERROR(
       CheckKeys(item,
                 {"name", "servers", "keepalive", "algorithm", "hash_on", "sticky", "slow_start",
-                 "health_check", "passive_health", "retry", "tls", "protocol"},
+                 "health_check", "passive_health", "retry", "tls", "protocol", "keepalive_ping"},
                 where));
   if (auto it = upstream_index_.find(*name); it != upstream_index_.end()) {
     Mark first = upstream_marks_[it->second];
@@ -435,6 +435,26 @@ absl::Status Loader::LoadUpstream(const YamlNode& item, size_t index) {
       return Error(*protocol, absl::StrFormat("unknown protocol '%s' in %s; write http1, h2 "
                                               "(HTTP/2 over TLS) or h2c (HTTP/2 in cleartext)",
                                               *v, where));
+    }
+  }
+  if (const YamlNode* ping = item.Find("keepalive_ping")) {
+    const std::string what = absl::StrFormat("keepalive_ping of %s", where);
+    if (upstream.protocol == UpstreamProtocol::kHttp1) {
+      return Error(*ping, absl::StrFormat("%s is for HTTP/2 upstreams (PING frames); add "
+                                          "protocol: h2c or h2, or remove it",
+                                          what));
+    }
+    CONFIG_RETURN_IF_ERROR(ExpectMapping(*ping, what));
+    CONFIG_RETURN_IF_ERROR(CheckKeys(*ping, {"interval", "timeout"}, what));
+    if (const YamlNode* n = ping->Find("interval")) {
+      absl::StatusOr<uint32_t> ms = Duration(*n, Where("interval", what));
+      if (!ms.ok()) return ms.status();
+      upstream.ping_interval_ms = *ms;
+    }
+    if (const YamlNode* n = ping->Find("timeout")) {
+      absl::StatusOr<uint32_t> ms = Duration(*n, Where("timeout", what));
+      if (!ms.ok()) return ms.status();
+      upstream.ping_timeout_ms = *ms;
     }
   }
   if (const YamlNode* sticky = item.Find("sticky")) {

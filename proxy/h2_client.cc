@@ -13,10 +13,6 @@ namespace {
 
 // A connection that carries no stream for this long is closed.
 constexpr uint64_t kH2IdleMs = kPoolIdleMs;
-// A connection the backend has sent nothing on for this long gets a PING; one whose PING is not
-// answered within kH2PingTimeoutMs is dead: its streams fail (and are retried when they can be).
-constexpr uint64_t kH2PingAfterMs = 30'000;
-constexpr uint64_t kH2PingTimeoutMs = 10'000;
 // Streams one connection may carry, whatever the backend allows.
 constexpr uint32_t kH2MaxStreams = 1000;
 // Connections per backend per worker at most; past it, streams wait for room.
@@ -368,13 +364,17 @@ void WorkerImpl::H2UpTick(UpstreamConn* u) {
     H2UpConnFailed(u, 502, r.detail);
     return;
   }
-  if (h->session.ping_outstanding() && now_ms_ - h->ping_ms >= kH2PingTimeoutMs) {
-    RW_LOG(LogLevel::kWarn, "upstream %s: PING not answered in %llu ms; connection dropped",
-           BackendName(u), static_cast<unsigned long long>(kH2PingTimeoutMs));
+  // Liveness (keepalive_ping): a PING after `interval` without a byte from the backend; a
+  // connection whose PING is not answered within `timeout` is dead: its streams fail (and are
+  // retried when they can be).
+  const config::Upstream& up = UpstreamOf(u->rt.get(), u->backend);
+  if (h->session.ping_outstanding() && now_ms_ - h->ping_ms >= up.ping_timeout_ms) {
+    RW_LOG(LogLevel::kWarn, "upstream %s: PING not answered in %u ms; connection dropped",
+           BackendName(u), up.ping_timeout_ms);
     H2UpConnFailed(u, 502, "PING not answered");
     return;
   }
-  if (!h->session.ping_outstanding() && now_ms_ - h->rx_ms >= kH2PingAfterMs &&
+  if (!h->session.ping_outstanding() && now_ms_ - h->rx_ms >= up.ping_interval_ms &&
       h->session.SendPing()) {
     h->ping_ms = now_ms_;
   }

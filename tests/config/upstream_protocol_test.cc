@@ -61,6 +61,22 @@ upstreams:
   EXPECT_THAT(err, AllOf(HasSubstr(":4:"), HasSubstr("protocol: h2c"), HasSubstr("tls: true")));
 }
 
+TEST(UpstreamProtocol, KeepalivePing) {
+  Upstream u = UpOf("    protocol: h2c\n");
+  EXPECT_EQ(u.ping_interval_ms, 30'000u);
+  EXPECT_EQ(u.ping_timeout_ms, 10'000u);
+  u = UpOf("    protocol: h2c\n    keepalive_ping: {interval: 5s, timeout: 500ms}\n");
+  EXPECT_EQ(u.ping_interval_ms, 5'000u);
+  EXPECT_EQ(u.ping_timeout_ms, 500u);
+  // PING frames are HTTP/2's: on an HTTP/1 upstream the key is a mistake.
+  EXPECT_THAT(ErrorOf(Up("    keepalive_ping: {interval: 5s}\n")),
+              AllOf(HasSubstr(":6:"), HasSubstr("protocol: h2c")));
+  EXPECT_THAT(ErrorOf(Up("    protocol: h2c\n    keepalive_ping: {every: 5s}\n")),
+              HasSubstr("every"));
+  EXPECT_THAT(ErrorOf(Up("    protocol: h2c\n    keepalive_ping: {timeout: 0s}\n")),
+              HasSubstr("timeout"));
+}
+
 TEST(UpstreamProtocol, H2WithTls) {
   Upstream u = UpOf("    protocol: h2\n    tls: true\n");
   EXPECT_EQ(u.protocol, UpstreamProtocol::kH2);

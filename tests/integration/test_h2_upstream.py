@@ -43,6 +43,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -830,6 +831,28 @@ class ResetTest(H2UpstreamTest):
             self.assertEqual(r.status, 200, r)
         s = self.assertSpokeH2()
         self.assertGreaterEqual(s["paths"].get("/reset", 0), 2, brief(s))
+
+    def test_unanswered_ping_drops_the_connection(self):
+        """keepalive_ping: a backend that goes silent (stopped with SIGSTOP: the kernel still
+        holds the connection, nothing answers) is found by an unanswered PING; the request in
+        flight fails with 502 instead of waiting for the response timeout, and once the backend
+        is back the next request gets a new connection."""
+        self.start(keepalive_ping={"interval": "300ms", "timeout": "300ms"},
+                   timeouts={"upstream_response": "30s"})
+        self.assertEqual(self.get("/echo").status, 200)
+        os.kill(self.b.proc.pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            r = self.get("/echo?late=1", timeout=15)
+            took = time.monotonic() - t0
+        finally:
+            os.kill(self.b.proc.pid, signal.SIGCONT)
+        self.assertEqual(r.status, 502, r)
+        self.assertLess(took, 5, "the PING timeout, not the 30 s response timeout, ended it")
+        self.assertTrue(self.rw.log_lines("PING not answered"), self.rw.logs())
+        self.assertEqual(self.get("/echo").status, 200)
+        s = self.b.stats()
+        self.assertEqual(s["connections"], 2, brief(s))
 
     def test_access_log_and_metrics_show_protocol_and_outcome(self):
         """The access log line says the upstream protocol and how a stream ended; the metrics
