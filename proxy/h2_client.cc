@@ -3,6 +3,7 @@
 // mapped back to the client side (HTTP/1.1 or HTTP/2), resets both ways, GOAWAY, PING, and
 // the per-stream deadlines. See proxy/h2_up.h.
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstring>
 
@@ -443,15 +444,19 @@ void WorkerImpl::H2UpStart(Exchange* ex, uint32_t backend, SendQueue* carry) {
   us->req_end = RequestComplete(ex);
   if (ex->stream) us->req_trailers = ex->stream->up_trailers;  // (trailers that came early)
   // The head: the HTTP/1.1 one made for this request (X-Forwarded-*, Host, the fields a proxy
-  // drops), parsed back and written as HTTP/2 fields.
-  http1::RequestHead req;
-  http1::ParseLimits limits = resp_limits_;  // (the head grew: X-Forwarded-*, Host)
-  limits.max_request_line = 2 * limits_.max_request_line + 1024;
-  limits.max_head = 2 * std::max(limits_.max_head, resp_limits_.max_head) + 4096;
-  limits.max_fields = fields_.size();
-  const http1::ParseResult pr =
-      http1::ParseRequest(ex->up_head, limits, std::span(fields_.data(), fields_.size()), &req);
-  if (pr.status != http1::ParseStatus::kComplete) {
+  // drops), written as HTTP/2 fields. WriteRequestHead made it, so its lines are known to be
+  // well formed ("METHOD target HTTP/1.1", then "Name: value" lines): they are split, not parsed.
+  std::string_view rest = ex->up_head;
+  auto next_line = [&rest]() {
+    const size_t eol = rest.find("\r\n");
+    std::string_view line = rest.substr(0, eol);
+    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
+    return line;
+  };
+  const std::string_view request_line = next_line();
+  const size_t sp1 = request_line.find(' ');
+  const size_t sp2 = request_line.rfind(' ');
+  if (sp1 == std::string_view::npos || sp2 <= sp1) {  // (never: ringway wrote it)
     ex->ups = nullptr;
     ClientFail(ex, 502);
     H2UpDelete(us);
@@ -460,50 +465,60 @@ void WorkerImpl::H2UpStart(Exchange* ex, uint32_t backend, SendQueue* carry) {
   const config::Upstream& up = rt->snap->config.upstreams[upstream];
   std::string& text = us->head_text;
   text.reserve(ex->up_head.size() + 64);
-  // Views into `text` are taken once it stops growing: first the names and values, then spans.
-  struct Span {
-    uint32_t n0, n1, v0, v1;
-  };
-  std::vector<Span> spans;
-  spans.reserve(req.fields.size() + 4);
+  // Views into `text` are taken once it stops growing: first offsets, then the fields.
+  std::vector<std::array<uint32_t, 4>>& spans = h2_up_spans_;
+  spans.clear();
   auto add = [&](std::string_view name, std::string_view value, bool lower) {
-    Span s;
-    s.n0 = static_cast<uint32_t>(text.size());
+    std::array<uint32_t, 4> sp;
+    sp[0] = static_cast<uint32_t>(text.size());
     for (char ch : name) {
       text.push_back(lower && ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch + 32) : ch);
     }
-    s.n1 = static_cast<uint32_t>(text.size());
-    s.v0 = s.n1;
+    sp[1] = static_cast<uint32_t>(text.size());
     text.append(value);
-    s.v1 = static_cast<uint32_t>(text.size());
-    spans.push_back(s);
+    sp[2] = sp[1];
+    sp[3] = static_cast<uint32_t>(text.size());
+    spans.push_back(sp);
   };
-  add(":method", req.method, false);
+  add(":method", request_line.substr(0, sp1), false);
   add(":scheme", up.tls.enabled ? "https" : "http", false);
-  add(":authority", req.framing.host, false);
-  add(":path", req.target, false);
+  const size_t authority = spans.size();
+  add(":authority", "", false);  // (its value is the Host line's, filled in below)
+  add(":path", request_line.substr(sp1 + 1, sp2 - sp1 - 1), false);
   if (ex->grpc) add("te", "trailers", false);  // gRPC servers look for it
-  for (const http1::Field& f : req.fields) {
-    const std::string_view n = f.name;
-    if (http1::EqualsIgnoreCase(n, "host") || http1::EqualsIgnoreCase(n, "connection") ||
-        http1::EqualsIgnoreCase(n, "keep-alive") ||
-        http1::EqualsIgnoreCase(n, "proxy-connection") ||
-        http1::EqualsIgnoreCase(n, "transfer-encoding") || http1::EqualsIgnoreCase(n, "upgrade")) {
+  std::string_view host;
+  for (std::string_view line = next_line(); !line.empty(); line = next_line()) {
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    const std::string_view n = line.substr(0, colon);
+    std::string_view v = line.substr(colon + 1);
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    if (http1::EqualsIgnoreCase(n, "host")) {
+      host = v;
       continue;
     }
-    if (http1::EqualsIgnoreCase(n, "te")) continue;
+    if (http1::EqualsIgnoreCase(n, "connection") || http1::EqualsIgnoreCase(n, "keep-alive") ||
+        http1::EqualsIgnoreCase(n, "proxy-connection") ||
+        http1::EqualsIgnoreCase(n, "transfer-encoding") || http1::EqualsIgnoreCase(n, "upgrade") ||
+        http1::EqualsIgnoreCase(n, "te")) {
+      continue;
+    }
     if (ex->grpc && http1::EqualsIgnoreCase(n, "grpc-timeout")) {
-      const uint64_t ms = ParseGrpcTimeout(f.value);
+      const uint64_t ms = ParseGrpcTimeout(v);
       if (ms > 0 && ms < cfg_->timeouts.upstream_response_ms) {
         us->grpc_deadline_ms = now_ms_ + ms;
       }
     }
-    add(n, f.value, true);
+    add(n, v, true);
   }
+  // :authority's value goes at the end of the text (offsets stay valid).
+  spans[authority][2] = static_cast<uint32_t>(text.size());
+  text.append(host);
+  spans[authority][3] = static_cast<uint32_t>(text.size());
   us->head.reserve(spans.size());
-  for (const Span& s : spans) {
-    us->head.push_back({std::string_view(text).substr(s.n0, s.n1 - s.n0),
-                        std::string_view(text).substr(s.v0, s.v1 - s.v0)});
+  const std::string_view all = text;
+  for (const auto& sp : spans) {
+    us->head.push_back({all.substr(sp[0], sp[1] - sp[0]), all.substr(sp[2], sp[3] - sp[2])});
   }
   // The balancer's view, as for HTTP/1 (EndAttempt).
   UpstreamRuntime& r = rt->ups[upstream];

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -535,9 +536,10 @@ class WorkerImpl {
   h2::SessionLimits h2_limits_;
   h2::SessionLimits h2_up_limits_;          // towards HTTP/2 backends
   std::vector<UpstreamConn*> h2_up_conns_;  // every HTTP/2 backend connection, any snapshot
-  std::vector<H2Stream*> dead_streams_;     // finished this turn; freed in FreeClosed
-  std::vector<http1::Field> h2_fields_;     // an HTTP/2 request's fields, as HTTP/1 ones
-  std::string h2_cookie_;                   // its cookie crumbs joined
+  std::vector<std::array<uint32_t, 4>> h2_up_spans_;  // H2UpStart's scratch
+  std::vector<H2Stream*> dead_streams_;               // finished this turn; freed in FreeClosed
+  std::vector<http1::Field> h2_fields_;               // an HTTP/2 request's fields, as HTTP/1 ones
+  std::string h2_cookie_;                             // its cookie crumbs joined
   std::vector<hpack::HeaderField> h2_resp_fields_;
   std::string h2_sticky_;
   std::string h2_ws_key_;
