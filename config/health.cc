@@ -56,13 +56,13 @@ absl::Status Loader::LoadHealthCheck(const YamlNode& node, std::string_view wher
     } else if (*v == "http") {
       health->type = HealthCheck::Type::kHttp;
     } else if (*v == "grpc") {
-      // Whether a gRPC check can run depends on the upstream's protocol (h2c only), so it is
+      // Whether a gRPC check can run depends on the upstream's protocol (HTTP/2), so it is
       // chosen upstream by upstream (config/upstreams.cc checks it), never for all of them.
       if (where == kGlobalHealthCheck) {
         return Error(*type, absl::StrFormat("type: grpc in %s would apply to every upstream, "
-                                            "and gRPC checks need protocol: h2c; write "
-                                            "health_check: {type: grpc} in each h2c upstream "
-                                            "instead",
+                                            "and gRPC checks need HTTP/2 (protocol: h2c or "
+                                            "h2); write health_check: {type: grpc} in each "
+                                            "such upstream instead",
                                             where));
       }
       health->type = HealthCheck::Type::kGrpc;

@@ -76,8 +76,8 @@ absl::StatusOr<Config> Loader::Load(std::string_view text) {
     if (server.upstream != kNoUpstream) cfg_.upstreams[server.upstream].tls.enabled = true;
     for (const Route& route : server.routes) cfg_.upstreams[route.upstream].tls.enabled = true;
   }
-  // The prober speaks plain HTTP: an HTTP or gRPC check on a TLS backend would always fail.
-  // A server's tls: true may also have turned TLS on for an h2c upstream (cleartext HTTP/2).
+  // A server's tls: true may have turned TLS on for an h2c upstream (cleartext HTTP/2). (HTTP
+  // and gRPC health checks of a TLS upstream speak TLS: health/prober.h.)
   for (size_t i = 0; i < cfg_.upstreams.size(); ++i) {
     const Upstream& u = cfg_.upstreams[i];
     if (u.tls.enabled && u.protocol == UpstreamProtocol::kH2c) {
@@ -86,20 +86,6 @@ absl::StatusOr<Config> Loader::Load(std::string_view text) {
                                    "server with tls: true makes ringway speak TLS to it; write "
                                    "protocol: h2 with tls: on the upstream, or drop tls: true "
                                    "from the server",
-                                   u.name));
-    }
-    if (u.tls.enabled && u.health.enabled && u.health.type == HealthCheck::Type::kGrpc) {
-      return Error(upstream_marks_[i],
-                   absl::StrFormat("upstream '%s' speaks TLS to its backends, and gRPC health "
-                                   "checks do not speak TLS yet; use health_check: {type: tcp} "
-                                   "for it",
-                                   u.name));
-    }
-    if (u.tls.enabled && u.health.enabled && u.health.type == HealthCheck::Type::kHttp) {
-      return Error(upstream_marks_[i],
-                   absl::StrFormat("upstream '%s' speaks TLS to its backends, and HTTP health "
-                                   "checks do not speak TLS yet; use health_check: {type: tcp} "
-                                   "(and no health_check_path) for it",
                                    u.name));
     }
   }

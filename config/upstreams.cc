@@ -481,18 +481,10 @@ absl::Status Loader::LoadUpstream(const YamlNode& item, size_t index) {
                         "remove one of them",
                         where, type_node->text, type_node->mark.line, type_node->mark.column));
   }
-  // gRPC checks speak HTTP/2 in cleartext (global.health_check cannot ask for them, so
-  // type_node is this upstream's).
+  // gRPC checks speak HTTP/2: in cleartext for h2c, over TLS for h2 (global.health_check
+  // cannot ask for them, so type_node is this upstream's).
   if (upstream.health.type == HealthCheck::Type::kGrpc) {
     const YamlNode* protocol = item.Find("protocol");
-    if (upstream.protocol == UpstreamProtocol::kH2) {
-      return Error(*type_node,
-                   absl::StrFormat("type: grpc in the health_check of %s: gRPC health checks "
-                                   "over TLS are not supported yet, and the upstream has "
-                                   "protocol: h2 (HTTP/2 over TLS, line %d); use type: tcp "
-                                   "for it for now",
-                                   where, protocol->mark.line));
-    }
     if (upstream.protocol == UpstreamProtocol::kHttp1) {
       std::string now = protocol != nullptr ? absl::StrFormat("protocol: %s (line %d)",
                                                               protocol->text, protocol->mark.line)

@@ -2,9 +2,14 @@
 // the result in the health view (health/view.h) that workers read without locks.
 //
 // Checks are TCP connects (the default), HTTP/1.1 requests (method, path, Host, expected status
-// range) or gRPC health checks (grpc.health.v1.Health/Check over h2c, GrpcHealthCheck below),
+// range) or gRPC health checks (grpc.health.v1.Health/Check over HTTP/2, GrpcHealthCheck below),
 // each with a timeout, spaced by the upstream's interval plus a random jitter so that checks of
 // many backends do not bunch. Every change of state is logged with its reason.
+// HTTP and gRPC checks of an upstream with `tls:` speak TLS (health/tls_probe.h): the prober
+// builds one client context per such upstream (the upstream's verification, CA and SNI name;
+// ALPN "h2" for gRPC checks, none for HTTP/1.1 ones) and a TLS session for each check, freed
+// with it. The timeout covers the connect, the handshake and the response; a handshake that
+// fails (certificate verification included) fails the check with "TLS handshake failed: ...".
 // The prober also ends passive ejections: an ejected backend is readmitted once its back-off
 // has passed and `rise` checks in a row have passed after it (or, for an upstream whose
 // checks are off, as soon as the back-off has passed). An ejected backend that the checks
@@ -88,8 +93,9 @@ class GrpcHealthCheck final : private h2::Handler {
   static constexpr size_t kMaxMessage = 1024;
 
   // Queues the request: POST /grpc.health.v1.Health/Check with :authority `authority`, and
-  // its message asking about `service`.
-  GrpcHealthCheck(std::string_view authority, std::string_view service);
+  // its message asking about `service`. `scheme` is "https" when the check runs over TLS.
+  GrpcHealthCheck(std::string_view authority, std::string_view service,
+                  std::string_view scheme = "http");
   GrpcHealthCheck(const GrpcHealthCheck&) = delete;
   GrpcHealthCheck& operator=(const GrpcHealthCheck&) = delete;
 

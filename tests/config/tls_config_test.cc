@@ -252,18 +252,34 @@ upstreams:
 )yaml"),
               HasSubstr("test.yaml:8:30: 'ca' in 'tls' in upstream 'web' has no effect with "
                         "verify: false"));
-  EXPECT_THAT(ErrorOf(R"yaml(global: {port: 80}
+}
+
+// HTTP checks of a TLS upstream speak TLS (the prober's), whether the upstream or a server
+// turned TLS on.
+TEST(UpstreamTlsConfig, HttpChecksOnTlsUpstreams) {
+  Config cfg = MustLoad(R"yaml(global: {port: 80}
 servers:
   - server_name: a.com
     upstream: web
     tls: true
+  - server_name: b.com
+    upstream: api
 upstreams:
   - name: web
     servers: ["127.0.0.1:3001"]
     health_check: {path: /health}
-)yaml"),
-              HasSubstr("test.yaml:7:11: upstream 'web' speaks TLS to its backends, and HTTP "
-                        "health checks do not speak TLS yet"));
+  - name: api
+    servers:
+      - "127.0.0.1:3002"
+      - {address: "127.0.0.1:3003", health_check_path: /ready}
+    tls: {server_name: api.internal}
+)yaml");
+  ASSERT_EQ(cfg.upstreams.size(), 2u);
+  EXPECT_TRUE(cfg.upstreams[0].tls.enabled);
+  EXPECT_EQ(cfg.upstreams[0].health.type, HealthCheck::Type::kHttp);
+  EXPECT_EQ(cfg.upstreams[0].health.path, "/health");
+  EXPECT_TRUE(cfg.upstreams[1].tls.enabled);
+  EXPECT_EQ(cfg.upstreams[1].backends[1].health_check_path, "/ready");
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // What ringway speaks to an upstream's backends (`protocol: http1 | h2 | h2c`, and how it goes
-// with `tls`), and the gRPC health checks that only an h2c upstream can have.
+// with `tls`), and the gRPC health checks that only an HTTP/2 upstream (h2c or h2) can have.
 #include <string>
 #include <string_view>
 
@@ -163,11 +163,15 @@ upstreams:
   EXPECT_EQ(cfg.default_health.type, HealthCheck::Type::kTcp);
 }
 
-TEST(GrpcHealthCheckErrors, OverTlsIsNotSupportedYet) {
-  EXPECT_EQ(ErrorOf(Up("    protocol: h2\n    tls: true\n    health_check:\n      type: grpc\n")),
-            "test.yaml:9:13: type: grpc in the health_check of upstream 'web': gRPC health "
-            "checks over TLS are not supported yet, and the upstream has protocol: h2 (HTTP/2 "
-            "over TLS, line 6); use type: tcp for it for now");
+TEST(GrpcHealthCheck, OverTlsOnAnH2Upstream) {
+  Upstream u = UpOf(
+      "    protocol: h2\n    tls: {server_name: g.internal}\n    health_check:\n      type: "
+      "grpc\n      service: my.Svc\n");
+  EXPECT_EQ(u.protocol, UpstreamProtocol::kH2);
+  EXPECT_TRUE(u.tls.enabled);
+  EXPECT_EQ(u.health.type, HealthCheck::Type::kGrpc);
+  EXPECT_EQ(u.health.service, "my.Svc");
+  EXPECT_TRUE(u.health.enabled);
 }
 
 TEST(GrpcHealthCheckErrors, NeedsHttp2) {
@@ -192,8 +196,8 @@ servers: [{server_name: acme.com, upstream: web}]
 upstreams: [{name: web, protocol: h2c, servers: ["127.0.0.1:3001"]}]
 )yaml"),
             "test.yaml:3:24: type: grpc in global.health_check would apply to every upstream, "
-            "and gRPC checks need protocol: h2c; write health_check: {type: grpc} in each h2c "
-            "upstream instead");
+            "and gRPC checks need HTTP/2 (protocol: h2c or h2); write health_check: {type: "
+            "grpc} in each such upstream instead");
 }
 
 TEST(GrpcHealthCheckErrors, HttpCheckKeysBesideIt) {

@@ -202,7 +202,7 @@ class GrpcHealthConfigTest(unittest.TestCase):
                                  capture_output=True, timeout=15)
             return path, res.returncode, res.stderr.decode("utf-8", "replace")
 
-    def test_grpc_over_tls_is_refused(self):
+    def test_grpc_over_tls_is_accepted(self):
         path, rc, err = self.validate("""global: {port: 8080}
 upstreams:
   - name: g
@@ -211,9 +211,7 @@ upstreams:
     servers: ["127.0.0.1:50051"]
     health_check: {type: grpc}
 """)
-        self.assertEqual(rc, 1, err)
-        self.assertIn("%s:7:26:" % path, err)
-        self.assertIn("gRPC health checks over TLS are not supported yet", err)
+        self.assertEqual(rc, 0, err)
 
     def test_grpc_on_http1_is_refused(self):
         path, rc, err = self.validate("""global: {port: 8080}
