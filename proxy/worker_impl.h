@@ -25,6 +25,9 @@
 //   h1_server.cc  the HTTP/1 client side: requests in, responses out, pipelining, half-close
 //   exchange.cc   a request's life: routing, balancing, retries, passive health, access log
 //   h1_client.cc  the HTTP/1 upstream side: connect, pool, request out, response in
+//   h2_server.cc, h2_responses.cc  HTTP/2 clients: the session, requests, responses as DATA
+//   h2_client.cc, h2_client_streams.cc  HTTP/2 backends: connections, then streams (h2_up.h)
+//   grpc.cc       gRPC requests: grpc-timeout, ringway's own failures in gRPC form
 #ifndef RINGWAY_PROXY_WORKER_IMPL_H_
 #define RINGWAY_PROXY_WORKER_IMPL_H_
 
@@ -72,6 +75,9 @@ using core::LogLevel;
 
 // Whether a request's fields say gRPC (content-type application/grpc, +proto and the like).
 bool IsGrpcRequest(std::span<const http1::Field> fields);
+// grpc-timeout: 1 to 8 digits and a unit (H, M, S, m, u, n); milliseconds, rounded up; 0 when
+// the value is not one.
+uint64_t ParseGrpcTimeout(std::string_view v);
 
 class WorkerImpl {
   friend class H2Handler;
