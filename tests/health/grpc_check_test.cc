@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "health/prober.h"
+#include "health/grpc_check.h"
 #include "proto/h2_frame.h"
 #include "proto/h2_frame_writer.h"
 #include "proto/h2_session.h"

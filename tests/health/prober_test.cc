@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "core/timer.h"
 #include "gtest/gtest.h"
+#include "health/grpc_check.h"
 #include "health/view.h"
 #include "proto/h2_session.h"
 
