@@ -290,6 +290,16 @@ void WorkerImpl::H2UpTick(UpstreamConn* u) {
         late.push_back(us);
       }
     }
+    // Streams still waiting for room on the connection (all its slots taken, or the backend's
+    // SETTINGS not in yet) have the same deadlines.
+    for (UpStream* us : h->waiting) {
+      if ((us->grpc_deadline_ms && now_ms_ >= us->grpc_deadline_ms) ||
+          (us->deadline_ms && now_ms_ >= us->deadline_ms)) {
+        late.push_back(us);
+      }
+    }
+    // (No waiting stream opens meanwhile: one in `late` must not be freed under the loop.)
+    h->opening = true;
     for (UpStream* us : late) {
       if (us->ex == nullptr) continue;
       const bool grpc = us->grpc_deadline_ms && now_ms_ >= us->grpc_deadline_ms;
@@ -300,6 +310,7 @@ void WorkerImpl::H2UpTick(UpstreamConn* u) {
       }
       H2UpFail(us, 504, "timeout");
     }
+    h->opening = false;
   }
   H2UpAfterEvents(u);
   if (!u->closing) ArmTimer(u, kTimerH2Up);

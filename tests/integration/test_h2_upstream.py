@@ -832,6 +832,22 @@ class ResetTest(H2UpstreamTest):
         s = self.assertSpokeH2()
         self.assertGreaterEqual(s["paths"].get("/reset", 0), 2, brief(s))
 
+    def test_backend_that_never_sends_settings_times_out(self):
+        """A backend that takes the connection and never answers (no SETTINGS): the request
+        waiting for the connection to be ready ends at upstream_response (504), not later."""
+        silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        silent.bind((HOST, 0))
+        silent.listen(16)  # connects complete in the kernel; nothing is ever accepted or read
+        self.addCleanup(silent.close)
+        address = "%s:%d" % (HOST, silent.getsockname()[1])
+        self.proxy([h2_upstream("h2", [address])],
+                   timeouts={"upstream_response": "1s", "upstream_connect": "5s"})
+        t0 = time.monotonic()
+        r = self.get("/echo", timeout=15)
+        took = time.monotonic() - t0
+        self.assertEqual(r.status, 504, r)
+        self.assertLess(took, 4, "the response deadline, not the SETTINGS timeout, ended it")
+
     def test_unanswered_ping_drops_the_connection(self):
         """keepalive_ping: a backend that goes silent (stopped with SIGSTOP: the kernel still
         holds the connection, nothing answers) is found by an unanswered PING; the request in
