@@ -324,6 +324,14 @@ void WorkerImpl::H2UpResponse(UpstreamConn* u, uint32_t id, const h2::ResponseHe
   resp.status = head.status;
   resp.reason = ReasonPhrase(head.status);
   if (head.status < 200) {
+    // Relayed, then the final head is awaited. A backend may send a few; one that keeps
+    // sending them is broken (as for HTTP/1 backends).
+    if (++us->interim > kMaxInterimResponses) {
+      RW_LOG(LogLevel::kWarn, "upstream %s: more than %u interim responses on stream %u",
+             BackendName(u), kMaxInterimResponses, id);
+      H2UpFail(us, 502, "malformed_response");
+      return;
+    }
     resp.fields = {scratch_fields_.data(), scratch_fields_.size()};
     ClientInterim(ex, resp);
     return;

@@ -49,6 +49,7 @@ struct UpStream {
   std::string req_trailers;  // "name: value\r\n" lines, sent as HEADERS at the end
   // Response side.
   bool head_done = false;  // the final response head arrived
+  uint32_t interim = 0;    // 1xx heads seen
   bool resp_done = false;
   bool chunk_out = false;   // an HTTP/1.1 client gets the body chunked (no content-length)
   uint64_t uncredited = 0;  // response bytes handed to the client side, not yet given back

@@ -321,6 +321,13 @@ def h_reset(conn, st):
     yield ("reset", code)
 
 
+def h_interim(conn, st):
+    """?n=N interim 103 heads, then the response."""
+    for i in range(st.num("n", 1)):
+        yield ("headers", 103, [("link", "</style%d.css>; rel=preload" % i)], False)
+    yield from respond(200, b"after %d interim heads\n" % st.num("n", 1))
+
+
 def h_drop(conn, st):
     after = st.num("after")
     yield ("headers", 200, [("content-type", "application/octet-stream")], False)
@@ -382,7 +389,7 @@ def h_default(conn, st):
 
 HANDLERS = {
     "/echo": h_echo, "/bytes": h_bytes, "/stream": h_stream, "/trailers": h_trailers,
-    "/slow": h_slow, "/reset": h_reset, "/drop": h_drop, "/goaway": h_goaway,
+    "/slow": h_slow, "/reset": h_reset, "/drop": h_drop, "/interim": h_interim, "/goaway": h_goaway,
     "/sink": h_sink, "/stats": h_stats, "/reset-stats": h_reset_stats, "/set": h_set,
     "/health": h_health,
 }

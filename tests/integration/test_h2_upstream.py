@@ -832,6 +832,20 @@ class ResetTest(H2UpstreamTest):
         s = self.assertSpokeH2()
         self.assertGreaterEqual(s["paths"].get("/reset", 0), 2, brief(s))
 
+    def test_interim_heads_relayed_and_bounded(self):
+        """103 heads reach the client before the response; a backend that sends more than 16
+        is broken: 502, as for an HTTP/1 backend."""
+        self.start()
+        rc, out, err = self.curl("-si", "--http1.1", self.url("/interim?n=2"))
+        self.assertEqual(rc, 0, err)
+        text = out.decode("latin-1") if isinstance(out, bytes) else out
+        self.assertEqual(text.count("HTTP/1.1 103"), 2, text)
+        self.assertIn("HTTP/1.1 200", text)
+        self.assertIn("after 2 interim heads", text)
+        r = self.get("/interim?n=40")
+        self.assertEqual(r.status, 502, r)
+        self.assertTrue(self.rw.log_lines("more than 16 interim responses"), self.rw.logs())
+
     def test_backend_that_never_sends_settings_times_out(self):
         """A backend that takes the connection and never answers (no SETTINGS): the request
         waiting for the connection to be ready ends at upstream_response (504), not later."""
