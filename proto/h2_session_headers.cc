@@ -27,30 +27,11 @@ void Session::ProcessHeaders(const FrameHeader& h, std::string_view payload) {
     b.reset_detail = detail;
     b.reset_glitch = g;
   };
-  if (role_ == Role::kClient) {
-    if (id > last_stream_id_) return Fail(ErrorCode::kProtocolError, "HEADERS on an idle stream");
-    const Lookup k = Classify(id, FrameType::kHeaders);
-    switch (k.verdict) {
-      case FrameVerdict::kProcess:
-        if (!e.ok()) {
-          reset(e.code, e.detail);
-        } else {
-          b.fate = k.stream->response_received ? BlockFate::kTrailers : BlockFate::kResponse;
-        }
-        break;
-      case FrameVerdict::kIgnore:
-        b.fate = BlockFate::kDiscard;
-        if (!Charge(Glitch::kClosedStreamFrame)) return;
-        break;
-      case FrameVerdict::kStreamClosed:
-        reset(ErrorCode::kStreamClosed, "HEADERS on a closed stream");
-        break;
-      case FrameVerdict::kConnStreamClosed:
-        return Fail(ErrorCode::kStreamClosed, "HEADERS on a closed stream");
-      case FrameVerdict::kConnProtocolError:
-        return Fail(ErrorCode::kProtocolError, "HEADERS on a forgotten stream");
-    }
-  } else if (id > last_stream_id_) {
+  // A client's streams are its own: HEADERS on one it has not opened is a connection error.
+  if (role_ == Role::kClient && id > last_stream_id_) {
+    return Fail(ErrorCode::kProtocolError, "HEADERS on an idle stream");
+  }
+  if (role_ == Role::kServer && id > last_stream_id_) {
     last_stream_id_ = id;
     b.new_stream = true;
     if (drain_ == Drain::kFinalGoaway && id > goaway_last_sent_) {
@@ -74,6 +55,8 @@ void Session::ProcessHeaders(const FrameHeader& h, std::string_view payload) {
       case FrameVerdict::kProcess:
         if (!e.ok()) {
           reset(e.code, e.detail);
+        } else if (role_ == Role::kClient && !k.stream->response_received) {
+          b.fate = BlockFate::kResponse;  // an interim or the final head
         } else {
           b.fate = BlockFate::kTrailers;
         }
@@ -88,7 +71,9 @@ void Session::ProcessHeaders(const FrameHeader& h, std::string_view payload) {
       case FrameVerdict::kConnStreamClosed:
         return Fail(ErrorCode::kStreamClosed, "HEADERS on a closed stream");
       case FrameVerdict::kConnProtocolError:
-        return Fail(ErrorCode::kProtocolError, "HEADERS reuses a stream id");
+        return Fail(ErrorCode::kProtocolError, role_ == Role::kClient
+                                                   ? "HEADERS on a forgotten stream"
+                                                   : "HEADERS reuses a stream id");
     }
   }
   if (f.field_block.size() > limits_.max_header_block_bytes) {

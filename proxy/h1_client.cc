@@ -54,32 +54,11 @@ void WorkerImpl::ConnectUpstream(Exchange* ex, int pick, SendQueue* carry) {
   UpstreamConn* u =
       ex->retried ? nullptr : TakePooled(rt, backend, ex->idempotent && !ex->has_body);
   if (!u) {
-    const config::Backend& b = *rt->snap->backends[backend];
-    absl::StatusOr<int> fd = core::NewTcpSocket(b.address.storage.ss_family);
-    if (!fd.ok()) {
-      RW_LOG(LogLevel::kError, "upstream %s: %s", BackendName(rt, backend),
-             std::string(fd.status().message()).c_str());
+    u = NewUpstreamConn(rt, backend, ConnKind::kH1Client);
+    if (!u) {
       ClientFail(ex, 502);
       return;
     }
-    u = new UpstreamConn;
-    u->kind = ConnKind::kH1Client;
-    u->upstream = true;
-    u->fd = *fd;
-    u->rt.Set(rt);
-    u->backend = backend;
-    u->connect_ns = metrics_on_ ? now_ns_ : 0;
-    if (const tls::ContextSet* set = rt == rt_ ? TlsContexts() : rt->snap->tls->Current().get();
-        set && upstream < set->upstreams.size() && set->upstreams[upstream]) {
-      const tls::ClientContext& cc = *set->upstreams[upstream];
-      u->tls = std::make_unique<tls::Session>(cc.ctx(), cc.server_name());
-    }
-    io_uring_sqe* sqe = ring_.GetSqe();
-    io_uring_prep_connect(sqe, u->fd, reinterpret_cast<const sockaddr*>(&b.address.storage),
-                          b.address.len);
-    io_uring_sqe_set_data64(sqe, Tag(u, Op::kConnect));
-    ++u->inflight;
-    ArmTimer(u, kTimerConnect);
   } else {
     u->reused = true;
     ArmTimer(u, kTimerResponse);
@@ -117,6 +96,38 @@ void WorkerImpl::ConnectUpstream(Exchange* ex, int pick, SendQueue* carry) {
   std::string* head = AcquireString();
   head->assign(ex->up_head);
   QueueOwned(u, head);
+}
+
+// A new connection to `backend` (global index) of kind `kind`, its connect submitted under the
+// connect timer, with a TLS session when the upstream speaks TLS; null (logged) when no socket
+// can be had.
+UpstreamConn* WorkerImpl::NewUpstreamConn(Routing* rt, uint32_t backend, ConnKind kind) {
+  const config::Backend& b = *rt->snap->backends[backend];
+  absl::StatusOr<int> fd = core::NewTcpSocket(b.address.storage.ss_family);
+  if (!fd.ok()) {
+    RW_LOG(LogLevel::kError, "upstream %s: %s", BackendName(rt, backend),
+           std::string(fd.status().message()).c_str());
+    return nullptr;
+  }
+  auto* u = new UpstreamConn;
+  u->kind = kind;
+  u->upstream = true;
+  u->fd = *fd;
+  u->rt.Set(rt);
+  u->backend = backend;
+  u->connect_ns = metrics_on_ ? now_ns_ : 0;
+  const uint32_t upstream = rt->snap->backend_upstream[backend];
+  if (const tls::ContextSet* set = rt == rt_ ? TlsContexts() : rt->snap->tls->Current().get();
+      set && upstream < set->upstreams.size() && set->upstreams[upstream]) {
+    u->tls = std::make_unique<tls::Session>(*set->upstreams[upstream]);
+  }
+  io_uring_sqe* sqe = ring_.GetSqe();
+  io_uring_prep_connect(sqe, u->fd, reinterpret_cast<const sockaddr*>(&b.address.storage),
+                        b.address.len);
+  io_uring_sqe_set_data64(sqe, Tag(u, Op::kConnect));
+  ++u->inflight;
+  ArmTimer(u, kTimerConnect);
+  return u;
 }
 
 // The most recently pooled connection to `backend`. A request that cannot be replayed if

@@ -82,35 +82,13 @@ UpstreamConn* WorkerImpl::H2UpConn(Routing* rt, uint32_t backend) {
 }
 
 UpstreamConn* WorkerImpl::H2UpOpen(Routing* rt, uint32_t backend) {
-  const config::Backend& b = *rt->snap->backends[backend];
-  absl::StatusOr<int> fd = core::NewTcpSocket(b.address.storage.ss_family);
-  if (!fd.ok()) {
-    RW_LOG(LogLevel::kError, "upstream %s: %s", BackendName(rt, backend),
-           std::string(fd.status().message()).c_str());
-    return nullptr;
-  }
-  auto* u = new UpstreamConn;
-  u->kind = ConnKind::kH2Client;
-  u->upstream = true;
-  u->fd = *fd;
-  u->rt.Set(rt);
-  u->backend = backend;
-  u->connect_ns = metrics_on_ ? now_ns_ : 0;
+  UpstreamConn* u = NewUpstreamConn(rt, backend, ConnKind::kH2Client);
+  if (u == nullptr) return nullptr;
   u->state = UpState::kConnecting;
   const uint32_t upstream = rt->snap->backend_upstream[backend];
-  if (const tls::ContextSet* set = rt == rt_ ? TlsContexts() : rt->snap->tls->Current().get();
-      set && upstream < set->upstreams.size() && set->upstreams[upstream]) {
-    u->tls = std::make_unique<tls::Session>(*set->upstreams[upstream]);
-  }
   u->h2 = std::make_unique<H2UpState>(this, u, h2_up_limits_, now_ms_);
   u->h2->idle_ms = now_ms_;
   u->h2->rx_ms = now_ms_;
-  io_uring_sqe* sqe = ring_.GetSqe();
-  io_uring_prep_connect(sqe, u->fd, reinterpret_cast<const sockaddr*>(&b.address.storage),
-                        b.address.len);
-  io_uring_sqe_set_data64(sqe, Tag(u, Op::kConnect));
-  ++u->inflight;
-  ArmTimer(u, kTimerConnect);
   rt->pools[backend].h2.push_back(u);
   h2_up_conns_.push_back(u);
   if (metrics_on_) USeries(rt, upstream).h2_conns_opened.Add();

@@ -418,6 +418,7 @@ class WorkerImpl {
   }
 
   void ConnectUpstream(Exchange* ex, int pick, SendQueue* carry);
+  UpstreamConn* NewUpstreamConn(Routing* rt, uint32_t backend, ConnKind kind);
 
   // The balancer's view of an attempt ends: a response (latency to its head), a failure, or
   // (kCancel) nothing the balancer should learn from.
