@@ -538,7 +538,8 @@ TEST(ExtendedConnect, PlainRequestsUnchangedWhenEnabled) {
   EXPECT_EQ(r.protocol, "");
   EXPECT_EQ(r.scheme, "");
   EXPECT_EQ(r.path, "");
-  const auto gv = View(Base());
+  const Fields base = Base();  // (View keeps views into it: it must outlive them)
+  const auto gv = View(base);
   ASSERT_TRUE(ParseRequest(gv, true, &r, /*extended_connect=*/true).ok);
   EXPECT_FALSE(r.is_connect);
   EXPECT_EQ(r.protocol, "");
@@ -627,7 +628,8 @@ TEST(ExtendedConnect, RefusedWhenNotAnnounced) {
   // Without SETTINGS_ENABLE_CONNECT_PROTOCOL, :protocol is an unknown pseudo-header field: the
   // well-formed WebSocket request and every form above are malformed (the default argument
   // and an explicit false alike).
-  const auto v = View(WebSocketConnect());
+  const Fields ws = WebSocketConnect();  // (outlives the views)
+  const auto v = View(ws);
   Request r;
   MessageCheck c = ParseRequest(v, false, &r);
   EXPECT_FALSE(c.ok);
@@ -642,14 +644,16 @@ TEST(ExtendedConnect, RefusedWhenNotAnnounced) {
   const Fields plain = {{":method", "CONNECT"}, {":authority", "a.com:443"}};
   const auto pv = View(plain);
   EXPECT_TRUE(ParseRequest(pv, false, &r, /*extended_connect=*/false).ok);
-  const auto gv = View(Base());
+  const Fields base = Base();  // (View keeps views into it: it must outlive them)
+  const auto gv = View(base);
   EXPECT_TRUE(ParseRequest(gv, true, &r, /*extended_connect=*/false).ok);
 }
 
 TEST(ExtendedConnect, OutUntouchedOnFailure) {
   Request r;
   r.method = "untouched";
-  const auto v = View(Without(WebSocketConnect(), ":path"));
+  const Fields no_path = Without(WebSocketConnect(), ":path");  // (outlives the views)
+  const auto v = View(no_path);
   ASSERT_FALSE(ParseRequest(v, false, &r, true).ok);
   EXPECT_EQ(r.method, "untouched");
   EXPECT_EQ(r.protocol, "");
