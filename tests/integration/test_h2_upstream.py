@@ -872,6 +872,21 @@ class ResetTest(H2UpstreamTest):
         self.assertEqual(self.get("/echo").status, 200)
         os.kill(self.b.proc.pid, signal.SIGSTOP)
         try:
+            # The stop lands asynchronously: wait until every thread of it is stopped, or a
+            # thread still running could answer the next request.
+            deadline = time.monotonic() + 5
+            task_dir = "/proc/%d/task" % self.b.proc.pid
+            while time.monotonic() < deadline:
+                states = []
+                for tid in os.listdir(task_dir):
+                    try:
+                        with open(os.path.join(task_dir, tid, "stat")) as f:
+                            states.append(f.read().rsplit(")", 1)[1].split()[0])
+                    except OSError:
+                        pass
+                if states and all(st in ("T", "t") for st in states):
+                    break
+                time.sleep(0.01)
             t0 = time.monotonic()
             r = self.get("/echo?late=1", timeout=15)
             took = time.monotonic() - t0
