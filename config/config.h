@@ -20,11 +20,13 @@
 
 namespace ringway::config {
 
-// A resolved socket address (IPv4 or IPv6 literal; host names are refused for now).
+// A socket address: an IPv4 or IPv6 literal, or (backends only) a host name and port that
+// ResolveNames turns into an address off the data path.
 struct SocketAddress {
   sockaddr_storage storage{};
-  socklen_t len = 0;
-  std::string text;  // as written in the config, normalised to "ip:port" / "[ip6]:port"
+  socklen_t len = 0;  // 0: a host name not resolved (yet); connecting to it fails
+  std::string text;   // "ip:port" / "[ip6]:port" normalised, or "host.name:port" as written
+  std::string host;   // the host name when one was written ("" for a literal address)
 };
 
 // ready: takes requests; drain: no new requests (in-flight ones finish), still checked;
@@ -171,6 +173,9 @@ struct ListenerTls {
   std::string ciphers;                           // TLS 1.2 cipher list; "" for the defaults
   std::vector<std::string> alpn = {"http/1.1"};  // see Listener::http2 for h2
   bool alpn_given = false;                       // `alpn` was set: keep it as written
+  // No certificate given: ringway makes a self-signed one at start for the listener's server
+  // names (seed 002's HTTPS listener names no certificate), with a warning in the log.
+  bool self_signed = false;
   bool session_tickets = true;
   uint32_t ticket_rotation_ms = 3'600'000;  // a new ticket key this often; the last one still
                                             // decrypts for as long again
@@ -241,6 +246,10 @@ struct Admin {
   bool enabled = true;  // `admin: off` turns it off
   SocketAddress bind;   // default 127.0.0.1:9901
   std::string token;    // changes need "Authorization: Bearer <token>" when set
+  // A second listener that serves only the read-only pages: /metrics, /api/v1/metrics,
+  // /healthz, /readyz (global.admin.metrics_bind; seed 002's [metrics] listen_addr). len 0:
+  // none.
+  SocketAddress metrics_bind;
   std::string at;       // "file:line:col" of the section, for errors found later
 };
 
@@ -250,8 +259,26 @@ bool ValidTag(std::string_view s);
 // Whether an address is loopback (127.0.0.0/8, ::1): reachable from this machine only.
 bool IsLoopback(const SocketAddress& a);
 
+// Where a part of the configuration came from, for `ringway config print`: `path` names the
+// native key ("listeners[0]", "upstreams[1].health_check", "global.log"), `note` what was
+// written there ("seed.yaml:2:1: server: {host, port}").
+struct Origin {
+  std::string path;
+  std::string note;
+};
+
+// The schema a file was written in, recognised from its top-level keys.
+enum class Shape : uint8_t {
+  kNative,    // global / listeners / servers / upstreams
+  kServer,    // server / backends / load_balancing / health_checks / logging / timeouts
+  kServices,  // services: [{name, bind_address, upstreams, tls, health_check}]
+  kVhosts,    // TOML: [proxy] [logging] [metrics] [health_check] [[virtual_hosts]] [[backends]]
+};
+
 struct Config {
   std::string source;               // file path the config came from
+  Shape shape = Shape::kNative;
+  std::vector<Origin> origins;      // for the printer; empty for a native file
   uint32_t workers = 0;             // 0: one per online CPU
   std::vector<Listener> listeners;  // global.port makes "default" on 0.0.0.0:port
   std::vector<Server> servers;
@@ -280,6 +307,12 @@ void ExpandTags(Config* cfg);
 // Loads and validates. `filename` is used in error messages only.
 absl::StatusOr<Config> LoadString(std::string_view yaml, std::string_view filename);
 absl::StatusOr<Config> LoadFile(const std::string& path);
+
+// Resolves the backends' host names (SocketAddress::host) with getaddrinfo, which blocks: call
+// it off the data path (start-up, reload, API changes). "localhost" is 127.0.0.1 without a
+// lookup. A name that does not resolve keeps len 0 (connecting to it fails, so the backend is
+// down) and is reported in the result: "upstream 'web': backend httpbin.org:80: <reason>".
+std::vector<std::string> ResolveNames(Config* cfg);
 
 // Parses "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:80"; ":8080" means all IPv4 addresses.
 absl::StatusOr<SocketAddress> ParseSocketAddress(std::string_view text);

@@ -21,10 +21,11 @@ FLAGS=(
   --enable-sni --enable-alpn --enable-session-ticket --enable-supportedcurves
   --enable-ocsp --enable-ocspstapling --enable-secure-renegotiation-info
   --enable-opensslextra --enable-opensslall --enable-sys-ca-certs --enable-bigcache
+  --enable-certgen --enable-certext
 )
 # Compiler flags: no -march, so the library runs on any x86-64 machine; the assembly picks
 # AES-NI/AVX2 paths at run time.
-CFLAGS_EXTRA="-O2 -fno-omit-frame-pointer"
+CFLAGS_EXTRA="-O2 -fno-omit-frame-pointer -DWOLFSSL_ALT_NAMES"
 
 cache="${RINGWAY_CACHE:-${HOME:-/tmp}/.cache/ringway}"
 src_list="$cache/apt/sources.list"
