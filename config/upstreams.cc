@@ -28,7 +28,14 @@ bool IsHashing(Algorithm a) { return a == Algorithm::kMaglev || a == Algorithm::
 
 }  // namespace
 
-// A backend written as a URL, as other proxies do: "http://127.0.0.1:3003".
+// address.cc: a backend's address, an IP literal or "host.name:port" (SocketAddress::host set,
+// len 0 until ResolveNames); whether `host` is written as a host name (valid or not) rather
+// than as an IP address.
+absl::StatusOr<SocketAddress> ParseBackendAddress(std::string_view text);
+bool NamesBackendHost(std::string_view host);
+
+// A backend written as a URL, as other proxies do: "http://127.0.0.1:3003", "http://api.internal"
+// (a host name without a port means port 80).
 absl::StatusOr<SocketAddress> Loader::BackendUrl(const YamlNode& node,
                                                  std::string_view what) const {
   absl::StatusOr<std::string> url = String(node, what);
@@ -46,8 +53,12 @@ absl::StatusOr<SocketAddress> Loader::BackendUrl(const YamlNode& node,
   if (scheme == "https") {
     // The scheme cannot turn TLS on for one backend: an upstream's connections all speak TLS
     // or none do, so the setting is the upstream's, and the URL is pointed there.
-    std::string_view address = text.substr(sep + 3);
-    if (!address.empty() && address.back() == '/') address.remove_suffix(1);
+    std::string address(text.substr(sep + 3));
+    if (!address.empty() && address.back() == '/') address.pop_back();
+    // A host name alone meant port 443, which the address form needs written.
+    if (address.find(':') == std::string::npos && NamesBackendHost(address)) {
+      absl::StrAppend(&address, ":443");
+    }
     return Error(node, absl::StrFormat("%s is '%s'; TLS to backends is set for the whole "
                                        "upstream, not by the URL: write the backend as \"%s\" "
                                        "and add tls: true to the upstream (see \"Upstream TLS\" "
@@ -85,12 +96,16 @@ absl::StatusOr<SocketAddress> Loader::BackendUrl(const YamlNode& node,
                       ? authority.find("]:") != std::string_view::npos
                       : authority.find(':') !=
                             std::string_view::npos;  // several ':' unbracketed: refused below
+  std::string host_port(authority);
   if (!has_port) {
-    return Error(node, absl::StrFormat("%s is '%s', which has no port; write it with one, such as "
-                                       "\"http://%s:80\"",
-                                       what, text, authority));
+    if (authority[0] == '[' || !NamesBackendHost(authority)) {
+      return Error(node, absl::StrFormat("%s is '%s', which has no port; write it with one, such "
+                                         "as \"http://%s:80\"",
+                                         what, text, authority));
+    }
+    absl::StrAppend(&host_port, ":80");
   }
-  absl::StatusOr<SocketAddress> address = ParseSocketAddress(authority);
+  absl::StatusOr<SocketAddress> address = ParseBackendAddress(host_port);
   if (!address.ok()) {
     return Error(node, absl::StrFormat("%s: %s", what, address.status().message()));
   }
@@ -340,8 +355,16 @@ absl::Status Loader::LoadBackend(const YamlNode& item, std::string_view where, U
     return TypeError(item, where, "an address string or a mapping {address, weight}",
                      "write \"127.0.0.1:3001\" or {address: \"127.0.0.1:3001\", weight: 2}");
   }
-  absl::StatusOr<SocketAddress> address =
-      is_url ? BackendUrl(*address_node, address_what) : Address(*address_node, address_what);
+  absl::StatusOr<SocketAddress> address;
+  if (is_url) {
+    address = BackendUrl(*address_node, address_what);
+  } else if (address_node->kind != Kind::kString) {
+    address = Address(*address_node, address_what);  // (its type error)
+  } else if (absl::StatusOr<SocketAddress> a = ParseBackendAddress(address_node->text); a.ok()) {
+    address = *std::move(a);
+  } else {
+    return Error(*address_node, absl::StrFormat("%s: %s", address_what, a.status().message()));
+  }
   if (!address.ok()) return address.status();
   if (!addresses->insert(address->text).second) {
     return Error(*address_node,

@@ -271,6 +271,10 @@ class ProberLoop {
     p->got = 0;
     p->busy = true;
     const config::SocketAddress& a = p->cfg->address;
+    if (a.len == 0) {  // a host name that did not resolve: nothing to connect to
+      Finish(p, false, "cannot resolve its host name", now);
+      return;
+    }
     p->fd = socket(a.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (p->fd < 0) {
       // Out of descriptors or memory here says nothing about the backend: skip this check

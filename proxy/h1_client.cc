@@ -100,10 +100,13 @@ void WorkerImpl::ConnectUpstream(Exchange* ex, int pick, SendQueue* carry) {
 
 // A new connection to `backend` (global index) of kind `kind`, its connect submitted under the
 // connect timer, with a TLS session when the upstream speaks TLS; null (logged) when no socket
-// can be had.
+// can be had. A backend whose host name did not resolve (address len 0) gets a no-op in place
+// of the connect, which OnConnect takes as a failed connect: 502, a retry elsewhere, passive
+// health, as for a backend that refuses.
 UpstreamConn* WorkerImpl::NewUpstreamConn(Routing* rt, uint32_t backend, ConnKind kind) {
   const config::Backend& b = *rt->snap->backends[backend];
-  absl::StatusOr<int> fd = core::NewTcpSocket(b.address.storage.ss_family);
+  const bool unresolved = b.address.len == 0;
+  absl::StatusOr<int> fd = core::NewTcpSocket(unresolved ? AF_INET : b.address.storage.ss_family);
   if (!fd.ok()) {
     RW_LOG(LogLevel::kError, "upstream %s: %s", BackendName(rt, backend),
            std::string(fd.status().message()).c_str());
@@ -122,8 +125,12 @@ UpstreamConn* WorkerImpl::NewUpstreamConn(Routing* rt, uint32_t backend, ConnKin
     u->tls = std::make_unique<tls::Session>(*set->upstreams[upstream]);
   }
   io_uring_sqe* sqe = ring_.GetSqe();
-  io_uring_prep_connect(sqe, u->fd, reinterpret_cast<const sockaddr*>(&b.address.storage),
-                        b.address.len);
+  if (unresolved) {
+    io_uring_prep_nop(sqe);
+  } else {
+    io_uring_prep_connect(sqe, u->fd, reinterpret_cast<const sockaddr*>(&b.address.storage),
+                          b.address.len);
+  }
   io_uring_sqe_set_data64(sqe, Tag(u, Op::kConnect));
   ++u->inflight;
   ArmTimer(u, kTimerConnect);
@@ -198,8 +205,10 @@ void WorkerImpl::ClosePools() {
 void WorkerImpl::OnConnect(UpstreamConn* u, int res) {
   --u->inflight;
   if (u->closing) return;
-  if (res < 0) {
-    RW_LOG(LogLevel::kWarn, "upstream %s: connect failed: %s", BackendName(u), strerror(-res));
+  const bool unresolved = u->rt->snap->backends[u->backend]->address.len == 0;
+  if (res < 0 || unresolved) {
+    RW_LOG(LogLevel::kWarn, "upstream %s: connect failed: %s", BackendName(u),
+           unresolved ? "cannot resolve its host name" : strerror(-res));
     if (metrics_on_)
       USeries(u->rt.get(), u->rt->snap->backend_upstream[u->backend]).connect_failures.Add();
     UpstreamFailed(u, 502);

@@ -387,7 +387,7 @@ TEST(ConfigLoad, ReferenceExamplesLoad) {
     ++examples;
     at = end + 3;
   }
-  EXPECT_EQ(examples, 10);
+  EXPECT_EQ(examples, 12);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1196,11 +1196,11 @@ TEST(ConfigErrors, BadAddressesCarryTheirPosition) {
 servers: [{server_name: acme.com, upstream: web}]
 upstreams:
   - name: web
-    servers: ["backend.local:3001"]
+    servers: ["back_end.local:3001"]
 )yaml"),
               StartsWith("test.yaml:5:15: server #1 of upstream 'web': address "
-                         "'backend.local:3001': host names are not resolved; write an IP address "
-                         "such as 127.0.0.1:3001"));
+                         "'back_end.local:3001': 'back_end.local' is not a valid host name: '_' "
+                         "is not allowed in a host name"));
   EXPECT_THAT(ErrorOf("listeners: [{name: a, bind: 8080}]\n" + std::string(kTail)),
               AllOf(StartsWith("test.yaml:1:29: 'bind' in listener 'a' must be an address "
                                "string, found an integer (8080)"),

@@ -756,8 +756,10 @@ TEST(UpstreamPolicyErrors, OtherProxiesAlgorithmKeysPointToAlgorithm) {
   EXPECT_THAT(ErrorOf("load_balancing: {strategy: round_robin}\nglobal: {port: 80}\n"
                       "servers: [{server_name: acme.com, upstream: web}]\n"
                       "upstreams: [{name: web, servers: [\"127.0.0.1:3001\"]}]\n"),
-              StartsWith("test.yaml:1:1: unknown key 'load_balancing' in the top level; ringway "
-                         "sets the balancing algorithm"));
+              AllOf(StartsWith("test.yaml:1:1: 'load_balancing' belongs to the server/backends "
+                               "schema"),
+                    HasSubstr("but 'global' at line 2, column 1 belongs to ringway's own schema"),
+                    HasSubstr("the balancing algorithm is set on each upstream with 'algorithm'")));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1274,10 +1276,11 @@ TEST(UpstreamPolicyErrors, BackendUrls) {
             "test.yaml:6:14: 'url' in server #1 of upstream 'web' is "
             "'http://user@127.0.0.1:3001', which has user information; write only "
             "http://IP:PORT");
-  EXPECT_EQ(ErrorOf(backend("url: \"http://backend.internal:8080\"")),
-            "test.yaml:6:14: 'url' in server #1 of upstream 'web': address "
-            "'backend.internal:8080': host names are not resolved; write an IP address such as "
-            "127.0.0.1:3001");
+  // A host name is kept as written and resolved later, off the data path (config::ResolveNames).
+  Config named = MustLoad(backend("url: \"http://backend.internal:8080\""));
+  EXPECT_EQ(named.upstreams[0].backends[0].address.text, "backend.internal:8080");
+  EXPECT_EQ(named.upstreams[0].backends[0].address.host, "backend.internal");
+  EXPECT_EQ(named.upstreams[0].backends[0].address.len, 0u);
   EXPECT_EQ(ErrorOf(backend("{weight: 2}")),
             "test.yaml:6:9: server #1 of upstream 'web' has no 'address' key; add address: "
             "\"127.0.0.1:3001\" (or url: \"http://127.0.0.1:3001\")");
