@@ -308,6 +308,12 @@ void ExpandTags(Config* cfg);
 absl::StatusOr<Config> LoadString(std::string_view yaml, std::string_view filename);
 absl::StatusOr<Config> LoadFile(const std::string& path);
 
+// "debug", "info", "warn", "error": as global.log.level is written.
+const char* LogLevelName(LogLevel level);
+
+// "native", "server/backends", "services", "virtual-hosts": for logs and /api/v1/config.
+const char* ShapeName(Shape shape);
+
 // Resolves the backends' host names (SocketAddress::host) with getaddrinfo, which blocks: call
 // it off the data path (start-up, reload, API changes). "localhost" is 127.0.0.1 without a
 // lookup. A name that does not resolve keeps len 0 (connecting to it fails, so the backend is

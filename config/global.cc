@@ -222,7 +222,8 @@ absl::Status Loader::LoadBuffers(const YamlNode& buffers) {
   return absl::OkStatus();
 }
 
-// global.admin: {bind, token}, or `admin: off`. A bind other machines can reach needs a token.
+// global.admin: {bind, token, metrics_bind}, or `admin: off`. A bind other machines can reach
+// needs a token; metrics_bind does not (it serves only read-only pages).
 absl::Status Loader::LoadAdmin(const YamlNode& admin) {
   const std::string where = "global.admin";
   if (admin.kind != Kind::kMapping) {
@@ -234,7 +235,7 @@ absl::Status Loader::LoadAdmin(const YamlNode& admin) {
     cfg_.admin.enabled = false;
     return absl::OkStatus();
   }
-  CONFIG_RETURN_IF_ERROR(CheckKeys(admin, {"bind", "token"}, where));
+  CONFIG_RETURN_IF_ERROR(CheckKeys(admin, {"bind", "token", "metrics_bind"}, where));
   cfg_.admin.at = At(admin.mark);
   if (const YamlNode* b = admin.Find("bind")) {
     absl::StatusOr<SocketAddress> bind = Address(*b, Where("bind", where));
@@ -258,6 +259,38 @@ absl::Status Loader::LoadAdmin(const YamlNode& admin) {
                                  "set global.admin.token (openssl rand -hex 16), or bind "
                                  "127.0.0.1",
                                  Where("bind", where), cfg_.admin.bind.text));
+  }
+  if (const YamlNode* m = admin.Find("metrics_bind")) {
+    absl::StatusOr<SocketAddress> metrics = Address(*m, Where("metrics_bind", where));
+    if (!metrics.ok()) return metrics.status();
+    // The admin socket is bound first; the same address (or the same port on the wildcard
+    // address of the same family) could not be bound again.
+    const SocketAddress& a = cfg_.admin.bind;
+    bool clash = metrics->text == a.text;
+    if (!clash && metrics->storage.ss_family == a.storage.ss_family) {
+      if (a.storage.ss_family == AF_INET) {
+        const auto* x = reinterpret_cast<const sockaddr_in*>(&metrics->storage);
+        const auto* y = reinterpret_cast<const sockaddr_in*>(&a.storage);
+        clash = x->sin_port == y->sin_port && (x->sin_addr.s_addr == htonl(INADDR_ANY) ||
+                                               y->sin_addr.s_addr == htonl(INADDR_ANY));
+      } else if (a.storage.ss_family == AF_INET6) {
+        const auto* x = reinterpret_cast<const sockaddr_in6*>(&metrics->storage);
+        const auto* y = reinterpret_cast<const sockaddr_in6*>(&a.storage);
+        clash = x->sin6_port == y->sin6_port &&
+                (IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr) || IN6_IS_ADDR_UNSPECIFIED(&y->sin6_addr));
+      }
+    }
+    if (clash) {
+      const YamlNode* b = admin.Find("bind");
+      std::string bind_at =
+          b ? absl::StrFormat(" (line %d, column %d)", b->mark.line, b->mark.column)
+            : " (its default)";
+      return Error(*m, absl::StrFormat("global.admin.metrics_bind %s takes the address of "
+                                       "global.admin.bind %s%s; give the metrics listener an "
+                                       "address of its own, such as another port",
+                                       metrics->text, a.text, bind_at));
+    }
+    cfg_.admin.metrics_bind = *std::move(metrics);
   }
   return absl::OkStatus();
 }

@@ -71,12 +71,28 @@ absl::Status Loader::LoadTls(const YamlNode& node, std::string_view where, Liste
   CONFIG_RETURN_IF_ERROR(
       CheckKeys(node,
                 {"cert", "key", "ocsp", "ca", "client_certificate", "certificates", "min_version",
-                 "ciphers", "alpn", "session_tickets", "ticket_rotation"},
+                 "ciphers", "alpn", "session_tickets", "ticket_rotation", "self_signed"},
                 where));
   tls->enabled = true;
   tls->at = At(node.mark);
   const YamlNode* cert = node.Find("cert");
   const YamlNode* key = node.Find("key");
+  // self_signed: true instead of a certificate: one is made at start (tls/self_signed.h).
+  if (const YamlNode* s = node.Find("self_signed")) {
+    absl::StatusOr<bool> v = Bool(*s, Where("self_signed", where));
+    if (!v.ok()) return v.status();
+    tls->self_signed = *v;
+    const YamlNode* given = cert;
+    if (given == nullptr) given = key;
+    if (given == nullptr) given = node.Find("certificates");
+    if (*v && given != nullptr) {
+      return Error(*given, absl::StrFormat("%s has self_signed: true (line %d, column %d) and "
+                                           "names a certificate too; keep one of them: the "
+                                           "certificate, or self_signed: true for one made at "
+                                           "start",
+                                           where, s->mark.line, s->mark.column));
+    }
+  }
   if (cert != nullptr || key != nullptr) {
     TlsCertificate c;
     CONFIG_RETURN_IF_ERROR(LoadCertificate(node, where, /*entry=*/false, &c));
@@ -96,9 +112,11 @@ absl::Status Loader::LoadTls(const YamlNode& node, std::string_view where, Liste
       tls->certificates.push_back(std::move(c));
     }
   }
-  if (tls->certificates.empty()) {
+  if (tls->certificates.empty() && !tls->self_signed) {
     return Error(node, absl::StrFormat("%s names no certificate; add cert: /path/to/cert.pem and "
-                                       "key: /path/to/key.pem, or a certificates: list",
+                                       "key: /path/to/key.pem, or a certificates: list, or "
+                                       "self_signed: true for a certificate made at start that "
+                                       "clients do not trust (for tests)",
                                        where));
   }
   if (const YamlNode* ca = node.Find("ca")) {

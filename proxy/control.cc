@@ -73,6 +73,24 @@ bool SameBuffers(const config::Buffers& a, const config::Buffers& b) {
   return a.size == b.size && a.count == b.count;
 }
 
+// A listening socket for an admin server on `a` (SO_REUSEADDR; IPv6 only for an IPv6
+// address), or -1 with errno set.
+int ListenAdmin(const config::SocketAddress& a) {
+  const sockaddr* addr = reinterpret_cast<const sockaddr*>(&a.storage);
+  const int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (addr->sa_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  if (bind(fd, addr, a.len) != 0 || listen(fd, 128) != 0) {
+    const int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<Snapshot>> BuildSnapshot(config::Config cfg, const Overlay& overlay,
@@ -83,7 +101,14 @@ absl::StatusOr<std::shared_ptr<Snapshot>> BuildSnapshot(config::Config cfg, cons
                         absl::StrCat(StateFile(cfg, path),
                                      " (changes made through the admin API): ", st.message()));
   }
+  // Backends given by host name get their addresses now, before ExpandTags copies them. One
+  // that does not resolve stays down (its connects fail) until a reload or change resolves it.
+  for (const std::string& unresolved : config::ResolveNames(&cfg)) {
+    RW_LOG(LogLevel::kWarn, "%s; the backend stays down until its name resolves",
+           unresolved.c_str());
+  }
   config::ExpandTags(&cfg);
+  if (cli.log_level) cfg.logging.level = *cli.log_level;
   if (cli.admin == "off") {
     cfg.admin.enabled = false;
   } else if (!cli.admin.empty()) {
@@ -331,18 +356,10 @@ absl::Status Control::StartAdmin(const config::Config& cfg) {
   int fd = inherited_ ? inherited_->TakeAdmin(cfg.admin.bind.text) : -1;
   absl::Status st;
   if (fd < 0) {
-    const sockaddr* addr = reinterpret_cast<const sockaddr*>(&cfg.admin.bind.storage);
-    fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (fd >= 0 && addr->sa_family == AF_INET6) {
-      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    }
-    if (fd < 0 || bind(fd, addr, cfg.admin.bind.len) != 0 || listen(fd, 128) != 0) {
+    fd = ListenAdmin(cfg.admin.bind);
+    if (fd < 0) {
       st = absl::UnavailableError(
           absl::StrFormat("cannot listen on %s: %s", cfg.admin.bind.text, strerror(errno)));
-      if (fd >= 0) close(fd);
-      fd = -1;
     }
   }
   if (fd >= 0) {
@@ -358,6 +375,36 @@ absl::Status Control::StartAdmin(const config::Config& cfg) {
   }
   RW_LOG(LogLevel::kInfo, "admin API, metrics and dashboard on http://%s/",
          cfg.admin.bind.text.c_str());
+  return StartMetricsListener(cfg);
+}
+
+// global.admin.metrics_bind: a second admin server with the read-only pages only. Its socket
+// is handed over in a binary upgrade like the admin socket.
+absl::Status Control::StartMetricsListener(const config::Config& cfg) {
+  const config::SocketAddress& a = cfg.admin.metrics_bind;
+  if (a.len == 0) return absl::OkStatus();
+  int fd = inherited_ ? inherited_->TakeMetrics(a.text) : -1;
+  absl::Status st;
+  if (fd < 0) {
+    fd = ListenAdmin(a);
+    if (fd < 0) {
+      st = absl::UnavailableError(
+          absl::StrFormat("cannot listen on %s: %s", a.text, strerror(errno)));
+    }
+  }
+  if (fd >= 0) {
+    metrics_held_ = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    metrics_address_ = a.text;
+    st = metrics_server_.StartOnFd(
+        fd, [this](const admin::Request& r) { return HandleMetricsListener(r); });
+  }
+  if (!st.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("metrics listener (global.admin.metrics_bind): ", st.message(),
+                     "; choose another address with global.admin.metrics_bind, or remove it"));
+  }
+  RW_LOG(LogLevel::kInfo, "metrics and health pages (read-only) also on http://%s/metrics",
+         a.text.c_str());
   return absl::OkStatus();
 }
 
@@ -455,6 +502,10 @@ bool Control::Commit(std::shared_ptr<Snapshot> snap, const char* kind, const cha
   if (!SameBuffers(cfg.buffers, was.buffers)) {
     result.restart.push_back("global.buffers");
     cfg.buffers = was.buffers;
+  }
+  if (cfg.admin.metrics_bind.text != was.admin.metrics_bind.text) {
+    result.restart.push_back("global.admin.metrics_bind");
+    cfg.admin.metrics_bind = was.admin.metrics_bind;
   }
   if (cfg.admin.enabled != was.admin.enabled || cfg.admin.bind.text != was.admin.bind.text) {
     result.restart.push_back("global.admin.bind");
@@ -635,6 +686,7 @@ void Control::Stop() {
   for (auto& t : threads_) t.join();
   threads_.clear();
   admin_.Stop();
+  metrics_server_.Stop();
   std::unique_ptr<health::Prober> prober;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -653,6 +705,8 @@ void Control::Stop() {
   held_.clear();
   if (admin_held_ >= 0) close(admin_held_);
   admin_held_ = -1;
+  if (metrics_held_ >= 0) close(metrics_held_);
+  metrics_held_ = -1;
 }
 
 bool Control::Upgrade(const std::string& exe, const std::vector<std::string>& argv) {
@@ -702,7 +756,8 @@ bool Control::Upgrade(const std::string& exe, const std::vector<std::string>& ar
           {snap->config.listeners[i].name, snap->config.listeners[i].bind.text, held_[i]});
     }
   }
-  absl::Status st = SendSockets(sp[0], handed, admin_held_, admin_address_);
+  absl::Status st =
+      SendSockets(sp[0], handed, admin_held_, admin_address_, metrics_held_, metrics_address_);
   bool ready = false;
   if (st.ok()) {
     // The new process loads its config and starts its workers; it has a minute.

@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,6 +45,8 @@ namespace ringway::proxy {
 struct CommandLine {
   uint32_t workers = 0;  // --workers / WORKER_THREADS; 0: the config's, else one per CPU
   std::string admin;     // --admin ADDR|off; "" the config's
+  // RINGWAY_LOG / RUST_LOG: over the file's global.log.level, at start and at every reload.
+  std::optional<config::LogLevel> log_level;
 };
 
 // A config as it runs: the file's contents, the API's changes over them (state.h), and the
@@ -78,8 +81,12 @@ class Control {
   // Binary upgrade (upgrade.h): starts `exe` with `argv` and hands it the listening sockets.
   // True once the new process serves: the caller then drains this one (Stop) and exits.
   bool Upgrade(const std::string& exe, const std::vector<std::string>& argv);
-  // After an upgrade: the admin listener is the new process's alone (it has the same socket).
-  void StopAdmin() { admin_.Stop(); }
+  // After an upgrade: the admin listeners are the new process's alone (it has the same
+  // sockets).
+  void StopAdmin() {
+    admin_.Stop();
+    metrics_server_.Stop();
+  }
 
   struct ReloadResult {
     bool ok = false;
@@ -116,12 +123,16 @@ class Control {
                                                               const config::Config* before);
   void ApplyLogging(const config::Config& cfg);
   absl::Status StartAdmin(const config::Config& cfg);
+  absl::Status StartMetricsListener(const config::Config& cfg);
   void HoldListeners(const config::Config& cfg, const config::Config* before,
                      const std::vector<std::vector<int>>& fds);
   void WatchLoop();
 
   // The admin API (control_api.cc) and the metrics page (control_metrics.cc).
   admin::Response Handle(const admin::Request& req);
+  // The metrics listener (global.admin.metrics_bind): the read-only pages only, no token.
+  admin::Response HandleMetricsListener(const admin::Request& req);
+  void CountApi(const std::string& endpoint, uint16_t status, uint64_t micros);
   admin::Response Route(const admin::Request& req, std::string* endpoint);
   std::string RenderMetrics();
   std::string RenderConfig(const config::Config& cfg);
@@ -148,6 +159,9 @@ class Control {
   admin::Server admin_;
   int admin_held_ = -1;  // a duplicate of the admin socket, for an upgrade
   std::string admin_address_;
+  admin::Server metrics_server_;  // global.admin.metrics_bind; not started when unset
+  int metrics_held_ = -1;         // a duplicate of its socket, for an upgrade
+  std::string metrics_address_;
   std::vector<std::vector<int>> held_;  // per listener: duplicates of the workers' sockets
   Inherited* inherited_ = nullptr;      // during Start only
   std::string admin_token_;             // under mu_
@@ -162,7 +176,7 @@ class Control {
   std::atomic<uint64_t> generation_{1};
   std::atomic<uint64_t> reloads_ok_{0}, reloads_failed_{0};
   std::atomic<uint64_t> last_reload_ok_s_{0};  // unix time of the last good load (start too)
-  // The admin API's own counters (admin thread only).
+  // The admin API's own counters (the admin servers' threads, under api_mu_).
   struct ApiSeries {
     std::string endpoint;
     uint64_t by_class[6] = {};

@@ -57,6 +57,13 @@ std::string EndpointPattern(std::string_view path) {
   return "other";
 }
 
+uint64_t MicrosSince(const timespec& t0) {
+  timespec t1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  return static_cast<uint64_t>((t1.tv_sec - t0.tv_sec) * 1'000'000 +
+                               (t1.tv_nsec - t0.tv_nsec) / 1000);
+}
+
 // Compares in time independent of where the strings differ.
 bool SameSecret(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -155,11 +162,12 @@ admin::Response Control::Handle(const admin::Request& req) {
   } else {
     endpoint = EndpointPattern(req.path);
   }
-  // The API's own metrics, by endpoint pattern (never the raw path: the labels stay bounded).
-  timespec t1;
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  const uint64_t us =
-      static_cast<uint64_t>((t1.tv_sec - t0.tv_sec) * 1'000'000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+  CountApi(endpoint, resp.status, MicrosSince(t0));
+  return resp;
+}
+
+// The API's own metrics, by endpoint pattern (never the raw path: the labels stay bounded).
+void Control::CountApi(const std::string& endpoint, uint16_t status, uint64_t micros) {
   std::lock_guard<std::mutex> l(api_mu_);
   ApiSeries* s = nullptr;
   for (auto& a : api_) {
@@ -170,8 +178,28 @@ admin::Response Control::Handle(const admin::Request& req) {
     s = api_.back().get();
     s->endpoint = endpoint;
   }
-  ++s->by_class[metrics::StatusClass(resp.status)];
-  s->latency.Observe(us);
+  ++s->by_class[metrics::StatusClass(status)];
+  s->latency.Observe(micros);
+}
+
+// global.admin.metrics_bind: what a scraper or a load balancer's health check reads, and
+// nothing else. No token and no Host check: these pages change nothing, and a scraper on
+// another machine names this one by its own address.
+admin::Response Control::HandleMetricsListener(const admin::Request& req) {
+  timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  std::string endpoint = "other";
+  admin::Response resp;
+  const std::string_view path = req.path;
+  if (path == "/metrics" || path == "/api/v1/metrics" || path == "/healthz" || path == "/readyz" ||
+      path == "/api/v1/health") {
+    resp = Route(req, &endpoint);  // (GET and HEAD only; another method gets 405)
+  } else {
+    resp = Error(404, absl::StrCat("no endpoint ", std::string(path), " on the metrics listener"),
+                 "it serves GET /metrics, /api/v1/metrics, /healthz, /readyz and /api/v1/health; "
+                 "the admin API and the dashboard are on global.admin.bind");
+  }
+  CountApi(endpoint, resp.status, MicrosSince(t0));
   return resp;
 }
 

@@ -44,7 +44,8 @@ absl::Status SendOne(int channel, const std::string& text, const int* fds, size_
 }  // namespace
 
 absl::Status SendSockets(int channel, const std::vector<HandedListener>& listeners, int admin,
-                         const std::string& admin_address) {
+                         const std::string& admin_address, int metrics,
+                         const std::string& metrics_address) {
   for (const HandedListener& l : listeners) {
     for (size_t from = 0; from < l.fds.size() || from == 0; from += kMaxFds) {
       const size_t n = std::min(kMaxFds, l.fds.size() - std::min(from, l.fds.size()));
@@ -57,6 +58,10 @@ absl::Status SendSockets(int channel, const std::vector<HandedListener>& listene
   }
   if (admin >= 0) {
     absl::Status st = SendOne(channel, absl::StrCat("A\x1f", admin_address), &admin, 1);
+    if (!st.ok()) return st;
+  }
+  if (metrics >= 0) {
+    absl::Status st = SendOne(channel, absl::StrCat("M\x1f", metrics_address), &metrics, 1);
     if (!st.ok()) return st;
   }
   return SendOne(channel, "E", nullptr, 0);
@@ -115,6 +120,12 @@ absl::StatusOr<Inherited> ReceiveSockets(int channel) {
       out.admin_address = words[1];
       continue;
     }
+    if (words.size() == 2 && words[0] == "M" && fds.size() == 1) {
+      if (out.metrics >= 0) close(out.metrics);
+      out.metrics = fds[0];
+      out.metrics_address = words[1];
+      continue;
+    }
     for (int fd : fds) close(fd);
     out.CloseRest();
     return absl::DataLossError(absl::StrCat("upgrade: unexpected message '", text, "'"));
@@ -137,6 +148,13 @@ int Inherited::TakeAdmin(const std::string& address) {
   return fd;
 }
 
+int Inherited::TakeMetrics(const std::string& address) {
+  if (metrics < 0 || metrics_address != address) return -1;
+  const int fd = metrics;
+  metrics = -1;
+  return fd;
+}
+
 void Inherited::CloseRest() {
   for (auto& l : listeners) {
     for (int fd : l.fds) close(fd);
@@ -144,6 +162,8 @@ void Inherited::CloseRest() {
   }
   if (admin >= 0) close(admin);
   admin = -1;
+  if (metrics >= 0) close(metrics);
+  metrics = -1;
 }
 
 }  // namespace ringway::proxy

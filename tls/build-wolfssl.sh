@@ -21,6 +21,7 @@ FLAGS=(
   --enable-sni --enable-alpn --enable-session-ticket --enable-supportedcurves
   --enable-ocsp --enable-ocspstapling --enable-secure-renegotiation-info
   --enable-opensslextra --enable-opensslall --enable-sys-ca-certs --enable-bigcache
+  # Self-signed certificates for listeners that name none (tls/self_signed.h).
   --enable-certgen --enable-certext
 )
 # Compiler flags: no -march, so the library runs on any x86-64 machine; the assembly picks

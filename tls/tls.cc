@@ -15,9 +15,12 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <optional>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/log.h"
 #include "core/timer.h"
 
 namespace ringway::tls {
@@ -426,7 +429,8 @@ WOLFSSL_CTX* ServerContext::ForName(std::string_view host) const {
 }
 
 absl::StatusOr<std::shared_ptr<ServerContext>> ServerContext::Create(const config::ListenerTls& cfg,
-                                                                     const std::string& listener) {
+                                                                     const std::string& listener,
+                                                                     const PemPair* generated) {
   Init();
   std::shared_ptr<ServerContext> self(new ServerContext);
   // The session-ID context, for clients and tools that look at it. What keeps sessions within
@@ -452,11 +456,34 @@ absl::StatusOr<std::shared_ptr<ServerContext>> ServerContext::Create(const confi
     absl::Status st = CheckCiphers(cfg);
     if (!st.ok()) return st;
   }
+  // Where each certificate comes from: files, or (self_signed) PEM made for this context.
+  struct Source {
+    const std::string* cert;  // a path, or PEM text when in_memory
+    const std::string* key;
+    const std::vector<std::string>* server_names;
+    const std::string* at;
+    bool in_memory;
+  };
+  static const std::vector<std::string> kNoNames;
+  std::vector<Source> sources;
+  if (generated != nullptr) {
+    sources.push_back({&generated->cert, &generated->key, &kNoNames, &cfg.at, true});
+  }
   for (const config::TlsCertificate& c : cfg.certificates) {
-    absl::Status st = Readable(c.cert, "certificate", c.at);
-    if (!st.ok()) return st;
-    st = Readable(c.key, "private key", c.at);
-    if (!st.ok()) return st;
+    sources.push_back({&c.cert, &c.key, &c.server_names, &c.at, false});
+  }
+  for (const Source& src : sources) {
+    const std::string label = src.in_memory ? "(self-signed)" : *src.cert;
+    const config::TlsCertificate c{.cert = label,
+                                   .key = src.in_memory ? label : *src.key,
+                                   .server_names = *src.server_names,
+                                   .at = *src.at};
+    if (!src.in_memory) {
+      absl::Status st = Readable(c.cert, "certificate", c.at);
+      if (!st.ok()) return st;
+      st = Readable(c.key, "private key", c.at);
+      if (!st.ok()) return st;
+    }
 
     WOLFSSL_CTX* ctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
     if (ctx == nullptr) return absl::InternalError("wolfSSL_CTX_new failed");
@@ -476,18 +503,31 @@ absl::StatusOr<std::shared_ptr<ServerContext>> ServerContext::Create(const confi
                           "ECDHE-ECDSA-AES128-GCM-SHA256 separated by ':'",
                           cfg.at, ciphers));
     }
-    if (wolfSSL_CTX_use_certificate_chain_file(ctx, c.cert.c_str()) != WOLFSSL_SUCCESS) {
+    const auto* cert_pem = reinterpret_cast<const unsigned char*>(src.cert->data());
+    const auto cert_pem_size = static_cast<long>(src.cert->size());
+    const auto* key_pem = reinterpret_cast<const unsigned char*>(src.key->data());
+    const auto key_pem_size = static_cast<long>(src.key->size());
+    const int cert_loaded =
+        src.in_memory ? wolfSSL_CTX_use_certificate_chain_buffer(ctx, cert_pem, cert_pem_size)
+                      : wolfSSL_CTX_use_certificate_chain_file(ctx, c.cert.c_str());
+    if (cert_loaded != WOLFSSL_SUCCESS) {
       return fail("cannot load the certificate (a PEM chain, leaf first) from", c.cert);
     }
-    if (wolfSSL_CTX_use_PrivateKey_file(ctx, c.key.c_str(), WOLFSSL_FILETYPE_PEM) !=
-        WOLFSSL_SUCCESS) {
+    const int key_loaded =
+        src.in_memory
+            ? wolfSSL_CTX_use_PrivateKey_buffer(ctx, key_pem, key_pem_size, WOLFSSL_FILETYPE_PEM)
+            : wolfSSL_CTX_use_PrivateKey_file(ctx, c.key.c_str(), WOLFSSL_FILETYPE_PEM);
+    if (key_loaded != WOLFSSL_SUCCESS) {
       return fail("cannot load the private key (PEM) from", c.key);
     }
     if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "%s: the private key '%s' does not match the certificate '%s'", c.at, c.key, c.cert));
     }
-    WOLFSSL_X509* x509 = wolfSSL_X509_load_certificate_file(c.cert.c_str(), WOLFSSL_FILETYPE_PEM);
+    WOLFSSL_X509* x509 =
+        src.in_memory ? wolfSSL_X509_load_certificate_buffer(
+                            cert_pem, static_cast<int>(cert_pem_size), WOLFSSL_FILETYPE_PEM)
+                      : wolfSSL_X509_load_certificate_file(c.cert.c_str(), WOLFSSL_FILETYPE_PEM);
     if (x509 == nullptr) return fail("cannot parse the certificate", c.cert);
     const int after = wolfSSL_X509_cmp_current_time(wolfSSL_X509_get_notAfter(x509));
     const int before = wolfSSL_X509_cmp_current_time(wolfSSL_X509_get_notBefore(x509));
@@ -599,6 +639,29 @@ absl::StatusOr<std::shared_ptr<ClientContext>> ClientContext::Create(const confi
 
 // ---- Sets and the registry ----------------------------------------------------------------
 
+namespace {
+
+// The names a self-signed certificate of listener `l` carries: its servers' server names (every
+// server's when it lists none), wildcards included, each once.
+std::vector<std::string> SelfSignedNames(const config::Config& cfg, const config::Listener& l) {
+  std::vector<std::string> names;
+  auto add = [&](const config::Server& server) {
+    for (const std::string& n : server.server_names) {
+      if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+    }
+  };
+  if (l.servers.empty()) {
+    for (const config::Server& server : cfg.servers) add(server);
+  } else {
+    for (uint32_t i : l.servers) {
+      if (i < cfg.servers.size()) add(cfg.servers[i]);
+    }
+  }
+  return names;
+}
+
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<const ContextSet>> BuildContexts(const config::Config& cfg) {
   auto set = std::make_shared<ContextSet>();
   for (const config::Listener& l : cfg.listeners) {
@@ -606,7 +669,34 @@ absl::StatusOr<std::shared_ptr<const ContextSet>> BuildContexts(const config::Co
       set->listeners.push_back(nullptr);
       continue;
     }
-    absl::StatusOr<std::shared_ptr<ServerContext>> ctx = ServerContext::Create(l.tls, l.name);
+    // self_signed: a new key and certificate for each set of contexts (each start, reload or
+    // API change), for the names the listener serves.
+    std::optional<PemPair> generated;
+    if (l.tls.self_signed) {
+      std::vector<std::string> names = SelfSignedNames(cfg, l);
+      absl::StatusOr<PemPair> pair = MakeSelfSigned(names);
+      if (!pair.ok()) {
+        return absl::Status(pair.status().code(),
+                            absl::StrFormat("%s: listener '%s' (self_signed: true): %s", l.tls.at,
+                                            l.name, pair.status().message()));
+      }
+      generated = *std::move(pair);
+      if (names.empty()) names.push_back("localhost");
+      constexpr size_t kListed = 10;
+      std::string listed;
+      for (size_t i = 0; i < names.size() && i < kListed; ++i) {
+        absl::StrAppend(&listed, i ? ", " : "", names[i]);
+      }
+      if (names.size() > kListed) {
+        absl::StrAppendFormat(&listed, " and %zu more", names.size() - kListed);
+      }
+      RW_LOG(core::LogLevel::kWarn,
+             "listener '%s' serves a self-signed certificate for %s; give it a certificate "
+             "(tls: {cert, key}) for clients to trust it",
+             l.name.c_str(), listed.c_str());
+    }
+    absl::StatusOr<std::shared_ptr<ServerContext>> ctx =
+        ServerContext::Create(l.tls, l.name, generated ? &*generated : nullptr);
     if (!ctx.ok()) return ctx.status();
     set->listeners.push_back(*std::move(ctx));
   }

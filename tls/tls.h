@@ -27,6 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "config/config.h"
+#include "tls/self_signed.h"
 
 struct WOLFSSL_CTX;
 struct WOLFSSL;
@@ -141,8 +142,11 @@ class ServerContext {
   // name the config position, the path and the reason.
   // `listener` names the listener: it keys the ticket keys and the session-ID cache, so a
   // session from one listener never resumes on another.
+  // `generated`: a certificate and key in memory (a listener's self_signed, made by
+  // BuildContexts), served as the default before the files of `cfg.certificates`.
   static absl::StatusOr<std::shared_ptr<ServerContext>> Create(const config::ListenerTls& cfg,
-                                                               const std::string& listener);
+                                                               const std::string& listener,
+                                                               const PemPair* generated = nullptr);
   ~ServerContext();
   ServerContext(const ServerContext&) = delete;
   ServerContext& operator=(const ServerContext&) = delete;
@@ -197,6 +201,8 @@ struct ContextSet {
   std::vector<std::shared_ptr<ServerContext>> listeners;  // nullptr for plaintext listeners
   std::vector<std::shared_ptr<ClientContext>> upstreams;  // nullptr for plaintext upstreams
 };
+// A listener with self_signed gets a new self-signed certificate (self_signed.h) for its
+// servers' names on every call, and a warning in the log.
 absl::StatusOr<std::shared_ptr<const ContextSet>> BuildContexts(const config::Config& cfg);
 
 // The process's current ContextSet. Workers read generation() (one relaxed load) and fetch
