@@ -11,12 +11,15 @@
 
 #include "config/config.h"
 #include "config/loader.h"
+#include "config/toml_node.h"
 
 namespace ringway::config {
 namespace internal {
 
+bool Loader::IsToml() const { return IsTomlFile(file_); }
+
 absl::StatusOr<Config> Loader::Load(std::string_view text) {
-  absl::StatusOr<YamlDocument> doc = ParseYaml(text, file_);
+  absl::StatusOr<YamlDocument> doc = IsToml() ? ParseToml(text, file_) : ParseYaml(text, file_);
   if (!doc.ok()) return doc.status();
   const YamlNode& root = doc->root;
   if (doc->empty || root.kind == Kind::kNull) {
@@ -28,6 +31,31 @@ absl::StatusOr<Config> Loader::Load(std::string_view text) {
     return TypeError(root, "the top level of the configuration", "a mapping",
                      "start with keys such as global:, servers: and upstreams:");
   }
+  absl::StatusOr<Shape> shape = DetectShape(root);
+  if (!shape.ok()) return shape.status();
+  absl::StatusOr<YamlNode> made;
+  switch (*shape) {
+    case Shape::kNative:
+      break;
+    case Shape::kServer:
+      made = FromServerShape(root);
+      break;
+    case Shape::kServices:
+      made = FromServicesShape(root);
+      break;
+    case Shape::kVhosts:
+      made = FromVhostsShape(root);
+      break;
+  }
+  if (*shape != Shape::kNative && !made.ok()) return made.status();
+  absl::StatusOr<Config> cfg = LoadNative(*shape == Shape::kNative ? root : *made, doc->start);
+  if (!cfg.ok()) return cfg.status();
+  cfg->shape = *shape;
+  cfg->origins = std::move(origins_);
+  return cfg;
+}
+
+absl::StatusOr<Config> Loader::LoadNative(const YamlNode& root, Mark start) {
   // clang-format off
   static constexpr std::string_view kGlobalKeys[] = {
       "port", "workers", "tls", "log", "timeouts", "limits", "buffers", "health_check",
@@ -41,7 +69,6 @@ absl::StatusOr<Config> Loader::Load(std::string_view text) {
                                               entry.key.text));
     }
   }
-  CONFIG_RETURN_IF_ERROR(RefuseSeedKeys(root, "the top level"));
   CONFIG_RETURN_IF_ERROR(
       CheckKeys(root, {"global", "listeners", "servers", "upstreams"}, "the top level"));
 
@@ -64,7 +91,7 @@ absl::StatusOr<Config> Loader::Load(std::string_view text) {
 
   CONFIG_RETURN_IF_ERROR(LoadListeners(root.Find("listeners")));
   if (cfg_.listeners.empty()) {
-    return Error(doc->start,
+    return Error(start,
                  "no listener is configured, so ringway would accept no "
                  "connections; add global: {port: 8080} or a listeners list such "
                  "as listeners: [{name: public, bind: \"0.0.0.0:8080\"}]");

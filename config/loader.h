@@ -139,6 +139,18 @@ class Loader {
   absl::StatusOr<std::string> Tag(const YamlNode& node, std::string_view what) const;
   absl::StatusOr<uint32_t> Percent(const YamlNode& node, std::string_view what) const;
 
+  // load.cc: a native tree (as written, or made from another schema by shapes.cc).
+  absl::StatusOr<Config> LoadNative(const YamlNode& root, Mark start);
+  bool IsToml() const;
+
+  // shapes.cc: the schemas of earlier proxies, rewritten as native trees.
+  absl::StatusOr<Shape> DetectShape(const YamlNode& root) const;
+  absl::StatusOr<YamlNode> FromServerShape(const YamlNode& root);
+  absl::StatusOr<YamlNode> FromServicesShape(const YamlNode& root);
+  absl::StatusOr<YamlNode> FromVhostsShape(const YamlNode& root);
+  absl::StatusOr<YamlNode> SeedLogLevel(const YamlNode& node, std::string_view what) const;
+  void Note(std::string path, Mark at, std::string_view what);
+
   // global.cc
   absl::Status LoadGlobal(const YamlNode& global);
   absl::Status LoadLog(const YamlNode& log);
@@ -187,6 +199,7 @@ class Loader {
 
   std::string file_;
   Config cfg_;
+  std::vector<Origin> origins_;  // shapes.cc: where each native part came from
   std::map<std::string, uint32_t, std::less<>> upstream_index_;
   std::vector<Mark> upstream_marks_;
   std::map<std::string, uint32_t, std::less<>> server_index_;

@@ -26,19 +26,6 @@ const char* AlgorithmName(config::Algorithm a) {
   return "round_robin";
 }
 
-const char* LevelName(config::LogLevel l) {
-  switch (l) {
-    case config::LogLevel::kDebug:
-      return "debug";
-    case config::LogLevel::kInfo:
-      return "info";
-    case config::LogLevel::kWarn:
-      return "warn";
-    case config::LogLevel::kError:
-      return "error";
-  }
-  return "info";
-}
 
 void Strings(admin::JsonWriter& w, const std::vector<std::string>& v) {
   w.BeginArray();
@@ -61,7 +48,8 @@ std::string Control::RenderConfig(const config::Config& cfg) {
     for (uint32_t s : l.servers) w.String(cfg.servers[s].name);
     w.EndArray();
     if (l.tls.enabled) {
-      w.Key("tls").BeginObject().Key("certificates").BeginArray();
+      w.Key("tls").BeginObject().Key("self_signed").Bool(l.tls.self_signed);
+      w.Key("certificates").BeginArray();
       for (const auto& c : l.tls.certificates) {
         // Paths only: the key's content never leaves the process.
         w.BeginObject().Key("cert").String(c.cert).Key("key").String(c.key);
@@ -173,14 +161,16 @@ std::string Control::RenderConfig(const config::Config& cfg) {
   w.Key("initial_window").Uint(cfg.http2.initial_window);
   w.Key("connection_window").Uint(cfg.http2.connection_window);
   w.Key("max_frame_size").Uint(cfg.http2.max_frame_size).EndObject();
-  w.Key("log").BeginObject().Key("level").String(LevelName(cfg.logging.level));
+  w.Key("log").BeginObject().Key("level").String(config::LogLevelName(cfg.logging.level));
   w.Key("format").String(cfg.logging.format == config::LogFormat::kJson ? "json" : "text");
   w.Key("access_log").Bool(cfg.logging.access_log);
   w.Key("access_log_path").String(cfg.logging.access_log_path).EndObject();
   w.Key("admin").BeginObject().Key("enabled").Bool(cfg.admin.enabled);
   w.Key("bind").String(cfg.admin.bind.text);
+  w.Key("metrics_bind").String(cfg.admin.metrics_bind.text);
   w.Key("token").String(cfg.admin.token.empty() ? "" : "********").EndObject();
   w.Key("metrics").Bool(cfg.metrics).Key("watch_config").Bool(cfg.watch_config);
+  w.Key("schema").String(config::ShapeName(cfg.shape)).Key("source").String(cfg.source);
   w.EndObject();
   return w.Take();
 }

@@ -19,6 +19,7 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -27,6 +28,7 @@
 #include "core/ring.h"
 #include "core/socket.h"
 #include "health/prober.h"
+#include "proxy/cli.h"
 #include "proxy/control.h"
 #include "proxy/upgrade.h"
 #include "proxy/worker.h"
@@ -48,8 +50,14 @@ void PrintHelp() {
       "\n"
       "usage: ringway [--config FILE] [--workers N] [--validate] [--daemon] [--pid-file FILE]\n"
       "               [--admin ADDR|off]\n"
+      "       ringway config print [--config FILE]\n"
       "\n"
-      "  -c, --config FILE   configuration file (env CONFIG_PATH; default %s)\n"
+      "  -c, --config FILE   configuration file (env CONFIG_PATH; default %s, else\n"
+      "                      config/default.yaml, config.yaml or config.toml here).\n"
+      "                      ringway's own YAML, or the files of the proxies it\n"
+      "                      replaces as written (server/backends YAML, services\n"
+      "                      YAML, virtual-hosts TOML); `config print` shows any of\n"
+      "                      them in ringway's own schema\n"
       "  -w, --workers N     worker threads, one ring each (env WORKER_THREADS;\n"
       "                      default: the config's global.workers, else one per CPU)\n"
       "  -t, --validate      check the configuration and exit: 0 valid, 1 invalid\n"
@@ -63,6 +71,9 @@ void PrintHelp() {
       "                      127.0.0.1:9901); --admin off: none\n"
       "  -v, --version       print the version and exit\n"
       "  -h, --help          print this help and exit\n"
+      "\n"
+      "Environment: RINGWAY_LOG (trace, debug, info, warn, error) sets the log level over\n"
+      "the file's; RUST_LOG is read too, as the earlier proxies read it.\n"
       "\n"
       "Signals: SIGTERM or SIGINT stop accepting, finish in-flight requests (up to\n"
       "global.timeouts.shutdown) and exit 0. SIGHUP reloads the configuration file (a\n"
@@ -229,6 +240,9 @@ int main(int argc, char** argv) {
     const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
     if (n > 0) self_exe.assign(buf, static_cast<size_t>(n));
   }
+  if (argc >= 2 && std::string_view(argv[1]) == "config") {
+    return ringway::proxy::ConfigCommand(std::vector<std::string>(argv + 2, argv + argc));
+  }
   std::vector<std::string> self_args;
   for (int i = 0; i < argc; ++i) {
     const std::string a = argv[i];
@@ -294,8 +308,24 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  if (config_path.empty()) config_path = kDefaultConfig;
   if (upgrade) return RequestUpgrade(pid_file);
+  if (config_path.empty()) {
+    config_path = ringway::proxy::FindDefaultConfig();
+    if (config_path.empty()) {
+      std::fprintf(stderr, "ringway: %s\n", ringway::proxy::NoDefaultConfigMessage().c_str());
+      return 1;
+    }
+    if (config_path != kDefaultConfig) {
+      std::fprintf(stderr, "ringway: no --config given; reading %s\n", config_path.c_str());
+    }
+  }
+  absl::StatusOr<ringway::proxy::LogFromEnv> log_env =
+      ringway::proxy::LogLevelFromEnv(std::getenv("RINGWAY_LOG"), std::getenv("RUST_LOG"));
+  if (!log_env.ok()) {
+    std::fprintf(stderr, "ringway: %s\n", std::string(log_env.status().message()).c_str());
+    return 1;
+  }
+  if (!log_env->notice.empty()) std::fprintf(stderr, "%s\n", log_env->notice.c_str());
 
   // Started by a running ringway for a binary upgrade: its sockets come first.
   std::unique_ptr<ringway::proxy::Inherited> inherited;
@@ -315,6 +345,7 @@ int main(int argc, char** argv) {
   ringway::proxy::CommandLine cli;
   cli.workers = workers;
   cli.admin = admin;
+  if (log_env->set) cli.log_level = log_env->level;
   absl::StatusOr<ringway::proxy::Loaded> loaded = ringway::proxy::LoadSnapshot(config_path, cli);
   if (!loaded.ok()) {
     std::fprintf(stderr, "ringway: %s\n", std::string(loaded.status().message()).c_str());
@@ -341,7 +372,13 @@ int main(int argc, char** argv) {
     }
   }
   if (validate) {
-    std::printf("ringway: configuration %s is valid\n", config_path.c_str());
+    if (cfg.shape == ringway::config::Shape::kNative) {
+      std::printf("ringway: configuration %s is valid\n", config_path.c_str());
+    } else {
+      std::printf("ringway: configuration %s is valid (%s schema; `ringway config print "
+                  "--config %s` shows it in ringway's own)\n",
+                  config_path.c_str(), ringway::config::ShapeName(cfg.shape), config_path.c_str());
+    }
     return 0;
   }
   if (daemon) Daemonize();  // before any thread: fork keeps only the calling one

@@ -1,9 +1,11 @@
 // Fuzz target for the config loader (config::LoadString: libyaml, the YAML tree with its alias
-// and depth limits, and every section's checks), which reads files an operator may have been
-// handed. A config that loads is also compiled into a Router and looked up, as start-up does.
+// and depth limits, toml++ and its tree, the recognition of the earlier proxies' schemas and
+// their rewriting, and every section's checks), which reads files an operator may have been
+// handed. Each input is loaded twice: as a YAML file and as a TOML file. A config that loads is also compiled into a Router and looked up, as start-up does.
 // Invariants checked (abort on violation):
 //  - no exception escapes, no crash, no sanitizer report (libFuzzer and ASan see to those)
-//  - an InvalidArgument error names the position: "fuzz.yaml:LINE:COL: " with LINE, COL >= 1
+//  - an InvalidArgument error names the position: "fuzz.yaml:LINE:COL: " (or "fuzz.toml:...")
+//    with LINE, COL >= 1
 //  - a loaded config has a listener, and every index in it (a server's and a route's upstream,
 //    a listener's servers) is in range once its tags are expanded, as start-up does; only an
 //    upstream made for a tag may have no backend
@@ -17,7 +19,8 @@
 
 namespace {
 
-constexpr std::string_view kFile = "fuzz.yaml";
+constexpr std::string_view kYamlFile = "fuzz.yaml";
+constexpr std::string_view kTomlFile = "fuzz.toml";
 
 void Check(bool ok) {
   if (!ok) std::abort();
@@ -32,9 +35,9 @@ bool IsPositive(std::string_view digits) {
 }
 
 // "fuzz.yaml:LINE:COL: message"
-void CheckPositioned(std::string_view message) {
-  Check(message.substr(0, kFile.size() + 1) == std::string(kFile) + ":");
-  message.remove_prefix(kFile.size() + 1);
+void CheckPositioned(std::string_view file, std::string_view message) {
+  Check(message.substr(0, file.size() + 1) == std::string(file) + ":");
+  message.remove_prefix(file.size() + 1);
   size_t colon = message.find(':');
   Check(colon != std::string_view::npos && IsPositive(message.substr(0, colon)));
   message.remove_prefix(colon + 1);
@@ -75,12 +78,14 @@ void CheckLoaded(ringway::config::Config cfg) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string_view yaml(reinterpret_cast<const char*>(data), size);
-  absl::StatusOr<ringway::config::Config> cfg = ringway::config::LoadString(yaml, kFile);
-  if (cfg.ok()) {
-    CheckLoaded(*cfg);
-  } else if (cfg.status().code() == absl::StatusCode::kInvalidArgument) {
-    CheckPositioned(std::string(cfg.status().message()));
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  for (std::string_view file : {kYamlFile, kTomlFile}) {
+    absl::StatusOr<ringway::config::Config> cfg = ringway::config::LoadString(text, file);
+    if (cfg.ok()) {
+      CheckLoaded(*cfg);
+    } else if (cfg.status().code() == absl::StatusCode::kInvalidArgument) {
+      CheckPositioned(file, std::string(cfg.status().message()));
+    }
   }
   return 0;
 }
