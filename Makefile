@@ -12,7 +12,7 @@ CMAKE_FLAGS ?=
 
 # Debian packages the build and the tests use.
 DEPS := build-essential cmake pkg-config python3 python3-h2 python3-prometheus-client curl \
-        liburing-dev libyaml-dev libabsl-dev chromium chromium-driver python3-selenium \
+        liburing-dev libyaml-dev libtomlplusplus-dev libabsl-dev chromium chromium-driver python3-selenium \
         libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev wrk nghttp2-client \
         nghttp2-server python3-grpcio \
         autoconf automake libtool dpkg-dev libwolfssl-dev openssl ca-certificates testssl.sh
@@ -35,7 +35,7 @@ define install_missing
 endef
 
 .PHONY: all deps perf-deps build release debug sanitize run test unit integration bench compare fuzz \
-        format clean
+        format clean deb
 
 all: build
 
@@ -59,6 +59,10 @@ debug: deps
 sanitize: deps
 	@cmake -S . -B $(BUILD)/sanitize -DCMAKE_BUILD_TYPE=Sanitize -DRINGWAY_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD)/sanitize -j$(JOBS)
+
+# The Debian package of the Release binary: $(BUILD)/deb/ringway_<version>_<arch>.deb.
+deb: release
+	@bash packaging/build-deb.sh --binary $(BUILD)/release/ringway --out $(BUILD)/deb
 
 # The demo: two backends on 127.0.0.1:3001 and :3002, ringway on 127.0.0.1:8080.
 run: deps

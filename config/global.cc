@@ -132,25 +132,11 @@ absl::Status Loader::LoadLog(const YamlNode& log) {
 
 absl::Status Loader::LoadTimeouts(const YamlNode& timeouts) {
   CONFIG_RETURN_IF_ERROR(ExpectMapping(timeouts, Where("timeouts", "global")));
-  struct Field {
-    std::string_view key;
-    uint32_t Timeouts::*member;
-  };
-  static constexpr Field kFields[] = {
-      {"client_header", &Timeouts::client_header_ms},
-      {"client_body", &Timeouts::client_body_ms},
-      {"client_send", &Timeouts::client_send_ms},
-      {"keepalive", &Timeouts::keepalive_ms},
-      {"upstream_connect", &Timeouts::upstream_connect_ms},
-      {"upstream_response", &Timeouts::upstream_response_ms},
-      {"shutdown", &Timeouts::shutdown_ms},
-      {"tunnel", &Timeouts::tunnel_ms},
-  };
   CONFIG_RETURN_IF_ERROR(CheckKeys(timeouts,
                                    {"client_header", "client_body", "client_send", "keepalive",
                                     "upstream_connect", "upstream_response", "shutdown", "tunnel"},
                                    "global.timeouts"));
-  for (const Field& field : kFields) {
+  for (const TimeoutField& field : kTimeoutFields) {
     const YamlNode* node = timeouts.Find(field.key);
     if (node == nullptr) continue;
     absl::StatusOr<uint32_t> ms = Duration(*node, Where(field.key, "global.timeouts"));

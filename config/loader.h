@@ -70,6 +70,22 @@ bool IsToken(std::string_view s);
 bool IsSpaceOrControl(char c);
 std::string Lowered(std::string_view s);
 
+// global.timeouts: each key and the field it sets (the loader reads them, the printer writes).
+struct TimeoutField {
+  std::string_view key;
+  uint32_t Timeouts::*member;
+};
+inline constexpr TimeoutField kTimeoutFields[] = {
+    {"client_header", &Timeouts::client_header_ms},
+    {"client_body", &Timeouts::client_body_ms},
+    {"client_send", &Timeouts::client_send_ms},
+    {"keepalive", &Timeouts::keepalive_ms},
+    {"upstream_connect", &Timeouts::upstream_connect_ms},
+    {"upstream_response", &Timeouts::upstream_response_ms},
+    {"shutdown", &Timeouts::shutdown_ms},
+    {"tunnel", &Timeouts::tunnel_ms},
+};
+
 // How a duration key reads its value.
 struct DurationRule {
   bool zero_ok = false;  // 0 (with any unit) is allowed and means "off"

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "config/loader.h"
 
 namespace ringway::config {
 namespace {
@@ -120,7 +121,6 @@ std::string_view HealthTypeName(HealthCheck::Type t) {
   return "tcp";
 }
 
-
 std::string_view StateName(BackendState s) {
   switch (s) {
     case BackendState::kReady:
@@ -164,22 +164,8 @@ Node LogNode(const Logging& log) {
 
 Node TimeoutsNode(const Timeouts& t) {
   const Timeouts def;
-  struct Field {
-    std::string_view key;
-    uint32_t Timeouts::*member;
-  };
-  static constexpr Field kFields[] = {
-      {"client_header", &Timeouts::client_header_ms},
-      {"client_body", &Timeouts::client_body_ms},
-      {"client_send", &Timeouts::client_send_ms},
-      {"keepalive", &Timeouts::keepalive_ms},
-      {"upstream_connect", &Timeouts::upstream_connect_ms},
-      {"upstream_response", &Timeouts::upstream_response_ms},
-      {"shutdown", &Timeouts::shutdown_ms},
-      {"tunnel", &Timeouts::tunnel_ms},
-  };
   Node n;
-  for (const Field& f : kFields) {
+  for (const internal::TimeoutField& f : internal::kTimeoutFields) {
     if (t.*f.member != def.*f.member) Set(&n, f.key, Duration(t.*f.member));
   }
   return n;
