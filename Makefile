@@ -74,7 +74,7 @@ run: deps
 # integration tests again under ASan+UBSan.
 test: release sanitize
 	@cd $(BUILD)/release && ctest --output-on-failure -j$(JOBS) -L 'unit|fuzz'
-	@cd $(BUILD)/release && ctest --output-on-failure -L integration
+	@cd $(BUILD)/release && ctest --output-on-failure -j$(JOBS) -L integration
 	@cd $(BUILD)/sanitize && ctest --output-on-failure -j$(JOBS) -L 'unit|fuzz|integration'
 
 unit: release

@@ -11,7 +11,8 @@
 //     logging -> global.log; timeouts.{request,connect}_timeout_seconds -> global.timeouts.
 //   services (a Pingora proxy's config/default.yaml):
 //     each service -> a listener, a default server and an upstream of its own, with TCP
-//     checks (timeout_ms 500, frequency_secs 5 unless given); tls: true -> TLS to upstreams.
+//     checks (timeout_ms 500, frequency_secs 5 unless given; one failure takes a backend out
+//     and one pass brings it back); tls: true -> TLS to upstreams.
 //   virtual hosts (a Pingora virtual-host proxy's config.toml):
 //     [proxy] listen_addr -> listener "https" (self-signed certificate: the file names none),
 //     listen_addr_http -> listener "http", management_api_addr -> global.admin.bind;
@@ -430,11 +431,18 @@ absl::StatusOr<YamlNode> Loader::FromServicesShape(const YamlNode& root) {
     const YamlNode* frequency = given != nullptr ? given->Find("frequency_secs") : nullptr;
     Put(&health, "timeout_ms", timeout != nullptr ? *timeout : Number(500, item.mark));
     Put(&health, "frequency_secs", frequency != nullptr ? *frequency : Number(5, item.mark));
+    // One failed check takes a backend out and one passed check brings it back, as there.
+    Put(&health, "fall", Number(1, item.mark));
+    Put(&health, "rise", Number(1, item.mark));
     Put(&upstream, "health_check", std::move(health));
     Note("upstreams[" + index + "].health_check", given != nullptr ? given->mark : item.mark,
-         given != nullptr ? absl::StrFormat("service '%s' health_check (TCP)", *name_text)
+         given != nullptr ? absl::StrFormat("service '%s' health_check (TCP; one failed check "
+                                            "takes a backend out, one passed check brings it "
+                                            "back)",
+                                            *name_text)
                           : absl::StrFormat("service '%s' has no health_check: TCP checks with "
-                                            "the defaults, timeout_ms 500, frequency_secs 5",
+                                            "the defaults, timeout_ms 500, frequency_secs 5, "
+                                            "down after one failed check, up after one passed",
                                             *name_text));
     upstreams.items.push_back(std::move(upstream));
   }

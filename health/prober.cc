@@ -118,6 +118,15 @@ class ProberLoop {
         }
         p.state = BackendState(u.health.rise, u.health.fall);
         if (view->Carried(p.backend)) p.state.Resume(view->State(p.backend) & View::kUp);
+        if (b.address.len == 0) {
+          // A host name that did not resolve: down from the start, not after a failed check
+          // (its checks fail at once too; it comes back when a reload resolves it).
+          p.state.Resume(false);
+          view->SetUp(p.backend, false, MonoMs());
+          RW_LOG(LogLevel::kWarn,
+                 "health: backend %s (upstream '%s') is down: cannot resolve its host name",
+                 b.address.text.c_str(), u.name.c_str());
+        }
         if (p.kind == Kind::kHttp) {
           const std::string& path =
               b.health_check_path.empty() ? u.health.path : b.health_check_path;

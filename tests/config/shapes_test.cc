@@ -252,6 +252,8 @@ TEST(ServicesSchema, DefaultExampleLoadsAsWritten) {
     EXPECT_EQ(u.health.type, HealthCheck::Type::kTcp);
     EXPECT_EQ(u.health.timeout_ms, 500u);  // given for the first, the default for the second
     EXPECT_EQ(u.health.interval_ms, 5'000u);
+    EXPECT_EQ(u.health.fall, 1u);  // as the earlier proxy's TCP checks: one failure, one pass
+    EXPECT_EQ(u.health.rise, 1u);
     EXPECT_FALSE(u.tls.enabled);
   }
   ExpectRoundTrip(cfg);
