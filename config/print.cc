@@ -21,16 +21,22 @@ namespace {
 
 // A value to print. Scalars hold their text as it is written (quoted where needed).
 struct Node {
+  struct Field;
   enum class Kind : uint8_t { kScalar, kFlowList, kMap, kList };
   Kind kind = Kind::kMap;
-  std::string scalar;                                 // kScalar
-  std::vector<std::string> flow;                      // kFlowList: items as written
-  std::vector<std::pair<std::string, Node>> entries;  // kMap, in order
-  std::vector<Node> items;                            // kList
+  std::string scalar;             // kScalar
+  std::vector<std::string> flow;  // kFlowList: items as written
+  std::vector<Field> entries;     // kMap, in order
+  std::vector<Node> items;        // kList
 
   bool Empty() const {
     return (kind == Kind::kMap && entries.empty()) || (kind == Kind::kList && items.empty());
   }
+};
+
+struct Node::Field {
+  std::string key;
+  Node value;
 };
 
 Node Scalar(std::string written) {
@@ -54,7 +60,7 @@ Node Flow(const std::vector<std::string>& texts) {
 }
 
 void Set(Node* map, std::string_view key, std::string written) {
-  map->entries.emplace_back(std::string(key), Scalar(std::move(written)));
+  map->entries.push_back(Node::Field{std::string(key), Scalar(std::move(written))});
 }
 
 void SetText(Node* map, std::string_view key, std::string_view text) {
@@ -64,7 +70,7 @@ void SetText(Node* map, std::string_view key, std::string_view text) {
 // Adds a mapping or list only when it holds something: an empty one reads back as null.
 void SetNode(Node* map, std::string_view key, Node child) {
   if (child.Empty()) return;
-  map->entries.emplace_back(std::string(key), std::move(child));
+  map->entries.push_back(Node::Field{std::string(key), std::move(child)});
 }
 
 std::string Bool(bool b) { return b ? "true" : "false"; }
@@ -455,7 +461,7 @@ Node UpstreamNode(const Config& cfg, const Upstream& u) {
   if (backends.Empty()) {
     Set(&n, "servers", "[]");
   } else {
-    n.entries.emplace_back("servers", std::move(backends));
+    n.entries.push_back(Node::Field{"servers", std::move(backends)});
   }
   if (u.keepalive != def.keepalive) Set(&n, "keepalive", Number(u.keepalive));
   if (u.algorithm != def.algorithm) Set(&n, "algorithm", std::string(AlgorithmName(u.algorithm)));
@@ -716,7 +722,7 @@ std::string PrintYaml(const Config& cfg) {
   Node global = GlobalNode(cfg);
   if (!global.Empty()) {
     Node root;
-    root.entries.emplace_back("global", std::move(global));
+    root.entries.push_back(Node::Field{"global", std::move(global)});
     w.Map(root, "", 0);
     w.Line("");
   }
@@ -727,7 +733,7 @@ std::string PrintYaml(const Config& cfg) {
     w.Line("listeners: []");
   } else {
     Node root;
-    root.entries.emplace_back("listeners", std::move(listeners));
+    root.entries.push_back(Node::Field{"listeners", std::move(listeners)});
     w.Map(root, "", 0);
   }
 
@@ -735,7 +741,7 @@ std::string PrintYaml(const Config& cfg) {
     Node servers = List();
     for (const Server& s : cfg.servers) servers.items.push_back(ServerNode(cfg, s));
     Node root;
-    root.entries.emplace_back("servers", std::move(servers));
+    root.entries.push_back(Node::Field{"servers", std::move(servers)});
     w.Line("");
     w.Map(root, "", 0);
   }
@@ -748,7 +754,7 @@ std::string PrintYaml(const Config& cfg) {
   }
   if (!upstreams.Empty()) {
     Node root;
-    root.entries.emplace_back("upstreams", std::move(upstreams));
+    root.entries.push_back(Node::Field{"upstreams", std::move(upstreams)});
     w.Line("");
     w.Map(root, "", 0);
   }
