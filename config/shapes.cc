@@ -480,35 +480,40 @@ absl::StatusOr<YamlNode> Loader::FromVhostsShape(const YamlNode& root) {
     CONFIG_RETURN_IF_ERROR(
         CheckKeys(*proxy, {"listen_addr", "listen_addr_http", "management_api_addr"}, "[proxy]"));
   }
-  auto proxy_value = [&](std::string_view key, std::string_view fallback) {
+  // A key the file leaves out takes the default the schema documents; the note says which.
+  auto proxy_value = [&](std::string_view key, std::string_view fallback, std::string* how) {
     const YamlNode* n = proxy != nullptr ? proxy->Find(key) : nullptr;
-    return n != nullptr ? *n
-                        : Text(std::string(fallback), proxy != nullptr ? proxy->mark : root.mark);
+    if (n != nullptr) {
+      *how = absl::StrFormat("[proxy] %s %s", key, n->text);
+      return *n;
+    }
+    *how = absl::StrFormat("no [proxy] %s: its default, %s", key, fallback);
+    return Text(std::string(fallback), proxy != nullptr ? proxy->mark : root.mark);
   };
   const Mark proxy_at = proxy != nullptr ? proxy->mark : root.mark;
+  std::string how;
   YamlNode https = MapAt(proxy_at);
   Put(&https, "name", Text("https", proxy_at));
-  YamlNode https_bind = proxy_value("listen_addr", "0.0.0.0:443");
+  YamlNode https_bind = proxy_value("listen_addr", "0.0.0.0:443", &how);
   Put(&https, "bind", https_bind);
+  Note("listeners[0]", https_bind.mark,
+       absl::StrCat(how,
+                    " (HTTPS; the file names no certificate, so a self-signed one is made "
+                    "at start)"));
   YamlNode tls = MapAt(proxy_at);
   Put(&tls, "self_signed", Flag(true, proxy_at));
   Put(&https, "tls", std::move(tls));
   YamlNode http = MapAt(proxy_at);
   Put(&http, "name", Text("http", proxy_at));
-  YamlNode http_bind = proxy_value("listen_addr_http", "0.0.0.0:80");
+  YamlNode http_bind = proxy_value("listen_addr_http", "0.0.0.0:80", &how);
   Put(&http, "bind", http_bind);
+  Note("listeners[1]", http_bind.mark, how);
   YamlNode listeners = ListAt(proxy_at);
   listeners.items.push_back(std::move(https));
   listeners.items.push_back(std::move(http));
-  Note("listeners[0]", https_bind.mark,
-       absl::StrFormat("[proxy] listen_addr %s (HTTPS; the file names no certificate, so a "
-                       "self-signed one is made at start)",
-                       https_bind.text));
-  Note("listeners[1]", http_bind.mark,
-       absl::StrFormat("[proxy] listen_addr_http %s", http_bind.text));
-  YamlNode api = proxy_value("management_api_addr", "127.0.0.1:8080");
+  YamlNode api = proxy_value("management_api_addr", "127.0.0.1:8080", &how);
   Put(&admin, "bind", api);
-  Note("global.admin", api.mark, absl::StrFormat("[proxy] management_api_addr %s", api.text));
+  Note("global.admin", api.mark, how);
 
   if (const YamlNode* logging = root.Find("logging")) {
     CONFIG_RETURN_IF_ERROR(ExpectMapping(*logging, "[logging]"));
