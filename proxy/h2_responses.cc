@@ -149,19 +149,7 @@ void WorkerImpl::H2Pump(H2Stream* s) {
 bool WorkerImpl::H2SendTrailers(H2Stream* s) {
   if (s->trailers.empty()) return false;
   h2_resp_fields_.clear();
-  std::string_view rest = s->trailers;
-  while (!rest.empty()) {
-    const size_t eol = rest.find("\r\n");
-    std::string_view line = rest.substr(0, eol);
-    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
-    const size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) continue;  // (the decoder refuses these)
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-      value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    h2_resp_fields_.push_back({line.substr(0, colon), value});
-  }
+  SplitFieldLines(s->trailers, &h2_resp_fields_);
   ClientConn* c = s->ex.client;
   const bool sent =
       c->h2->session.SubmitTrailers(s->id, {h2_resp_fields_.data(), h2_resp_fields_.size()});
