@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/ring.h"
 #include "core/socket.h"
+#include "core/thread_name.h"
 #include "core/timer.h"
 #include "proto/http1_parser.h"
 #include "proto/http1_writer.h"
@@ -267,7 +268,6 @@ class ServerLoop {
   // that, and the kernel signals a ring's creator when the ring goes away, which would
   // interrupt whatever blocking call the thread calling Start was making at the time.
   void Run(std::promise<absl::Status> started) {
-    pthread_setname_np(pthread_self(), "rw-admin");
     // A connection has at most a receive, a send, a shutdown and a cancel in flight; the SQ is
     // flushed when full, so this only sizes batches.
     unsigned entries = 64;
@@ -994,7 +994,10 @@ absl::Status Server::StartOnFd(int listen_fd, Handler handler, ServerOptions opt
   std::promise<absl::Status> started;
   std::future<absl::Status> ready = started.get_future();
   thread_ = std::thread(
-      [l = loop.get(), started = std::move(started)]() mutable { l->Run(std::move(started)); });
+      [l = loop.get(), started = std::move(started), thread_name = opts.thread_name]() mutable {
+        core::NameThisThread(thread_name);
+        l->Run(std::move(started));
+      });
   s = ready.get();
   if (!s.ok()) {
     thread_.join();

@@ -84,6 +84,7 @@ struct ServerOptions {
   uint32_t idle_timeout_ms = 30'000;     // keep-alive idle between requests
   uint32_t request_timeout_ms = 10'000;  // whole request (head + body): 408 and close
   uint32_t send_timeout_ms = 10'000;     // whole response taken by the client, else closed
+  std::string thread_name = "rw-admin";  // the server thread's name (top -H, perf)
 };
 
 class ServerLoop;

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/log.h"
+#include "core/thread_name.h"
 #include "core/timer.h"
 #include "health/grpc_check.h"
 #include "health/state.h"
@@ -730,7 +731,10 @@ Prober::~Prober() { Stop(); }
 absl::Status Prober::Start() {
   absl::Status s = loop_->Init();
   if (!s.ok()) return s;
-  thread_ = std::thread([this] { loop_->Run(); });
+  thread_ = std::thread([this] {
+    core::NameThisThread("rw-prober");
+    loop_->Run();
+  });
   return absl::OkStatus();
 }
 

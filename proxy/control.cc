@@ -22,6 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "core/log.h"
 #include "core/socket.h"
+#include "core/thread_name.h"
 #include "core/timer.h"
 #include "tls/tls.h"
 
@@ -314,7 +315,8 @@ absl::Status Control::Start(Loaded loaded, Inherited* inherited) {
     auto promise = std::make_shared<std::promise<absl::Status>>();
     ready.push_back(promise->get_future());
     Worker* worker = workers_[w].get();
-    threads_.emplace_back([worker, promise] {
+    threads_.emplace_back([worker, promise, w] {
+      core::NameThisThread("rw-worker-" + std::to_string(w));
       absl::Status st = worker->Init();
       promise->set_value(st);
       if (st.ok()) worker->Run();
@@ -345,7 +347,11 @@ absl::Status Control::Start(Loaded loaded, Inherited* inherited) {
   }
   if (shared->config.watch_config) {
     watch_stop_fd_ = eventfd(0, EFD_CLOEXEC);
-    if (watch_stop_fd_ >= 0) watcher_ = std::thread([this] { WatchLoop(); });
+    if (watch_stop_fd_ >= 0)
+      watcher_ = std::thread([this] {
+        core::NameThisThread("rw-watch");
+        WatchLoop();
+      });
   }
   return absl::OkStatus();
 }
@@ -395,8 +401,10 @@ absl::Status Control::StartMetricsListener(const config::Config& cfg) {
   if (fd >= 0) {
     metrics_held_ = fcntl(fd, F_DUPFD_CLOEXEC, 3);
     metrics_address_ = a.text;
+    admin::ServerOptions opts;
+    opts.thread_name = "rw-metrics";
     st = metrics_server_.StartOnFd(
-        fd, [this](const admin::Request& r) { return HandleMetricsListener(r); });
+        fd, [this](const admin::Request& r) { return HandleMetricsListener(r); }, opts);
   }
   if (!st.ok()) {
     return absl::UnavailableError(
