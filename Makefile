@@ -35,7 +35,7 @@ define install_missing
 endef
 
 .PHONY: all deps perf-deps build release debug sanitize run test unit integration bench compare fuzz \
-        format clean deb
+        format clean deb profile
 
 all: build
 
@@ -88,6 +88,13 @@ bench: release
 
 compare: release perf-deps
 	@RINGWAY_BIN=$(BUILD)/release/ringway bash perf/compare
+
+# One perf/compare case with ringway under `perf record -g` (frame pointers): the recording and
+# its reports (by function, by thread, by caller) in perf/out/. CASE: a perf/compare case.
+CASE ?= small
+profile: release perf-deps
+	@PERF_RECORD=1 PERF_OUT=$(CURDIR)/perf/out RINGWAY_BIN=$(BUILD)/release/ringway \
+	  bash perf/compare --cases $(CASE) --proxies ringway
 
 # libFuzzer runs (clang): FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 60
