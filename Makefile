@@ -89,12 +89,15 @@ bench: release
 compare: release perf-deps
 	@RINGWAY_BIN=$(BUILD)/release/ringway bash perf/compare
 
-# One perf/compare case with ringway under `perf record -g` (frame pointers): the recording and
-# its reports (by function, by thread, by caller) in perf/out/. CASE: a perf/compare case.
+# One perf/compare case with ringway under `perf record -g`: the recording and its reports (by
+# function, by thread, by caller) in perf/out/. CASE: a perf/compare case. The Release build
+# omits frame pointers (they cost about 5% CPU per request here: perf/RESULTS.md), so the call
+# chains are unwound from DWARF CFI by default (PERF_CALL_GRAPH=fp for a frame-pointer build).
 CASE ?= small
+PERF_CALL_GRAPH ?= dwarf
 profile: release perf-deps
-	@PERF_RECORD=1 PERF_OUT=$(CURDIR)/perf/out RINGWAY_BIN=$(BUILD)/release/ringway \
-	  bash perf/compare --cases $(CASE) --proxies ringway
+	@PERF_RECORD=1 PERF_OUT=$(CURDIR)/perf/out PERF_CALL_GRAPH=$(PERF_CALL_GRAPH) \
+	  RINGWAY_BIN=$(BUILD)/release/ringway bash perf/compare --cases $(CASE) --proxies ringway
 
 # libFuzzer runs (clang): FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 60
