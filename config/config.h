@@ -250,7 +250,7 @@ struct Admin {
   // /healthz, /readyz (global.admin.metrics_bind; seed 002's [metrics] listen_addr). len 0:
   // none.
   SocketAddress metrics_bind;
-  std::string at;       // "file:line:col" of the section, for errors found later
+  std::string at;  // "file:line:col" of the section, for errors found later
 };
 
 // Backend ids and tags: 1 to 128 of [A-Za-z0-9._:@[]-] (they appear in API paths).
@@ -276,7 +276,7 @@ enum class Shape : uint8_t {
 };
 
 struct Config {
-  std::string source;               // file path the config came from
+  std::string source;  // file path the config came from
   Shape shape = Shape::kNative;
   std::vector<Origin> origins;      // for the printer; empty for a native file
   uint32_t workers = 0;             // 0: one per online CPU

@@ -26,7 +26,6 @@ const char* AlgorithmName(config::Algorithm a) {
   return "round_robin";
 }
 
-
 void Strings(admin::JsonWriter& w, const std::vector<std::string>& v) {
   w.BeginArray();
   for (const auto& s : v) w.String(s);

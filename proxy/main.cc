@@ -376,9 +376,10 @@ int main(int argc, char** argv) {
     if (cfg.shape == ringway::config::Shape::kNative) {
       std::printf("ringway: configuration %s is valid\n", config_path.c_str());
     } else {
-      std::printf("ringway: configuration %s is valid (%s schema; `ringway config print "
-                  "--config %s` shows it in ringway's own)\n",
-                  config_path.c_str(), ringway::config::ShapeName(cfg.shape), config_path.c_str());
+      std::printf(
+          "ringway: configuration %s is valid (%s schema; `ringway config print "
+          "--config %s` shows it in ringway's own)\n",
+          config_path.c_str(), ringway::config::ShapeName(cfg.shape), config_path.c_str());
     }
     return 0;
   }

@@ -1,8 +1,9 @@
 // Fuzz target for the config loader (config::LoadString: libyaml, the YAML tree with its alias
 // and depth limits, toml++ and its tree, the recognition of the earlier proxies' schemas and
 // their rewriting, and every section's checks), which reads files an operator may have been
-// handed. Each input is loaded twice: as a YAML file and as a TOML file. A config that loads is also compiled into a Router and looked up, as start-up does.
-// Invariants checked (abort on violation):
+// handed. Each input is loaded twice: as a YAML file and as a TOML file. A config that loads is
+// also compiled into a Router and looked up, as start-up does. Invariants checked (abort on
+// violation):
 //  - no exception escapes, no crash, no sanitizer report (libFuzzer and ASan see to those)
 //  - an InvalidArgument error names the position: "fuzz.yaml:LINE:COL: " (or "fuzz.toml:...")
 //    with LINE, COL >= 1
