@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -55,7 +56,8 @@ Ring::~Ring() {
   if (buffers_) munmap(buffers_, buffers_bytes_);
 }
 
-absl::Status Ring::Init(uint32_t sq_entries, uint32_t buffer_count, uint32_t buffer_size) {
+absl::Status Ring::Init(uint32_t sq_entries, uint32_t buffer_count, uint32_t buffer_size,
+                        uint32_t initial_buffers) {
   io_uring_params p{};
   p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE |
             IORING_SETUP_SUBMIT_ALL;
@@ -80,17 +82,16 @@ absl::Status Ring::Init(uint32_t sq_entries, uint32_t buffer_count, uint32_t buf
   r = io_uring_register_buf_ring(&ring_, &reg, 0);
   if (r < 0) return ErrnoStatus(r, "io_uring_register_buf_ring (needs Linux 5.19+)");
 
+  // Reserved, not committed: a page counts only once the kernel writes into it.
   buffers_bytes_ = static_cast<size_t>(buffer_count) * buffer_size;
-  mem = mmap(nullptr, buffers_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  mem = mmap(nullptr, buffers_bytes_, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mem == MAP_FAILED) return ErrnoStatus(errno, "mmap buffers");
   buffers_ = static_cast<char*>(mem);
   refs_ = std::make_unique<uint16_t[]>(buffer_count);
-  int mask = io_uring_buf_ring_mask(buffer_count);
-  for (uint32_t i = 0; i < buffer_count; ++i) {
-    io_uring_buf_ring_add(buf_ring_, BufferData(static_cast<uint16_t>(i)), buffer_size,
-                          static_cast<uint16_t>(i), mask, static_cast<int>(i));
-  }
-  io_uring_buf_ring_advance(buf_ring_, static_cast<int>(buffer_count));
+  if (initial_buffers == 0 || initial_buffers > buffer_count) initial_buffers = buffer_count;
+  AddBuffers(initial_buffers);
+  Publish();
   // RINGWAY_RECV_ONESHOT=1 takes the older kernels' path on any kernel (to test it).
   const char* oneshot = getenv("RINGWAY_RECV_ONESHOT");
   recv_limit_ = !(oneshot && oneshot[0] == '1') && ProbeRecvLimit();
@@ -119,11 +120,7 @@ bool Ring::ProbeRecvLimit() {
     if (io_uring_wait_cqe_timeout(&ring_, &cqe, &ts) == 0 && cqe != nullptr) {
       more = cqe->flags & IORING_CQE_F_MORE;
       ok = cqe->res > 0 && !more;
-      if (cqe->flags & IORING_CQE_F_BUFFER) {
-        NoteLent(static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
-        Return(static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
-        Publish();
-      }
+      if (cqe->flags & IORING_CQE_F_BUFFER) GiveBack(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
       io_uring_cqe_seen(&ring_, cqe);
     }
     if (more || cqe == nullptr) {
@@ -136,11 +133,7 @@ bool Ring::ProbeRecvLimit() {
       // Two completions end it: the receive's last and the cancellation's.
       for (int i = 0, n = 0; i < 2 && n < 8 && io_uring_wait_cqe_timeout(&ring_, &cqe, &ts) == 0;
            ++i, ++n) {
-        if (cqe->flags & IORING_CQE_F_BUFFER) {
-          NoteLent(static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
-          Return(static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
-          Publish();
-        }
+        if (cqe->flags & IORING_CQE_F_BUFFER) GiveBack(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
         if (cqe->flags & IORING_CQE_F_MORE) --i;  // more of the receive: not its last
         io_uring_cqe_seen(&ring_, cqe);
       }
@@ -150,6 +143,30 @@ bool Ring::ProbeRecvLimit() {
   close(sv[0]);
   close(sv[1]);
   return ok;
+}
+
+// A buffer the probe's receive took goes straight back (and does not count towards growth).
+void Ring::GiveBack(uint32_t bid) {
+  refs_[bid] = 1;
+  ++lent_;
+  Return(static_cast<uint16_t>(bid));
+  Publish();
+}
+
+void Ring::AddBuffers(uint32_t n) {
+  const int mask = io_uring_buf_ring_mask(buffer_count_);
+  for (uint32_t i = 0; i < n; ++i) {
+    const auto bid = static_cast<uint16_t>(provided_ + i);
+    io_uring_buf_ring_add(buf_ring_, BufferData(bid), buffer_size_, bid, mask,
+                          static_cast<int>(pending_returns_++));
+  }
+  provided_ += n;
+}
+
+bool Ring::Grow() {
+  if (provided_ >= buffer_count_) return false;
+  AddBuffers(std::min(std::max(provided_, 1u), buffer_count_ - provided_));
+  return true;
 }
 
 void Ring::PrepRecv(io_uring_sqe* sqe, int fd, uint32_t limit) {

@@ -6,6 +6,13 @@
 // null SQE. The buffer ring hands the kernel fixed-size buffers for multishot receives: a
 // buffer is "lent" to whoever consumes the CQE and comes back through Return().
 //
+// The buffers' memory is reserved for `buffer_count` buffers but only `initial_buffers` are
+// handed to the kernel at first; more are added (doubling, up to buffer_count) when three
+// quarters of those handed out are lent, or when a receive finds none. The kernel takes
+// buffers in the order they were handed out, so every buffer handed out is soon written to:
+// the memory a worker touches follows the most buffers it ever needed at once, not the
+// ceiling. They are not taken back.
+//
 // A multishot receive keeps reading while the socket has data, one buffer per completion, so
 // on its own it lets one busy socket take any number of buffers before the worker sees the
 // first of them. PrepRecv bounds that: where the kernel takes a byte limit for a multishot
@@ -44,7 +51,9 @@ class Ring {
   Ring(const Ring&) = delete;
   Ring& operator=(const Ring&) = delete;
 
-  absl::Status Init(uint32_t sq_entries, uint32_t buffer_count, uint32_t buffer_size);
+  // buffer_count is the ceiling; initial_buffers (0: all of them) are handed out at first.
+  absl::Status Init(uint32_t sq_entries, uint32_t buffer_count, uint32_t buffer_size,
+                    uint32_t initial_buffers = 0);
 
   io_uring* raw() { return &ring_; }
 
@@ -67,6 +76,11 @@ class Ring {
   char* BufferData(uint16_t bid) { return buffers_ + static_cast<size_t>(bid) * buffer_size_; }
   uint32_t buffer_size() const { return buffer_size_; }
   uint32_t buffer_count() const { return buffer_count_; }
+  // Buffers handed to the kernel so far (lent ones included): grows up to buffer_count().
+  uint32_t provided() const { return provided_; }
+  // Hands out more buffers (twice as many, at most buffer_count() in all), visible at the next
+  // Publish(); false when all are out already.
+  bool Grow();
   // Drops one reference to buffer `bid`; the last one gives it back to the kernel, visible at
   // the next Publish(). A buffer lent by a completion has one reference (NoteLent); each
   // further owner of part of it (say, two DATA frames of different streams read together)
@@ -82,6 +96,7 @@ class Ring {
   void NoteLent(uint16_t bid) {
     refs_[bid] = 1;
     if (++lent_ > peak_lent_) peak_lent_ = lent_;
+    if (lent_ >= provided_ - provided_ / 4 && provided_ < buffer_count_) Grow();
   }
 
  private:
@@ -93,6 +108,7 @@ class Ring {
   size_t buffers_bytes_ = 0;
   uint32_t buffer_size_ = 0;
   uint32_t buffer_count_ = 0;
+  uint32_t provided_ = 0;
   uint32_t pending_returns_ = 0;
   uint32_t lent_ = 0;
   uint32_t peak_lent_ = 0;
@@ -100,6 +116,9 @@ class Ring {
   bool recv_limit_ = false;
 
   bool ProbeRecvLimit();
+  // Hands buffers provided_.. provided_+n-1 to the kernel at the next Publish().
+  void AddBuffers(uint32_t n);
+  void GiveBack(uint32_t bid);
 };
 
 }  // namespace ringway::core

@@ -352,7 +352,11 @@ void WorkerImpl::OnRecv(Conn* c, int res, uint32_t flags) {
       PlainInput(c, data, static_cast<size_t>(res), bid);
     }
   } else if (res == -ENOBUFS) {
-    RW_LOG(LogLevel::kDebug, "worker %u: provided buffers exhausted; receive waits", index_);
+    // All handed out are lent: hand out more if the ceiling allows (at the next Publish, in
+    // RearmStarved), else the receive waits for buffers to come back.
+    if (!ring_.Grow()) {
+      RW_LOG(LogLevel::kDebug, "worker %u: provided buffers exhausted; receive waits", index_);
+    }
     if (!c->closing && !c->starved) {
       c->starved = true;
       starved_.push_back(c);
@@ -378,7 +382,7 @@ void WorkerImpl::OnRecv(Conn* c, int res, uint32_t flags) {
 void WorkerImpl::RearmStarved() {
   ring_.Publish();
   if (starved_.empty()) return;
-  bool have_buffers = ring_.lent() < ring_.buffer_count();
+  bool have_buffers = ring_.lent() < ring_.provided();
   size_t keep = 0;
   for (Conn* c : starved_) {
     if (!c->closing && !have_buffers) {

@@ -561,6 +561,8 @@ class WorkerImpl {
   static constexpr size_t kPooledStringMax = 16 * 1024;
   static constexpr uint64_t kStringPoolBytes = 1024 * 1024;
   static constexpr size_t kCopyBelow = 2048;
+  // Provided buffers handed out at start (1 MiB at the default 16k); more as load needs them.
+  static constexpr uint32_t kInitialBuffers = 64;
   std::string access_buf_;
   uint64_t high_water_ = 0;
   static constexpr size_t kMaxQueuedPieces = 16;
