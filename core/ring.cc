@@ -164,7 +164,10 @@ void Ring::AddBuffers(uint32_t n) {
 }
 
 bool Ring::Grow() {
+  // Many receives can find the ring empty in one turn: they ask once, not once each.
+  if (growth_pending_) return true;
   if (provided_ >= buffer_count_) return false;
+  growth_pending_ = true;
   AddBuffers(std::min(std::max(provided_, 1u), buffer_count_ - provided_));
   return true;
 }
@@ -212,6 +215,7 @@ uint32_t Ring::Publish() {
   uint32_t n = pending_returns_;
   if (n) io_uring_buf_ring_advance(buf_ring_, static_cast<int>(n));
   pending_returns_ = 0;
+  growth_pending_ = false;
   return n;
 }
 

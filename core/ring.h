@@ -79,7 +79,8 @@ class Ring {
   // Buffers handed to the kernel so far (lent ones included): grows up to buffer_count().
   uint32_t provided() const { return provided_; }
   // Hands out more buffers (twice as many, at most buffer_count() in all), visible at the next
-  // Publish(); false when all are out already.
+  // Publish(); once per Publish(): a second call before it adds nothing and returns true.
+  // False when all are out already.
   bool Grow();
   // Drops one reference to buffer `bid`; the last one gives it back to the kernel, visible at
   // the next Publish(). A buffer lent by a completion has one reference (NoteLent); each
@@ -109,6 +110,7 @@ class Ring {
   uint32_t buffer_size_ = 0;
   uint32_t buffer_count_ = 0;
   uint32_t provided_ = 0;
+  bool growth_pending_ = false;  // buffers added since the last Publish()
   uint32_t pending_returns_ = 0;
   uint32_t lent_ = 0;
   uint32_t peak_lent_ = 0;

@@ -114,9 +114,16 @@ TEST_F(RingTest, GrowOnDemandWhenAReceiveFindsNone) {
   ASSERT_EQ(RecvOne(ring, "b", &bid2), 1);
   EXPECT_NE(bid, bid2);
   EXPECT_EQ(ring.provided(), 4u);
-  // An explicit Grow (the worker's answer to -ENOBUFS) doubles again.
+  // The growth NoteLent made is not published yet: asking again (many receives finding the
+  // ring empty in one turn) adds nothing.
+  EXPECT_TRUE(ring.Grow());
+  EXPECT_EQ(ring.provided(), 4u);
+  ring.Publish();
+  // An explicit Grow (the worker's answer to -ENOBUFS) doubles again, once per Publish.
+  EXPECT_TRUE(ring.Grow());
   EXPECT_TRUE(ring.Grow());
   EXPECT_EQ(ring.provided(), 8u);
+  ring.Publish();
   EXPECT_FALSE(ring.Grow());
   ring.Return(static_cast<uint16_t>(bid));
   ring.Return(static_cast<uint16_t>(bid2));
