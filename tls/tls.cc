@@ -16,6 +16,8 @@
 #include <ctime>
 #include <map>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -762,13 +764,43 @@ int Session::RecvCb(WOLFSSL*, char* buf, int sz, void* ctx) {
   s->in_off_ += n;
   if (s->in_off_ == s->in_.size()) {
     s->in_.clear();
+    // A large upload's buffer is not kept by an idle connection.
+    if (s->in_.capacity() > 64 * 1024) std::string().swap(s->in_);
     s->in_off_ = 0;
   }
   return static_cast<int>(n);
 }
 
+namespace {
+
+// Ciphertext buffers of connections with nothing to send go back to a pool of the thread
+// (each worker's sessions live on its thread), so an idle keep-alive connection holds none
+// and the buffers a worker keeps follow how many of its connections send at once.
+constexpr size_t kSpareMin = 4 * 1024;         // smaller ones are not worth keeping
+constexpr size_t kSpareMax = 512 * 1024;       // larger ones are freed
+constexpr size_t kSpareCount = 64;             // buffers kept per thread at most
+thread_local std::vector<std::string> spare_out;
+
+void TakeSpare(std::string& s) {
+  if (s.capacity() >= kSpareMin || spare_out.empty()) return;
+  s.swap(spare_out.back());
+  spare_out.pop_back();
+}
+
+void GiveSpare(std::string& s) {
+  s.clear();
+  if (s.capacity() < kSpareMin) return;
+  if (s.capacity() <= kSpareMax && spare_out.size() < kSpareCount) {
+    spare_out.push_back(std::move(s));
+  }
+  std::string().swap(s);
+}
+
+}  // namespace
+
 int Session::SendCb(WOLFSSL*, char* buf, int sz, void* ctx) {
   auto* s = static_cast<Session*>(ctx);
+  if (s->out_.empty()) TakeSpare(s->out_);
   s->out_.append(buf, static_cast<size_t>(sz));
   return sz;
 }
@@ -783,15 +815,23 @@ void Session::Feed(const char* p, size_t n) {
 
 std::string_view Session::NextSend() {
   if (flight_sent_ == flight_.size()) {
-    flight_.clear();
     flight_sent_ = 0;
-    if (flight_.capacity() > 512 * 1024) flight_.shrink_to_fit();
+    flight_.clear();
     flight_.swap(out_);
+    if (flight_.empty()) GiveSpare(flight_);
   }
   return std::string_view(flight_).substr(flight_sent_);
 }
 
-void Session::OutSent(size_t n) { flight_sent_ = std::min(flight_.size(), flight_sent_ + n); }
+void Session::OutSent(size_t n) {
+  flight_sent_ = std::min(flight_.size(), flight_sent_ + n);
+  // All sent and nothing more sealed: neither buffer is needed until the next write.
+  if (flight_sent_ == flight_.size() && out_.empty()) {
+    flight_sent_ = 0;
+    GiveSpare(flight_);
+    GiveSpare(out_);
+  }
+}
 
 Session::Result Session::Classify(int ret) {
   int err = wolfSSL_get_error(ssl_, ret);

@@ -260,6 +260,9 @@ class Session {
   size_t out_pending() const { return flight_.size() - flight_sent_ + out_.size(); }
   std::string_view NextSend();
   void OutSent(size_t n);
+  // Bytes of buffers this session holds besides wolfSSL's own (ciphertext in and out). Once
+  // everything is sent and read, the out buffers go back to the thread's pool.
+  size_t held_bytes() const { return in_.capacity() + out_.capacity() + flight_.capacity(); }
 
   // After the handshake: what was negotiated.
   std::string_view alpn() const;

@@ -262,6 +262,36 @@ TEST(SessionTest, HandshakeAndRecordsBothWays) {
   EXPECT_EQ(client.Read(buf, sizeof(buf), &n), Session::Result::kClosed);
 }
 
+// A connection that has sent and read everything holds no ciphertext buffers (they go back to
+// the thread's pool and serve the next session that writes).
+TEST(SessionTest, IdleSessionHoldsNoBuffers) {
+  auto server_ctx = ServerContext::Create(Listener({"a"}), "test");
+  ASSERT_TRUE(server_ctx.ok()) << server_ctx.status();
+  auto client_ctx = Client("a.test");
+  ASSERT_NE(client_ctx, nullptr);
+  Session server((*server_ctx)->default_ctx());
+  Session client(client_ctx->ctx(), client_ctx->server_name());
+  Pump(client, server);
+  ASSERT_TRUE(server.handshake_done());
+  std::string big(200'000, 'y');
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(server.Write(big.data(), big.size()));
+    EXPECT_GT(server.held_bytes(), big.size()) << "sealed, not sent yet";
+    // Half sent: the buffer stays (the kernel may be reading it).
+    std::string_view v = server.NextSend();
+    client.Feed(v.data(), v.size() / 2);
+    server.OutSent(v.size() / 2);
+    EXPECT_GE(server.held_bytes(), v.size());
+    v = server.NextSend();
+    client.Feed(v.data(), v.size());
+    server.OutSent(v.size());
+    EXPECT_EQ(server.out_pending(), 0u);
+    EXPECT_LT(server.held_bytes(), 1024u) << "round " << round;
+    EXPECT_EQ(ReadAll(client), big);
+    EXPECT_LT(client.held_bytes(), 70u * 1024) << "round " << round;
+  }
+}
+
 TEST(SessionTest, GarbageIsAFatalErrorNotACrash) {
   auto server_ctx = ServerContext::Create(Listener({"a"}), "test");
   ASSERT_TRUE(server_ctx.ok());
