@@ -62,8 +62,8 @@ absl::Status WorkerImpl::Init() {
   uint32_t sq = 1024;
   // buffers.count is the ceiling; a worker starts with a few and adds more as its peak load
   // needs them, so idle workers and light loads hold little memory (core/ring.h).
-  absl::Status st =
-      ring_.Init(sq, cfg_->buffers.count, cfg_->buffers.size, std::min(cfg_->buffers.count, kInitialBuffers));
+  absl::Status st = ring_.Init(sq, cfg_->buffers.count, cfg_->buffers.size,
+                               std::min(cfg_->buffers.count, kInitialBuffers));
   if (!st.ok()) return st;
   if (index_ == 0) {
     RW_LOG(ring_.recv_limit() ? LogLevel::kDebug : LogLevel::kInfo,

@@ -776,9 +776,9 @@ namespace {
 // Ciphertext buffers of connections with nothing to send go back to a pool of the thread
 // (each worker's sessions live on its thread), so an idle keep-alive connection holds none
 // and the buffers a worker keeps follow how many of its connections send at once.
-constexpr size_t kSpareMin = 4 * 1024;         // smaller ones are not worth keeping
-constexpr size_t kSpareMax = 512 * 1024;       // larger ones are freed
-constexpr size_t kSpareCount = 64;             // buffers kept per thread at most
+constexpr size_t kSpareMin = 4 * 1024;    // smaller ones are not worth keeping
+constexpr size_t kSpareMax = 512 * 1024;  // larger ones are freed
+constexpr size_t kSpareCount = 64;        // buffers kept per thread at most
 thread_local std::vector<std::string> spare_out;
 
 void TakeSpare(std::string& s) {
