@@ -84,6 +84,14 @@ enum class ConnKind : uint8_t {
   kH2Client,  // a connection to a backend, HTTP/2: streams of requests out (proxy/h2_up.h)
 };
 
+// The gather list of a sendmsg in flight. Only connections with a send of several pieces in
+// the kernel's hands need one, so it is lent by the worker for that send (WorkerImpl::
+// send_vecs_) rather than kept in every connection.
+struct SendVec {
+  msghdr msg{};
+  iovec iov[SendQueue::kMaxIov];
+};
+
 struct Conn {
   alignas(8) int fd = -1;
   ConnKind kind = ConnKind::kH1Server;
@@ -106,8 +114,7 @@ struct Conn {
   core::TimerNode send_timer;  // kTimerSend: the peer must take what is queued for it
   bool over_cap = false;       // the queue went over the cap and has not come down to half
   SendQueue sendq;
-  msghdr msg{};
-  iovec iov[SendQueue::kMaxIov];
+  std::unique_ptr<SendVec> vec;  // while a sendmsg is in flight
 };
 
 enum class ReqState : uint8_t { kIdle, kHead, kBody, kDone, kTunnel, kLinger };

@@ -109,15 +109,23 @@ void WorkerImpl::SubmitSend(Conn* c) {
     ++c->inflight;
     return;
   }
-  int n = c->sendq.Gather(c->iov);
+  int n = c->sendq.Gather(iov_scratch_);
   io_uring_sqe* sqe = ring_.GetSqe();
   if (n == 1) {
-    io_uring_prep_send(sqe, c->fd, c->iov[0].iov_base, c->iov[0].iov_len, MSG_NOSIGNAL);
+    io_uring_prep_send(sqe, c->fd, iov_scratch_[0].iov_base, iov_scratch_[0].iov_len, MSG_NOSIGNAL);
   } else {
-    c->msg = msghdr{};
-    c->msg.msg_iov = c->iov;
-    c->msg.msg_iovlen = static_cast<size_t>(n);
-    io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+    // The gather list must stay put until the send completes: lent to it until OnSend.
+    if (!send_vecs_.empty()) {
+      c->vec = std::move(send_vecs_.back());
+      send_vecs_.pop_back();
+    } else {
+      c->vec = std::make_unique<SendVec>();
+    }
+    std::copy(iov_scratch_, iov_scratch_ + n, c->vec->iov);
+    c->vec->msg = msghdr{};
+    c->vec->msg.msg_iov = c->vec->iov;
+    c->vec->msg.msg_iovlen = static_cast<size_t>(n);
+    io_uring_prep_sendmsg(sqe, c->fd, &c->vec->msg, MSG_NOSIGNAL);
   }
   io_uring_sqe_set_data64(sqe, Tag(c, Op::kSend));
   c->sending = true;
@@ -146,11 +154,11 @@ bool WorkerImpl::EncryptQueue(Conn* c) {
     }
     return n == 0 || t.Write(p, n);
   };
-  int pieces = c->sendq.Gather(c->iov);
+  int pieces = c->sendq.Gather(iov_scratch_);
   bool ok = true;
   for (int i = 0; i < pieces && ok && done < kTlsBatch; ++i) {
-    const char* p = static_cast<const char*>(c->iov[i].iov_base);
-    const size_t n = c->iov[i].iov_len;
+    const char* p = static_cast<const char*>(iov_scratch_[i].iov_base);
+    const size_t n = iov_scratch_[i].iov_len;
     if (n < kTlsGatherPiece && gather.size() + n <= kTlsRecord) {
       gather.append(p, n);
     } else {
@@ -399,6 +407,10 @@ void WorkerImpl::RearmStarved() {
 void WorkerImpl::OnSend(Conn* c, int res) {
   --c->inflight;
   c->sending = false;
+  if (c->vec) {
+    if (send_vecs_.size() < kSpareSendVecs) send_vecs_.push_back(std::move(c->vec));
+    c->vec.reset();
+  }
   if (c->closing) return;
   if (res < 0) {
     if (c->upstream) {

@@ -556,6 +556,11 @@ class WorkerImpl {
   std::vector<Conn*> starved_;
   std::vector<ClientConn*> deferred_;
   std::vector<Conn*> to_send_;
+  // Gather lists lent to sends in flight (SendVec), and the scratch one filled before a send
+  // knows whether it needs one, or before TLS seals the pieces.
+  std::vector<std::unique_ptr<SendVec>> send_vecs_;
+  static constexpr size_t kSpareSendVecs = 256;
+  iovec iov_scratch_[SendQueue::kMaxIov];
   std::vector<std::string*> string_pool_;
   uint64_t string_pool_bytes_ = 0;
   static constexpr size_t kPooledStringMax = 16 * 1024;
