@@ -20,6 +20,7 @@ Snapshot::Snapshot(config::Config c) : config(std::move(c)), router(config) {
     }
   }
   health = std::make_shared<health::View>(backend_count);
+  MarkUnresolvedDown();
   metrics::SeriesRegistry& reg = metrics::Registry();
   for (const auto& l : config.listeners) {
     listener_series.push_back(reg.Id(metrics::Kind::kListener, l.name));
@@ -87,6 +88,15 @@ void Snapshot::CarryHealth(const Snapshot& old) {
     } else if (auto at = by_address.find(backends[b]->address.text); at != by_address.end()) {
       health->CarryFrom(*old.health, at->second, b);
     }
+  }
+  MarkUnresolvedDown();  // (a name that resolved before and not now is down all the same)
+}
+
+// A backend whose host name did not resolve has no address: down from the first request on,
+// before the prober has started (it keeps it down; it comes back when a reload resolves it).
+void Snapshot::MarkUnresolvedDown() {
+  for (uint32_t b = 0; b < backend_count; ++b) {
+    if (backends[b]->address.len == 0) health->SetUp(b, false, 0);
   }
 }
 

@@ -51,6 +51,7 @@ struct Snapshot {
   uint32_t RouteSeries(int32_t server, int32_t upstream) const;
   // Health, ejections and check counts of backends that `old` has too, so a reload loses none.
   void CarryHealth(const Snapshot& old);
+  void MarkUnresolvedDown();
 };
 
 // Whether two listeners are the same socket: same name and address (a reload keeps it open).
