@@ -222,17 +222,23 @@ class Run:
     # Idle mode: watches the held connections (any byte or end of stream from the proxy while
     # idle is a failure) until the release file appears or --max-hold passes.
     def hold(self, held):
-        a = self.args
-        deadline = time.monotonic() + a.max_hold
-        released_by = "timeout"
-        while time.monotonic() < deadline:
-            if a.release_file and os.path.exists(a.release_file):
-                released_by = "file"
-                break
+        def watch():
             for key, _ in self.sel.select(timeout=0.1):
                 self.on_idle_event(key.data)
+        released_by = self.wait_for_release(watch)
         closed_while_held = sum(1 for c in held if c.state == "failed")
         return released_by, closed_while_held
+
+    # Runs `tick` (which waits a little) until the release file appears ("file") or --max-hold
+    # passes ("timeout").
+    def wait_for_release(self, tick):
+        a = self.args
+        deadline = time.monotonic() + a.max_hold
+        while time.monotonic() < deadline:
+            if a.release_file and os.path.exists(a.release_file):
+                return "file"
+            tick()
+        return "timeout"
 
     # An event on an answered, idle connection: the proxy closed it or sent something unasked.
     def on_idle_event(self, c):
@@ -249,13 +255,7 @@ class Run:
     # Stall mode: waits for the release without reading, then reads every response to its end.
     def stall_then_read(self, held):
         a = self.args
-        deadline = time.monotonic() + a.max_hold
-        released_by = "timeout"
-        while time.monotonic() < deadline:
-            if a.release_file and os.path.exists(a.release_file):
-                released_by = "file"
-                break
-            time.sleep(0.05)
+        released_by = self.wait_for_release(lambda: time.sleep(0.05))
         t0 = time.monotonic()
         for c in held:
             c.state = "reading"
