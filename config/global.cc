@@ -184,7 +184,7 @@ absl::Status Loader::LoadLimits(const YamlNode& limits) {
 
 absl::Status Loader::LoadBuffers(const YamlNode& buffers) {
   CONFIG_RETURN_IF_ERROR(ExpectMapping(buffers, Where("buffers", "global")));
-  CONFIG_RETURN_IF_ERROR(CheckKeys(buffers, {"size", "count"}, "global.buffers"));
+  CONFIG_RETURN_IF_ERROR(CheckKeys(buffers, {"size", "count", "splice"}, "global.buffers"));
   if (const YamlNode* n = buffers.Find("size")) {
     absl::StatusOr<uint64_t> v = Size(*n, Where("size", "global.buffers"), 4 << 10, 1 << 20);
     if (!v.ok()) return v.status();
@@ -204,6 +204,15 @@ absl::Status Loader::LoadBuffers(const YamlNode& buffers) {
                                        *v));
     }
     cfg_.buffers.count = static_cast<uint32_t>(*v);
+  }
+  if (const YamlNode* n = buffers.Find("splice")) {
+    if (n->kind == Kind::kBool) {  // off: never; on: the default threshold
+      cfg_.buffers.splice = n->BoolValue() ? Buffers{}.splice : 0;
+    } else {
+      absl::StatusOr<uint64_t> v = Size(*n, Where("splice", "global.buffers"), 0, 1ull << 30);
+      if (!v.ok()) return v.status();
+      cfg_.buffers.splice = *v;
+    }
   }
   return absl::OkStatus();
 }

@@ -199,6 +199,7 @@ Node BuffersNode(const Buffers& b) {
   Node n;
   if (b.size != def.size) Set(&n, "size", Size(b.size));
   if (b.count != def.count) Set(&n, "count", Number(b.count));
+  if (b.splice != def.splice) Set(&n, "splice", b.splice == 0 ? "off" : Size(b.splice));
   return n;
 }
 

@@ -186,6 +186,12 @@ void Ring::PrepRecv(io_uring_sqe* sqe, int fd, uint32_t limit) {
   sqe->buf_group = kBufferGroup;
 }
 
+void Ring::PrepRecvOnce(io_uring_sqe* sqe, int fd, uint32_t max) {
+  io_uring_prep_recv(sqe, fd, nullptr, std::min(max, buffer_size_), 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kBufferGroup;
+}
+
 io_uring_sqe* Ring::GetSqe() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   while (sqe == nullptr) {

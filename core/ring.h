@@ -69,6 +69,8 @@ class Ring {
   // few more; the caller's check after each completion stops it then. Re-armed by the
   // caller.
   void PrepRecv(io_uring_sqe* sqe, int fd, uint32_t limit);
+  // A single-shot receive of at most `max` bytes (into one provided buffer).
+  void PrepRecvOnce(io_uring_sqe* sqe, int fd, uint32_t max);
   // Whether receives are multishot with a byte limit (else single-shot).
   bool recv_limit() const { return recv_limit_; }
 

@@ -25,7 +25,8 @@ namespace ringway::proxy {
 using http1::BodyKind;
 
 // What an SQE's user_data carries: a pointer (8-byte aligned) and the operation in the low bits.
-enum class Op : uint8_t { kIgnore = 0, kAccept, kRecv, kSend, kConnect, kWake };
+// kSpliceIn: a backend's socket became readable while its body is spliced (proxy/splice.cc).
+enum class Op : uint8_t { kIgnore = 0, kAccept, kRecv, kSend, kConnect, kWake, kSpliceIn };
 inline uint64_t Tag(const void* p, Op op) {
   return reinterpret_cast<uint64_t>(p) | static_cast<uint64_t>(op);
 }
@@ -69,6 +70,7 @@ struct ListenerSlot {
 
 struct ClientConn;
 struct UpstreamConn;
+struct SplicePipe;
 struct Exchange;
 struct H2Stream;
 struct H2State;
@@ -92,6 +94,16 @@ struct SendVec {
   iovec iov[SendQueue::kMaxIov];
 };
 
+// A pipe a response body is spliced through: backend socket -> pipe -> client socket, the
+// bytes never copied to user space. Lent by the worker to a client connection while bytes
+// wait in it; `bytes` is what the kernel holds in it now.
+struct SplicePipe {
+  int r = -1;
+  int w = -1;
+  uint32_t bytes = 0;
+  uint32_t cap = 0;  // its size (F_GETPIPE_SZ)
+};
+
 struct Conn {
   alignas(8) int fd = -1;
   ConnKind kind = ConnKind::kH1Server;
@@ -105,8 +117,19 @@ struct Conn {
   bool closing = false;
   bool read_eof = false;      // the peer ended its side (FIN): nothing more to receive
   bool tls_notified = false;  // close_notify queued
-  uint32_t inflight = 0;      // SQEs the kernel still holds that name this connection
-  uint32_t tls_small = 0;     // bytes still to send in small records (see EncryptQueue)
+  // Splicing (proxy/splice.cc). The socket is made non-blocking once, before its first
+  // splice(2); io_uring's receives and sends on it are not changed by that.
+  bool nonblock = false;
+  bool splicing = false;      // a backend: its response body goes socket -> pipe, not recv
+  bool splice_armed = false;  // a backend: a readiness poll is in the kernel (kSpliceIn)
+  bool splice_poll = false;   // the send in flight is a poll for room, not bytes (kSend)
+  // A backend whose last response was spliced: its next head is read alone (4 KiB at most), so
+  // the body after it is left in the socket for the splice rather than received.
+  bool splice_hint = false;
+  bool spliced = false;    // a backend: this response's body was (partly) spliced
+  int32_t splice_res = 0;  // the send in flight is a splice(2) done already: its result
+  uint32_t inflight = 0;   // SQEs the kernel still holds that name this connection
+  uint32_t tls_small = 0;  // bytes still to send in small records (see EncryptQueue)
   uint64_t tls_last_send_ms = 0;
   // TLS: the kernel sends the session's ciphertext, never sendq (which holds plaintext).
   std::unique_ptr<tls::Session> tls;
@@ -206,6 +229,8 @@ struct ClientConn : Conn {
   char peer_ip[INET6_ADDRSTRLEN] = {};
   // The listener's TLS contexts, kept alive while the connection lives (SNI refers to them).
   std::shared_ptr<tls::ServerContext> tls_ctx;
+  // While a response body is spliced to it: the pipe the bytes wait in (lent by the worker).
+  SplicePipe* pipe = nullptr;
 };
 
 enum class UpState : uint8_t { kConnecting, kHead, kBody, kDone, kTunnel };

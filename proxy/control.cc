@@ -70,6 +70,7 @@ void SizeConnections(config::Config* cfg, uint32_t workers, bool warn) {
   }
 }
 
+// (splice is read at each response: it applies at a reload.)
 bool SameBuffers(const config::Buffers& a, const config::Buffers& b) {
   return a.size == b.size && a.count == b.count;
 }
@@ -509,7 +510,9 @@ bool Control::Commit(std::shared_ptr<Snapshot> snap, const char* kind, const cha
   }
   if (!SameBuffers(cfg.buffers, was.buffers)) {
     result.restart.push_back("global.buffers");
+    const uint64_t splice = cfg.buffers.splice;
     cfg.buffers = was.buffers;
+    cfg.buffers.splice = splice;
   }
   if (cfg.admin.metrics_bind.text != was.admin.metrics_bind.text) {
     result.restart.push_back("global.admin.metrics_bind");

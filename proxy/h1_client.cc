@@ -66,7 +66,8 @@ void WorkerImpl::ConnectUpstream(Exchange* ex, int pick, SendQueue* carry) {
     // it again (the cancellation's completion re-arms it).
     // An HTTP/2 stream takes that receive over as its grant when its budget has room for it.
     if (u->recv_armed &&
-        (ex->stream ? !H2AdoptRecv(ex->stream, u->recv_limit) : ClientCharged(ex) > 0)) {
+        (ex->stream ? !H2AdoptRecv(ex->stream, u->recv_limit)
+                    : ClientCharged(ex) > 0 && u->recv_limit > ring_.buffer_size())) {
       io_uring_sqe* sqe = ring_.GetSqe();
       io_uring_prep_cancel64(sqe, Tag(u, Op::kRecv), 0);
       io_uring_sqe_set_data64(sqe, Tag(nullptr, Op::kIgnore));
@@ -302,6 +303,10 @@ void WorkerImpl::UpstreamInput(UpstreamConn* u, char* p, size_t n, int32_t bid) 
     }
   }
   if (bid >= 0 && !buffer_taken) ring_.Return(static_cast<uint16_t>(bid));
+  // A large body with a known length, between two plain HTTP/1 sockets: the rest is spliced.
+  if (!u->closing && u->state == UpState::kBody && !u->splicing && SpliceEligible(u)) {
+    StartSplice(u);
+  }
 }
 
 size_t WorkerImpl::ParseUpstreamHead(UpstreamConn* u, char* p, size_t n) {
@@ -460,6 +465,9 @@ size_t WorkerImpl::TakeResponseBody(UpstreamConn* u, const char* p, size_t n, in
 void WorkerImpl::UpstreamResponseDone(UpstreamConn* u) {
   Exchange* ex = u->ex;
   u->state = UpState::kDone;
+  u->splicing = false;  // (what it spliced may still wait in the client's pipe)
+  u->splice_hint = u->spliced;
+  u->spliced = false;
   const bool reusable =
       u->keep_alive && RequestComplete(ex) && u->sendq.empty() && !u->sending && u->in.empty();
   u->ex = nullptr;
@@ -473,6 +481,7 @@ void WorkerImpl::UpstreamResponseDone(UpstreamConn* u) {
     CloseConn(u);
   }
   ClientResponseDone(ex);
+  if (!ex->stream && ex->client->pipe) SpliceSent(ex->client);
 }
 
 void WorkerImpl::UpstreamEof(UpstreamConn* u, int res) {

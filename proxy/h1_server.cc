@@ -626,7 +626,9 @@ void WorkerImpl::ClientUpstreamDrained(Exchange* ex) {
 bool WorkerImpl::ClientTakeBack(Exchange* ex) {
   if (ex->stream) return false;  // the head is HPACK-encoded: the table has moved on
   ClientConn* c = ex->client;
+  // Bytes spliced into the pipe cannot be taken back out of it.
   if (ex->resp != RespState::kStreaming || ex->resp_turn != turn_ ||
+      c->sendq.PipeFrom(ex->resp_mark) ||
       !c->sendq.DropFrom(ex->resp_mark, [&](const SendPiece& p) { ReleasePiece(p); })) {
     return false;
   }

@@ -1,9 +1,10 @@
 // The bytes queued for one socket, in order, with who owns each piece.
 //
 // A piece is a provided buffer lent by the ring (returned when its bytes are sent), a pooled
-// string the worker owns (head bytes it wrote, small payloads it copied), or static bytes
-// (canned responses). One send is in flight per socket; it gathers up to kMaxIov pieces, and a
-// short send leaves an offset into the first piece.
+// string the worker owns (head bytes it wrote, small payloads it copied), static bytes
+// (canned responses), or bytes waiting in the connection's splice pipe (kPipe: no data
+// pointer; they leave by splice(2), never in a gather list). One send is in flight per socket; it
+// gathers up to kMaxIov pieces, and a short send leaves an offset into the first piece.
 //
 // Besides the bytes to send, the queue counts what its pieces pin in memory (`charged`): a
 // provided buffer pins all of its buffer whatever it holds, a pooled string its capacity. The
@@ -14,6 +15,7 @@
 
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -22,6 +24,7 @@
 namespace ringway::proxy {
 
 struct SendPiece {
+  static constexpr int32_t kPipe = -2;  // `bid` of bytes that wait in the splice pipe
   const char* data = nullptr;
   uint32_t len = 0;
   int32_t bid = -1;              // provided buffer to return once sent, or -1
@@ -106,10 +109,37 @@ class SendQueue {
     return p;
   }
 
-  // Fills iov with the unsent bytes of up to kMaxIov pieces; returns the count.
+  // Bytes spliced into the connection's pipe: they extend a pipe piece at the tail, or start
+  // one. (The pipe is first in, first out, like the queue, so pieces keep the bytes' order.)
+  void PushPipe(uint32_t n) {
+    if (n == 0) return;
+    if (!empty() && pieces_.back().bid == SendPiece::kPipe) {
+      pieces_.back().len += n;
+      pieces_.back().charge += n;
+      bytes_ += n;
+      charged_ += n;
+      return;
+    }
+    Push({nullptr, n, SendPiece::kPipe, nullptr, n});
+  }
+
+  // Whether a piece pushed since `mark` is a pipe piece.
+  bool PipeFrom(uint64_t mark) const {
+    for (uint64_t i = std::max(mark, first_seq_ + head_); i < Mark(); ++i) {
+      if (pieces_[static_cast<size_t>(i - first_seq_)].bid == SendPiece::kPipe) return true;
+    }
+    return false;
+  }
+
+  // Whether the first piece's bytes wait in the pipe.
+  bool FrontIsPipe() const { return !empty() && pieces_[head_].bid == SendPiece::kPipe; }
+
+  // Fills iov with the unsent bytes of up to kMaxIov pieces, stopping at a pipe piece;
+  // returns the count.
   int Gather(iovec* iov) const {
     int n = 0;
     for (size_t i = head_; i < pieces_.size() && n < kMaxIov; ++i, ++n) {
+      if (pieces_[i].bid == SendPiece::kPipe) break;
       size_t skip = (i == head_) ? offset_ : 0;
       iov[n].iov_base = const_cast<char*>(pieces_[i].data + skip);
       iov[n].iov_len = pieces_[i].len - skip;

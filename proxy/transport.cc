@@ -14,10 +14,22 @@ namespace ringway::proxy {
 
 void WorkerImpl::ArmRecv(Conn* c) {
   if (c->recv_armed || c->recv_paused || c->closing || c->starved || c->read_eof) return;
+  if (c->splicing) {  // a backend whose body is spliced: no receive, a splice (splice.cc)
+    SpliceIn(static_cast<UpstreamConn*>(c));
+    return;
+  }
   uint32_t limit = RecvLimit(c);
   if (c->upstream && static_cast<UpstreamConn*>(c)->ex != nullptr) {
     auto* u = static_cast<UpstreamConn*>(c);
     limit = ClientRecvLimit(u->ex, u, limit);
+  }
+  // A backend whose last response was spliced reads its next head alone: one receive of a
+  // few KiB, which ends by itself and leaves the body in the socket for the splice.
+  bool head_only = false;
+  if (c->splice_hint && c->kind == ConnKind::kH1Client) {
+    const UpState st = static_cast<UpstreamConn*>(c)->state;
+    head_only = st != UpState::kBody && st != UpState::kTunnel;
+    if (head_only) limit = std::min(limit, kSpliceHeadRead);
   }
   if (limit == 0) {
     // The client side has no room for more of this response yet: the read waits, paused, and
@@ -28,7 +40,11 @@ void WorkerImpl::ArmRecv(Conn* c) {
   }
   c->recv_limit = limit;
   io_uring_sqe* sqe = ring_.GetSqe();
-  ring_.PrepRecv(sqe, c->fd, limit);
+  if (head_only) {
+    ring_.PrepRecvOnce(sqe, c->fd, limit);
+  } else {
+    ring_.PrepRecv(sqe, c->fd, limit);
+  }
   io_uring_sqe_set_data64(sqe, Tag(c, Op::kRecv));
   c->recv_armed = true;
   ++c->inflight;
@@ -107,6 +123,10 @@ void WorkerImpl::SubmitSend(Conn* c) {
     io_uring_sqe_set_data64(sqe, Tag(c, Op::kSend));
     c->sending = true;
     ++c->inflight;
+    return;
+  }
+  if (c->sendq.FrontIsPipe()) {  // bytes spliced from a backend wait in the pipe
+    SpliceOut(c);
     return;
   }
   int n = c->sendq.Gather(iov_scratch_);
@@ -407,6 +427,20 @@ void WorkerImpl::RearmStarved() {
 void WorkerImpl::OnSend(Conn* c, int res) {
   --c->inflight;
   c->sending = false;
+  if (c->splice_poll) {  // the socket has room again for what waits in the pipe
+    c->splice_poll = false;
+    if (c->closing) return;
+    if (res < 0) {
+      CloseConn(c);
+      return;
+    }
+    Send(c);
+    return;
+  }
+  if (c->splice_res != 0) {  // the splice done in SpliceOut: its result, as a send's
+    res = c->splice_res;
+    c->splice_res = 0;
+  }
   if (c->vec) {
     if (send_vecs_.size() < kSpareSendVecs) send_vecs_.push_back(std::move(c->vec));
     c->vec.reset();
@@ -427,6 +461,7 @@ void WorkerImpl::OnSend(Conn* c, int res) {
     c->tls->OutSent(static_cast<size_t>(res));
   } else {
     c->sendq.Advance(static_cast<size_t>(res), [&](const SendPiece& p) { ReleasePiece(p); });
+    if (!c->upstream && static_cast<ClientConn*>(c)->pipe) SpliceSent(static_cast<ClientConn*>(c));
   }
   if (!c->upstream && res > 0) ClientSent(static_cast<ClientConn*>(c));
   if (!Idle(c)) Send(c);
@@ -497,6 +532,7 @@ void WorkerImpl::CloseConn(Conn* c) {
       cc->ex.resp = RespState::kDone;
     }
     AbortAttempt(&cc->ex);
+    ReleasePipe(cc);  // (splices are never in the kernel's hands: the pipe can go now)
     if (cc->h2) H2DropStreams(cc);
     --live_clients_;
     if (metrics_on_) LSeries(cc).closed[cc->proto].Add();
@@ -505,6 +541,7 @@ void WorkerImpl::CloseConn(Conn* c) {
     EndAttempt(u, u->got_bytes ? AttemptEnd::kOk : AttemptEnd::kCancel);
     if (u->pooled) PoolRemove(u);
     if (u->h2) H2UpClosed(u);
+    u->splicing = false;
     if (u->ex) {
       u->ex->up = nullptr;
       u->ex = nullptr;
@@ -519,9 +556,10 @@ void WorkerImpl::CloseConn(Conn* c) {
   // more than a request; it is kept for what shutdown does not end (a send waiting for room, a
   // connect).
   const bool connected = !c->upstream || static_cast<UpstreamConn*>(c)->tcp_connected;
-  if (c->recv_armed && !c->sending && connected && shutdown(c->fd, SHUT_RD) == 0) {
+  if ((c->recv_armed || c->splice_armed) && !c->sending && connected &&
+      shutdown(c->fd, SHUT_RD) == 0) {
     // (its completion comes; inflight holds the connection until then)
-  } else if (c->recv_armed || c->sending || c->inflight > 0) {
+  } else if (c->recv_armed || c->splice_armed || c->sending || c->inflight > 0) {
     io_uring_sqe* sqe = ring_.GetSqe();
     io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
     io_uring_sqe_set_data64(sqe, Tag(nullptr, Op::kIgnore));

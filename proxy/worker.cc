@@ -49,6 +49,11 @@ WorkerImpl::~WorkerImpl() {
   for (auto* t : timers_) delete t;
   if (wake_fd_ >= 0) close(wake_fd_);
   for (auto* s : string_pool_) delete s;
+  for (SplicePipe* p : spare_pipes_) {
+    close(p->r);
+    close(p->w);
+    delete p;
+  }
   for (int fd : adopt_fds_) {
     if (fd >= 0) close(fd);
   }
@@ -361,6 +366,9 @@ void WorkerImpl::Dispatch(io_uring_cqe* cqe) {
       break;
     case Op::kWake:
       OnWake(cqe->res);
+      break;
+    case Op::kSpliceIn:
+      OnSpliceIn(TagPtr<UpstreamConn>(ud), cqe->res);
       break;
   }
 }

@@ -510,6 +510,18 @@ class WorkerImpl {
   static void SplitFieldLines(std::string_view lines, std::vector<hpack::HeaderField>* out);
   void GrpcFail(Exchange* ex, uint16_t status);
 
+  // ---- Splicing large response bodies (splice.cc) ----------------------------------------
+
+  bool SpliceEligible(const UpstreamConn* u) const;
+  void StartSplice(UpstreamConn* u);
+  void SpliceIn(UpstreamConn* u);
+  void OnSpliceIn(UpstreamConn* u, int res);
+  void SpliceOut(Conn* c);
+  void SpliceSent(ClientConn* c);
+  void ReleasePipe(ClientConn* c);
+  SplicePipe* TakePipe();
+  static bool SetNonblock(Conn* c);
+
   // ---- Closing ---------------------------------------------------------------------------
 
   void ResetConn(Conn* c);
@@ -566,6 +578,13 @@ class WorkerImpl {
   static constexpr size_t kPooledStringMax = 16 * 1024;
   static constexpr uint64_t kStringPoolBytes = 1024 * 1024;
   static constexpr size_t kCopyBelow = 2048;
+  // Splice pipes: spare ones kept for reuse, and how many are lent (at most kMaxPipes; past
+  // that, or when a pipe cannot be made, bodies are received and sent as usual).
+  std::vector<SplicePipe*> spare_pipes_;
+  uint32_t pipes_lent_ = 0;
+  static constexpr uint32_t kMaxPipes = 1024;
+  static constexpr uint32_t kSpliceHeadRead = 4096;  // see ArmRecv
+  static constexpr size_t kSparePipes = 128;
   // Provided buffers handed out at start (1 MiB at the default 16k); more as load needs them.
   static constexpr uint32_t kInitialBuffers = 64;
   std::string access_buf_;

@@ -295,6 +295,21 @@ TEST(ConfigLoad, ListenersAloneAreEnough) {
   EXPECT_EQ(cfg.listeners[1].bind.text, "127.0.0.1:8081");
 }
 
+TEST(ConfigLoad, BuffersSpliceThresholdOrOff) {
+  EXPECT_EQ(MustLoad(WithTail("global: {port: 80}\n")).buffers.splice, 32u * 1024);
+  EXPECT_EQ(MustLoad(WithTail("global: {port: 80, buffers: {splice: 256k}}\n")).buffers.splice,
+            256u * 1024);
+  EXPECT_EQ(MustLoad(WithTail("global: {port: 80, buffers: {splice: off}}\n")).buffers.splice, 0u);
+  EXPECT_EQ(MustLoad(WithTail("global: {port: 80, buffers: {splice: 0}}\n")).buffers.splice, 0u);
+  EXPECT_EQ(MustLoad(WithTail("global: {port: 80, buffers: {splice: on}}\n")).buffers.splice,
+            32u * 1024);
+  EXPECT_THAT(ErrorOf(WithTail("global:\n  port: 80\n  buffers:\n    splice: 2g\n")),
+              AllOf(StartsWith("test.yaml:4:13: 'splice' in global.buffers is 2g"),
+                    HasSubstr("out of range")));
+  EXPECT_THAT(ErrorOf(WithTail("global:\n  port: 80\n  buffers:\n    splice: lots\n")),
+              StartsWith("test.yaml:4:13: 'splice' in global.buffers"));
+}
+
 TEST(ConfigLoad, WorkersAutoAndNumber) {
   EXPECT_EQ(MustLoad(WithTail("global: {port: 80, workers: auto}\n")).workers, 0u);
   EXPECT_EQ(MustLoad(WithTail("global: {port: 80, workers: 1024}\n")).workers, 1024u);

@@ -55,7 +55,9 @@ class RobustnessTest(harness.ProxyTest):
         # Clients ask for large bodies and never read them, so their queues pin every provided
         # buffer; one more request each then finds the ring empty (its receive waits for
         # buffers); then they reset. The dying connections must give their buffers back.
-        self.start(global_extra={"buffers": {"size": "4k", "count": 16}}, log={"level": "debug"})
+        # (Without splicing: a spliced body pins no buffer; test_splice.py checks that.)
+        self.start(global_extra={"buffers": {"size": "4k", "count": 16, "splice": False}},
+                   log={"level": "debug"})
         holders = []
         for _ in range(6):
             s = socket.create_connection((harness.HOST, self.port), timeout=10)

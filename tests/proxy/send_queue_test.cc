@@ -155,5 +155,46 @@ TEST(SendQueueTest, DropFromTakesBackOnlyWhatHasNotStartedToGo) {
   EXPECT_EQ(released, (std::vector<int>{1, 3, 2, 4}));
 }
 
+// Bytes spliced into the pipe are pieces without data: they extend a pipe piece at the tail,
+// a gather stops before them, and they count in the bytes and the charge like any piece.
+TEST(SendQueueTest, PipePiecesKeepOrderAndStopGathers) {
+  SendQueue q;
+  std::string head = "HTTP/1.1 200 OK\r\n\r\n", tail = "next";
+  const uint64_t start = q.Mark();
+  q.Push({head.data(), static_cast<uint32_t>(head.size()), -1, nullptr});
+  EXPECT_FALSE(q.FrontIsPipe());
+  EXPECT_FALSE(q.PipeFrom(start));
+  q.PushPipe(1000);
+  q.PushPipe(24);  // joins the pipe piece at the tail
+  EXPECT_EQ(q.pieces(), 2u);
+  EXPECT_TRUE(q.PipeFrom(start));
+  q.Push({tail.data(), 4, -1, nullptr});
+  q.PushPipe(500);  // after another piece: a pipe piece of its own
+  EXPECT_EQ(q.pieces(), 4u);
+  EXPECT_EQ(q.bytes(), head.size() + 1024 + 4 + 500);
+  EXPECT_EQ(q.charged(), head.size() + 1024 + 4 + 500);
+  EXPECT_EQ(Gathered(q), head);  // stops at the pipe piece
+  std::vector<int> released;
+  auto rel = [&](const SendPiece& p) { released.push_back(p.bid); };
+  q.Advance(head.size(), rel);
+  EXPECT_TRUE(q.FrontIsPipe());
+  EXPECT_EQ(q.Front().len, 1024u);
+  EXPECT_EQ(Gathered(q), "");
+  q.Advance(1000, rel);  // a partial splice out of the pipe
+  EXPECT_EQ(q.Front().len, 24u);
+  q.PushPipe(0);  // nothing
+  EXPECT_EQ(q.pieces(), 3u);
+  q.Advance(24, rel);
+  EXPECT_FALSE(q.FrontIsPipe());
+  EXPECT_EQ(Gathered(q), "next");
+  const uint64_t later = q.Mark();
+  EXPECT_TRUE(q.PipeFrom(later - 1));
+  EXPECT_FALSE(q.PipeFrom(later));
+  q.Advance(4 + 500, rel);
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.charged(), 0u);
+  EXPECT_EQ(released, (std::vector<int>{-1, SendPiece::kPipe, -1, SendPiece::kPipe}));
+}
+
 }  // namespace
 }  // namespace ringway::proxy

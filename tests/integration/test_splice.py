@@ -1,0 +1,350 @@
+"""Large HTTP/1 response bodies spliced (backend socket -> pipe -> client socket): every body
+arrives intact whatever its size around the threshold, pipelined or not, after HEAD, mixed with
+chunked responses (which are not spliced); a backend or a client that goes away mid-body leaks
+no pipe; a stalled download really holds a pipe (none with `buffers: {splice: off}`); and the
+upstream connection of a spliced response is reused."""
+
+import os
+import socket
+import struct
+import threading
+import time
+
+import harness
+
+KiB = 1024
+MiB = harness.MiB
+SPARE_PIPES = 128  # pipes a worker keeps open for reuse (two descriptors each)
+
+_sha_cache = {}
+
+
+def pattern_sha(n):
+    if n not in _sha_cache:
+        _sha_cache[n] = harness.pattern_sha256(n)
+    return _sha_cache[n]
+
+
+def fd_links(pid):
+    """The targets of ringway's open descriptors (an fd closed while listing is skipped)."""
+    out = []
+    base = "/proc/%d/fd" % pid
+    for name in os.listdir(base):
+        try:
+            out.append(os.readlink(os.path.join(base, name)))
+        except OSError:
+            pass
+    return out
+
+
+def pipe_fds(pid):
+    return sum(1 for t in fd_links(pid) if t.startswith("pipe:"))
+
+
+def total_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def splice_off_config(text):
+    """`text` (a harness config) with `buffers: {splice: off}` under global."""
+    assert text.startswith("global:\n"), text[:40]
+    return text.replace("global:\n", "global:\n  buffers:\n    splice: off\n", 1)
+
+
+def with_buffers(text, **buffers):
+    assert text.startswith("global:\n"), text[:40]
+    lines = "".join("    %s: %s\n" % kv for kv in buffers.items())
+    return text.replace("global:\n", "global:\n  buffers:\n" + lines, 1)
+
+
+class SpliceTest(harness.ProxyTest):
+    def setUp(self):
+        super().setUp()
+        self.web = self.start_backend("web")
+        self.port = self.free_port()
+        self.rw = self.start_ringway(harness.simple_config(self.port, [self.web]), workers=1)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def assertIntact(self, r, n, what=""):
+        self.assertEqual(r.status, 200, "%s %r" % (what, r))
+        self.assertEqual(r.header("content-length"), str(n), "%s %r" % (what, r))
+        self.assertTrue(r.complete, "%s %r" % (what, r))
+        self.assertEqual(len(r.body), n, what)
+        self.assertEqual(harness.sha256(r.body), pattern_sha(n), "%s: body differs" % what)
+
+    def get_bytes(self, c, n, timeout=60):
+        r = c.roundtrip("GET", "/bytes?n=%d" % n, timeout=timeout)
+        self.assertIntact(r, n, "GET /bytes?n=%d" % n)
+        return r
+
+    def warm_baseline(self, rw, port):
+        """One small request (so an upstream connection sits in the pool), then ringway's pipe
+        and total descriptor counts."""
+        self.assertEqual(harness.request(port, "GET", "/bytes?n=100").status, 200)
+        time.sleep(0.2)
+        return pipe_fds(rw.pid), total_fds(rw.pid)
+
+    def assertNoPipeLeak(self, rw, base_pipes, base_total, pooled=0, settle=5.0):
+        """At most SPARE_PIPES spare pipes stay open beyond the baseline, and the descriptor
+        count comes back near the baseline (polled for up to `settle` seconds); `pooled`:
+        idle upstream connections the pool may keep on top of that."""
+        limit_pipes = base_pipes + 2 * SPARE_PIPES
+        limit_total = base_total + 2 * SPARE_PIPES + 4 + pooled
+        harness.wait_for(lambda: pipe_fds(rw.pid) <= limit_pipes and
+                         total_fds(rw.pid) <= limit_total, settle, interval=0.05)
+        pipes, total = pipe_fds(rw.pid), total_fds(rw.pid)
+        self.assertLessEqual(pipes, limit_pipes,
+                             "ringway holds %d pipe descriptors (baseline %d, %d spares max):\n%s"
+                             % (pipes, base_pipes, SPARE_PIPES, sorted(fd_links(rw.pid))))
+        self.assertLessEqual(total, limit_total,
+                             "ringway holds %d descriptors (baseline %d):\n%s"
+                             % (total, base_total, sorted(fd_links(rw.pid))))
+
+    # -- 1. sizes around the threshold, one keep-alive connection -----------------------------
+
+    def test_sizes_around_threshold_on_one_connection_and_upstream_reused(self):
+        sizes = [100, 32767, 32768, 32769, 100, 49152, 65536, 1, 65537, 100,
+                 MiB, 0, 8 * MiB, 100, 32 * KiB + 1, MiB + 1]
+        self.web.reset_stats()
+        c = self.conn(self.port, timeout=60)
+        for n in sizes:
+            self.get_bytes(c, n)
+        # The connection is still in step after all of it.
+        r = c.roundtrip("GET", "/echo")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["target"], "/echo")
+        stats = self.web.stats()
+        self.assertEqual(stats["requests"], len(sizes) + 1, stats)
+        # A spliced response leaves its upstream connection reusable: one connection carried
+        # every request (one per spliced response if it were closed after each).
+        self.assertEqual(stats["connections"], 1, stats)
+
+    def test_custom_threshold_sizes_intact(self):
+        port = self.free_port()
+        rw = self.start_ringway(with_buffers(harness.simple_config(port, [self.web]),
+                                             splice="64k"), workers=1)
+        self.web.reset_stats()
+        c = self.conn(port, timeout=60)
+        for n in (65535, 65536, 65537, 100, 3 * MiB, 40000, 131072):
+            self.get_bytes(c, n)
+        self.assertEqual(self.web.stats()["connections"], 1, self.web.stats())
+        self.assertTrue(rw.running())
+
+    # -- 2. pipelining ------------------------------------------------------------------------
+
+    def test_pipelined_spliced_responses_in_order(self):
+        sizes = [MiB, 100, 256 * KiB]
+        c = self.conn(self.port, timeout=60)
+        c.send(b"".join(harness.build_request("GET", "/bytes?n=%d" % n) for n in sizes))
+        for n in sizes:
+            r = c.read_response(timeout=60)
+            self.assertIntact(r, n, "pipelined /bytes?n=%d" % n)
+        # And once more, in the other order, on the same connection.
+        sizes.reverse()
+        c.send(b"".join(harness.build_request("GET", "/bytes?n=%d" % n) for n in sizes))
+        for n in sizes:
+            r = c.read_response(timeout=60)
+            self.assertIntact(r, n, "pipelined /bytes?n=%d" % n)
+
+    # -- 3. HEAD ------------------------------------------------------------------------------
+
+    def test_head_of_large_body_then_get(self):
+        c = self.conn(self.port, timeout=30)
+        r = c.roundtrip("HEAD", "/bytes?n=%d" % MiB)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("content-length"), str(MiB), r)
+        self.assertEqual(r.body, b"")
+        # No body bytes follow the HEAD response.
+        time.sleep(0.3)
+        self.assertFalse(c.wait_closed(timeout=0.2), "connection closed after HEAD")
+        self.assertEqual(bytes(c.buf), b"", "bytes after a HEAD response")
+        self.get_bytes(c, MiB)
+        r = c.roundtrip("HEAD", "/bytes?n=%d" % (8 * MiB))
+        self.assertEqual(r.header("content-length"), str(8 * MiB), r)
+        self.get_bytes(c, 100)
+
+    # -- 4. the backend dies mid-body ---------------------------------------------------------
+
+    def test_backend_dies_mid_body(self):
+        n = 4 * MiB
+        base_pipes, base_total = self.warm_baseline(self.rw, self.port)
+        for i in range(20):
+            c = self.conn(self.port, timeout=30)
+            c.request("GET", "/close-mid?n=%d" % n)
+            try:
+                r = c.read_response(timeout=30)
+            except harness.ClosedEarly:
+                r = None
+            if r is not None and r.status != 502:
+                # The head went out: the body must end short, with the connection.
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.header("content-length"), str(n), r)
+                self.assertFalse(r.complete, "round %d: a complete response %r" % (i, r))
+                self.assertLess(len(r.body), n, "round %d" % i)
+                # What arrived is the start of the body the backend sent, nothing else.
+                self.assertLessEqual(len(r.body), n // 2, "round %d" % i)
+                self.assertEqual(harness.sha256(r.body), pattern_sha(len(r.body)),
+                                 "round %d: the partial body differs" % i)
+                self.assertTrue(c.wait_closed(timeout=5), "round %d: connection left open" % i)
+            c.close()
+            # A new connection is served in full.
+            c2 = self.conn(self.port, timeout=30)
+            self.get_bytes(c2, MiB)
+            c2.close()
+            self.assertTrue(self.rw.running(), "ringway exited in round %d" % i)
+        self.assertTrue(self.rw.running())
+        self.assertNoPipeLeak(self.rw, base_pipes, base_total)
+
+    # -- 5. the client gives up mid-download --------------------------------------------------
+
+    def test_client_aborts_mid_download_leaks_no_pipe(self):
+        base_pipes, base_total = self.warm_baseline(self.rw, self.port)
+        n = 16 * MiB
+        for i in range(50):
+            s = socket.create_connection((harness.HOST, self.port), timeout=20)
+            try:
+                if i % 2 == 0:  # close with a reset
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.sendall(harness.build_request("GET", "/bytes?n=%d" % n))
+                got = 0
+                deadline = time.monotonic() + 20
+                while got < 100 * KiB:
+                    self.assertLess(time.monotonic(), deadline, "round %d: only %d bytes" % (i, got))
+                    data = s.recv(64 * KiB)
+                    self.assertTrue(data, "round %d: closed after %d bytes" % (i, got))
+                    got += len(data)
+            finally:
+                s.close()
+        time.sleep(0.2)
+        self.assertTrue(self.rw.running())
+        c = self.conn(self.port, timeout=30)
+        self.get_bytes(c, MiB)
+        c.close()
+        self.assertNoPipeLeak(self.rw, base_pipes, base_total)
+        # One download at a time: a pipe cut with bytes in it is closed, an empty one is reused,
+        # so at most one spare is left, whatever the 50 aborts did.
+        self.assertLessEqual(pipe_fds(self.rw.pid), base_pipes + 2,
+                             sorted(fd_links(self.rw.pid)))
+        # And ringway still serves a spliced body afterwards.
+        self.get_bytes(self.conn(self.port, timeout=30), 2 * MiB)
+
+    # -- 6. splice is really used (and not with splice: off) ----------------------------------
+
+    def stalled_download(self, rw, port, n, expect_pipe):
+        """A client with a small receive buffer asks for n bytes and reads nothing for a while;
+        returns (the most pipe descriptors seen meanwhile, the baseline)."""
+        base_pipes, _ = self.warm_baseline(rw, port)
+        c = self.conn(port, timeout=120)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * KiB)
+        start = time.monotonic()
+        c.request("GET", "/bytes?n=%d" % n)
+        seen = base_pipes
+        # Poll (up to 3 s) for a pipe lent while the download stalls; without splicing, watch
+        # for 1.5 s that none appears.
+        window = 3.0 if expect_pipe else 1.5
+        while time.monotonic() - start < window:
+            seen = max(seen, pipe_fds(rw.pid))
+            if expect_pipe and seen > base_pipes and time.monotonic() - start >= 1.0:
+                break
+            time.sleep(0.02)
+        r = c.read_response(timeout=120)
+        self.assertIntact(r, n, "stalled /bytes?n=%d" % n)
+        # The connection goes on.
+        self.get_bytes(c, 100)
+        return seen, base_pipes
+
+    def test_stalled_download_holds_a_pipe_only_when_splicing(self):
+        n = 64 * MiB
+        seen, base = self.stalled_download(self.rw, self.port, n, expect_pipe=True)
+        self.assertGreater(seen, base, "no pipe descriptor appeared in ringway while a spliced "
+                                       "download stalled (baseline %d)" % base)
+
+        port = self.free_port()
+        rw_off = self.start_ringway(splice_off_config(harness.simple_config(port, [self.web])),
+                                    workers=1)
+        seen, base = self.stalled_download(rw_off, port, n, expect_pipe=False)
+        self.assertEqual(seen, base, "with splice: off ringway opened pipe descriptors "
+                                     "(baseline %d, seen %d)" % (base, seen))
+
+    def test_stalled_spliced_downloads_pin_no_provided_buffers(self):
+        # Six clients stall on large downloads with a ring of 16 small buffers: received, their
+        # bodies would pin every buffer (test_robustness.py, with splicing off); spliced, they
+        # wait in pipes, and the ring still serves everyone else.
+        port = self.free_port()
+        rw = self.start_ringway(with_buffers(harness.simple_config(port, [self.web]),
+                                             size="4k", count=16).replace(
+                                                 "level: info", "level: debug"), workers=1)
+        holders = []
+        for _ in range(6):
+            s = socket.create_connection((harness.HOST, port), timeout=10)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.sendall(b"GET /bytes?n=20000000 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            holders.append(s)
+            time.sleep(0.01)
+        time.sleep(1.0)
+        for s in holders:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        time.sleep(0.5)
+        for _ in range(5):
+            r = harness.request(port, "GET", "/bytes?n=100000", timeout=5)
+            self.assertIntact(r, 100000, "a client beside the stalled ones")
+        self.assertNotIn("provided buffers exhausted", rw.stderr())
+        for s in holders:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+        r = harness.request(port, "GET", "/bytes?n=1000000", timeout=10)
+        self.assertIntact(r, 1000000, "after the stalled clients reset")
+
+    # -- 7. many at once ----------------------------------------------------------------------
+
+    def test_many_concurrent_downloads(self):
+        base_pipes, base_total = self.warm_baseline(self.rw, self.port)
+        n = 2 * MiB
+        clients = 40
+        results = [None] * clients
+        barrier = threading.Barrier(clients, timeout=30)
+
+        def one(i):
+            try:
+                with harness.Conn(self.port, timeout=60) as c:
+                    barrier.wait()
+                    r = c.roundtrip("GET", "/bytes?n=%d&i=%d" % (n, i), timeout=60)
+                    results[i] = (r.status, r.complete, len(r.body), harness.sha256(r.body))
+            except Exception as e:  # reported below
+                results[i] = "%s: %s" % (type(e).__name__, e)
+
+        threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=90)
+        self.assertFalse(any(t.is_alive() for t in threads), "a client is still downloading")
+        want = (200, True, n, pattern_sha(n))
+        bad = [(i, r) for i, r in enumerate(results) if r != want]
+        self.assertEqual(bad, [], "%d of %d downloads not intact" % (len(bad), clients))
+        # However many pipes were lent at once, at most SPARE_PIPES stay open (beside up to one
+        # pooled upstream connection per client).
+        self.assertNoPipeLeak(self.rw, base_pipes, base_total, pooled=clients)
+
+    # -- 8. chunked is not spliced, and still intact ------------------------------------------
+
+    def test_chunked_after_spliced_on_same_connection(self):
+        c = self.conn(self.port, timeout=60)
+        self.get_bytes(c, MiB)
+        for n, size in ((MiB, 4096), (MiB, 65536), (300000, 1000)):
+            r = c.roundtrip("GET", "/chunked?n=%d&size=%d" % (n, size), timeout=60)
+            self.assertEqual(r.status, 200, r)
+            self.assertTrue(r.chunked, r)
+            self.assertTrue(r.complete, r)
+            self.assertEqual(len(r.body), n)
+            self.assertEqual(harness.sha256(r.body), pattern_sha(n), "chunked body differs")
+            # A spliced one right after the chunked one.
+            self.get_bytes(c, 512 * KiB)
+        r = c.roundtrip("GET", "/chunked?n=%d" % MiB, timeout=60)
+        self.assertTrue(r.complete, r)
+        self.assertEqual(harness.sha256(r.body), pattern_sha(MiB))
+
+
+if __name__ == "__main__":
+    harness.main()
