@@ -23,7 +23,7 @@ void WorkerImpl::ThrottleUpstream(UpstreamConn* u) {
 void WorkerImpl::UnthrottleUpstream(UpstreamConn* u) {
   if (!u->recv_paused) return;
   ResumeRecv(u);
-  if (u->recv_paused) return;  // (an HTTP/2 stream's budget still has no room)
+  if (u->recv_paused || u->closing) return;  // (an HTTP/2 stream's budget still has no room)
   if (u->state == UpState::kBody || u->state == UpState::kHead) ArmTimer(u, kTimerResponse);
 }
 

@@ -48,10 +48,10 @@ SplicePipe* WorkerImpl::TakePipe() {
   if (pipes_lent_ >= kMaxPipes) return nullptr;
   int fds[2];
   if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) return nullptr;
-  // As large as the queue's high-water mark: one pipe holds what the client may have queued.
-  // Past the user's pipe quota the kernel refuses; the default size (64 KiB) is kept then.
-  const uint64_t want = std::min<uint64_t>(high_water_, 1 << 20);
-  (void)fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(want));
+  // The default size (16 pages, 64 KiB on x86). Larger pipes save splice calls on very large
+  // bodies, but the kernel charges every pipe's pages to its user's quota
+  // (fs.pipe-user-pages-soft, 16384 pages): past it, new pipes get 2 pages, so 1,000 downloads
+  // at once with 128 KiB pipes would leave half of them splicing 8 KiB at a time.
   const int cap = fcntl(fds[1], F_GETPIPE_SZ);
   auto* p = new SplicePipe;
   p->r = fds[0];
@@ -119,12 +119,21 @@ void WorkerImpl::StartSplice(UpstreamConn* u) {
   ArmRecv(u);
 }
 
-// Moves what the backend's socket holds into the pipe (ArmRecv calls it for a splicing
-// backend in place of a receive). Each call ends armed (a poll for readability), paused (the
-// client's queue has no room: it resumes when the client catches up, ClientCaughtUp), or with
-// the body done.
-void WorkerImpl::SpliceIn(UpstreamConn* u) {
+// In place of a receive (ArmRecv) for a splicing backend: a poll for readability. The splices
+// run from its completion only, like a receive's bytes, never from inside ArmRecv's callers.
+void WorkerImpl::ArmSpliceIn(UpstreamConn* u) {
   if (u->splice_armed) return;
+  io_uring_sqe* sqe = ring_.GetSqe();
+  io_uring_prep_poll_add(sqe, u->fd, POLLIN);
+  io_uring_sqe_set_data64(sqe, Tag(u, Op::kSpliceIn));
+  u->splice_armed = true;
+  ++u->inflight;
+}
+
+// Moves what the backend's socket holds into the pipe. Each call ends armed (a poll for
+// readability), paused (the client's queue has no room: it resumes when the client catches
+// up, ClientCaughtUp), or with the body done or failed.
+void WorkerImpl::SpliceIn(UpstreamConn* u) {
   Exchange* ex = u->ex;
   ClientConn* c = ex->client;
   SplicePipe* p = c->pipe;
@@ -170,11 +179,7 @@ void WorkerImpl::SpliceIn(UpstreamConn* u) {
     }
     break;
   }
-  io_uring_sqe* sqe = ring_.GetSqe();
-  io_uring_prep_poll_add(sqe, u->fd, POLLIN);
-  io_uring_sqe_set_data64(sqe, Tag(u, Op::kSpliceIn));
-  u->splice_armed = true;
-  ++u->inflight;
+  ArmSpliceIn(u);
 }
 
 void WorkerImpl::OnSpliceIn(UpstreamConn* u, int res) {
@@ -185,7 +190,8 @@ void WorkerImpl::OnSpliceIn(UpstreamConn* u, int res) {
     UpstreamEof(u, res);
     return;
   }
-  ArmRecv(u);  // (readable, or an error or end of stream that the splice will report)
+  if (u->recv_paused) return;  // (resumed by the client's progress: ArmRecv polls again)
+  SpliceIn(u);                 // readable, or an error or end of stream the splice reports
 }
 
 // The client's queue starts with bytes in the pipe: one non-blocking splice to the socket.

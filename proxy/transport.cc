@@ -14,8 +14,8 @@ namespace ringway::proxy {
 
 void WorkerImpl::ArmRecv(Conn* c) {
   if (c->recv_armed || c->recv_paused || c->closing || c->starved || c->read_eof) return;
-  if (c->splicing) {  // a backend whose body is spliced: no receive, a splice (splice.cc)
-    SpliceIn(static_cast<UpstreamConn*>(c));
+  if (c->splicing) {  // a backend whose body is spliced: a poll, then splices (splice.cc)
+    ArmSpliceIn(static_cast<UpstreamConn*>(c));
     return;
   }
   uint32_t limit = RecvLimit(c);

@@ -514,6 +514,7 @@ class WorkerImpl {
 
   bool SpliceEligible(const UpstreamConn* u) const;
   void StartSplice(UpstreamConn* u);
+  void ArmSpliceIn(UpstreamConn* u);
   void SpliceIn(UpstreamConn* u);
   void OnSpliceIn(UpstreamConn* u, int res);
   void SpliceOut(Conn* c);
