@@ -214,6 +214,9 @@ struct Limits {
   uint32_t max_headers = 100;
   uint64_t max_body_size = 0;    // 0: unlimited; over it: 413
   uint32_t max_connections = 0;  // per worker; 0: from the open-file limit at start-up
+  // Not a key: splice pipes per worker that the open-file limit leaves room for (two
+  // descriptors each), set with max_connections (proxy/control.cc SizeConnections).
+  uint32_t splice_pipes = 0;
 };
 
 // HTTP/2 from clients (global.http2). Sizes in bytes.

@@ -123,6 +123,7 @@ struct Conn {
   bool splicing = false;      // a backend: its response body goes socket -> pipe, not recv
   bool splice_armed = false;  // a backend: a readiness poll is in the kernel (kSpliceIn)
   bool splice_poll = false;   // the send in flight is a poll for room, not bytes (kSend)
+  bool splice_woke = false;   // that poll said writable (SpliceOut)
   // A backend whose last response was spliced: its next head is read alone (4 KiB at most), so
   // the body after it is left in the socket for the splice rather than received.
   bool splice_hint = false;

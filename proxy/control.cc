@@ -48,8 +48,10 @@ core::LogLevel ToCoreLevel(config::LogLevel l) {
 
 uint64_t UnixSeconds() { return static_cast<uint64_t>(time(nullptr)); }
 
-// Each client can hold a second descriptor for its backend. With max_connections unset it is
-// derived from the open-file limit (at most 10000 per worker).
+// Each client can hold a second descriptor for its backend, and a spliced download a pipe (two
+// more). With max_connections unset it is derived from the open-file limit (at most 10000 per
+// worker) leaving room for pipes for a quarter of the connections (as HAProxy's maxpipes);
+// set, the pipes get what its connections leave over.
 void SizeConnections(config::Config* cfg, uint32_t workers, bool warn) {
   rlimit nofile{};
   getrlimit(RLIMIT_NOFILE, &nofile);
@@ -57,9 +59,11 @@ void SizeConnections(config::Config* cfg, uint32_t workers, bool warn) {
                                 ? uint64_t{1} << 20
                                 : static_cast<uint64_t>(nofile.rlim_cur);
   const uint64_t reserve = 64 + 8ull * workers;  // listeners, rings, eventfds, logs
-  const uint64_t fit = fd_limit > reserve ? (fd_limit - reserve) / (2ull * workers) : 1;
+  const uint64_t per_worker = fd_limit > reserve ? (fd_limit - reserve) / workers : 2;
+  const uint64_t fit = std::max<uint64_t>(per_worker / 2, 1);
   if (cfg->limits.max_connections == 0) {
-    cfg->limits.max_connections = static_cast<uint32_t>(std::clamp<uint64_t>(fit, 1, 10'000));
+    cfg->limits.max_connections =
+        static_cast<uint32_t>(std::clamp<uint64_t>(per_worker * 2 / 5, 1, 10'000));
   } else if (warn && cfg->limits.max_connections > fit) {
     RW_LOG(LogLevel::kWarn,
            "open-file limit %llu allows about %llu connections per worker for %u workers, "
@@ -68,6 +72,10 @@ void SizeConnections(config::Config* cfg, uint32_t workers, bool warn) {
            static_cast<unsigned long long>(fd_limit), static_cast<unsigned long long>(fit), workers,
            cfg->limits.max_connections);
   }
+  const uint64_t conns = 2ull * cfg->limits.max_connections;
+  const uint64_t left = per_worker > conns ? (per_worker - conns) / 2 : 0;
+  cfg->limits.splice_pipes = static_cast<uint32_t>(
+      std::min<uint64_t>(left, std::max<uint64_t>(cfg->limits.max_connections / 4, 1)));
 }
 
 // (splice is read at each response: it applies at a reload.)

@@ -21,6 +21,7 @@
 // send deadline, backpressure, the end of the exchange and pipelining work unchanged.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,9 +46,12 @@ SplicePipe* WorkerImpl::TakePipe() {
     ++pipes_lent_;
     return p;
   }
-  if (pipes_lent_ >= kMaxPipes) return nullptr;
+  if (!CanMakePipe()) return nullptr;
   int fds[2];
-  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) return nullptr;
+  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
+    pipe_retry_ms_ = now_ms_ + 1000;  // (out of descriptors: not again at every response)
+    return nullptr;
+  }
   // The default size (16 pages, 64 KiB on x86). Larger pipes save splice calls on very large
   // bodies, but the kernel charges every pipe's pages to its user's quota
   // (fs.pipe-user-pages-soft, 16384 pages): past it, new pipes get 2 pages, so 1,000 downloads
@@ -94,7 +98,15 @@ bool WorkerImpl::SpliceEligible(const UpstreamConn* u) const {
   const ClientConn* c = ex->client;
   if (c->kind != ConnKind::kH1Server || c->tls || c->h2 || c->closing) return false;
   if (ex->resp != RespState::kStreaming) return false;
-  return c->pipe != nullptr || !spare_pipes_.empty() || pipes_lent_ < kMaxPipes;
+  return c->pipe != nullptr || !spare_pipes_.empty() || CanMakePipe();
+}
+
+// A pipe costs two descriptors: the worker keeps its pipes, lent and spare, within what the
+// open-file limit leaves beside its connections (limits.splice_pipes, SizeConnections).
+bool WorkerImpl::CanMakePipe() const {
+  const uint64_t pipes = pipes_lent_ + spare_pipes_.size();
+  return pipes < std::min<uint64_t>(kMaxPipes, cfg_->limits.splice_pipes) &&
+         now_ms_ >= pipe_retry_ms_;
 }
 
 // The response's head has been parsed and enough of its body is left: from here the body
@@ -133,6 +145,7 @@ void WorkerImpl::ArmSpliceIn(UpstreamConn* u) {
 // Moves what the backend's socket holds into the pipe. Each call ends armed (a poll for
 // readability), paused (the client's queue has no room: it resumes when the client catches
 // up, ClientCaughtUp), or with the body done or failed.
+// Called on a readiness poll's completion.
 void WorkerImpl::SpliceIn(UpstreamConn* u) {
   Exchange* ex = u->ex;
   ClientConn* c = ex->client;
@@ -155,6 +168,10 @@ void WorkerImpl::SpliceIn(UpstreamConn* u) {
       c->sendq.PushPipe(static_cast<uint32_t>(n));
       Send(c);
       if (u->left == 0) {
+        // Bytes already after the body (the backend said too short a length, or is out of
+        // step): never hand the connection to another request (as TakeResponseBody does).
+        int after = 0;
+        if (ioctl(u->fd, FIONREAD, &after) != 0 || after > 0) u->keep_alive = false;
         UpstreamResponseDone(u);
         return;
       }
@@ -175,6 +192,14 @@ void WorkerImpl::SpliceIn(UpstreamConn* u) {
     // bytes): with bytes in the pipe, wait for the client to take some, else for the socket.
     if (p->bytes > 0) {
       ThrottleUpstream(u);
+      return;
+    }
+    if (i == 0) {
+      // Readable, yet nothing to splice from an empty pipe: TCP urgent data sits at the read
+      // point (a splice stops at its mark, a poll keeps saying readable), and polling again
+      // would spin. The rest of the body is received instead, which reads past the mark.
+      u->splicing = false;
+      ArmRecv(u);
       return;
     }
     break;
@@ -215,10 +240,18 @@ void WorkerImpl::SpliceOut(Conn* c) {
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
       p->bytes -= static_cast<uint32_t>(n);
+      c->splice_woke = false;
       c->splice_res = static_cast<int32_t>(n);
       io_uring_prep_nop(sqe);
     } else if (n < 0 && errno == EAGAIN) {
-      io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
+      if (c->splice_woke) {
+        // Said writable, yet full (TCP memory pressure can do that): polling again could
+        // spin, so the next try comes after a short wait instead.
+        io_uring_prep_timeout(sqe, &splice_retry_ts_, 0, 0);
+      } else {
+        io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
+      }
+      c->splice_woke = false;
       c->splice_poll = true;
     } else {
       c->splice_res = n == 0 ? -EPIPE : -errno;

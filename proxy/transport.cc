@@ -391,8 +391,8 @@ void WorkerImpl::OnRecv(Conn* c, int res, uint32_t flags) {
       ++c->inflight;  // the starved list refers to it
     }
     return;
-  } else if (res == -ECANCELED) {
-    // Paused for backpressure, or closing.
+  } else if (res == -ECANCELED || res == -EAGAIN) {
+    // Paused for backpressure, or closing; or (-EAGAIN) nothing read on a non-blocking socket.
   } else if (!c->closing) {
     PlainEof(c, res);  // 0: orderly close by the peer; < 0: reset or another error
     return;
@@ -430,10 +430,11 @@ void WorkerImpl::OnSend(Conn* c, int res) {
   if (c->splice_poll) {  // the socket has room again for what waits in the pipe
     c->splice_poll = false;
     if (c->closing) return;
-    if (res < 0) {
+    if (res < 0 && res != -ETIME) {  // (-ETIME: SpliceOut's wait after a poll said writable)
       CloseConn(c);
       return;
     }
+    c->splice_woke = res > 0;
     Send(c);
     return;
   }
@@ -446,6 +447,12 @@ void WorkerImpl::OnSend(Conn* c, int res) {
     c->vec.reset();
   }
   if (c->closing) return;
+  if (res == -EAGAIN) {
+    // A non-blocking socket (made so for splicing) whose send the kernel ran from its worker
+    // threads: nothing was sent; the same bytes go again.
+    Send(c);
+    return;
+  }
   if (res < 0) {
     if (c->upstream) {
       UpstreamEof(static_cast<UpstreamConn*>(c), res);

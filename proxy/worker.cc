@@ -525,6 +525,8 @@ void WorkerImpl::FreeClosed() {
       continue;
     }
     c->sendq.Clear([&](const SendPiece& p) { ReleasePiece(p); });
+    DisarmTimer(c);  // (CloseConn did; a timer armed since must not outlive the connection)
+    DisarmSendTimer(c);
     close(c->fd);
     if (c->upstream) {
       delete static_cast<UpstreamConn*>(c);

@@ -521,6 +521,7 @@ class WorkerImpl {
   void SpliceSent(ClientConn* c);
   void ReleasePipe(ClientConn* c);
   SplicePipe* TakePipe();
+  bool CanMakePipe() const;
   static bool SetNonblock(Conn* c);
 
   // ---- Closing ---------------------------------------------------------------------------
@@ -584,6 +585,8 @@ class WorkerImpl {
   std::vector<SplicePipe*> spare_pipes_;
   uint32_t pipes_lent_ = 0;
   static constexpr uint32_t kMaxPipes = 1024;
+  uint64_t pipe_retry_ms_ = 0;                       // no new pipe before then (pipe2 failed)
+  __kernel_timespec splice_retry_ts_{0, 5'000'000};  // see SpliceOut
   static constexpr uint32_t kSpliceHeadRead = 4096;  // see ArmRecv
   static constexpr size_t kSparePipes = 128;
   // Provided buffers handed out at start (1 MiB at the default 16k); more as load needs them.
