@@ -2,9 +2,13 @@
 arrives intact whatever its size around the threshold, pipelined or not, after HEAD, mixed with
 chunked responses (which are not spliced); a backend or a client that goes away mid-body leaks
 no pipe; a stalled download really holds a pipe (none with `buffers: {splice: off}`); and the
-upstream connection of a spliced response is reused."""
+upstream connection of a spliced response is reused. Regressions: TCP urgent data inside a
+spliced body (no spinning, the rest arrives), bytes a backend sends past its Content-Length
+(no reuse of that upstream connection), and stalled downloads up to a small open-file limit
+(pipes fit the descriptor budget)."""
 
 import os
+import select
 import socket
 import struct
 import threading
@@ -55,6 +59,84 @@ def with_buffers(text, **buffers):
     assert text.startswith("global:\n"), text[:40]
     lines = "".join("    %s: %s\n" % kv for kv in buffers.items())
     return text.replace("global:\n", "global:\n  buffers:\n" + lines, 1)
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time of process `pid` (all its threads), in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # fields[0] is field 3 (state)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def read_head(sock, buf):
+    """Reads one request head from `sock` (bytes already read in `buf`, a bytearray, which
+    keeps what follows the head); the head, or None at end of stream."""
+    while b"\r\n\r\n" not in buf:
+        data = sock.recv(65536)
+        if not data:
+            return None
+        buf += data
+    head, _, rest = bytes(buf).partition(b"\r\n\r\n")
+    buf[:] = rest
+    return head
+
+
+class RawBackend:
+    """A backend on raw sockets at 127.0.0.1 (`address`), for bytes no well-behaved backend
+    sends: each accepted connection is served by handler(sock, stop) in a daemon thread.
+    close() sets `stop`, closes the listener and shuts every accepted connection down."""
+
+    def __init__(self, handler):
+        self.handler = handler
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.accepted = []
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind((harness.HOST, 0))
+        self.listener.listen(128)
+        self.listener.settimeout(0.1)
+        self.port = self.listener.getsockname()[1]
+        self.address = "%s:%d" % (harness.HOST, self.port)
+        self.thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self.thread.start()
+
+    def _accept_loop(self):
+        while not self.stop.is_set():
+            try:
+                sock, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            sock.settimeout(None)
+            with self.lock:
+                if self.stop.is_set():
+                    sock.close()
+                    return
+                self.accepted.append(sock)
+            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+
+    def _serve(self, sock):
+        try:
+            self.handler(sock, self.stop)
+        except OSError:
+            pass
+        finally:
+            sock.close()
+
+    def close(self):
+        self.stop.set()
+        self.listener.close()
+        self.thread.join(timeout=5)
+        with self.lock:
+            socks, self.accepted = self.accepted, []
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked on it
+            except OSError:
+                pass
+            sock.close()
 
 
 class SpliceTest(harness.ProxyTest):
@@ -344,6 +426,148 @@ class SpliceTest(harness.ProxyTest):
         r = c.roundtrip("GET", "/chunked?n=%d" % MiB, timeout=60)
         self.assertTrue(r.complete, r)
         self.assertEqual(harness.sha256(r.body), pattern_sha(MiB))
+
+
+    # -- 9. regressions from review ----------------------------------------------------------
+
+    def raw_backend(self, handler):
+        b = RawBackend(handler)
+        self.addCleanup(b.close)
+        return b
+
+    def test_urgent_data_mid_body_does_not_spin(self):
+        # A TCP urgent byte (MSG_OOB) inside a spliced body: splice(2) stops at the urgent
+        # mark and moves nothing while the socket stays readable, so a worker that only
+        # splices spins at 100% CPU with the rest of the body stuck behind the mark.
+        def handler(sock, stop):
+            buf = bytearray()
+            head = read_head(sock, buf)
+            if head is None:
+                return  # a health probe
+            if head.split(b" ")[1] == b"/small":
+                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ntiny")
+                stop.wait(10)
+                return
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n")
+            time.sleep(0.2)
+            sock.sendall(b"a" * 100000)
+            time.sleep(0.2)
+            sock.send(b"U", socket.MSG_OOB)
+            sock.sendall(b"b" * 100000)
+            stop.wait(10)  # holds the connection open with the body unfinished
+
+        raw = self.raw_backend(handler)
+        port = self.free_port()
+        rw = self.start_ringway(harness.simple_config(port, [raw.address]), workers=1)
+        s = socket.create_connection((harness.HOST, port), timeout=10)
+        self.addCleanup(s.close)
+        s.sendall(harness.build_request("GET", "/big"))
+        cpu0 = cpu_seconds(rw.pid)
+        start = time.monotonic()
+        data = bytearray()
+        while time.monotonic() - start < 3.0:
+            ready, _, _ = select.select([s], [], [], 0.1)
+            if ready:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        spent = cpu_seconds(rw.pid) - cpu0
+        wall = time.monotonic() - start
+        self.assertLess(spent, 0.5, "ringway used %.2f s of CPU in %.1f s while a body with "
+                                    "urgent data in it was in flight" % (spent, wall))
+        head, sep, body = bytes(data).partition(b"\r\n\r\n")
+        self.assertTrue(sep, "no response head: %r" % bytes(data[:300]))
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+        self.assertGreater(len(body), 150000,
+                           "only %d body bytes arrived: the bytes past the urgent mark did not"
+                           % len(body))
+        self.assertLessEqual(set(body), set(b"abU"), "unexpected bytes in the body")
+        s.close()
+        # The worker still serves.
+        self.assertTrue(rw.running())
+        r = harness.request(port, "GET", "/small", timeout=5)
+        self.assertEqual((r.status, r.body), (200, b"tiny"), r)
+
+    def test_bytes_after_spliced_body_stop_connection_reuse(self):
+        # A backend sends more than its Content-Length in the write that ends a spliced body:
+        # the extra bytes must not be taken as the head of the next response on that
+        # upstream connection (response smuggling into another client's request).
+        n = 40000
+
+        def handler(sock, stop):
+            buf = bytearray()
+            while not stop.is_set():
+                head = read_head(sock, buf)
+                if head is None:
+                    return
+                if head.split(b" ")[1] == b"/a":
+                    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % n)
+                    time.sleep(0.05)
+                    sock.sendall(b"a" * n + b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nEVIL")
+                else:
+                    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nREAL")
+
+        raw = self.raw_backend(handler)
+        port = self.free_port()
+        rw = self.start_ringway(harness.simple_config(port, [raw.address]), workers=1)
+        for i in range(10):
+            with harness.Conn(port, timeout=10) as c:
+                c.send(harness.build_request("GET", "/a") + harness.build_request("GET", "/b"))
+                r1 = c.read_response(timeout=10)
+                self.assertEqual(r1.status, 200, "round %d: %r" % (i, r1))
+                self.assertTrue(r1.complete, "round %d: %r" % (i, r1))
+                self.assertEqual(r1.body, b"a" * n, "round %d: the first body differs" % i)
+                r2 = c.read_response(timeout=10)
+                self.assertEqual((r2.status, r2.body), (200, b"REAL"),
+                                 "round %d: the second response %r" % (i, r2))
+        self.assertTrue(rw.running())
+
+    def test_pipes_fit_the_open_file_limit(self):
+        # max_connections is derived from the open-file limit with room for two descriptors
+        # per connection and a pipe (two more) for a quarter of them, and pipes are capped to
+        # what the connections leave: stalled spliced downloads up to the limit never run
+        # ringway out of descriptors.
+        nofile = 200
+        port = self.free_port()
+        rw = self.start_ringway(harness.simple_config(port, [self.web]), workers=1,
+                                nofile=nofile)
+        holders = []
+
+        def close_holders():
+            for s in holders:
+                try:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                except OSError:
+                    pass
+                s.close()
+            del holders[:]
+
+        self.addCleanup(close_holders)
+        time.sleep(0.3)
+        for _ in range(48):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            holders.append(s)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(10)
+            s.connect((harness.HOST, port))
+            s.sendall(harness.build_request("GET", "/bytes?n=%d" % (64 * MiB)))
+            time.sleep(0.02)
+        time.sleep(1.0)
+        nfd = total_fds(rw.pid)
+        self.assertLessEqual(nfd, nofile - 10,
+                             "ringway holds %d descriptors (%d pipe ends) with an open-file "
+                             "limit of %d" % (nfd, pipe_fds(rw.pid), nofile))
+        for i in range(3):
+            r = harness.request(port, "GET", "/bytes?n=100", timeout=5)
+            self.assertIntact(r, 100, "request %d beside the stalled downloads" % i)
+        bad = [line for line in rw.stderr().splitlines()
+               if "Too many open files" in line or "accept failed" in line]
+        self.assertEqual(bad, [], "ringway ran out of descriptors")
+        self.assertTrue(rw.running())
+        close_holders()
+        r = harness.request(port, "GET", "/bytes?n=%d" % MiB, timeout=10)
+        self.assertIntact(r, MiB, "after the stalled clients reset")
 
 
 if __name__ == "__main__":
