@@ -588,6 +588,7 @@ class WorkerImpl {
   uint64_t pipe_retry_ms_ = 0;                       // no new pipe before then (pipe2 failed)
   __kernel_timespec splice_retry_ts_{0, 5'000'000};  // see SpliceOut
   static constexpr uint32_t kSpliceHeadRead = 4096;  // see ArmRecv
+  static constexpr uint32_t kPipeSize = 256 * 1024;  // see TakePipe
   static constexpr size_t kSparePipes = 128;
   // Provided buffers handed out at start (1 MiB at the default 16k); more as load needs them.
   static constexpr uint32_t kInitialBuffers = 64;
