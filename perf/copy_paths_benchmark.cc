@@ -8,6 +8,16 @@
 //   uring_splice  IORING_OP_SPLICE socket -> pipe -> socket (no copy through user memory; the
 //               kernel runs socket splices on its io-wq worker threads)
 //   splice      splice(2) socket -> pipe -> socket from this thread (no copy, no hand-off)
+//   provided    a multishot RECV into a ring of 16 KiB provided buffers (one completion per
+//               buffer, as ringway receives what it cannot splice), then one SENDMSG gathering
+//               a chunk's buffers
+//   bundle      a RECV with IORING_RECVSEND_BUNDLE from the same ring: one completion for as
+//               many consecutive buffers as the socket fills (Linux 6.10+), then SENDMSG
+//   inc         a RECV from a ring of 64 KiB buffers registered with IOU_PBUF_RING_INC: each
+//               receive takes the next part of the head buffer (Linux 6.12+), then SEND
+//
+// liburing 2.3 has no helpers for the last two: the raw flags are used, and a kernel without
+// them fails the run with its error.
 //
 // A child process feeds the source socket and drains the destination, so the process CPU
 // counter (getrusage RUSAGE_SELF: this thread and io-wq's, not the peer's) is the mover's
@@ -19,11 +29,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -145,6 +157,198 @@ struct Ring {
 
 enum class Method { kCopy, kSendZc, kUringSplice, kSplice };
 
+// Flags liburing 2.3's headers do not name yet.
+constexpr uint16_t kRecvBundle = 1U << 4;  // IORING_RECVSEND_BUNDLE (sqe->ioprio)
+constexpr uint16_t kPbufRingInc = 2;       // IOU_PBUF_RING_INC (io_uring_buf_reg flags)
+constexpr uint32_t kCqeBufMore = 1U << 4;  // IORING_CQE_F_BUF_MORE
+
+// A provided-buffer ring, group 0: `count` buffers of `size` bytes.
+struct BufRing {
+  io_uring_buf_ring* br = nullptr;
+  size_t ring_bytes = 0;
+  std::vector<char> mem;
+  unsigned count = 0, size = 0;
+  bool Init(io_uring* ring, unsigned n, unsigned sz, uint16_t flags) {
+    count = n;
+    size = sz;
+    ring_bytes = n * sizeof(io_uring_buf);
+    void* p = mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (p == MAP_FAILED) return false;
+    br = static_cast<io_uring_buf_ring*>(p);
+    io_uring_buf_ring_init(br);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<uint64_t>(p);
+    reg.ring_entries = n;
+    reg.bgid = 0;
+    reg.pad = flags;  // `flags` in newer headers
+    if (io_uring_register_buf_ring(ring, &reg, 0) != 0) return false;
+    mem.resize(static_cast<size_t>(n) * sz);
+    for (unsigned i = 0; i < n; ++i) Add(i);
+    return true;
+  }
+  char* Data(unsigned bid) { return mem.data() + static_cast<size_t>(bid) * size; }
+  void Add(unsigned bid) {
+    io_uring_buf_ring_add(br, Data(bid), size, static_cast<unsigned short>(bid),
+                          io_uring_buf_ring_mask(count), 0);
+    io_uring_buf_ring_advance(br, 1);
+  }
+  ~BufRing() {
+    if (br) munmap(br, ring_bytes);
+  }
+};
+
+// A receive's completion that came while a send was awaited (a multishot receive stays armed).
+struct Pending {
+  int res;
+  uint32_t flags;
+};
+constexpr uint64_t kSendTag = 1;
+
+// Sends iov[0, n) whole with SENDMSG (short sends continue); false on an error. Receive
+// completions that arrive meanwhile go to `pending`.
+bool SendAll(io_uring* ring, int fd, iovec* iov, int n, std::vector<Pending>* pending) {
+  while (n > 0) {
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(n);
+    io_uring_sqe* sqe = io_uring_get_sqe(ring);
+    io_uring_prep_sendmsg(sqe, fd, &msg, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, kSendTag);
+    io_uring_submit(ring);
+    int res = 0;
+    for (;;) {
+      io_uring_cqe* cqe = nullptr;
+      if (io_uring_wait_cqe(ring, &cqe) != 0) return false;
+      const bool send = io_uring_cqe_get_data64(cqe) == kSendTag;
+      if (send) {
+        res = cqe->res;
+      } else {
+        pending->push_back({cqe->res, cqe->flags});
+      }
+      io_uring_cqe_seen(ring, cqe);
+      if (send) break;
+    }
+    if (res <= 0) return false;
+    size_t sent = static_cast<size_t>(res);
+    while (n > 0 && sent >= iov->iov_len) {
+      sent -= iov->iov_len;
+      ++iov;
+      --n;
+    }
+    if (n > 0) {
+      iov->iov_base = static_cast<char*>(iov->iov_base) + sent;
+      iov->iov_len -= sent;
+    }
+  }
+  return true;
+}
+
+enum class RingMethod { kProvided, kBundle, kInc };
+
+void MoveRing(benchmark::State& state, RingMethod m) {
+  signal(SIGPIPE, SIG_IGN);
+  Path path;
+  Ring r;
+  BufRing bufs;
+  const bool inc = m == RingMethod::kInc;
+  if (!path.Open() || !r.ok ||
+      !bufs.Init(&r.ring, inc ? 4 : 16, inc ? kChunk : 16 * 1024, inc ? kPbufRingInc : 0)) {
+    state.SkipWithError("loopback sockets, io_uring or its buffer ring unavailable");
+    return;
+  }
+  std::vector<unsigned> offset(bufs.count, 0);  // kInc: what of each buffer was consumed
+  bool armed = false;                           // kProvided: the multishot receive
+  std::vector<Pending> pending;                 // its completions that came during a send
+  size_t next = 0;
+  uint64_t bytes = 0;
+  const uint64_t cpu0 = ProcessCpuUs();
+  for (auto _ : state) {
+    iovec iov[16];
+    unsigned bids[16];
+    int n = 0;
+    int64_t got = 0;
+    bool failed = false;
+    // Receive one chunk's worth (kProvided: buffer by buffer; the others: one receive).
+    do {
+      if (!armed) {
+        io_uring_sqe* sqe = io_uring_get_sqe(&r.ring);
+        if (m == RingMethod::kProvided) {
+          io_uring_prep_recv_multishot(sqe, path.src, nullptr, 0, 0);
+          armed = true;
+        } else {
+          io_uring_prep_recv(sqe, path.src, nullptr, 0, 0);
+          if (m == RingMethod::kBundle) sqe->ioprio |= kRecvBundle;
+        }
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = 0;
+        io_uring_sqe_set_data64(sqe, 0);  // (not kSendTag: SQEs are reused as they are)
+        io_uring_submit(&r.ring);
+      }
+      int res;
+      uint32_t flags;
+      if (next < pending.size()) {
+        res = pending[next].res;
+        flags = pending[next].flags;
+        if (++next == pending.size()) {
+          pending.clear();
+          next = 0;
+        }
+      } else {
+        io_uring_cqe* cqe = nullptr;
+        if (io_uring_wait_cqe(&r.ring, &cqe) != 0) {
+          failed = true;
+          break;
+        }
+        res = cqe->res;
+        flags = cqe->flags;
+        io_uring_cqe_seen(&r.ring, cqe);
+      }
+      if (!(flags & IORING_CQE_F_MORE)) armed = false;
+      if (res <= 0) {
+        if (res == -ENOBUFS) continue;  // (kProvided: every buffer is in this chunk already)
+        state.SkipWithError(strerror(res < 0 ? -res : EPIPE));
+        failed = true;
+        break;
+      }
+      unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+      if (m == RingMethod::kInc) {
+        iov[n].iov_base = bufs.Data(bid) + offset[bid];
+        iov[n].iov_len = static_cast<size_t>(res);
+        offset[bid] += static_cast<unsigned>(res);
+        // The kernel is done with the buffer unless it says more of it is left.
+        bids[n++] = (flags & kCqeBufMore) ? ~0u : bid;
+      } else {
+        // A bundle's bytes fill consecutive buffers from `bid` (returned in order, so ring
+        // order is bid order).
+        for (int left = res; left > 0 && n < 16; left -= static_cast<int>(bufs.size)) {
+          iov[n].iov_base = bufs.Data(bid);
+          iov[n].iov_len = std::min<size_t>(static_cast<size_t>(left), bufs.size);
+          bids[n++] = bid;
+          bid = (bid + 1) % bufs.count;
+        }
+      }
+      got += res;
+    } while (m == RingMethod::kProvided && got < static_cast<int64_t>(kChunk) && n < 4);
+    if (failed) break;
+    if (!SendAll(&r.ring, path.dst, iov, n, &pending)) {
+      state.SkipWithError("send failed");
+      break;
+    }
+    for (int i = 0; i < n; ++i) {
+      if (bids[i] == ~0u) continue;
+      offset[bids[i]] = 0;
+      bufs.Add(bids[i]);
+    }
+    bytes += static_cast<uint64_t>(got);
+  }
+  const uint64_t cpu = ProcessCpuUs() - cpu0;
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+  if (bytes > 0) {
+    state.counters["cpu_us_per_64k"] =
+        static_cast<double>(cpu) * static_cast<double>(kChunk) / static_cast<double>(bytes);
+  }
+}
+
 void Move(benchmark::State& state, Method m) {
   signal(SIGPIPE, SIG_IGN);
   Path path;
@@ -231,5 +435,12 @@ BENCHMARK(BM_MoveCopy)->UseRealTime();
 BENCHMARK(BM_MoveSendZc)->UseRealTime();
 BENCHMARK(BM_MoveUringSplice)->UseRealTime();
 BENCHMARK(BM_MoveSplice)->UseRealTime();
+
+void BM_MoveProvided(benchmark::State& s) { MoveRing(s, RingMethod::kProvided); }
+void BM_MoveBundle(benchmark::State& s) { MoveRing(s, RingMethod::kBundle); }
+void BM_MoveIncremental(benchmark::State& s) { MoveRing(s, RingMethod::kInc); }
+BENCHMARK(BM_MoveProvided)->UseRealTime();
+BENCHMARK(BM_MoveBundle)->UseRealTime();
+BENCHMARK(BM_MoveIncremental)->UseRealTime();
 
 }  // namespace
