@@ -481,7 +481,7 @@ void WorkerImpl::UpstreamResponseDone(UpstreamConn* u) {
     CloseConn(u);
   }
   ClientResponseDone(ex);
-  if (!ex->stream && ex->client->pipe) SpliceSent(ex->client);
+  if (ex->client->pipe) SpliceSent(ex->client);
 }
 
 void WorkerImpl::UpstreamEof(UpstreamConn* u, int res) {

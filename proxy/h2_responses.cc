@@ -128,6 +128,12 @@ void WorkerImpl::H2Pump(H2Stream* s) {
     s->end_sent = true;
   }
   h->pending_charged -= before - s->pending.charged();
+  // A spliced body (H2SpliceIn) waits in the backend's socket, not in `pending`: a shut
+  // window holds it back all the same.
+  UpstreamConn* up = s->ex.up;
+  const bool splice_shut =
+      up && up->splicing && s->pending.empty() && s->head_sent && h->session.SendWindow(s->id) == 0;
+  shut = shut || splice_shut;
   if (!shut) {
     s->stalled_ms = 0;
   } else if (s->stalled_ms == 0 || s->pending.bytes() != bytes_before) {
@@ -136,9 +142,10 @@ void WorkerImpl::H2Pump(H2Stream* s) {
   if (!s->pending.empty() && RingLow()) H2Unpin(s);
   Send(c);
   // The backend is read again once the stream's response has room, and the connection's.
-  if (s->ex.up && s->ex.up->recv_paused && s->pending.charged() <= high_water_ / 2 &&
-      H2Used(c) + ring_.buffer_size() <= H2Budget() && !Backlogged(c)) {
-    UnthrottleUpstream(s->ex.up);
+  if (up && up->recv_paused && s->pending.charged() <= high_water_ / 2 &&
+      H2Used(c) + ring_.buffer_size() <= H2Budget() && !Backlogged(c) &&
+      (!up->splicing || (s->pending.empty() && !splice_shut))) {
+    UnthrottleUpstream(up);
   }
   if (s->ex.ups && s->ex.ups->throttled && !H2Full(s)) H2UpUnthrottle(s->ex.ups);
   if (s->end_sent && s->resp_end && s->ex.resp == RespState::kDone) H2Finish(s);

@@ -134,11 +134,23 @@ class SendQueue {
   // Whether the first piece's bytes wait in the pipe.
   bool FrontIsPipe() const { return !empty() && pieces_[head_].bid == SendPiece::kPipe; }
 
+  // The length of the pipe piece `i` pieces from the front (where a Gather of `i` pieces
+  // stopped), 0 when that piece is not a pipe piece or there is none.
+  uint32_t PipeAt(int i) const {
+    const size_t k = head_ + static_cast<size_t>(i);
+    if (k >= pieces_.size() || pieces_[k].bid != SendPiece::kPipe) return 0;
+    return pieces_[k].len - (i == 0 ? offset_ : 0);
+  }
+
   // Fills iov with the unsent bytes of up to kMaxIov pieces, stopping at a pipe piece;
   // returns the count.
-  int Gather(iovec* iov) const {
+  int Gather(iovec* iov) const { return GatherFrom(0, iov); }
+
+  // The same from the piece `from` pieces past the front.
+  int GatherFrom(int from, iovec* iov) const {
     int n = 0;
-    for (size_t i = head_; i < pieces_.size() && n < kMaxIov; ++i, ++n) {
+    for (size_t i = head_ + static_cast<size_t>(from); i < pieces_.size() && n < kMaxIov;
+         ++i, ++n) {
       if (pieces_[i].bid == SendPiece::kPipe) break;
       size_t skip = (i == head_) ? offset_ : 0;
       iov[n].iov_base = const_cast<char*>(pieces_[i].data + skip);

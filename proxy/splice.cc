@@ -88,19 +88,31 @@ void WorkerImpl::ReleasePipe(ClientConn* c) {
 // splices into is given back, so an idle connection holds no pipe (two descriptors).
 void WorkerImpl::SpliceSent(ClientConn* c) {
   if (c->pipe == nullptr || c->pipe->bytes != 0) return;
-  if (c->ex.up && c->ex.up->splicing) return;
+  if (c->h2) {
+    for (const auto& [id, s] : c->h2->streams) {
+      if (s->ex.up && s->ex.up->splicing) return;
+    }
+  } else if (c->ex.up && c->ex.up->splicing) {
+    return;
+  }
   ReleasePipe(c);
 }
 
 bool WorkerImpl::SpliceEligible(const UpstreamConn* u) const {
   const Exchange* ex = u->ex;
   const uint64_t min = cfg_->buffers.splice;
-  if (min == 0 || ex == nullptr || ex->stream != nullptr || u->splicing || u->closing) return false;
+  if (min == 0 || ex == nullptr || u->splicing || u->closing) return false;
   if (u->kind != ConnKind::kH1Client || u->tls || u->state != UpState::kBody) return false;
   if (u->body != BodyKind::kContentLength || u->left < min) return false;
   const ClientConn* c = ex->client;
-  if (c->kind != ConnKind::kH1Server || c->tls || c->h2 || c->closing) return false;
-  if (ex->resp != RespState::kStreaming) return false;
+  if (c->tls || c->closing || ex->resp != RespState::kStreaming) return false;
+  if (ex->stream != nullptr) {  // h2c: the stream's DATA frames carry the spliced bytes
+    const H2Stream* s = ex->stream;
+    if (c->kind != ConnKind::kH2Server || !c->h2 || c->h2->failed) return false;
+    if (s->finished || s->tunnel || !s->head_sent || s->end_sent) return false;
+  } else if (c->kind != ConnKind::kH1Server || c->h2) {
+    return false;
+  }
   return c->pipe != nullptr || !spare_pipes_.empty() || CanMakePipe();
 }
 
@@ -151,6 +163,7 @@ void WorkerImpl::ArmSpliceIn(UpstreamConn* u) {
 // Called on a readiness poll's completion.
 void WorkerImpl::SpliceIn(UpstreamConn* u) {
   Exchange* ex = u->ex;
+  if (ex->stream != nullptr) return H2SpliceIn(u);
   ClientConn* c = ex->client;
   SplicePipe* p = c->pipe;
   for (int i = 0; i < 4; ++i) {
@@ -210,6 +223,117 @@ void WorkerImpl::SpliceIn(UpstreamConn* u) {
   ArmSpliceIn(u);
 }
 
+// An HTTP/2 stream's body from an HTTP/1 backend, to an h2c client: the bytes go socket ->
+// pipe as in SpliceIn, as many at once as the client's windows allow, and each frame's worth
+// of them is queued as a DATA frame: its 9-byte header, then a pipe piece (H2FramePipe). The
+// windows are debited right after the splice, so no spliced byte waits for a window: while
+// the client keeps its window shut the body stays in the backend's socket (the stream's
+// send deadline runs, as for data in `pending`). Bytes received before the splice began (in
+// `pending`) go first; H2Pump resumes the backend once they are out.
+void WorkerImpl::H2SpliceIn(UpstreamConn* u) {
+  Exchange* ex = u->ex;
+  H2Stream* s = ex->stream;
+  ClientConn* c = ex->client;
+  H2State* h = c->h2.get();
+  SplicePipe* p = c->pipe;
+  if (p == nullptr || s->finished || c->closing || h->failed) {  // (not expected) receive it
+    u->splicing = false;
+    ArmRecv(u);
+    return;
+  }
+  for (int i = 0; i < 4; ++i) {
+    if (!s->pending.empty()) {
+      ThrottleUpstream(u);
+      return;
+    }
+    const uint32_t frame = h->session.SendableBytes(s->id);  // 0 arms OnSendWindow
+    if (frame == 0) {
+      if (s->stalled_ms == 0) s->stalled_ms = now_ms_;
+      ThrottleUpstream(u);
+      return;
+    }
+    const uint64_t used = Charged(c);
+    const size_t pieces = c->sendq.pieces();
+    const uint64_t frames = pieces < kMaxQueuedPieces ? (kMaxQueuedPieces - pieces) / 2 : 0;
+    const uint64_t room = std::min<uint64_t>({p->cap - std::min(p->cap, p->bytes),
+                                              used < high_water_ ? high_water_ - used : 0,
+                                              h->session.SendWindow(s->id), frames * frame});
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(u->left, room));
+    if (want == 0) {
+      ThrottleUpstream(u);
+      return;
+    }
+    const ssize_t n =
+        splice(u->fd, nullptr, p->w, nullptr, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) {
+      p->bytes += static_cast<uint32_t>(n);
+      u->left -= static_cast<uint64_t>(n);
+      ex->resp_bytes += static_cast<uint64_t>(n);
+      s->stalled_ms = 0;
+      const bool end = u->left == 0;
+      if (!H2FramePipe(s, static_cast<uint32_t>(n), end)) {
+        // The pipe holds bytes no frame announces: the connection cannot go on.
+        RW_LOG(LogLevel::kError, "client %s: stream %u: spliced bytes could not be framed; reset",
+               c->peer_ip, s->id);
+        ResetConn(c);
+        return;
+      }
+      Send(c);
+      if (end) {
+        int after = 0;
+        if (ioctl(u->fd, FIONREAD, &after) != 0 || after > 0) u->keep_alive = false;
+        UpstreamResponseDone(u);
+        return;
+      }
+      if (u->timer.kind == kTimerResponse) ArmTimer(u, kTimerResponse);
+      if (static_cast<size_t>(n) == want) continue;
+      break;
+    }
+    if (n == 0) {
+      UpstreamEof(u, 0);
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) {
+      UpstreamEof(u, -errno);
+      return;
+    }
+    if (p->bytes > 0) {  // (as in SpliceIn: the pipe may have no free slot)
+      ThrottleUpstream(u);
+      return;
+    }
+    if (i == 0) {  // urgent data at the read point (SpliceIn)
+      u->splicing = false;
+      ArmRecv(u);
+      return;
+    }
+    break;
+  }
+  ArmSpliceIn(u);
+}
+
+// `n` bytes just spliced for stream `s` become DATA frames of at most the peer's frame size,
+// within the windows SendableBytes reported before the splice. False: a frame could not be
+// made (the session failed or the stream ended meanwhile, which the caller ruled out).
+bool WorkerImpl::H2FramePipe(H2Stream* s, uint32_t n, bool end) {
+  ClientConn* c = s->ex.client;
+  H2State* h = c->h2.get();
+  char hdr[h2::kFrameHeaderSize];
+  H2Flush(c);  // frames the session queued go first
+  uint32_t off = 0;
+  while (off < n) {
+    const uint32_t k = std::min(n - off, h->session.SendableBytes(s->id));
+    if (k == 0) return false;
+    const bool last = end && off + k == n;
+    if (!h->session.PrepareData(s->id, k, last, hdr)) return false;
+    Queue(c, hdr, sizeof(hdr), -1);
+    c->sendq.PushPipe(k);
+    off += k;
+  }
+  if (end) s->end_sent = true;
+  return true;
+}
+
 void WorkerImpl::OnSpliceIn(UpstreamConn* u, int res) {
   --u->inflight;
   u->splice_armed = false;
@@ -222,44 +346,82 @@ void WorkerImpl::OnSpliceIn(UpstreamConn* u, int res) {
   SpliceIn(u);                 // readable, or an error or end of stream the splice reports
 }
 
-// The client's queue starts with bytes in the pipe: one non-blocking splice to the socket.
-// Its result reaches OnSend through a no-op completion (so the exchange moves on from the
-// completion loop, as after any send); a full socket arms a poll for room instead.
+// The client's queue has bytes in the pipe next, perhaps after a few bytes (a response head,
+// an HTTP/2 frame header): those go by a direct send, then one non-blocking splice moves the
+// pipe's bytes, and so on while the queue goes on in such pairs (HTTP/2 DATA frames: a header,
+// then its payload in the pipe) and the socket takes all. All but the last call say more
+// follows (MSG_MORE, SPLICE_F_MORE), so TCP fills whole segments. The bytes sent reach OnSend
+// through a no-op completion (so the exchange moves on from the completion loop, as after any
+// send); a socket full from the start arms a poll for room instead.
 void WorkerImpl::SpliceOut(Conn* c) {
   auto* cc = static_cast<ClientConn*>(c);
   SplicePipe* p = cc->pipe;
-  const SendPiece f = c->sendq.Front();
-  io_uring_sqe* sqe = ring_.GetSqe();
-  if (p == nullptr || f.len > p->bytes) {
-    // The queue and the pipe disagree: never send what may not be this response's bytes.
-    RW_LOG(LogLevel::kError, "client %s: splice pipe holds %u bytes, queue expects %u; reset",
-           cc->peer_ip, p ? p->bytes : 0, f.len);
-    c->splice_res = -EIO;
-    io_uring_prep_nop(sqe);
-  } else {
+  size_t sent = 0;
+  int err = 0;
+  int at = 0;  // pieces past the front that this call has sent
+  iovec iov[SendQueue::kMaxIov];
+  for (int round = 0; round < kSpliceRounds; ++round) {
+    const int m = c->sendq.GatherFrom(at, iov);
+    const uint32_t want = c->sendq.PipeAt(at + m);
+    size_t prefix = 0;
+    for (int k = 0; k < m; ++k) prefix += iov[k].iov_len;
+    if (want == 0 || prefix > kSplicePrefix) break;  // the rest goes by the usual send
+    if (p == nullptr || want > p->bytes) {
+      // The queue and the pipe disagree: never send what may not be this response's bytes.
+      RW_LOG(LogLevel::kError, "client %s: splice pipe holds %u bytes, queue expects %u; reset",
+             cc->peer_ip, p ? p->bytes : 0, want);
+      err = EIO;
+      sent = 0;
+      break;
+    }
+    if (prefix > 0) {
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = static_cast<size_t>(m);
+      ssize_t r;
+      do {
+        r = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT | MSG_MORE);
+      } while (r < 0 && errno == EINTR);
+      if (r < 0) {
+        err = errno;
+        break;
+      }
+      sent += static_cast<size_t>(r);
+      if (static_cast<size_t>(r) < prefix) break;
+    }
+    const bool more = c->sendq.pieces() > static_cast<size_t>(at + m + 1);
     ssize_t n;
     do {
-      n = splice(p->r, nullptr, c->fd, nullptr, f.len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      n = splice(p->r, nullptr, c->fd, nullptr, want,
+                 SPLICE_F_MOVE | SPLICE_F_NONBLOCK | (more ? SPLICE_F_MORE : 0));
     } while (n < 0 && errno == EINTR);
-    if (n > 0) {
-      p->bytes -= static_cast<uint32_t>(n);
-      c->splice_woke = false;
-      c->splice_res = static_cast<int32_t>(n);
-      io_uring_prep_nop(sqe);
-    } else if (n < 0 && errno == EAGAIN) {
-      if (c->splice_woke) {
-        // Said writable, yet full (TCP memory pressure can do that): polling again could
-        // spin, so the next try comes after a short wait instead.
-        io_uring_prep_timeout(sqe, &splice_retry_ts_, 0, 0);
-      } else {
-        io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
-      }
-      c->splice_woke = false;
-      c->splice_poll = true;
-    } else {
-      c->splice_res = n == 0 ? -EPIPE : -errno;
-      io_uring_prep_nop(sqe);
+    if (n <= 0) {
+      err = n == 0 ? EPIPE : errno;
+      break;
     }
+    p->bytes -= static_cast<uint32_t>(n);
+    sent += static_cast<size_t>(n);
+    if (static_cast<uint32_t>(n) < want) break;
+    at += m + 1;
+  }
+  io_uring_sqe* sqe = ring_.GetSqe();
+  if (sent > 0) {
+    c->splice_woke = false;
+    c->splice_res = static_cast<int32_t>(sent);
+    io_uring_prep_nop(sqe);
+  } else if (err == EAGAIN) {
+    if (c->splice_woke) {
+      // Said writable, yet full (TCP memory pressure can do that): polling again could
+      // spin, so the next try comes after a short wait instead.
+      io_uring_prep_timeout(sqe, &splice_retry_ts_, 0, 0);
+    } else {
+      io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
+    }
+    c->splice_woke = false;
+    c->splice_poll = true;
+  } else {
+    c->splice_res = -(err != 0 ? err : EIO);
+    io_uring_prep_nop(sqe);
   }
   io_uring_sqe_set_data64(sqe, Tag(c, Op::kSend));
   c->sending = true;

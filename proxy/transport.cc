@@ -130,6 +130,16 @@ void WorkerImpl::SubmitSend(Conn* c) {
     return;
   }
   int n = c->sendq.Gather(iov_scratch_);
+  if (c->sendq.PipeAt(n) != 0) {
+    // A few bytes (a response head, an HTTP/2 frame header) just before spliced ones: both go
+    // in this turn, the bytes by a direct send that tells TCP more follows.
+    size_t prefix = 0;
+    for (int i = 0; i < n; ++i) prefix += iov_scratch_[i].iov_len;
+    if (prefix <= kSplicePrefix) {
+      SpliceOut(c);
+      return;
+    }
+  }
   io_uring_sqe* sqe = ring_.GetSqe();
   if (n == 1) {
     io_uring_prep_send(sqe, c->fd, iov_scratch_[0].iov_base, iov_scratch_[0].iov_len, MSG_NOSIGNAL);

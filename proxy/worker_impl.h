@@ -518,6 +518,8 @@ class WorkerImpl {
   void SpliceIn(UpstreamConn* u);
   void OnSpliceIn(UpstreamConn* u, int res);
   void SpliceOut(Conn* c);
+  void H2SpliceIn(UpstreamConn* u);
+  bool H2FramePipe(H2Stream* s, uint32_t n, bool end);
   void SpliceSent(ClientConn* c);
   void ReleasePipe(ClientConn* c);
   SplicePipe* TakePipe();
@@ -588,6 +590,8 @@ class WorkerImpl {
   uint64_t pipe_retry_ms_ = 0;                       // no new pipe before then (pipe2 failed)
   __kernel_timespec splice_retry_ts_{0, 5'000'000};  // see SpliceOut
   static constexpr uint32_t kSpliceHeadRead = 4096;  // see ArmRecv
+  static constexpr size_t kSplicePrefix = 4096;      // see SubmitSend
+  static constexpr int kSpliceRounds = 8;            // see SpliceOut
   static constexpr uint32_t kPipeSize = 256 * 1024;  // see TakePipe
   static constexpr size_t kSparePipes = 128;
   // Provided buffers handed out at start (1 MiB at the default 16k); more as load needs them.
