@@ -346,8 +346,7 @@ void WorkerImpl::H2UpClosed(UpstreamConn* u) {
         }
       }
     }
-    us->body.Clear([&](const SendPiece& p) { ReleasePiece(p); });
-    delete us;
+    H2UpDelete(us);
   }
   h->reserved = 0;
 }

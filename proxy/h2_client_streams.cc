@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdio>
 #include <cstring>
+#include <new>
 
 #include "proxy/worker_impl.h"
 
@@ -86,7 +87,7 @@ void WorkerImpl::H2UpStart(Exchange* ex, uint32_t backend, SendQueue* carry) {
     ClientFail(ex, 502);
     return;
   }
-  auto* us = new UpStream;
+  UpStream* us = NewUpStream();
   us->ex = ex;
   us->conn = u;
   us->backend = backend;
@@ -122,10 +123,13 @@ void WorkerImpl::H2UpStart(Exchange* ex, uint32_t backend, SendQueue* carry) {
   auto add = [&](std::string_view name, std::string_view value, bool lower) {
     std::array<uint32_t, 4> sp;
     sp[0] = static_cast<uint32_t>(text.size());
-    for (char ch : name) {
-      text.push_back(lower && ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch + 32) : ch);
-    }
+    text.append(name);
     sp[1] = static_cast<uint32_t>(text.size());
+    if (lower) {
+      for (size_t i = sp[0]; i < sp[1]; ++i) {
+        if (text[i] >= 'A' && text[i] <= 'Z') text[i] = static_cast<char>(text[i] + 32);
+      }
+    }
     text.append(value);
     sp[2] = sp[1];
     sp[3] = static_cast<uint32_t>(text.size());
@@ -614,9 +618,32 @@ void WorkerImpl::H2UpDetach(UpStream* us) {
   if (!u->closing) H2UpAfterEvents(u);
 }
 
+UpStream* WorkerImpl::NewUpStream() {
+  if (spare_upstreams_.empty()) return new UpStream;
+  UpStream* us = spare_upstreams_.back();
+  spare_upstreams_.pop_back();
+  return us;
+}
+
+// The stream is rebuilt in place for the next one, keeping its head's memory when small.
 void WorkerImpl::H2UpDelete(UpStream* us) {
   us->body.Clear([&](const SendPiece& p) { ReleasePiece(p); });
-  delete us;
+  if (spare_upstreams_.size() >= kSpareStreams || us->head_text.capacity() > kKeepCapacity ||
+      us->head.capacity() > 64) {
+    delete us;
+    return;
+  }
+  std::string text = std::move(us->head_text);
+  std::vector<hpack::HeaderField> head = std::move(us->head);
+  SendQueue body = std::move(us->body);
+  us->~UpStream();
+  new (us) UpStream;
+  text.clear();
+  head.clear();
+  us->head_text = std::move(text);
+  us->head = std::move(head);
+  us->body = std::move(body);
+  spare_upstreams_.push_back(us);
 }
 
 // "name: value\r\n" lines as fields (views into `lines`).

@@ -12,9 +12,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "proto/h2_session.h"
 #include "proxy/conn.h"
 #include "proxy/send_queue.h"
@@ -67,9 +67,9 @@ struct H2State {
       : handler(w, c), session(limits, &handler, now_ms) {}
   H2Handler handler;
   h2::ServerSession session;
-  std::unordered_map<uint32_t, H2Stream*> streams;  // live streams (not finished)
-  uint64_t pending_charged = 0;                     // sum of the streams' `pending` charges
-  uint64_t granted = 0;                             // sum of the streams' receive grants
+  absl::flat_hash_map<uint32_t, H2Stream*> streams;  // live streams (not finished)
+  uint64_t pending_charged = 0;                      // sum of the streams' `pending` charges
+  uint64_t granted = 0;                              // sum of the streams' receive grants
   // The receive buffer being fed: DATA views inside it can share it (bid >= 0).
   const char* feed_base = nullptr;
   size_t feed_len = 0;

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <new>
 
 #include "proxy/worker_impl.h"
 
@@ -222,7 +223,7 @@ H2Stream* WorkerImpl::H2Find(ClientConn* c, uint32_t id) {
 void WorkerImpl::H2Request(ClientConn* c, uint32_t id, const h2::Request& req, bool end_stream) {
   c->h2->active_ms = now_ms_;
   H2State* h = c->h2.get();
-  auto* s = new H2Stream;
+  H2Stream* s = NewH2Stream();
   s->id = id;
   s->req_done = end_stream;
   s->rx_ms = now_ms_;
@@ -601,8 +602,47 @@ void WorkerImpl::H2CheckStreams(ClientConn* c) {
 }
 
 void WorkerImpl::FreeDeadStreams() {
-  for (H2Stream* s : dead_streams_) delete s;
+  for (H2Stream* s : dead_streams_) RecycleH2Stream(s);
   dead_streams_.clear();
+}
+
+namespace {
+
+// A string's memory for the next user, when small: empty, its capacity kept.
+std::string Reusable(std::string& s, size_t keep) {
+  std::string out;
+  if (s.capacity() <= keep) out.swap(s);
+  out.clear();
+  return out;
+}
+
+}  // namespace
+
+H2Stream* WorkerImpl::NewH2Stream() {
+  if (spare_streams_.empty()) return new H2Stream;
+  H2Stream* s = spare_streams_.back();
+  spare_streams_.pop_back();
+  return s;
+}
+
+// A finished stream (its queues released, its exchange detached) is rebuilt in place for the
+// next one, keeping the buffers that are small.
+void WorkerImpl::RecycleH2Stream(H2Stream* s) {
+  if (spare_streams_.size() >= kSpareStreams || !s->pending.empty() || !s->early.empty()) {
+    delete s;
+    return;
+  }
+  std::string up_head = Reusable(s->ex.up_head, kKeepCapacity);
+  std::string log_method = Reusable(s->ex.log_method, kKeepCapacity);
+  std::string log_target = Reusable(s->ex.log_target, kKeepCapacity);
+  SendQueue pending = std::move(s->pending);
+  s->~H2Stream();
+  new (s) H2Stream;
+  s->ex.up_head = std::move(up_head);
+  s->ex.log_method = std::move(log_method);
+  s->ex.log_target = std::move(log_target);
+  s->pending = std::move(pending);
+  spare_streams_.push_back(s);
 }
 
 }  // namespace ringway::proxy

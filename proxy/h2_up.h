@@ -13,9 +13,9 @@
 
 #include <cstdint>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "proto/h2_session.h"
 #include "proxy/conn.h"
 #include "proxy/send_queue.h"
@@ -80,8 +80,8 @@ struct H2UpState {
       : handler(w, u), session(limits, &handler, now_ms) {}
   UpHandler handler;
   h2::ClientSession session;
-  std::unordered_map<uint32_t, UpStream*> streams;  // open streams by id
-  std::vector<UpStream*> waiting;                   // streams waiting to open, in order
+  absl::flat_hash_map<uint32_t, UpStream*> streams;  // open streams by id
+  std::vector<UpStream*> waiting;                    // streams waiting to open, in order
   // The receive buffer being fed: DATA views inside it can share it (bid >= 0).
   const char* feed_base = nullptr;
   size_t feed_len = 0;

@@ -4,8 +4,9 @@
 // receive and a send per 64 KiB on this kernel; docs/design.md, "Splice").
 //
 // Only where nothing has to read the bytes: a plain HTTP/1 backend answering with a
-// Content-Length body to a plain HTTP/1 client, with at least buffers.splice bytes of it left
-// once the head is parsed. Everything else (TLS on either side, HTTP/2, chunked, bodies of
+// Content-Length body to a plain HTTP/1 client or an h2c stream (H2SpliceIn: the bytes are
+// framed as DATA as they enter the pipe), with at least buffers.splice bytes of it left once
+// the head is parsed. Everything else (TLS on either side, HTTP/2 backends, chunked, bodies of
 // unknown length) is received into provided buffers as before.
 //
 // io_uring's own IORING_OP_SPLICE is not used: a splice that cannot complete at once goes to
@@ -16,9 +17,10 @@
 // usual), then each turn of SpliceIn moves what the socket has into the pipe, up to the room
 // the client's queue has, and queues those bytes on the client's SendQueue as a pipe piece
 // (SendQueue::PushPipe), so they go out in order with the head and any bytes before them.
-// The client side: SubmitSend finds a pipe piece first in the queue and splices from the pipe
-// to the socket (SpliceOut); its result comes back through OnSend like any send's, so the
-// send deadline, backpressure, the end of the exchange and pipelining work unchanged.
+// The client side: SubmitSend finds a pipe piece first in the queue, or after a few bytes, and
+// sends from the pipe to the socket (SpliceOut); its result comes back through OnSend like any
+// send's, so the send deadline, backpressure, the end of the exchange and pipelining work
+// unchanged.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>

@@ -49,6 +49,8 @@ WorkerImpl::~WorkerImpl() {
   for (auto* t : timers_) delete t;
   if (wake_fd_ >= 0) close(wake_fd_);
   for (auto* s : string_pool_) delete s;
+  for (H2Stream* s : spare_streams_) delete s;
+  for (UpStream* us : spare_upstreams_) delete us;
   for (SplicePipe* p : spare_pipes_) {
     close(p->r);
     close(p->w);

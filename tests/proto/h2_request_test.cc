@@ -441,6 +441,23 @@ TEST(FieldRules, NamesAndValues) {
   EXPECT_FALSE(IsValidFieldValue(" a"));
   EXPECT_FALSE(IsValidFieldValue(std::string_view("\0", 1)));
   EXPECT_FALSE(IsValidFieldValue("\x7f"));
+}
+
+// Every byte value at every position of values of 1 to 24 bytes (words and tails), against the
+// definition: HTAB, SP, VCHAR and obs-text, no leading or trailing whitespace.
+TEST(H2Request, FieldValueEveryByteEveryPosition) {
+  for (size_t len = 1; len <= 24; ++len) {
+    for (size_t pos = 0; pos < len; ++pos) {
+      for (int b = 0; b < 256; ++b) {
+        std::string v(len, 'x');
+        v[pos] = static_cast<char>(b);
+        const bool edge = pos == 0 || pos == len - 1;
+        const bool ws = b == ' ' || b == '\t';
+        const bool ok = (b == '\t' || (b >= 0x20 && b != 0x7f)) && !(edge && ws);
+        ASSERT_EQ(IsValidFieldValue(v), ok) << "len " << len << " pos " << pos << " byte " << b;
+      }
+    }
+  }
   for (const char* n :
        {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}) {
     EXPECT_TRUE(IsConnectionSpecificField(n)) << n;
