@@ -8,18 +8,27 @@ violation, or a content-length the DATA does not match, into an AssertionError):
 
   * Sizes around the threshold on one connection, in sequence: every body intact, the
     connection still in step, one upstream connection for all of them (a spliced response
-    leaves it reusable); the same with `buffers: {splice: off}` and with a 64k threshold.
+    leaves it reusable); the same with `buffers: {splice: off}` and with a 64k threshold;
+    HEAD of large bodies.
   * Concurrent spliced streams sharing a connection (and its pipe), and several connections
     at once.
-  * Flow control: a small stream window, a small connection window, both, a large max frame
-    size, a window opened a few bytes at a time (down to 1-byte frames) and a window shrunk by
-    SETTINGS_INITIAL_WINDOW_SIZE in the middle of a spliced body.
-  * A stalled stream (window never reopened) is reset with CANCEL after `client_send` while
-    the other streams of its connection go on; alone on its connection it is reset too and the
-    connection is given up, and a stalled stream really holds a pipe (none with splicing off).
-  * Abuse: the client resets spliced streams mid-body, the backend dies mid-body, the client
-    drops the connection mid-download: no pipe or descriptor leaks (the helpers of
-    test_splice.py), and ringway keeps serving.
+  * Flow control: a small stream window, a small connection window, both, a stream holding
+    the whole connection window, a large max frame size (lowered between and in the middle of
+    bodies), a window opened a few bytes at a time (down to 1-byte frames, from 5000 and from
+    0), and a window made negative by SETTINGS_INITIAL_WINDOW_SIZE in the middle of a body.
+  * `client_send`: a stalled stream (window never reopened) is reset with CANCEL while the
+    other streams of its connection go on; alone on its connection it is reset and the
+    connection given up; a client that reads nothing at all is cut, its pipe closed. A stalled
+    stream really holds a pipe (none with splicing off).
+  * Abuse: the client resets spliced streams mid-body (alone, stalled, or beside others), the
+    backend dies mid-body, the client drops the connection mid-download: no pipe or descriptor
+    leaks (the helpers of test_splice.py), and ringway keeps serving.
+  * Backends and limits (test_splice.py's regressions, on h2): body bytes received before
+    splicing go first, bytes past Content-Length never reach the next response, TCP urgent
+    data mid-body does not spin, and stalled streams stay within a small open-file limit.
+
+No ringway may log an error meanwhile (in particular the splice's own "queue expects" and
+"could not be framed", which reset the connection).
 
 Run with /usr/bin/python3 (Debian's python3-h2); every wait has a deadline, everything is on
 127.0.0.1.
@@ -29,10 +38,8 @@ import socket
 import struct
 import threading
 import time
-import unittest
 
 import harness
-import test_http2
 import test_splice
 from test_http2 import H2Client, need_h2
 from test_splice import fd_links, pipe_fds, splice_off_config, total_fds, with_buffers
@@ -439,26 +446,55 @@ class H2SpliceTest(harness.ProxyTest):
         self.assertFramesFit(c)
 
     def test_window_shrunk_mid_body(self):
-        # SETTINGS_INITIAL_WINDOW_SIZE lowered while spliced DATA is in flight: the stream's
-        # window goes negative (RFC 9113 section 6.9.2); what was spliced and framed under the
-        # old window is legitimate, nothing more may come until WINDOW_UPDATEs lift it, then
-        # the window is raised again.
+        # SETTINGS_INITIAL_WINDOW_SIZE lowered in the middle of a spliced body makes the
+        # stream's window negative (RFC 9113 section 6.9.2): nothing may come until
+        # WINDOW_UPDATEs lift it above zero; then the setting is raised again. python3-h2
+        # raises on any DATA beyond the window.
         n = 3 * MiB
         c = self.client(timeout=60)
-        st = c.request("GET", "/bytes?n=%d" % n, keep_body=False)
+        small = 1500
+        # a) The window used up (a stalled stream) when the setting drops: -64035.
+        st = c.request("GET", "/bytes?n=%d&a=1" % n, keep_body=False, stalled=True)
+        c.pump(lambda: st.length >= DEFAULT_WINDOW, 20, "a window's worth")
+        c.h2.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: small})
+        c.flush()
+        c.pump(lambda: c.h2.local_settings.initial_window_size == small, 10, "the SETTINGS ACK")
+        self.assertEqual(c.h2.remote_flow_control_window(st.sid), small - DEFAULT_WINDOW)
+        drain(c, 0.2)
+        self.assertEqual(st.length, DEFAULT_WINDOW, "DATA on a negative window: %r" % st)
+        c.unstall(st)  # gives back 65535: the window is `small` again
+        self.assertEqual(c.h2.remote_flow_control_window(st.sid), small)
+        c.pump(lambda: st.length >= DEFAULT_WINDOW + 150 * KiB or st.finished, 30,
+               "150 KiB in windows of %d" % small)
+        self.assertFalse(st.finished, st)
+        self.assertLessEqual(c.data_frames[st.sid][1], DEFAULT_WINDOW, c.data_frames)
+        c.h2.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: 2 * MiB})
+        c.flush()
+        c.wait(st, timeout=60)
+        self.assertIntact(st, n, "window shrunk while shut, then raised")
+        # b) The same while DATA flows.
+        c.h2.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: DEFAULT_WINDOW})
+        c.flush()
+        st = c.request("GET", "/bytes?n=%d&b=1" % n, keep_body=False)
         c.pump(lambda: st.length >= 600 * KiB or st.finished, 20, "600 KiB")
         self.assertFalse(st.finished, st)
-        c.h2.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: 1500})
+        c.h2.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: small})
         c.flush()
-        c.pump(lambda: c.h2.local_settings.initial_window_size == 1500, 10, "the SETTINGS ACK")
+        c.pump(lambda: c.h2.local_settings.initial_window_size == small, 10, "the SETTINGS ACK")
+        # python3-h2 sends WINDOW_UPDATE only as DATA is taken in: a window left at zero or
+        # below would never reopen. Bring it to `small` here.
+        window = c.h2.remote_flow_control_window(st.sid)
+        if window < small:
+            c.h2.increment_flow_control_window(small - window, stream_id=st.sid)
+            c.flush()
         mark = st.length
         c.pump(lambda: st.length >= mark + 150 * KiB or st.finished, 30, "150 KiB more")
         self.assertFalse(st.finished, st)
         c.h2.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: 2 * MiB})
         c.flush()
         c.wait(st, timeout=60)
-        self.assertIntact(st, n, "window shrunk and raised mid-body")
-        self.assertLessEqual(c.data_frames[st.sid][1], 16384)
+        self.assertIntact(st, n, "window shrunk mid-flight, then raised")
+        self.assertFramesFit(c)
         self.fetch(c, 100, "after")
 
     # -- 4. a stalled stream ------------------------------------------------------------------
@@ -542,15 +578,17 @@ class H2SpliceTest(harness.ProxyTest):
             c = self.window_client({SettingCodes.INITIAL_WINDOW_SIZE: (1 << 31) - 1},
                                    conn_window=(1 << 31) - 1, port=port)
             c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            # With this client's socket: the download adds descriptors (an upstream connection
+            # unless a pooled one is taken, a pipe unless a spare one is), never takes any, so
+            # one fewer means the client's socket is closed.
+            connected = total_fds(rw.pid)
             t0 = time.monotonic()
             st = c.request("GET", "/bytes?n=%d&r=%d" % (64 * MiB, rnd), keep_body=False)
-            self.assertTrue(harness.wait_for(lambda: pipe_fds(rw.pid) > base_pipes or
-                                             rnd > 0, 2), "no pipe for the download")
-            harness.wait_for(lambda: total_fds(rw.pid) <= base_total, 10, interval=0.05)
+            harness.wait_for(lambda: total_fds(rw.pid) < connected, 10, interval=0.05)
             cut = time.monotonic() - t0
-            self.assertLessEqual(total_fds(rw.pid), base_total,
-                                 "round %d: still connected %.1f s later:\n%s"
-                                 % (rnd, cut, sorted(fd_links(rw.pid))))
+            self.assertLess(total_fds(rw.pid), connected,
+                            "round %d: still connected %.1f s later:\n%s"
+                            % (rnd, cut, sorted(fd_links(rw.pid))))
             print("\n    cut %.2f s after the request" % cut, end="", flush=True)
             self.assertGreaterEqual(cut, 1.5, "cut before client_send (2 s)")
             self.assertLess(cut, 6.0, "cut long after client_send (2 s)")
@@ -797,8 +835,9 @@ class H2SpliceTest(harness.ProxyTest):
         self.assertTrue(rw.running())
 
     def test_stalled_streams_fit_the_open_file_limit(self):
-        # Stalled spliced h2 streams each hold a pipe: up to an open-file limit of 200 ringway
-        # never runs out of descriptors, and serves the others.
+        # Forty stalled spliced h2 streams, each holding a pipe as far as the descriptor budget
+        # allows: with an open-file limit of 200 ringway never runs out of descriptors, and
+        # serves the others.
         nofile = 200
         port = self.free_port()
         rw = self.start_ringway(harness.simple_config(port, [self.web]), workers=1,
