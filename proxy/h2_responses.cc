@@ -129,10 +129,11 @@ void WorkerImpl::H2Pump(H2Stream* s) {
   }
   h->pending_charged -= before - s->pending.charged();
   // A spliced body (H2SpliceIn) waits in the backend's socket, not in `pending`: a shut
-  // window holds it back all the same.
+  // window holds it back all the same. (SendableBytes, not SendWindow: a 0 arms OnSendWindow,
+  // so the client's next WINDOW_UPDATE pumps this stream and resumes its backend.)
   UpstreamConn* up = s->ex.up;
-  const bool splice_shut =
-      up && up->splicing && s->pending.empty() && s->head_sent && h->session.SendWindow(s->id) == 0;
+  const bool splice_shut = up && up->splicing && s->pending.empty() && s->head_sent &&
+                           h->session.SendableBytes(s->id) == 0;
   shut = shut || splice_shut;
   if (!shut) {
     s->stalled_ms = 0;
@@ -251,6 +252,9 @@ void WorkerImpl::H2Retire(H2Stream* s) {
   s->pending.Clear([&](const SendPiece& p) { ReleasePiece(p); });
   h->streams.erase(s->id);
   dead_streams_.push_back(s);
+  // The connection's pipe goes back once no stream splices into it (a stream reset while its
+  // window was shut sends nothing more that would give it back).
+  if (s->ex.client->pipe) SpliceSent(s->ex.client);
 }
 
 // The backend's queue drained: the window of the request bytes that waited goes back.

@@ -300,11 +300,19 @@ void WorkerImpl::H2SpliceIn(UpstreamConn* u) {
       UpstreamEof(u, -errno);
       return;
     }
+    // Urgent data at the read point (see SpliceIn): asked directly, since other streams'
+    // bytes may fill the shared pipe.
+    int at_mark = 0;
+    if (i == 0 && ioctl(u->fd, SIOCATMARK, &at_mark) == 0 && at_mark != 0) {
+      u->splicing = false;
+      ArmRecv(u);
+      return;
+    }
     if (p->bytes > 0) {  // (as in SpliceIn: the pipe may have no free slot)
       ThrottleUpstream(u);
       return;
     }
-    if (i == 0) {  // urgent data at the read point (SpliceIn)
+    if (i == 0) {  // readable, yet nothing came into an empty pipe: as in SpliceIn
       u->splicing = false;
       ArmRecv(u);
       return;

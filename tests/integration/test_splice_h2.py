@@ -26,6 +26,9 @@ violation, or a content-length the DATA does not match, into an AssertionError):
   * Backends and limits (test_splice.py's regressions, on h2): body bytes received before
     splicing go first, bytes past Content-Length never reach the next response, TCP urgent
     data mid-body does not spin, and stalled streams stay within a small open-file limit.
+  * Regressions: a window opened to exactly the bytes received before the splice still wakes
+    the stream at the next WINDOW_UPDATE; a stream reset while its window is shut gives its
+    connection's pipe back though nothing more is sent.
 
 No ringway may log an error meanwhile (in particular the splice's own "queue expects" and
 "could not be framed", which reset the connection).
@@ -763,6 +766,79 @@ class H2SpliceTest(harness.ProxyTest):
             st = w.get("/y", keep_body=False, timeout=30)
             self.assertIntact(st, n, "received start, spliced rest, stream window 5000")
         self.assertTrue(rw.running())
+
+    def test_window_opened_exactly_to_the_received_bytes(self):
+        # Regression: the body's first bytes were received (they wait in `pending`) and the
+        # rest is spliced; the client opens its stream window by exactly what was received.
+        # That empties `pending` with the window at 0, and the next WINDOW_UPDATE must still
+        # wake the stream (it once waited for client_send and was reset).
+        n = MiB
+        first = 3000
+
+        def handler(sock, stop):
+            buf = bytearray()
+            while not stop.is_set():
+                if test_splice.read_head(sock, buf) is None:
+                    return
+                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % n +
+                             harness.pattern(first))
+                time.sleep(0.3)
+                for piece in harness.backend_module.pattern_pieces(n - first, offset=first):
+                    sock.sendall(piece)
+
+        raw = self.raw_backend(handler)
+        port = self.free_port()
+        rw = self.start_ringway(harness.simple_config(port, [raw.address]), workers=1)
+        c = self.window_client({SettingCodes.INITIAL_WINDOW_SIZE: 0}, conn_window=1 << 30,
+                               port=port)
+        st = c.request("GET", "/exact", keep_body=False, stalled=True)
+        c.pump(lambda: st.status is not None, 10, "the response head")
+        drain(c, 0.6)  # the rest of the body is in ringway's backend socket by now
+        self.assertEqual(st.length, 0, st)
+        c.h2.increment_flow_control_window(first, stream_id=st.sid)
+        c.flush()
+        c.pump(lambda: st.length >= first, 10, "the received bytes")
+        drain(c, 0.2)
+        self.assertEqual(st.length, first, st)
+        c.h2.increment_flow_control_window(200000, stream_id=st.sid)
+        c.flush()
+        c.pump(lambda: st.length >= first + 200000 or st.finished, 5,
+               "the next 200000 bytes after a WINDOW_UPDATE")
+        self.assertEqual(st.length, first + 200000, st)
+        c.unstall(st)
+        c.h2.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: 4 * MiB})
+        c.flush()
+        window = c.h2.remote_flow_control_window(st.sid)
+        if window < n:
+            c.h2.increment_flow_control_window(n - window, stream_id=st.sid)
+            c.flush()
+        c.wait(st, timeout=30)
+        self.assertIntact(st, n, "window opened to exactly the received bytes")
+        self.assertTrue(rw.running())
+
+    def test_reset_of_a_stalled_stream_gives_the_pipe_back(self):
+        # Regression: a spliced stream reset by its client while its window is shut sends
+        # nothing more, and its connection then idles; the pipe must go back to the worker
+        # anyway (another connection's download reuses it rather than opening a new one).
+        base_pipes, _ = self.warm_baseline(self.rw, self.port)
+        a = self.client(timeout=30)
+        st = a.request("GET", "/bytes?n=%d" % (4 * MiB), keep_body=False, stalled=True)
+        a.pump(lambda: st.length >= DEFAULT_WINDOW, 10, "the window to fill")
+        drain(a, 0.2)
+        a.h2.reset_stream(st.sid, error_code=CANCEL)
+        a.flush()
+        drain(a, 0.3)  # a stays open and idle
+        b = self.client(timeout=30)
+        other = b.request("GET", "/bytes?n=%d" % (4 * MiB), keep_body=False, stalled=True)
+        b.pump(lambda: other.length >= DEFAULT_WINDOW, 10, "the second window to fill")
+        drain(b, 0.2)
+        self.assertLessEqual(pipe_fds(self.rw.pid), base_pipes + 2,
+                             "the reset stream's connection still holds its pipe:\n%s"
+                             % sorted(fd_links(self.rw.pid)))
+        b.unstall(other)
+        b.wait(other, timeout=30)
+        self.assertIntact(other, 4 * MiB, "after the other connection's reset")
+        self.fetch(a, MiB, "on the connection whose stream was reset")
 
     def test_bytes_after_spliced_body_stop_connection_reuse(self):
         # A backend that sends more than its Content-Length at the end of a spliced body: the
