@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
+
 namespace ringway::config::internal {
 namespace {
 
@@ -206,8 +208,13 @@ absl::Status Loader::LoadBuffers(const YamlNode& buffers) {
     cfg_.buffers.count = static_cast<uint32_t>(*v);
   }
   if (const YamlNode* n = buffers.Find("splice")) {
-    if (n->kind == Kind::kBool) {  // off: never; on: the default threshold
+    // off: never; on: the default threshold (also written in quotes, as a string).
+    const bool word = n->kind == Kind::kString && (absl::EqualsIgnoreCase(n->text, "off") ||
+                                                   absl::EqualsIgnoreCase(n->text, "on"));
+    if (n->kind == Kind::kBool) {
       cfg_.buffers.splice = n->BoolValue() ? Buffers{}.splice : 0;
+    } else if (word) {
+      cfg_.buffers.splice = absl::EqualsIgnoreCase(n->text, "on") ? Buffers{}.splice : 0;
     } else {
       absl::StatusOr<uint64_t> v = Size(*n, Where("splice", "global.buffers"), 0, 1ull << 30);
       if (!v.ok()) return v.status();

@@ -303,6 +303,11 @@ TEST(ConfigLoad, BuffersSpliceThresholdOrOff) {
   EXPECT_EQ(MustLoad(WithTail("global: {port: 80, buffers: {splice: 0}}\n")).buffers.splice, 0u);
   EXPECT_EQ(MustLoad(WithTail("global: {port: 80, buffers: {splice: on}}\n")).buffers.splice,
             32u * 1024);
+  // The words in quotes mean the same.
+  EXPECT_EQ(MustLoad(WithTail("global: {port: 80, buffers: {splice: 'off'}}\n")).buffers.splice,
+            0u);
+  EXPECT_EQ(MustLoad(WithTail("global: {port: 80, buffers: {splice: \"On\"}}\n")).buffers.splice,
+            32u * 1024);
   EXPECT_THAT(ErrorOf(WithTail("global:\n  port: 80\n  buffers:\n    splice: 2g\n")),
               AllOf(StartsWith("test.yaml:4:13: 'splice' in global.buffers is 2g"),
                     HasSubstr("out of range")));

@@ -39,6 +39,7 @@ except ImportError:  # pragma: no cover - another interpreter than Debian's
 MiB = harness.MiB
 HOST = harness.HOST
 PROBE_LIMIT = harness.PROBE_LIMIT
+RECOVERY_LIMIT = 5.0  # see assertServed
 
 # ---------------------------------------------------------------------------------------------
 # Frames (RFC 9113 section 4.1 and 6)
@@ -524,8 +525,11 @@ class H2AbuseTest(harness.ProxyTest):
         print("\n    [%s] %s: %s" % (self._testMethodName, what, parts), flush=True)
 
     def assertServed(self, what=""):
-        """New HTTP/1.1 and h2c clients get 200, each within PROBE_LIMIT, from both backends
-        (the attacked site's and the probes')."""
+        """New HTTP/1.1 and h2c clients get 200 from both backends: from the probes' within
+        PROBE_LIMIT (ringway's own responsiveness), from the attacked site's within
+        RECOVERY_LIMIT (that backend, a Python test server, has just been sent thousands of
+        requests whose clients went away, and takes its own time to get over them: 0.2-0.7 s
+        on a quiet machine, over 2 s with a sanitized build beside another test)."""
         for kind, host in (("h1", "localhost"), ("h2c", "localhost"), ("h1", PROBE_HOST),
                            ("h2c", PROBE_HOST)):
             start = time.monotonic()
@@ -539,7 +543,8 @@ class H2AbuseTest(harness.ProxyTest):
             took = time.monotonic() - start
             self.assertEqual(status, 200, "%s: a new %s client of %s was not served "
                              "afterwards" % (what, kind, host))
-            self.assertLess(took, PROBE_LIMIT, "%s: a new %s client of %s waited %.2f s"
+            limit = PROBE_LIMIT if host == PROBE_HOST else RECOVERY_LIMIT
+            self.assertLess(took, limit, "%s: a new %s client of %s waited %.2f s"
                             % (what, kind, host, took))
 
     def assertProbesServed(self, probe, minimum=5):
