@@ -128,7 +128,7 @@ void WorkerImpl::H2Pump(H2Stream* s) {
     s->end_sent = true;
   }
   h->pending_charged -= before - s->pending.charged();
-  // A spliced body (H2SpliceIn) waits in the backend's socket, not in `pending`: a shut
+  // A spliced body (SpliceIn) waits in the backend's socket, not in `pending`: a shut
   // window holds it back all the same. (SendableBytes, not SendWindow: a 0 arms OnSendWindow,
   // so the client's next WINDOW_UPDATE pumps this stream and resumes its backend.)
   UpstreamConn* up = s->ex.up;

@@ -4,7 +4,7 @@
 // receive and a send per 64 KiB on this kernel; docs/design.md, "Splice").
 //
 // Only where nothing has to read the bytes: a plain HTTP/1 backend answering with a
-// Content-Length body to a plain HTTP/1 client or an h2c stream (H2SpliceIn: the bytes are
+// Content-Length body to a plain HTTP/1 client or an h2c stream (SpliceIn: the bytes are
 // framed as DATA as they enter the pipe), with at least buffers.splice bytes of it left once
 // the head is parsed. Everything else (TLS on either side, HTTP/2 backends, chunked, bodies of
 // unknown length) is received into provided buffers as before.
@@ -161,17 +161,45 @@ void WorkerImpl::ArmSpliceIn(UpstreamConn* u) {
 
 // Moves what the backend's socket holds into the pipe. Each call ends armed (a poll for
 // readability), paused (the client's queue has no room: it resumes when the client catches
-// up, ClientCaughtUp), or with the body done or failed.
-// Called on a readiness poll's completion.
+// up, ClientCaughtUp), or with the body done or failed. Called on a readiness poll's
+// completion.
+//
+// To an h2c stream the bytes go as DATA frames (H2FramePipe), so each splice moves no more
+// than the stream's and connection's windows allow and is framed at once: no spliced byte
+// waits for a window, and the pipe's order is always the queue's. While the client keeps a
+// window shut the body stays in the backend's socket (the stream's send deadline runs, as for
+// data in `pending`). Bytes received before the splice began (in `pending`) go first; H2Pump
+// resumes the backend once they are out.
 void WorkerImpl::SpliceIn(UpstreamConn* u) {
   Exchange* ex = u->ex;
-  if (ex->stream != nullptr) return H2SpliceIn(u);
   ClientConn* c = ex->client;
+  H2Stream* s = ex->stream;
   SplicePipe* p = c->pipe;
+  if (s != nullptr && (p == nullptr || s->finished || c->closing || c->h2->failed)) {
+    u->splicing = false;  // (not expected) the rest is received
+    ArmRecv(u);
+    return;
+  }
   for (int i = 0; i < 4; ++i) {
     const uint64_t used = Charged(c);
-    const uint64_t room = std::min<uint64_t>(p->cap - std::min(p->cap, p->bytes),
-                                             used < high_water_ ? high_water_ - used : 0);
+    uint64_t room = std::min<uint64_t>(p->cap - std::min(p->cap, p->bytes),
+                                       used < high_water_ ? high_water_ - used : 0);
+    if (s != nullptr) {
+      if (!s->pending.empty()) {
+        ThrottleUpstream(u);
+        return;
+      }
+      const uint32_t frame = c->h2->session.SendableBytes(s->id);  // 0 arms OnSendWindow
+      if (frame == 0) {
+        if (s->stalled_ms == 0) s->stalled_ms = now_ms_;
+        ThrottleUpstream(u);
+        return;
+      }
+      // Each frame is two pieces of the queue (its header, its payload).
+      const size_t pieces = c->sendq.pieces();
+      const uint64_t frames = pieces < kMaxQueuedPieces ? (kMaxQueuedPieces - pieces) / 2 : 0;
+      room = std::min<uint64_t>({room, c->h2->session.SendWindow(s->id), frames * frame});
+    }
     const size_t want = static_cast<size_t>(std::min<uint64_t>(u->left, room));
     if (want == 0) {
       ThrottleUpstream(u);
@@ -183,7 +211,18 @@ void WorkerImpl::SpliceIn(UpstreamConn* u) {
       p->bytes += static_cast<uint32_t>(n);
       u->left -= static_cast<uint64_t>(n);
       ex->resp_bytes += static_cast<uint64_t>(n);
-      c->sendq.PushPipe(static_cast<uint32_t>(n));
+      if (s == nullptr) {
+        c->sendq.PushPipe(static_cast<uint32_t>(n));
+      } else {
+        s->stalled_ms = 0;
+        if (!H2FramePipe(s, static_cast<uint32_t>(n), u->left == 0)) {
+          // The pipe holds bytes no frame announces: the connection cannot go on.
+          RW_LOG(LogLevel::kError, "client %s: stream %u: spliced bytes could not be framed; reset",
+                 c->peer_ip, s->id);
+          ResetConn(c);
+          return;
+        }
+      }
       Send(c);
       if (u->left == 0) {
         // Bytes already after the body (the backend said too short a length, or is out of
@@ -206,113 +245,23 @@ void WorkerImpl::SpliceIn(UpstreamConn* u) {
       UpstreamEof(u, -errno);
       return;
     }
-    // Nothing to read, or the pipe has no free slot (a slot per page run, whatever its
-    // bytes): with bytes in the pipe, wait for the client to take some, else for the socket.
-    if (p->bytes > 0) {
-      ThrottleUpstream(u);
-      return;
-    }
-    if (i == 0) {
-      // Readable, yet nothing to splice from an empty pipe: TCP urgent data sits at the read
-      // point (a splice stops at its mark, a poll keeps saying readable), and polling again
-      // would spin. The rest of the body is received instead, which reads past the mark.
-      u->splicing = false;
-      ArmRecv(u);
-      return;
-    }
-    break;
-  }
-  ArmSpliceIn(u);
-}
-
-// An HTTP/2 stream's body from an HTTP/1 backend, to an h2c client: the bytes go socket ->
-// pipe as in SpliceIn, as many at once as the client's windows allow, and each frame's worth
-// of them is queued as a DATA frame: its 9-byte header, then a pipe piece (H2FramePipe). The
-// windows are debited right after the splice, so no spliced byte waits for a window: while
-// the client keeps its window shut the body stays in the backend's socket (the stream's
-// send deadline runs, as for data in `pending`). Bytes received before the splice began (in
-// `pending`) go first; H2Pump resumes the backend once they are out.
-void WorkerImpl::H2SpliceIn(UpstreamConn* u) {
-  Exchange* ex = u->ex;
-  H2Stream* s = ex->stream;
-  ClientConn* c = ex->client;
-  H2State* h = c->h2.get();
-  SplicePipe* p = c->pipe;
-  if (p == nullptr || s->finished || c->closing || h->failed) {  // (not expected) receive it
-    u->splicing = false;
-    ArmRecv(u);
-    return;
-  }
-  for (int i = 0; i < 4; ++i) {
-    if (!s->pending.empty()) {
-      ThrottleUpstream(u);
-      return;
-    }
-    const uint32_t frame = h->session.SendableBytes(s->id);  // 0 arms OnSendWindow
-    if (frame == 0) {
-      if (s->stalled_ms == 0) s->stalled_ms = now_ms_;
-      ThrottleUpstream(u);
-      return;
-    }
-    const uint64_t used = Charged(c);
-    const size_t pieces = c->sendq.pieces();
-    const uint64_t frames = pieces < kMaxQueuedPieces ? (kMaxQueuedPieces - pieces) / 2 : 0;
-    const uint64_t room = std::min<uint64_t>({p->cap - std::min(p->cap, p->bytes),
-                                              used < high_water_ ? high_water_ - used : 0,
-                                              h->session.SendWindow(s->id), frames * frame});
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(u->left, room));
-    if (want == 0) {
-      ThrottleUpstream(u);
-      return;
-    }
-    const ssize_t n =
-        splice(u->fd, nullptr, p->w, nullptr, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    if (n > 0) {
-      p->bytes += static_cast<uint32_t>(n);
-      u->left -= static_cast<uint64_t>(n);
-      ex->resp_bytes += static_cast<uint64_t>(n);
-      s->stalled_ms = 0;
-      const bool end = u->left == 0;
-      if (!H2FramePipe(s, static_cast<uint32_t>(n), end)) {
-        // The pipe holds bytes no frame announces: the connection cannot go on.
-        RW_LOG(LogLevel::kError, "client %s: stream %u: spliced bytes could not be framed; reset",
-               c->peer_ip, s->id);
-        ResetConn(c);
-        return;
-      }
-      Send(c);
-      if (end) {
-        int after = 0;
-        if (ioctl(u->fd, FIONREAD, &after) != 0 || after > 0) u->keep_alive = false;
-        UpstreamResponseDone(u);
-        return;
-      }
-      if (u->timer.kind == kTimerResponse) ArmTimer(u, kTimerResponse);
-      if (static_cast<size_t>(n) == want) continue;
-      break;
-    }
-    if (n == 0) {
-      UpstreamEof(u, 0);
-      return;
-    }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN) {
-      UpstreamEof(u, -errno);
-      return;
-    }
-    // Urgent data at the read point (see SpliceIn): asked directly, since other streams'
-    // bytes may fill the shared pipe.
+    // Readable, yet nothing to splice: TCP urgent data at the read point (a splice stops at
+    // its mark, a poll keeps saying readable, and polling again would spin). The rest of the
+    // body is received instead, which reads past the mark. Asked directly, since the pipe may
+    // hold other bytes (an h2c connection's other streams).
     int at_mark = 0;
     if (i == 0 && ioctl(u->fd, SIOCATMARK, &at_mark) == 0 && at_mark != 0) {
       u->splicing = false;
       ArmRecv(u);
       return;
     }
-    if (p->bytes > 0) {  // (as in SpliceIn: the pipe may have no free slot)
+    // Nothing to read, or the pipe has no free slot (a slot per page run, whatever its
+    // bytes): with bytes in the pipe, wait for the client to take some, else for the socket.
+    if (p->bytes > 0) {
       ThrottleUpstream(u);
       return;
     }
-    if (i == 0) {  // readable, yet nothing came into an empty pipe: as in SpliceIn
+    if (i == 0) {  // readable, yet nothing came into an empty pipe: as for urgent data
       u->splicing = false;
       ArmRecv(u);
       return;

@@ -524,7 +524,6 @@ class WorkerImpl {
   void SpliceIn(UpstreamConn* u);
   void OnSpliceIn(UpstreamConn* u, int res);
   void SpliceOut(Conn* c);
-  void H2SpliceIn(UpstreamConn* u);
   bool H2FramePipe(H2Stream* s, uint32_t n, bool end);
   void SpliceSent(ClientConn* c);
   void ReleasePipe(ClientConn* c);
