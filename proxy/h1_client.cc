@@ -125,6 +125,10 @@ UpstreamConn* WorkerImpl::NewUpstreamConn(Routing* rt, uint32_t backend, ConnKin
       set && upstream < set->upstreams.size() && set->upstreams[upstream]) {
     u->tls = std::make_unique<tls::Session>(*set->upstreams[upstream]);
   }
+  // Its first head is read alone too (as after a spliced response): a fresh connection's
+  // multishot receive would otherwise take the first large body into buffers before the head
+  // is seen, several buffers per connection at once, and the ring's growth stays resident.
+  u->splice_hint = kind == ConnKind::kH1Client && !u->tls && cfg_->buffers.splice != 0;
   io_uring_sqe* sqe = ring_.GetSqe();
   if (unresolved) {
     io_uring_prep_nop(sqe);

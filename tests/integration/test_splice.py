@@ -8,6 +8,7 @@ spliced body (no spinning, the rest arrives), bytes a backend sends past its Con
 (pipes fit the descriptor budget)."""
 
 import os
+import re
 import select
 import socket
 import struct
@@ -488,6 +489,42 @@ class SpliceTest(harness.ProxyTest):
         self.assertTrue(rw.running())
         r = harness.request(port, "GET", "/small", timeout=5)
         self.assertEqual((r.status, r.body), (200, b"tiny"), r)
+
+    def test_first_response_on_fresh_upstream_connections_reads_only_its_head(self):
+        # Each download on a new upstream connection (the backend closes after each answer,
+        # written head and body in one go). The first receive on a fresh connection reads the
+        # head alone (4 KiB at most), as after a spliced response, and the body stays in the
+        # socket for the splice: one buffer at a time. A multishot receive there took up to
+        # 128 KiB of the body into buffers (32 of 4 KiB) before the head was parsed; with many
+        # connections at once the ring grew, and its memory stayed resident.
+        n = MiB
+        body = bytes(range(256)) * (n // 256)
+
+        def handler(sock, stop):
+            buf = bytearray()
+            head = read_head(sock, buf)
+            if head is None:
+                return  # a health probe
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                         % n + body)
+
+        raw = self.raw_backend(handler)
+        port = self.free_port()
+        rw = self.start_ringway(with_buffers(harness.simple_config(port, [raw.address]),
+                                             size="4k").replace("level: info", "level: debug"),
+                                workers=1)
+        for i in range(10):
+            with harness.Conn(port, timeout=30) as c:
+                r = c.roundtrip("GET", "/big?i=%d" % i, timeout=30)
+                self.assertEqual((r.status, r.complete, r.body == body), (200, True, True),
+                                 "download %d: %r" % (i, r))
+        rw.stop()
+        lines = rw.log_lines("provided buffers were lent at once")
+        self.assertEqual(len(lines), 1, rw.stderr()[-2000:])
+        m = re.search(r"at most (\d+) of \d+ provided buffers were lent at once", lines[0])
+        self.assertIsNotNone(m, lines[0])
+        # The head's buffer, and the request's for a moment.
+        self.assertLessEqual(int(m.group(1)), 2, lines[0])
 
     def test_bytes_after_spliced_body_stop_connection_reuse(self):
         # A backend sends more than its Content-Length in the write that ends a spliced body:
