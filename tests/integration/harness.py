@@ -19,6 +19,7 @@ import glob
 import hashlib
 import json
 import os
+import random
 import re
 import resource
 import select
@@ -150,11 +151,43 @@ def sanitized_binary(path):
     return _sanitized[path]
 
 
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_EPHEMERAL_LOW = _ephemeral_low()
+_PORT_RANGE = (10000, _EPHEMERAL_LOW) if _EPHEMERAL_LOW >= 12000 else None
+_ports_given = set()
+_port_rng = random.Random(os.getpid() ^ time.monotonic_ns())
+
+
 def free_port():
-    """A port that was free a moment ago on 127.0.0.1."""
+    """A port that was free a moment ago on 127.0.0.1, below the kernel's ephemeral range
+    where it has room: a port taken from that range (bind to port 0) could meanwhile become
+    the source port of some other test's outgoing connection (tests run side by side), and the
+    listener meant for it then fails with "Address already in use". Never the same port twice
+    in one process."""
+    if _PORT_RANGE is not None:
+        for _ in range(200):
+            port = _port_rng.randrange(*_PORT_RANGE)
+            if port in _ports_given:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind((HOST, port))
+                except OSError:
+                    continue
+            _ports_given.add(port)
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))
-        return s.getsockname()[1]
+        port = s.getsockname()[1]
+    _ports_given.add(port)
+    return port
 
 
 def tail(path, limit=6000):
