@@ -348,10 +348,10 @@ void BuildResponseFields(uint16_t status, std::span<const hpack::HeaderField> in
         return true;
     }
   };
+  // Room for every name, kept or not, so that no view into *names moves and keep() runs
+  // once per field.
   size_t total = 0;
-  for (const hpack::HeaderField& f : in) {
-    if (keep(f)) total += f.name.size();
-  }
+  for (const hpack::HeaderField& f : in) total += f.name.size();
   names->resize(total);
   if (status != 0) {
     status_digits[0] = static_cast<char>('0' + status / 100 % 10);

@@ -96,14 +96,21 @@ void WorkerImpl::H2UpStart(Exchange* ex, uint32_t backend, SendQueue* carry) {
   us->req_end = RequestComplete(ex);
   if (ex->stream) us->req_trailers = ex->stream->up_trailers;  // (trailers that came early)
   // The head: the HTTP/1.1 one made for this request (X-Forwarded-*, Host, the fields a proxy
-  // drops), written as HTTP/2 fields. WriteRequestHead made it, so its lines are known to be
-  // well formed ("METHOD target HTTP/1.1", then "Name: value" lines): they are split, not parsed.
-  std::string_view rest = ex->up_head;
-  auto next_line = [&rest]() {
-    const size_t eol = rest.find("\r\n");
-    std::string_view line = rest.substr(0, eol);
-    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
-    return line;
+  // drops), as HTTP/2 fields. WriteRequestHead made it, so its lines are known to be well formed
+  // ("METHOD target HTTP/1.1", then "Name: value" lines): they are split, not parsed. The fields
+  // are views into ex->up_head, which lives as long as the exchange and is rewritten only by
+  // the next one (which cancels this stream first); names are lowercased in place (a retry
+  // finds them so already, and a field name's case means nothing to an HTTP/1.1 next hop).
+  std::string& text = ex->up_head;
+  char* const base = text.data();
+  size_t pos = 0;
+  auto next_line = [&]() {
+    const char* eol = static_cast<const char*>(memchr(base + pos, '\n', text.size() - pos));
+    const size_t end = eol == nullptr ? text.size() : static_cast<size_t>(eol - base);
+    const size_t begin = pos;
+    pos = eol == nullptr ? text.size() : end + 1;
+    const size_t len = end > begin && base[end - 1] == '\r' ? end - begin - 1 : end - begin;
+    return std::string_view(base + begin, len);
   };
   const std::string_view request_line = next_line();
   const size_t sp1 = request_line.find(' ');
@@ -115,65 +122,61 @@ void WorkerImpl::H2UpStart(Exchange* ex, uint32_t backend, SendQueue* carry) {
     return;
   }
   const config::Upstream& up = rt->snap->config.upstreams[upstream];
-  std::string& text = us->head_text;
-  text.reserve(ex->up_head.size() + 64);
-  // Views into `text` are taken once it stops growing: first offsets, then the fields.
-  std::vector<std::array<uint32_t, 4>>& spans = h2_up_spans_;
-  spans.clear();
-  auto add = [&](std::string_view name, std::string_view value, bool lower) {
-    std::array<uint32_t, 4> sp;
-    sp[0] = static_cast<uint32_t>(text.size());
-    text.append(name);
-    sp[1] = static_cast<uint32_t>(text.size());
-    if (lower) {
-      for (size_t i = sp[0]; i < sp[1]; ++i) {
-        if (text[i] >= 'A' && text[i] <= 'Z') text[i] = static_cast<char>(text[i] + 32);
-      }
-    }
-    text.append(value);
-    sp[2] = sp[1];
-    sp[3] = static_cast<uint32_t>(text.size());
-    spans.push_back(sp);
-  };
-  add(":method", request_line.substr(0, sp1), false);
-  add(":scheme", up.tls.enabled ? "https" : "http", false);
-  const size_t authority = spans.size();
-  add(":authority", "", false);  // (its value is the Host line's, filled in below)
-  add(":path", request_line.substr(sp1 + 1, sp2 - sp1 - 1), false);
-  if (ex->grpc) add("te", "trailers", false);  // gRPC servers look for it
-  std::string_view host;
+  std::vector<hpack::HeaderField>& head = us->head;
+  head.clear();
+  head.push_back({":method", request_line.substr(0, sp1)});
+  head.push_back({":scheme", up.tls.enabled ? "https" : "http"});
+  const size_t authority = head.size();
+  head.push_back({":authority", ""});  // (its value is the Host line's, filled in below)
+  head.push_back({":path", request_line.substr(sp1 + 1, sp2 - sp1 - 1)});
+  if (ex->grpc) head.push_back({"te", "trailers"});  // gRPC servers look for it
   for (std::string_view line = next_line(); !line.empty(); line = next_line()) {
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
+    char* const name = base + (line.data() - base);
+    for (size_t i = 0; i < colon; ++i) {
+      if (name[i] >= 'A' && name[i] <= 'Z') name[i] = static_cast<char>(name[i] + ('a' - 'A'));
+    }
     const std::string_view n = line.substr(0, colon);
     std::string_view v = line.substr(colon + 1);
     while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-    if (http1::EqualsIgnoreCase(n, "host")) {
-      host = v;
-      continue;
+    // Connection-specific fields have no place in HTTP/2 (RFC 9113 section 8.2.2); Host
+    // becomes :authority.
+    bool drop = false;
+    switch (n.size()) {
+      case 2:
+        drop = n == "te";
+        break;
+      case 4:
+        if (n == "host") {
+          head[authority].value = v;
+          drop = true;
+        }
+        break;
+      case 7:
+        drop = n == "upgrade";
+        break;
+      case 10:
+        drop = n == "connection" || n == "keep-alive";
+        break;
+      case 12:
+        if (ex->grpc && n == "grpc-timeout") {
+          const uint64_t ms = ParseGrpcTimeout(v);
+          if (ms > 0 && ms < cfg_->timeouts.upstream_response_ms) {
+            us->grpc_deadline_ms = now_ms_ + ms;
+          }
+        }
+        break;
+      case 16:
+        drop = n == "proxy-connection";
+        break;
+      case 17:
+        drop = n == "transfer-encoding";
+        break;
+      default:
+        break;
     }
-    if (http1::EqualsIgnoreCase(n, "connection") || http1::EqualsIgnoreCase(n, "keep-alive") ||
-        http1::EqualsIgnoreCase(n, "proxy-connection") ||
-        http1::EqualsIgnoreCase(n, "transfer-encoding") || http1::EqualsIgnoreCase(n, "upgrade") ||
-        http1::EqualsIgnoreCase(n, "te")) {
-      continue;
-    }
-    if (ex->grpc && http1::EqualsIgnoreCase(n, "grpc-timeout")) {
-      const uint64_t ms = ParseGrpcTimeout(v);
-      if (ms > 0 && ms < cfg_->timeouts.upstream_response_ms) {
-        us->grpc_deadline_ms = now_ms_ + ms;
-      }
-    }
-    add(n, v, true);
-  }
-  // :authority's value goes at the end of the text (offsets stay valid).
-  spans[authority][2] = static_cast<uint32_t>(text.size());
-  text.append(host);
-  spans[authority][3] = static_cast<uint32_t>(text.size());
-  us->head.reserve(spans.size());
-  const std::string_view all = text;
-  for (const auto& sp : spans) {
-    us->head.push_back({all.substr(sp[0], sp[1] - sp[0]), all.substr(sp[2], sp[3] - sp[2])});
+    if (!drop) head.push_back({n, v});
   }
   // The balancer's view, as for HTTP/1 (EndAttempt).
   UpstreamRuntime& r = rt->ups[upstream];
@@ -625,22 +628,18 @@ UpStream* WorkerImpl::NewUpStream() {
   return us;
 }
 
-// The stream is rebuilt in place for the next one, keeping its head's memory when small.
+// The stream is rebuilt in place for the next one, keeping its field list when small.
 void WorkerImpl::H2UpDelete(UpStream* us) {
   us->body.Clear([&](const SendPiece& p) { ReleasePiece(p); });
-  if (spare_upstreams_.size() >= kSpareStreams || us->head_text.capacity() > kKeepCapacity ||
-      us->head.capacity() > 64) {
+  if (spare_upstreams_.size() >= kSpareStreams || us->head.capacity() > 64) {
     delete us;
     return;
   }
-  std::string text = std::move(us->head_text);
   std::vector<hpack::HeaderField> head = std::move(us->head);
   SendQueue body = std::move(us->body);
   us->~UpStream();
   new (us) UpStream;
-  text.clear();
   head.clear();
-  us->head_text = std::move(text);
   us->head = std::move(head);
   us->body = std::move(body);
   spare_upstreams_.push_back(us);

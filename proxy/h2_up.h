@@ -36,8 +36,8 @@ struct UpStream {
   uint64_t deadline_ms = 0;       // response deadline (upstream_response, re-armed on data)
   uint64_t grpc_deadline_ms = 0;  // from grpc-timeout; 0: none
   // Request side.
-  std::vector<hpack::HeaderField> head;  // the request head (views into head_text)
-  std::string head_text;
+  // The request head: views into ex->up_head (H2UpStart), read when the stream opens.
+  std::vector<hpack::HeaderField> head;
   SendQueue body;  // request body bytes waiting for the stream's send window
   // A copy of the body bytes sent, while they are few (kReplayMax): a stream the backend
   // refuses unprocessed (REFUSED_STREAM, GOAWAY) is sent again, whole. Dropped at the response.

@@ -564,10 +564,9 @@ class WorkerImpl {
   h2::SessionLimits h2_limits_;
   h2::SessionLimits h2_up_limits_;          // towards HTTP/2 backends
   std::vector<UpstreamConn*> h2_up_conns_;  // every HTTP/2 backend connection, any snapshot
-  std::vector<std::array<uint32_t, 4>> h2_up_spans_;  // H2UpStart's scratch
-  std::vector<H2Stream*> dead_streams_;               // finished this turn; freed in FreeClosed
-  std::vector<H2Stream*> spare_streams_;              // NewH2Stream, RecycleH2Stream
-  std::vector<UpStream*> spare_upstreams_;            // NewUpStream, H2UpDelete
+  std::vector<H2Stream*> dead_streams_;     // finished this turn; freed in FreeClosed
+  std::vector<H2Stream*> spare_streams_;    // NewH2Stream, RecycleH2Stream
+  std::vector<UpStream*> spare_upstreams_;  // NewUpStream, H2UpDelete
 #if defined(__SANITIZE_ADDRESS__)
   // Under AddressSanitizer a stream is freed, so that a use after its end is reported.
   static constexpr size_t kSpareStreams = 0;

@@ -546,6 +546,53 @@ class PoolingTest(H2UpstreamTest):
         self.assertLessEqual(s["connections"], 4, brief(s))
         self.assertGreaterEqual(s["max_concurrent"], 15, brief(s))
 
+    def test_http1_requests_waiting_for_a_stream_keep_their_heads(self):
+        """HTTP/1.1 requests that wait for a free stream on a full backend connection reach
+        the backend with their own method, path, authority and fields, names lowercased."""
+        self.start(args=["--max-streams", "2"])
+        self.assertEqual(self.get("/warm").status, 200)  # the connection knows the limit
+        results = {}
+        lock = threading.Lock()
+
+        def one(target, headers, host):
+            try:
+                r = self.get(target, headers=headers, host=host, timeout=20)
+                out = (r.status, r.json() if r.status == 200 and target.startswith("/echo")
+                       else None)
+            except Exception as e:  # recorded, then asserted on
+                out = (repr(e), None)
+            with lock:
+                results[target] = out
+
+        threads = [threading.Thread(target=one, args=("/slow?ms=800&i=%d" % i, [], "localhost"))
+                   for i in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)  # both slots taken: what follows waits for them
+        waiting = [threading.Thread(target=one, args=(
+            "/echo?i=%d" % i, [("X-Index-Field", "value-%d" % i), ("Accept", "text/%d" % i)],
+            "host%d.example" % i)) for i in range(10)]
+        for t in waiting:
+            t.start()
+        for t in threads + waiting:
+            t.join(timeout=30)
+        self.assertEqual(len(results), 12, results)
+        for i in range(10):
+            status, info = results["/echo?i=%d" % i]
+            self.assertEqual(status, 200, results)
+            self.assertEqual((info["method"], info["path"], info["authority"]),
+                             ("GET", "/echo?i=%d" % i, "host%d.example" % i), info)
+            self.assertEqual(field(info["headers"], "x-index-field"), ["value-%d" % i], info)
+            self.assertEqual(field(info["headers"], "accept"), ["text/%d" % i], info)
+            self.assertEqual(field(info["headers"], "x-forwarded-host"), ["host%d.example" % i],
+                             info)
+            self.assertNoHopByHop(info["headers"], "request to the backend")
+        s = self.assertSpokeH2()
+        print("\n    10 waiting HTTP/1.1 requests: backend connections %d, most streams open on "
+              "one %d" % (s["connections"], s["max_concurrent"]), flush=True)
+        self.assertEqual(s["paths"], {"/warm": 1, "/slow": 2, "/echo": 10}, brief(s))
+        self.assertEqual(s["refused_after_settings"], 0, brief(s))
+
     def test_backend_max_concurrent_streams_respected(self):
         need_h2()
         self.start(args=["--max-streams", "10"])
