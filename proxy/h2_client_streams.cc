@@ -3,7 +3,6 @@
 // to the client side (HTTP/1.1 or HTTP/2), resets both ways, refused streams and their
 // retries. The connections are in h2_client.cc. See proxy/h2_up.h.
 #include <algorithm>
-#include <array>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -133,7 +132,7 @@ void WorkerImpl::H2UpStart(Exchange* ex, uint32_t backend, SendQueue* carry) {
   for (std::string_view line = next_line(); !line.empty(); line = next_line()) {
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    char* const name = base + (line.data() - base);
+    char* const name = base + (line.data() - text.data());  // (the same bytes, writable)
     for (size_t i = 0; i < colon; ++i) {
       if (name[i] >= 'A' && name[i] <= 'Z') name[i] = static_cast<char>(name[i] + ('a' - 'A'));
     }
