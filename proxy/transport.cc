@@ -213,31 +213,63 @@ bool WorkerImpl::EncryptQueue(Conn* c) {
 // provided buffer (the ciphertext was copied into the session first) and hand the plaintext
 // on as if it had been read from a plain socket. Plaintext beyond one buffer goes through
 // the scratch buffer and is copied by whoever keeps it.
+//
+// A client's first handshake step (its ClientHello answered: key exchange and signature,
+// the one step that costs hundreds of microseconds) is not run here but queued for the end
+// of the turn (RunHellos), one per turn: requests and responses of connections already
+// established go first, instead of waiting behind every handshake that arrived with them.
 void WorkerImpl::TlsInput(Conn* c, char* data, size_t n, uint16_t bid) {
   tls::Session& t = *c->tls;
   t.Feed(data, n);
   if (!t.handshake_done()) {
-    tls::Session::Result r = t.Handshake();
-    Send(c);  // handshake records
-    if (r == tls::Session::Result::kError || r == tls::Session::Result::kClosed) {
+    if (!c->upstream && !c->tls_hello_answered) {
       ring_.Return(bid);
-      TlsFailed(c,
-                r == tls::Session::Result::kClosed ? "closed by the peer" : t.ErrorText().c_str());
+      if (!c->tls_hello_queued) {
+        c->tls_hello_queued = true;
+        ++c->inflight;  // not freed while queued
+        hellos_.push_back(c);
+      }
       return;
     }
-    if (!t.handshake_done()) {
-      ring_.Return(bid);
-      return;
-    }
-    TlsEstablished(c);
-    if (c->closing) {
+    if (!TlsHandshakeStep(c)) {
       ring_.Return(bid);
       return;
     }
   }
+  TlsRead(c, data, bid);
+}
+
+bool WorkerImpl::TlsHandshakeStep(Conn* c) {
+  tls::Session& t = *c->tls;
+  tls::Session::Result r = t.Handshake();
+  if (r != tls::Session::Result::kWantMore || t.out_pending() > 0) c->tls_hello_answered = true;
+  Send(c);  // handshake records
+  if (r == tls::Session::Result::kError || r == tls::Session::Result::kClosed) {
+    TlsFailed(c, r == tls::Session::Result::kClosed ? "closed by the peer" : t.ErrorText().c_str());
+    return false;
+  }
+  if (!t.handshake_done()) return false;
+  TlsEstablished(c);
+  return !c->closing;
+}
+
+void WorkerImpl::RunHellos() {
+  while (!hellos_.empty()) {
+    Conn* c = hellos_.front();
+    hellos_.pop_front();
+    c->tls_hello_queued = false;
+    --c->inflight;
+    if (c->closing) continue;
+    if (TlsHandshakeStep(c)) TlsRead(c, nullptr, -1);
+    break;
+  }
+}
+
+void WorkerImpl::TlsRead(Conn* c, char* data, int32_t bid) {
+  tls::Session& t = *c->tls;
   const size_t cap = ring_.buffer_size();
   size_t used = 0;
-  bool handed = false;  // `data` (and bid) went to the input handler
+  bool handed = data == nullptr;  // `data` (and bid) went to the input handler
   for (;;) {
     if (c->closing) break;
     char* out = handed ? tls_scratch_.data() : data + used;
@@ -261,7 +293,7 @@ void WorkerImpl::TlsInput(Conn* c, char* data, size_t n, uint16_t bid) {
       if (used > 0) {
         PlainInput(c, data, used, bid);
       } else {
-        ring_.Return(bid);
+        ring_.Return(static_cast<uint16_t>(bid));
       }
     }
     if (c->closing) break;
@@ -274,7 +306,7 @@ void WorkerImpl::TlsInput(Conn* c, char* data, size_t n, uint16_t bid) {
     }
     break;
   }
-  if (!handed) ring_.Return(bid);  // the connection closed before anything was handed on
+  if (!handed) ring_.Return(static_cast<uint16_t>(bid));  // closed before anything was handed on
   if (c->closing) return;
   // Records the reads produced (alerts, key-update replies). A peer that makes us write
   // (say, key updates by the thousand) while it reads nothing would grow this without

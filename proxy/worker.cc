@@ -128,7 +128,8 @@ uint64_t WorkerImpl::Run() {
     ++turn_;
     now_ms_ = core::MonotonicMs();
     ring_.Publish();
-    uint64_t wait = NextTimerWait();
+    // With handshakes queued the turn only looks for completions: it does not sleep.
+    uint64_t wait = HellosWaiting() ? 0 : NextTimerWait();
     int r = ring_.SubmitAndWait(wait);
     if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
       RW_LOG(LogLevel::kError, "worker %u: io_uring wait failed: %s", index_, strerror(-r));
@@ -143,6 +144,12 @@ uint64_t WorkerImpl::Run() {
       TickH2Sessions();  // the shutdown's second GOAWAY has a time bound
     }
     FlushSends();
+    if (HellosWaiting()) {
+      // The turn's sends go to the kernel before a handshake's crypto delays them.
+      io_uring_submit(ring_.raw());
+      RunHellos();
+      FlushSends();
+    }
     if (draining_) {
       // (Not while an accept is still armed: a connection it brings is served, not dropped.)
       if (live_clients_ == 0 && !AnyListenerArmed()) break;
@@ -162,6 +169,8 @@ uint64_t WorkerImpl::Run() {
   // Drained: close the pool and wait (bounded) for the kernel to let go of everything.
   for (ClientConn* c : h2_draining_) --c->inflight;
   h2_draining_.clear();
+  for (Conn* c : hellos_) --c->inflight;  // (all closed by now: the drain cut them)
+  hellos_.clear();
   ClosePools();
   CloseH2Pools();
   for (int i = 0; i < 100 && (!closing_.empty() || AnyListenerArmed()); ++i) {

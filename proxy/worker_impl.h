@@ -40,6 +40,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -166,6 +167,16 @@ class WorkerImpl {
 
   bool EncryptQueue(Conn* c);
   void TlsInput(Conn* c, char* data, size_t n, uint16_t bid);
+  // Runs the handshake on the ciphertext fed so far. True: it is done and the connection
+  // open, so application data may be read.
+  bool TlsHandshakeStep(Conn* c);
+  // Decrypts what the session holds; `data`/`bid`: the provided buffer it came in, reused
+  // for the plaintext (nullptr/-1: none, the plaintext goes through the scratch buffer).
+  void TlsRead(Conn* c, char* data, int32_t bid);
+  // Runs the oldest queued first handshake step (one per turn, after the turn's other work
+  // was submitted), so that work on established connections never queues behind many.
+  void RunHellos();
+  bool HellosWaiting() const { return !hellos_.empty(); }
   void PlainInput(Conn* c, char* p, size_t n, int32_t bid);
   void PlainEof(Conn* c, int res, bool close_notify = false);
   void TlsEstablished(Conn* c);
@@ -583,6 +594,9 @@ class WorkerImpl {
   std::vector<Conn*> closing_;
   std::vector<Conn*> starved_;
   std::vector<ClientConn*> deferred_;
+  // TLS clients whose ClientHello waits for its answer (RunHellos), oldest first; each
+  // holds an inflight count while queued.
+  std::deque<Conn*> hellos_;
   std::vector<Conn*> to_send_;
   // Gather lists lent to sends in flight (SendVec), and the scratch one filled before a send
   // knows whether it needs one, or before TLS seals the pieces.

@@ -34,6 +34,7 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import tempfile
 import threading
@@ -753,6 +754,57 @@ class GarbageTest(TlsTestCase):
         rc, out, err = self.curl_tls("a.test", "/after-garbage")
         self.assertEqual(rc, 0, err)
         self.assertEqual(self.web.served("/after-garbage"), 1)
+
+    def test_hellos_abandoned_while_waiting_for_their_answer(self):
+        # A worker answers ClientHellos one per loop turn, after the turn's other work: a
+        # burst of them waits in a queue. Connections that reset while queued, ones that are
+        # answered, requests on established connections meanwhile, and a shutdown with hellos
+        # still queued must all come out whole (the harness checks the exit status and that no
+        # provided buffer stayed lent).
+        rw = self.start_tls()
+        hello = client_hello()
+        with TlsConn(self.tls_port) as established:
+            r = established.get("/before-burst")
+            self.assertEqual(r.status, 200, r)
+            kept, dropped = [], []
+            try:
+                for i in range(80):
+                    s = socket.create_connection((HOST, self.tls_port), timeout=10)
+                    s.sendall(hello)
+                    (dropped if i % 2 else kept).append(s)
+                for s in dropped:  # reset at once: most are still queued
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    s.close()
+                dropped = []
+                # The established connection is served while the burst is answered.
+                for i in range(5):
+                    r = established.get("/during-burst")
+                    self.assertEqual(r.status, 200, r)
+                # Every kept connection gets its ServerHello (a handshake record).
+                for s in kept:
+                    s.settimeout(10)
+                    first = s.recv(5)
+                    self.assertEqual(first[:1], b"\x16", first)
+            finally:
+                for s in kept + dropped:
+                    s.close()
+        self.assertEqual(self.web.served("/during-burst"), 5)
+        # Full handshakes still work afterwards.
+        rc, out, err = self.curl_tls("a.test", "/after-burst")
+        self.assertEqual(rc, 0, err)
+        # A shutdown right behind a burst of hellos (some still queued) ends cleanly.
+        burst = []
+        try:
+            for _ in range(60):
+                s = socket.create_connection((HOST, self.tls_port), timeout=10)
+                s.sendall(hello)
+                burst.append(s)
+            self.assertEqual(rw.stop(timeout=15), 0, rw.stderr()[-2000:])
+        finally:
+            for s in burst:
+                s.close()
+        self.assertEqual(rw.log_lines("provided buffers still lent at exit"), [])
+        self.assertEqual(rw.log_lines("still held by the kernel at exit"), [])
 
     def test_stalled_handshakes_do_not_block_others(self):
         header_timeout = 5
