@@ -224,6 +224,12 @@ void WorkerImpl::TlsInput(Conn* c, char* data, size_t n, uint16_t bid) {
   if (!t.handshake_done()) {
     if (!c->upstream && !c->tls_hello_answered) {
       ring_.Return(bid);
+      if (t.in_pending() > kTlsHelloInputLimit) {  // it should be waiting for our answer
+        RW_LOG(LogLevel::kDebug, "TLS client sent %zu bytes before its hello was answered; cut",
+               t.in_pending());
+        ResetConn(c);
+        return;
+      }
       if (!c->tls_hello_queued) {
         c->tls_hello_queued = true;
         ++c->inflight;  // not freed while queued

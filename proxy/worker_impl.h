@@ -655,6 +655,9 @@ class WorkerImpl {
   static constexpr uint32_t kTlsSmallBytes = 16 * 1024;
   static constexpr uint64_t kTlsIdleMs = 1000;
   static constexpr size_t kTlsOutLimit = kTlsBatch + 64 * 1024;
+  // Ciphertext a client may send while its ClientHello waits for an answer: two full records.
+  // An honest client sends its hello (a few KiB at most, in one or more records) and waits.
+  static constexpr size_t kTlsHelloInputLimit = 2 * (16 * 1024 + 256 + 5);
 };
 
 }  // namespace ringway::proxy

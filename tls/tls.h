@@ -263,6 +263,8 @@ class Session {
   // Bytes of buffers this session holds besides wolfSSL's own (ciphertext in and out). Once
   // everything is sent and read, the out buffers go back to the thread's pool.
   size_t held_bytes() const { return in_.capacity() + out_.capacity() + flight_.capacity(); }
+  // Ciphertext fed and not yet consumed by wolfSSL.
+  size_t in_pending() const { return in_.size() - in_off_; }
 
   // After the handshake: what was negotiated.
   std::string_view alpn() const;

@@ -806,6 +806,51 @@ class GarbageTest(TlsTestCase):
         self.assertEqual(rw.log_lines("provided buffers still lent at exit"), [])
         self.assertEqual(rw.log_lines("still held by the kernel at exit"), [])
 
+    def test_bytes_sent_before_the_hello_is_answered_are_bounded(self):
+        # A client that sends its ClientHello and then keeps sending (here 48 KiB of records
+        # per connection) instead of waiting for the answer is cut: what waits with a queued
+        # hello is bounded, and nothing of it reaches a backend.
+        rw = self.start_tls()
+        hello = client_hello()
+        record = b"\x17\x03\x03\x40\x00" + bytes(16384)
+        rss_before = rw.proc_status("VmRSS")
+        socks = []
+        try:
+            for _ in range(50):
+                s = socket.create_connection((HOST, self.tls_port), timeout=10)
+                s.sendall(hello)
+                socks.append(s)
+            for s in socks:
+                for _ in range(3):
+                    try:
+                        s.sendall(record)
+                    except (BrokenPipeError, ConnectionResetError):
+                        break
+            for s in socks:
+                got = b""
+                deadline = time.monotonic() + 15
+                while True:
+                    s.settimeout(max(0.1, deadline - time.monotonic()))
+                    try:
+                        data = s.recv(65536)
+                    except ConnectionResetError:
+                        data = b""
+                    except socket.timeout:
+                        self.fail("a client that kept sending before its handshake was still "
+                                  "open after 15 s")
+                    if not data:
+                        break
+                    got += data
+                self.assertFalse(b"HTTP/" in got, got[:200])
+        finally:
+            for s in socks:
+                s.close()
+        rss_after = rw.proc_status("VmRSS")
+        self.assertLess(rss_after - rss_before, 16 * 1024, (rss_before, rss_after))
+        rc, out, err = self.curl_tls("a.test", "/after-flood")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(self.web.served("/after-flood"), 1)
+
     def test_stalled_handshakes_do_not_block_others(self):
         header_timeout = 5
         self.start_tls(timeouts={"client_header": "%ds" % header_timeout})
