@@ -290,6 +290,25 @@ def client_hello(host="a.test"):
     return hello
 
 
+def read_until_closed(s, deadline, limit=None):
+    """What the peer sends on socket `s` until it closes (a reset counts as a close), or None
+    if it is still open at `deadline` (time.monotonic()). Stops early once over `limit` bytes."""
+    got = b""
+    while True:
+        s.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            data = s.recv(65536)
+        except ConnectionResetError:
+            data = b""
+        except socket.timeout:
+            return None
+        if not data:
+            return got
+        got += data
+        if limit is not None and len(got) >= limit:
+            return got
+
+
 # ---------------------------------------------------------------------------------------------
 # Configuration
 
@@ -826,21 +845,11 @@ class GarbageTest(TlsTestCase):
                         s.sendall(record)
                     except (BrokenPipeError, ConnectionResetError):
                         break
+            deadline = time.monotonic() + 15
             for s in socks:
-                got = b""
-                deadline = time.monotonic() + 15
-                while True:
-                    s.settimeout(max(0.1, deadline - time.monotonic()))
-                    try:
-                        data = s.recv(65536)
-                    except ConnectionResetError:
-                        data = b""
-                    except socket.timeout:
-                        self.fail("a client that kept sending before its handshake was still "
-                                  "open after 15 s")
-                    if not data:
-                        break
-                    got += data
+                got = read_until_closed(s, deadline)
+                self.assertIsNotNone(got, "a client that kept sending before its handshake was "
+                                     "still open after 15 s")
                 self.assertFalse(b"HTTP/" in got, got[:200])
         finally:
             for s in socks:
@@ -879,20 +888,10 @@ class GarbageTest(TlsTestCase):
             # The stalled ones fall to the header timeout (which covers the handshake).
             deadline = time.monotonic() + header_timeout + 15
             for s in stalled:
-                got = b""
-                while True:
-                    s.settimeout(max(0.1, deadline - time.monotonic()))
-                    try:
-                        data = s.recv(4096)
-                    except ConnectionResetError:
-                        data = b""
-                    except socket.timeout:
-                        self.fail("a stalled handshake outlived the header timeout (%ds) by "
-                                  "15 s" % header_timeout)
-                    if not data:
-                        break
-                    got += data
-                    self.assertLess(len(got), 1024, got)
+                got = read_until_closed(s, deadline, limit=1024)
+                self.assertIsNotNone(got, "a stalled handshake outlived the header timeout "
+                                     "(%ds) by 15 s" % header_timeout)
+                self.assertLess(len(got), 1024, got)
                 # A TLS alert at most; never an HTTP response.
                 self.assertFalse(got.startswith(b"HTTP/"), got)
         finally:
