@@ -117,8 +117,8 @@ struct Conn {
   bool closing = false;
   bool read_eof = false;      // the peer ended its side (FIN): nothing more to receive
   bool tls_notified = false;  // close_notify queued
-  // A TLS client's first handshake step (key exchange and signature: the costly one) waits
-  // on the worker's hello queue until the turn's other work is done (RunHellos).
+  // A TLS client's costly handshake steps (key exchange, signature) wait on the worker's hello
+  // queue until the turn's other work is done (RunHellos, TlsInput).
   bool tls_hello_queued = false;
   bool tls_hello_answered = false;  // that step ran and made the server's first flight
   // Splicing (proxy/splice.cc). The socket is made non-blocking once, before its first

@@ -214,15 +214,16 @@ bool WorkerImpl::EncryptQueue(Conn* c) {
 // on as if it had been read from a plain socket. Plaintext beyond one buffer goes through
 // the scratch buffer and is copied by whoever keeps it.
 //
-// A client's first handshake step (its ClientHello answered: key exchange and signature,
-// the one step that costs hundreds of microseconds) is not run here but queued for the end
-// of the turn (RunHellos), one per turn: requests and responses of connections already
-// established go first, instead of waiting behind every handshake that arrived with them.
+// A client's costly handshake steps (its first bytes, a ClientHello: key exchange and
+// signature, hundreds of microseconds; a second ClientHello after a HelloRetryRequest; TLS
+// 1.2's ClientKeyExchange) are not run here but queued for the end of the turn (RunHellos),
+// one per turn: requests and responses of connections already established go first, instead
+// of waiting behind every handshake that arrived with them.
 void WorkerImpl::TlsInput(Conn* c, char* data, size_t n, uint16_t bid) {
   tls::Session& t = *c->tls;
   t.Feed(data, n);
   if (!t.handshake_done()) {
-    if (!c->upstream && !c->tls_hello_answered) {
+    if (!c->upstream && (!c->tls_hello_answered || t.KeyExchangeNext())) {
       ring_.Return(bid);
       if (t.in_pending() > kTlsHelloInputLimit) {  // it should be waiting for our answer
         RW_LOG(LogLevel::kDebug, "TLS client sent %zu bytes before its hello was answered; cut",

@@ -99,6 +99,25 @@ void Session::Feed(const char* p, size_t n) {
   in_.append(p, n);
 }
 
+bool Session::KeyExchangeNext() const {
+  constexpr uint8_t kChangeCipherSpec = 20, kHandshake = 22;
+  constexpr uint8_t kClientHello = 1, kClientKeyExchange = 16;
+  size_t i = in_off_;
+  while (i + 5 <= in_.size()) {  // each turn skips a whole record: bounded by the input
+    const auto type = static_cast<uint8_t>(in_[i]);
+    const size_t len = (static_cast<size_t>(static_cast<uint8_t>(in_[i + 3])) << 8) |
+                       static_cast<uint8_t>(in_[i + 4]);
+    if (type == kChangeCipherSpec) {
+      i += 5 + len;
+      continue;
+    }
+    if (type != kHandshake || i + 6 > in_.size()) return false;
+    const auto msg = static_cast<uint8_t>(in_[i + 5]);
+    return msg == kClientHello || msg == kClientKeyExchange;
+  }
+  return false;
+}
+
 std::string_view Session::NextSend() {
   if (flight_sent_ == flight_.size()) {
     flight_sent_ = 0;

@@ -265,6 +265,11 @@ class Session {
   size_t held_bytes() const { return in_.capacity() + out_.capacity() + flight_.capacity(); }
   // Ciphertext fed and not yet consumed by wolfSSL.
   size_t in_pending() const { return in_.size() - in_off_; }
+  // Server side: whether that ciphertext starts (after any ChangeCipherSpec records) with a
+  // plaintext handshake record whose first message is a ClientHello or a ClientKeyExchange,
+  // the steps that cost the server a key exchange (and, for the hello, a signature). False
+  // when it cannot tell yet.
+  bool KeyExchangeNext() const;
 
   // After the handshake: what was negotiated.
   std::string_view alpn() const;

@@ -262,6 +262,71 @@ TEST(SessionTest, HandshakeAndRecordsBothWays) {
   EXPECT_EQ(client.Read(buf, sizeof(buf), &n), Session::Result::kClosed);
 }
 
+// Moves what `from` has to send into `to`.
+void Move(Session& from, Session& to) {
+  while (from.out_pending() > 0) {
+    std::string_view v = from.NextSend();
+    to.Feed(v.data(), v.size());
+    from.OutSent(v.size());
+  }
+}
+
+// The worker queues the steps that cost a key exchange: KeyExchangeNext tells them from the
+// rest by their record and message type, whole or in pieces, after ChangeCipherSpec records.
+TEST(SessionTest, KeyExchangeNextSeesClientHelloAndClientKeyExchangeOnly) {
+  auto server_ctx = ServerContext::Create(Listener({"a"}), "test");
+  ASSERT_TRUE(server_ctx.ok()) << server_ctx.status();
+  auto client_ctx = Client("a.test");
+  ASSERT_NE(client_ctx, nullptr);
+  for (bool tls12 : {false, true}) {
+    SCOPED_TRACE(tls12 ? "TLS 1.2" : "TLS 1.3");
+    Session server((*server_ctx)->default_ctx());
+    Session client(client_ctx->ctx(), client_ctx->server_name());
+    if (tls12) {
+      ASSERT_EQ(wolfSSL_set_max_proto_version(client.native(), TLS1_2_VERSION), WOLFSSL_SUCCESS);
+    }
+    EXPECT_FALSE(server.KeyExchangeNext());  // nothing fed
+    client.Handshake();                      // ClientHello
+    std::string hello(client.NextSend());
+    client.OutSent(hello.size());
+    ASSERT_GT(hello.size(), 6u);
+    server.Feed(hello.data(), 3);  // not even a record header yet
+    EXPECT_FALSE(server.KeyExchangeNext());
+    server.Feed(hello.data() + 3, 3);
+    EXPECT_TRUE(server.KeyExchangeNext());
+    server.Feed(hello.data() + 6, hello.size() - 6);
+    EXPECT_TRUE(server.KeyExchangeNext());
+    server.Handshake();  // the hello consumed, the server's flight made
+    EXPECT_FALSE(server.KeyExchangeNext());
+    Move(server, client);
+    client.Handshake();  // TLS 1.3: the client's Finished; 1.2: ClientKeyExchange, CCS, Finished
+    Move(client, server);
+    EXPECT_EQ(server.KeyExchangeNext(), tls12);
+    server.Handshake();
+    Move(server, client);
+    client.Handshake();
+    ASSERT_TRUE(server.handshake_done());
+    ASSERT_TRUE(client.handshake_done());
+    ASSERT_TRUE(client.Write("GET / HTTP/1.1\r\n\r\n", 18));
+    Move(client, server);
+    EXPECT_FALSE(server.KeyExchangeNext());  // application data
+  }
+  // ChangeCipherSpec records first (as a TLS 1.3 client in middlebox mode sends before its
+  // second hello), then a ClientHello header; an alert is not a key exchange.
+  Session s((*server_ctx)->default_ctx());
+  const std::string ccs("\x14\x03\x03\x00\x01\x01", 6);
+  const std::string hello_head("\x16\x03\x01\x02\x00\x01", 6);
+  s.Feed(ccs.data(), ccs.size());
+  EXPECT_FALSE(s.KeyExchangeNext());
+  s.Feed(ccs.data(), ccs.size());
+  s.Feed(hello_head.data(), hello_head.size());
+  EXPECT_TRUE(s.KeyExchangeNext());
+  Session alert((*server_ctx)->default_ctx());
+  const std::string alert_rec("\x15\x03\x03\x00\x02\x02\x28", 7);
+  alert.Feed(alert_rec.data(), alert_rec.size());
+  EXPECT_FALSE(alert.KeyExchangeNext());
+}
+
 // A connection that has sent and read everything holds no ciphertext buffers (they go back to
 // the thread's pool and serve the next session that writes).
 TEST(SessionTest, IdleSessionHoldsNoBuffers) {
