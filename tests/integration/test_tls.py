@@ -825,6 +825,18 @@ class GarbageTest(TlsTestCase):
         self.assertEqual(rw.log_lines("provided buffers still lent at exit"), [])
         self.assertEqual(rw.log_lines("still held by the kernel at exit"), [])
 
+    def test_hello_retry_request_then_second_hello_is_served(self):
+        # The client's only key share is a group ringway does not offer (X448), so it gets a
+        # HelloRetryRequest and sends a second ClientHello (queued like the first).
+        self.start_tls()
+        req = b"GET /after-retry HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
+        rc, out = s_client(self.tls_port, "-groups", "X448:P-256", "-msg", "-ign_eof",
+                           stdin=req)
+        self.assertEqual(out.count("ClientHello"), 2, out[-3000:])
+        self.assertIn("prime256v1", out)
+        self.assertIn("HTTP/1.1 200", out)
+        self.assertEqual(self.web.served("/after-retry"), 1)
+
     def test_bytes_sent_before_the_hello_is_answered_are_bounded(self):
         # A client that sends its ClientHello and then keeps sending (here 48 KiB of records
         # per connection) instead of waiting for the answer is cut: what waits with a queued
