@@ -173,8 +173,8 @@ class WorkerImpl {
   // Decrypts what the session holds; `data`/`bid`: the provided buffer it came in, reused
   // for the plaintext (nullptr/-1: none, the plaintext goes through the scratch buffer).
   void TlsRead(Conn* c, char* data, int32_t bid);
-  // Runs the oldest queued first handshake step (one per turn, after the turn's other work
-  // was submitted), so that work on established connections never queues behind many.
+  // Runs the oldest queued handshake step (one per turn, after the turn's other work was
+  // submitted), so that work on established connections never queues behind many.
   void RunHellos();
   bool HellosWaiting() const { return !hellos_.empty(); }
   void PlainInput(Conn* c, char* p, size_t n, int32_t bid);
@@ -594,8 +594,8 @@ class WorkerImpl {
   std::vector<Conn*> closing_;
   std::vector<Conn*> starved_;
   std::vector<ClientConn*> deferred_;
-  // TLS clients whose ClientHello waits for its answer (RunHellos), oldest first; each
-  // holds an inflight count while queued.
+  // TLS clients whose costly handshake step (a ClientHello, a ClientKeyExchange) waits for
+  // RunHellos, oldest first; each holds an inflight count while queued.
   std::deque<Conn*> hellos_;
   std::vector<Conn*> to_send_;
   // Gather lists lent to sends in flight (SendVec), and the scratch one filled before a send

@@ -290,6 +290,15 @@ def client_hello(host="a.test"):
     return hello
 
 
+def open_and_send(port, data, n, socks):
+    """Opens n connections to port, appending each to `socks` (the caller closes them), and
+    sends `data` on each."""
+    for _ in range(n):
+        s = socket.create_connection((HOST, port), timeout=10)
+        socks.append(s)
+        s.sendall(data)
+
+
 def read_until_closed(s, deadline, limit=None):
     """What the peer sends on socket `s` until it closes (a reset counts as a close), or None
     if it is still open at `deadline` (time.monotonic()). Stops early once over `limit` bytes."""
@@ -785,16 +794,13 @@ class GarbageTest(TlsTestCase):
         with TlsConn(self.tls_port) as established:
             r = established.get("/before-burst")
             self.assertEqual(r.status, 200, r)
-            kept, dropped = [], []
+            socks = []
             try:
-                for i in range(80):
-                    s = socket.create_connection((HOST, self.tls_port), timeout=10)
-                    s.sendall(hello)
-                    (dropped if i % 2 else kept).append(s)
-                for s in dropped:  # reset at once: most are still queued
+                open_and_send(self.tls_port, hello, 80, socks)
+                kept = socks[0::2]
+                for s in socks[1::2]:  # reset at once: most are still queued
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     s.close()
-                dropped = []
                 # The established connection is served while the burst is answered.
                 for i in range(5):
                     r = established.get("/during-burst")
@@ -805,7 +811,7 @@ class GarbageTest(TlsTestCase):
                     first = s.recv(5)
                     self.assertEqual(first[:1], b"\x16", first)
             finally:
-                for s in kept + dropped:
+                for s in socks:
                     s.close()
         self.assertEqual(self.web.served("/during-burst"), 5)
         # Full handshakes still work afterwards.
@@ -814,10 +820,7 @@ class GarbageTest(TlsTestCase):
         # A shutdown right behind a burst of hellos (some still queued) ends cleanly.
         burst = []
         try:
-            for _ in range(60):
-                s = socket.create_connection((HOST, self.tls_port), timeout=10)
-                s.sendall(hello)
-                burst.append(s)
+            open_and_send(self.tls_port, hello, 60, burst)
             self.assertEqual(rw.stop(timeout=15), 0, rw.stderr()[-2000:])
         finally:
             for s in burst:
@@ -847,10 +850,7 @@ class GarbageTest(TlsTestCase):
         rss_before = rw.proc_status("VmRSS")
         socks = []
         try:
-            for _ in range(50):
-                s = socket.create_connection((HOST, self.tls_port), timeout=10)
-                s.sendall(hello)
-                socks.append(s)
+            open_and_send(self.tls_port, hello, 50, socks)
             for s in socks:
                 for _ in range(3):
                     try:
@@ -879,10 +879,7 @@ class GarbageTest(TlsTestCase):
         stalled = []
         try:
             t0 = time.monotonic()
-            for _ in range(20):
-                s = socket.create_connection((HOST, self.tls_port), timeout=10)
-                stalled.append(s)
-                s.sendall(hello[:len(hello) // 2])
+            open_and_send(self.tls_port, hello[:len(hello) // 2], 20, stalled)
             for i in range(5):
                 rc, out, err = self.curl_tls("a.test", "/while-stalled", "--max-time", "4")
                 self.assertEqual(rc, 0, "request %d failed beside 20 stalled handshakes: %s"
