@@ -241,7 +241,10 @@ upstreams:
                                       grpc.ssl_server_credentials([(key, cert)]))
         self.assertTrue(port)
         server.start()
-        self.addCleanup(server.stop, 0)
+        # Stopped whole before the next test: grpcio aborts the process ("assertion failed:
+        # state_ == State::kRunning", thread_pool.cc) when its pool is still shutting down as
+        # the next test forks its processes.
+        self.addCleanup(lambda: server.stop(0).wait(10))
         return svc, "%s:%d" % (HOST, port)
 
     def test_grpc_check_over_tls_follows_the_serving_status(self):
