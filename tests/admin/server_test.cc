@@ -377,7 +377,7 @@ TEST(AdminServerTest, MalformedRequestGets400AndClose) {
 }
 
 TEST(AdminServerTest, StalledHeadDoesNotBlockOthersAndGets408) {
-  auto server = StartServer(Echo, {.request_timeout_ms = 300});
+  auto server = StartServer(Echo, {.request_timeout_ms = 1500});
   const Clock::time_point start = Clock::now();
   Client stalled(server->port());
   ASSERT_TRUE(stalled.Send("GET / HTTP/1.1\r\nHo"));
@@ -389,14 +389,14 @@ TEST(AdminServerTest, StalledHeadDoesNotBlockOthersAndGets408) {
   Reply r;
   ASSERT_TRUE(other.Read(&r));
   EXPECT_EQ(r.status, 200);
-  EXPECT_LT(MsSince(t), 200);
+  EXPECT_LT(MsSince(t), 750);  // a server stalled by the head would answer after 1.5 s
 
   ASSERT_TRUE(stalled.Read(&r));
   EXPECT_EQ(r.status, 408);
   EXPECT_NE(r.body.find(R"("error":"request timeout")"), std::string::npos);
   EXPECT_TRUE(stalled.ReadToEnd());
-  EXPECT_GE(MsSince(start), 280);
-  EXPECT_LT(MsSince(start), 2000);
+  EXPECT_GE(MsSince(start), 1480);
+  EXPECT_LT(MsSince(start), 4000);
 }
 
 TEST(AdminServerTest, StalledBodyGets408) {
@@ -442,20 +442,23 @@ TEST(AdminServerTest, ClientThatDoesNotReadIsCutWithoutStallingOthers) {
         if (req.path == "/big") resp.body.assign(kBig, 'x');
         return resp;
       },
-      {.send_timeout_ms = 200});
+      {.send_timeout_ms = 1500});
   Client slow(server->port(), /*rcvbuf=*/16 * 1024);
   ASSERT_TRUE(slow.Send("GET /big HTTP/1.1\r\nHost: a\r\n\r\n"));
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
 
+  // A server stalled by the slow client would answer only once that client
+  // is cut, 1.5 s after its last progress; half of that leaves room for a
+  // busy machine and still tells the two apart.
   const Clock::time_point t = Clock::now();
   Client other(server->port());
   ASSERT_TRUE(other.Send(kGet));
   Reply r;
   ASSERT_TRUE(other.Read(&r));
   EXPECT_EQ(r.status, 200);
-  EXPECT_LT(MsSince(t), 200);
+  EXPECT_LT(MsSince(t), 750);
 
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // past the send deadline
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // past the send deadline
   std::string got;
   EXPECT_TRUE(slow.ReadToEnd(&got));
   EXPECT_GT(got.size(), 0u);
