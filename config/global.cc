@@ -186,7 +186,8 @@ absl::Status Loader::LoadLimits(const YamlNode& limits) {
 
 absl::Status Loader::LoadBuffers(const YamlNode& buffers) {
   CONFIG_RETURN_IF_ERROR(ExpectMapping(buffers, Where("buffers", "global")));
-  CONFIG_RETURN_IF_ERROR(CheckKeys(buffers, {"size", "count", "splice"}, "global.buffers"));
+  CONFIG_RETURN_IF_ERROR(
+      CheckKeys(buffers, {"size", "count", "splice", "splice_h2"}, "global.buffers"));
   if (const YamlNode* n = buffers.Find("size")) {
     absl::StatusOr<uint64_t> v = Size(*n, Where("size", "global.buffers"), 4 << 10, 1 << 20);
     if (!v.ok()) return v.status();
@@ -219,6 +220,16 @@ absl::Status Loader::LoadBuffers(const YamlNode& buffers) {
       absl::StatusOr<uint64_t> v = Size(*n, Where("splice", "global.buffers"), 0, 1ull << 30);
       if (!v.ok()) return v.status();
       cfg_.buffers.splice = *v;
+    }
+  }
+  if (const YamlNode* n = buffers.Find("splice_h2")) {
+    if (n->kind == Kind::kString &&
+        (absl::EqualsIgnoreCase(n->text, "off") || absl::EqualsIgnoreCase(n->text, "on"))) {
+      cfg_.buffers.splice_h2 = absl::EqualsIgnoreCase(n->text, "on");
+    } else {
+      absl::StatusOr<bool> v = Bool(*n, Where("splice_h2", "global.buffers"));
+      if (!v.ok()) return v.status();
+      cfg_.buffers.splice_h2 = *v;
     }
   }
   return absl::OkStatus();

@@ -518,9 +518,10 @@ bool Control::Commit(std::shared_ptr<Snapshot> snap, const char* kind, const cha
   }
   if (!SameBuffers(cfg.buffers, was.buffers)) {
     result.restart.push_back("global.buffers");
-    const uint64_t splice = cfg.buffers.splice;
+    const config::Buffers asked = cfg.buffers;
     cfg.buffers = was.buffers;
-    cfg.buffers.splice = splice;
+    cfg.buffers.splice = asked.splice;
+    cfg.buffers.splice_h2 = asked.splice_h2;
   }
   if (cfg.admin.metrics_bind.text != was.admin.metrics_bind.text) {
     result.restart.push_back("global.admin.metrics_bind");

@@ -4,8 +4,9 @@
 // receive and a send per 64 KiB on this kernel; docs/design.md, "Splice").
 //
 // Only where nothing has to read the bytes: a plain HTTP/1 backend answering with a
-// Content-Length body to a plain HTTP/1 client or an h2c stream (SpliceIn: the bytes are
-// framed as DATA as they enter the pipe), with at least buffers.splice bytes of it left once
+// Content-Length body to a plain HTTP/1 client or, with buffers.splice_h2 on, an h2c stream
+// (SpliceIn: the bytes are framed as DATA as they enter the pipe; off by default, since each
+// 16 KiB frame then costs two system calls), with at least buffers.splice bytes of it left once
 // the head is parsed. Everything else (TLS on either side, HTTP/2 backends, chunked, bodies of
 // unknown length) is received into provided buffers as before.
 //
@@ -109,6 +110,7 @@ bool WorkerImpl::SpliceEligible(const UpstreamConn* u) const {
   const ClientConn* c = ex->client;
   if (c->tls || c->closing || ex->resp != RespState::kStreaming) return false;
   if (ex->stream != nullptr) {  // h2c: the stream's DATA frames carry the spliced bytes
+    if (!cfg_->buffers.splice_h2) return false;
     const H2Stream* s = ex->stream;
     if (c->kind != ConnKind::kH2Server || !c->h2 || c->h2->failed) return false;
     if (s->finished || s->tunnel || !s->head_sent || s->end_sent) return false;

@@ -315,6 +315,20 @@ TEST(ConfigLoad, BuffersSpliceThresholdOrOff) {
               StartsWith("test.yaml:4:13: 'splice' in global.buffers"));
 }
 
+TEST(ConfigLoad, BuffersSpliceToHttp2ClientsOffUnlessAsked) {
+  EXPECT_FALSE(MustLoad(WithTail("global: {port: 80}\n")).buffers.splice_h2);
+  EXPECT_TRUE(
+      MustLoad(WithTail("global: {port: 80, buffers: {splice_h2: true}}\n")).buffers.splice_h2);
+  EXPECT_TRUE(
+      MustLoad(WithTail("global: {port: 80, buffers: {splice_h2: on}}\n")).buffers.splice_h2);
+  EXPECT_TRUE(
+      MustLoad(WithTail("global: {port: 80, buffers: {splice_h2: 'On'}}\n")).buffers.splice_h2);
+  EXPECT_FALSE(
+      MustLoad(WithTail("global: {port: 80, buffers: {splice_h2: off}}\n")).buffers.splice_h2);
+  EXPECT_THAT(ErrorOf(WithTail("global:\n  port: 80\n  buffers:\n    splice_h2: 32k\n")),
+              StartsWith("test.yaml:4:16: 'splice_h2' in global.buffers"));
+}
+
 TEST(ConfigLoad, WorkersAutoAndNumber) {
   EXPECT_EQ(MustLoad(WithTail("global: {port: 80, workers: auto}\n")).workers, 0u);
   EXPECT_EQ(MustLoad(WithTail("global: {port: 80, workers: 1024}\n")).workers, 1024u);

@@ -132,6 +132,7 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(a.buffers.size, b.buffers.size);
   EXPECT_EQ(a.buffers.count, b.buffers.count);
   EXPECT_EQ(a.buffers.splice, b.buffers.splice);
+  EXPECT_EQ(a.buffers.splice_h2, b.buffers.splice_h2);
 
   EXPECT_EQ(a.http2.max_concurrent_streams, b.http2.max_concurrent_streams);
   EXPECT_EQ(a.http2.initial_window, b.http2.initial_window);
@@ -396,7 +397,7 @@ TEST(PrintYamlRoundTrip, GlobalSettings) {
              upstream_connect: 1500ms, upstream_response: 90s, shutdown: 10s, tunnel: 2h}
   limits: {max_request_line: 4k, max_header_size: 32k, max_headers: 50, max_body_size: 10m,
            max_connections: 5000}
-  buffers: {size: 32k, count: 2048, splice: 128k}
+  buffers: {size: 32k, count: 2048, splice: 128k, splice_h2: true}
   http2: {max_concurrent_streams: 250, initial_window: 128k, connection_window: 4m,
           max_frame_size: 32k, max_rapid_resets: 50, glitch_budget: 500}
   admin: {bind: "0.0.0.0:9902", token: "0123456789abcdef0123"}

@@ -142,7 +142,21 @@ class WindowClient(H2Client):
                   "the server's SETTINGS and its ACK of ours")
 
 
+def with_splice_h2(text):
+    """`text` (a harness config, perhaps with a buffers mapping already) with
+    `buffers.splice_h2: true`."""
+    if "\n  buffers:\n" in text:
+        return text.replace("\n  buffers:\n", "\n  buffers:\n    splice_h2: true\n", 1)
+    return with_buffers(text, splice_h2="true")
+
+
 class H2SpliceTest(harness.ProxyTest):
+    def start_ringway(self, text, *args, splice_h2=True, **kwargs):
+        """Every ringway here splices to h2c clients (`buffers.splice_h2`, off by default)
+        unless asked with splice_h2=False."""
+        return super().start_ringway(with_splice_h2(text) if splice_h2 else text, *args,
+                                     **kwargs)
+
     def setUp(self):
         super().setUp()
         need_h2()
@@ -633,6 +647,13 @@ class H2SpliceTest(harness.ProxyTest):
         seen, base = self.stalled_pipes(rw_off, port)
         self.assertEqual(seen, base, "with splice: off ringway opened pipes (baseline %d, seen "
                                      "%d)" % (base, seen))
+        # By default only HTTP/1 clients get spliced bodies: an h2c stream's are copied.
+        port = self.free_port()
+        rw_default = self.start_ringway(harness.simple_config(port, [self.web]), workers=1,
+                                        splice_h2=False)
+        seen, base = self.stalled_pipes(rw_default, port)
+        self.assertEqual(seen, base, "without splice_h2 ringway opened pipes for an h2c stream "
+                                     "(baseline %d, seen %d)" % (base, seen))
 
     # -- 5. the client resets spliced streams -------------------------------------------------
 
