@@ -37,6 +37,7 @@ Run with /usr/bin/python3 (Debian's python3-h2); every wait has a deadline, ever
 127.0.0.1.
 """
 
+import signal
 import socket
 import struct
 import threading
@@ -654,6 +655,25 @@ class H2SpliceTest(harness.ProxyTest):
         seen, base = self.stalled_pipes(rw_default, port)
         self.assertEqual(seen, base, "without splice_h2 ringway opened pipes for an h2c stream "
                                      "(baseline %d, seen %d)" % (base, seen))
+
+    def test_splice_h2_applies_at_reload(self):
+        # Off (the default) at start: no pipe for an h2c stream. A reload (SIGHUP) that turns it
+        # on splices the next bodies in the same process.
+        port = self.free_port()
+        text = harness.simple_config(port, [self.web])
+        rw = self.start_ringway(text, workers=1, splice_h2=False)
+        seen, base = self.stalled_pipes(rw, port)
+        self.assertEqual(seen, base, "pipes opened before splice_h2 was turned on")
+        with open(rw.config_path, "w") as f:
+            f.write(with_splice_h2(text))
+        rw.signal(signal.SIGHUP)
+        self.assertTrue(harness.wait_for(
+            lambda: rw.log_lines("reload (SIGHUP): configuration 2 in use"), 5),
+            rw.stderr()[-2000:])
+        seen, base = self.stalled_pipes(rw, port)
+        self.assertGreater(seen, base, "no pipe for a stalled h2c stream after the reload that "
+                                       "turned splice_h2 on (baseline %d)" % base)
+        self.assertTrue(rw.running())
 
     # -- 5. the client resets spliced streams -------------------------------------------------
 
