@@ -3,6 +3,7 @@
 #include "config/loader.h"
 
 #include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -12,6 +13,16 @@ namespace ringway::config::internal {
 namespace {
 
 bool IsPowerOfTwo(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+// A switch written as a YAML boolean or as the word on/off (also quoted, as a string); nullopt
+// for anything else.
+std::optional<bool> OnOff(const YamlNode& n) {
+  if (n.kind == Kind::kBool) return n.BoolValue();
+  if (n.kind != Kind::kString) return std::nullopt;
+  if (absl::EqualsIgnoreCase(n.text, "on")) return true;
+  if (absl::EqualsIgnoreCase(n.text, "off")) return false;
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -209,13 +220,9 @@ absl::Status Loader::LoadBuffers(const YamlNode& buffers) {
     cfg_.buffers.count = static_cast<uint32_t>(*v);
   }
   if (const YamlNode* n = buffers.Find("splice")) {
-    // off: never; on: the default threshold (also written in quotes, as a string).
-    const bool word = n->kind == Kind::kString && (absl::EqualsIgnoreCase(n->text, "off") ||
-                                                   absl::EqualsIgnoreCase(n->text, "on"));
-    if (n->kind == Kind::kBool) {
-      cfg_.buffers.splice = n->BoolValue() ? Buffers{}.splice : 0;
-    } else if (word) {
-      cfg_.buffers.splice = absl::EqualsIgnoreCase(n->text, "on") ? Buffers{}.splice : 0;
+    // off: never; on: the default threshold.
+    if (const std::optional<bool> on = OnOff(*n)) {
+      cfg_.buffers.splice = *on ? Buffers{}.splice : 0;
     } else {
       absl::StatusOr<uint64_t> v = Size(*n, Where("splice", "global.buffers"), 0, 1ull << 30);
       if (!v.ok()) return v.status();
@@ -223,9 +230,8 @@ absl::Status Loader::LoadBuffers(const YamlNode& buffers) {
     }
   }
   if (const YamlNode* n = buffers.Find("splice_h2")) {
-    if (n->kind == Kind::kString &&
-        (absl::EqualsIgnoreCase(n->text, "off") || absl::EqualsIgnoreCase(n->text, "on"))) {
-      cfg_.buffers.splice_h2 = absl::EqualsIgnoreCase(n->text, "on");
+    if (const std::optional<bool> on = OnOff(*n)) {
+      cfg_.buffers.splice_h2 = *on;
     } else {
       absl::StatusOr<bool> v = Bool(*n, Where("splice_h2", "global.buffers"));
       if (!v.ok()) return v.status();
