@@ -202,7 +202,7 @@ struct Exchange {
 };
 
 // A connection from a client (HTTP/1): the request being read, the arena of bytes that wait,
-// pipelining and closing state, and its one exchange.
+// pipelining and closing state, and the exchange of its request in progress (none while idle).
 struct ClientConn : Conn {
   // The snapshot `listener` indexes; moved to the current one at the next request when the
   // listener is still there (a connection on a removed listener stays on its old snapshot).
@@ -227,7 +227,11 @@ struct ClientConn : Conn {
   bool deferred = false;       // queued for arena processing at the end of the turn
   bool pipeline_wait = false;  // the next request waits until the queue to the client drains
   bool replaying = false;      // RunDeferred is parsing the arena, moved out of `in`
-  Exchange ex;
+  // The exchange of the request in progress, lent by the worker (WorkerImpl::ClientEx) from
+  // the request's first byte; given back at the end of the turn in which the connection went
+  // idle again (ex_parked meanwhile), so that an idle keep-alive connection holds none.
+  Exchange* ex = nullptr;
+  bool ex_parked = false;
   bool h2c_possible = false;    // plaintext, nothing read yet: may be the HTTP/2 preface
   std::unique_ptr<H2State> h2;  // kind kH2Server: the session and its streams (h2_conn.h)
   size_t list_pos = 0;          // index in WorkerImpl::clients_
@@ -268,6 +272,11 @@ struct UpstreamConn : Conn {
   UpstreamConn* pool_next = nullptr;
   bool pooled = false;
 };
+
+// An HTTP/1 client's exchange, read where the connection may be idle (and hold none).
+inline UpstreamConn* ExUp(const ClientConn* c) { return c->ex ? c->ex->up : nullptr; }
+inline UpStream* ExUps(const ClientConn* c) { return c->ex ? c->ex->ups : nullptr; }
+inline RespState ExResp(const ClientConn* c) { return c->ex ? c->ex->resp : RespState::kNone; }
 
 inline uint64_t NowNs() {
   timespec ts;

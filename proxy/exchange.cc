@@ -13,31 +13,32 @@
 namespace ringway::proxy {
 
 void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
-  if (TimeRequests()) c->ex.start_ns = now_ns_;
+  Exchange* ex = ClientEx(c);
+  if (TimeRequests()) ex->start_ns = now_ns_;
   if (cfg_->logging.access_log) {  // the views die with the buffer; the log line comes later
-    c->ex.log_method.assign(req.method);
-    c->ex.log_target.assign(req.target.substr(0, 1024));
+    ex->log_method.assign(req.method);
+    ex->log_target.assign(req.target.substr(0, 1024));
   }
   c->http10 = req.version_minor == 0;
   c->told_close = false;
   c->keep_alive = req.framing.keep_alive;
-  c->ex.head_method = req.method == "HEAD";
-  c->ex.upgrade = req.framing.upgrade;
+  ex->head_method = req.method == "HEAD";
+  ex->upgrade = req.framing.upgrade;
   c->req_body = req.framing.body;
-  c->ex.has_body = req.framing.body != BodyKind::kNone;
+  ex->has_body = req.framing.body != BodyKind::kNone;
   c->req_left = req.framing.content_length;
   c->req_body_bytes = 0;
   c->req_chunked.Reset();
-  c->ex.status = 0;
-  c->ex.resp_bytes = 0;
-  c->ex.backend = -1;
-  c->ex.retried = false;
-  c->ex.tries = 0;
-  c->ex.idempotent = IsIdempotent(req.method);
-  c->ex.grpc = IsGrpcRequest(req.fields);
-  c->ex.grpc_status = -1;
-  c->ex.outcome = {};
-  c->ex.resp = RespState::kWaiting;
+  ex->status = 0;
+  ex->resp_bytes = 0;
+  ex->backend = -1;
+  ex->retried = false;
+  ex->tries = 0;
+  ex->idempotent = IsIdempotent(req.method);
+  ex->grpc = IsGrpcRequest(req.fields);
+  ex->grpc_status = -1;
+  ex->outcome = {};
+  ex->resp = RespState::kWaiting;
   c->req = c->req_body == BodyKind::kNone ? ReqState::kDone : ReqState::kBody;
   if (c->req == ReqState::kBody) {
     ArmTimer(c, kTimerBody);
@@ -55,12 +56,12 @@ void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
   std::string_view host = absolute ? req.authority : req.framing.host;
   std::string_view path = req.origin;
   if (absolute && (path.empty() || path[0] == '?')) path = "/";  // for routing and redirects
-  c->ex.rt.Set(ClientRouting(c));
-  if (!RouteExchange(&c->ex, c->listener, c->tls != nullptr, req, host, path)) return;
-  const uint32_t upstream = static_cast<uint32_t>(c->ex.upstream_index);
+  ex->rt.Set(ClientRouting(c));
+  if (!RouteExchange(ex, c->listener, c->tls != nullptr, req, host, path)) return;
+  const uint32_t upstream = static_cast<uint32_t>(ex->upstream_index);
   if (cfg_->limits.max_body_size && c->req_body == BodyKind::kContentLength &&
       c->req_left > cfg_->limits.max_body_size) {
-    if (c->ex.grpc) return GrpcFail(&c->ex, 413);
+    if (ex->grpc) return GrpcFail(ex, 413);
     RespondError(c, 413, /*close=*/true);
     return;
   }
@@ -78,7 +79,7 @@ void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
     }
     if (add_host) {
       std::string_view name =
-          host.empty() ? std::string_view(c->ex.rt->snap->config.upstreams[upstream].name) : host;
+          host.empty() ? std::string_view(ex->rt->snap->config.upstreams[upstream].name) : host;
       scratch_fields_.push_back({"Host", name});
     }
     req.fields = std::span<const http1::Field>(scratch_fields_.data(), scratch_fields_.size());
@@ -88,14 +89,14 @@ void WorkerImpl::StartRequest(ClientConn* c, http1::RequestHead& req) {
       Send(c);
     }
   }
-  c->ex.up_head.clear();
+  ex->up_head.clear();
   http1::WriteRequestHead(
       req,
       {.client_addr = c->peer_ip,
        .proto = c->tls ? "https" : "http",
        .pass_underscore_fields = c->rt->snap->config.listeners[c->listener].underscores_in_headers},
-      &c->ex.up_head);
-  PickAndConnect(&c->ex);
+      &ex->up_head);
+  PickAndConnect(ex);
 }
 
 // Routes an exchange, whatever protocol its request came in: the server by host (else 404),

@@ -118,10 +118,10 @@ void WorkerImpl::GrpcFail(Exchange* ex, uint16_t status) {
   s->append(code).append("\r\nGrpc-Message: ").append(message);
   s->append("\r\nContent-Length: 0\r\n");
   s->append(close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n");
-  c->ex.status = 200;
-  c->ex.grpc_status = static_cast<int8_t>(atoi(code));
-  c->ex.resp_bytes = s->size();
-  c->ex.resp = RespState::kDone;
+  ex->status = 200;
+  ex->grpc_status = static_cast<int8_t>(atoi(code));
+  ex->resp_bytes = s->size();
+  ex->resp = RespState::kDone;
   c->told_close = close;
   if (close) {
     c->close_after = true;

@@ -295,7 +295,7 @@ void WorkerImpl::UpstreamInput(UpstreamConn* u, char* p, size_t n, int32_t bid) 
           break;
         }
         if (Queue(c, p, n, buffer_taken ? -1 : bid)) buffer_taken = true;
-        c->ex.resp_bytes += n;
+        u->ex->resp_bytes += n;
         if (c->timer.kind == kTimerTunnel) ArmTimer(c, kTimerTunnel);
         if (Backlogged(c)) PauseRecv(u);  // (Send armed the client's send timer)
         n = 0;

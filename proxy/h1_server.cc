@@ -49,8 +49,8 @@ void WorkerImpl::ClientCaughtUp(ClientConn* c) {
     H2PumpAll(c);
     return;
   }
-  if (c->ex.up) UnthrottleUpstream(c->ex.up);
-  if (c->ex.ups) H2UpUnthrottle(c->ex.ups);
+  if (ExUp(c)) UnthrottleUpstream(ExUp(c));
+  if (ExUps(c)) H2UpUnthrottle(ExUps(c));
   if (c->pipeline_wait) {
     c->pipeline_wait = false;
     if (!c->read_eof) ResumeRecv(c);
@@ -96,10 +96,10 @@ void WorkerImpl::ClientInput(ClientConn* c, char* p, size_t n, int32_t bid) {
       case ReqState::kBody: {
         size_t take = TakeRequestBody(c, p, n, bid);  // (to an HTTP/2 backend it goes in here)
         if (c->closing) break;
-        if (H2UpFull(&c->ex)) PauseRecv(c);
-        if (take > 0 && c->ex.up) {
-          if (Queue(c->ex.up, p, take, buffer_taken ? -1 : bid)) buffer_taken = true;
-          if (Backlogged(c->ex.up)) PauseRecv(c);
+        if ((c->ex && H2UpFull(c->ex))) PauseRecv(c);
+        if (take > 0 && ExUp(c)) {
+          if (Queue(ExUp(c), p, take, buffer_taken ? -1 : bid)) buffer_taken = true;
+          if (Backlogged(ExUp(c))) PauseRecv(c);
         }
         p += take;
         n -= take;
@@ -112,13 +112,13 @@ void WorkerImpl::ClientInput(ClientConn* c, char* p, size_t n, int32_t bid) {
         if (!ClientMayRead(c)) PauseRecv(c);
         break;
       case ReqState::kTunnel:
-        if (c->ex.up) {
-          if (Queue(c->ex.up, p, n, buffer_taken ? -1 : bid)) buffer_taken = true;
+        if (ExUp(c)) {
+          if (Queue(ExUp(c), p, n, buffer_taken ? -1 : bid)) buffer_taken = true;
           if (c->timer.kind == kTimerTunnel) ArmTimer(c, kTimerTunnel);
-          if (Backlogged(c->ex.up)) {
+          if (Backlogged(ExUp(c))) {
             // The backend is not reading: it gets client_send to catch up.
             PauseRecv(c);
-            if (!c->ex.up->send_timer.armed()) ArmSendTimer(c->ex.up);
+            if (!ExUp(c)->send_timer.armed()) ArmSendTimer(ExUp(c));
           }
         }
         n = 0;
@@ -185,9 +185,9 @@ size_t WorkerImpl::ParseClientHead(ClientConn* c, char* p, size_t n) {
   if (r.status == http1::ParseStatus::kIncomplete) return 0;
   if (r.status == http1::ParseStatus::kError) {
     RW_LOG(LogLevel::kDebug, "client %s: bad request: %s", c->peer_ip, r.error);
-    c->ex.log_method.assign("-");
-    c->ex.log_target.assign("-");
-    c->ex.start_ns = now_ns_;
+    ClientEx(c)->log_method.assign("-");
+    ClientEx(c)->log_target.assign("-");
+    ClientEx(c)->start_ns = now_ns_;
     RespondError(c, r.error_status, /*close=*/true);
     return n;
   }
@@ -206,7 +206,7 @@ size_t WorkerImpl::TakeRequestBody(ClientConn* c, const char* p, size_t n, int32
     c->req_left -= take;
     c->req_body_bytes += take;
     done = c->req_left == 0;
-    if (c->ex.ups && take > 0) H2UpBody(&c->ex, p, take, ShareBuffer(bid, take));
+    if (ExUps(c) && take > 0) H2UpBody(c->ex, p, take, ShareBuffer(bid, take));
   } else {
     uint64_t data = 0;
     std::string* trailers = nullptr;
@@ -214,14 +214,14 @@ size_t WorkerImpl::TakeRequestBody(ClientConn* c, const char* p, size_t n, int32
         std::string_view(p, n),
         [&](std::string_view d) {
           data += d.size();
-          if (c->ex.ups) H2UpBody(&c->ex, d.data(), d.size(), ShareBuffer(bid, d.size()));
+          if (ExUps(c)) H2UpBody(c->ex, d.data(), d.size(), ShareBuffer(bid, d.size()));
         },
         [&](std::string_view t) {
-          if (!c->ex.ups) return;
+          if (!ExUps(c)) return;
           if (!trailers) trailers = AcquireString();
           trailers->append(t);
         });
-    if (r.done && c->ex.ups) H2UpBodyEnd(&c->ex, trailers ? *trailers : std::string_view());
+    if (r.done && ExUps(c)) H2UpBodyEnd(c->ex, trailers ? *trailers : std::string_view());
     if (trailers) ReleaseString(trailers);
     if (r.error) {
       RW_LOG(LogLevel::kDebug, "client %s: bad chunked body: %s", c->peer_ip, r.error_text);
@@ -237,10 +237,10 @@ size_t WorkerImpl::TakeRequestBody(ClientConn* c, const char* p, size_t n, int32
     return 0;
   }
   if (done) {
-    if (c->ex.ups && c->req_body == BodyKind::kContentLength) H2UpBodyEnd(&c->ex, {});
+    if (ExUps(c) && c->req_body == BodyKind::kContentLength) H2UpBodyEnd(c->ex, {});
     c->req = ReqState::kDone;
     DisarmTimer(c);
-    if (c->ex.resp == RespState::kDone) FinishExchange(c);
+    if (ExResp(c) == RespState::kDone) FinishExchange(c);
   } else {
     ArmTimer(c, kTimerBody);
   }
@@ -248,10 +248,10 @@ size_t WorkerImpl::TakeRequestBody(ClientConn* c, const char* p, size_t n, int32
 }
 
 void WorkerImpl::FailRequestBody(ClientConn* c, uint16_t status) {
-  AbortAttempt(&c->ex);
-  if (c->ex.grpc && c->ex.resp == RespState::kWaiting) {
-    GrpcFail(&c->ex, status);
-  } else if (c->ex.resp == RespState::kWaiting || c->ex.resp == RespState::kNone) {
+  if (c->ex) AbortAttempt(c->ex);
+  if (c->ex && c->ex->grpc && ExResp(c) == RespState::kWaiting) {
+    GrpcFail(c->ex, status);
+  } else if (ExResp(c) == RespState::kWaiting || ExResp(c) == RespState::kNone) {
     RespondError(c, status, /*close=*/true);
   } else {
     CloseConn(c);
@@ -265,9 +265,9 @@ void WorkerImpl::RespondError(ClientConn* c, uint16_t status, bool close) {
   if (draining_ || c->ending) close = true;
   std::string_view body = http1::ErrorResponse(status, close);
   c->sendq.Push({body.data(), static_cast<uint32_t>(body.size()), -1, nullptr});
-  c->ex.status = status;
-  c->ex.resp_bytes = body.size();
-  c->ex.resp = RespState::kDone;
+  ClientEx(c)->status = status;
+  ClientEx(c)->resp_bytes = body.size();
+  ClientEx(c)->resp = RespState::kDone;
   c->told_close = close;
   if (close) {
     c->close_after = true;
@@ -305,9 +305,9 @@ void WorkerImpl::RespondRedirect(ClientConn* c, std::string_view method, std::st
   s->append("\r\nContent-Length: 0\r\n");
   s->append(close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n");
   c->told_close = close;
-  c->ex.status = permanent_get ? 301 : 308;
-  c->ex.resp_bytes = s->size();
-  c->ex.resp = RespState::kDone;
+  ClientEx(c)->status = permanent_get ? 301 : 308;
+  ClientEx(c)->resp_bytes = s->size();
+  ClientEx(c)->resp = RespState::kDone;
   if (close) {
     c->close_after = true;
     c->req = ReqState::kDone;
@@ -317,18 +317,67 @@ void WorkerImpl::RespondRedirect(ClientConn* c, std::string_view method, std::st
   if (c->req == ReqState::kDone) FinishExchange(c);
 }
 
+Exchange* WorkerImpl::NewExchange(ClientConn* c) {
+  Exchange* ex;
+  if (spare_exchanges_.empty()) {
+    ex = new Exchange;
+  } else {
+    ex = spare_exchanges_.back();
+    spare_exchanges_.pop_back();
+  }
+  ex->client = c;
+  return ex;
+}
+
+// Rebuilt in place for the next connection, keeping its strings' memory when small (the
+// upstream head and the log fields are written again by every request).
+void WorkerImpl::RecycleExchange(Exchange* ex) {
+  if (spare_exchanges_.size() >= kSpareStreams) {
+    delete ex;
+    return;
+  }
+  auto keep = [](std::string& s) {
+    std::string out;
+    if (s.capacity() <= kKeepExchangeCapacity) out.swap(s);
+    out.clear();
+    return out;
+  };
+  std::string up_head = keep(ex->up_head);
+  std::string log_method = keep(ex->log_method);
+  std::string log_target = keep(ex->log_target);
+  ex->~Exchange();
+  new (ex) Exchange;
+  ex->up_head = std::move(up_head);
+  ex->log_method = std::move(log_method);
+  ex->log_target = std::move(log_target);
+  spare_exchanges_.push_back(ex);
+}
+
+// End of the turn: the exchanges of connections that went idle go back, unless a pipelined
+// request took one up again, or its attempt still holds it (neither ever found so far: then it
+// simply stays until the next request or the close).
+void WorkerImpl::ReturnParkedExchanges() {
+  for (ClientConn* c : parked_) {
+    --c->inflight;
+    c->ex_parked = false;
+    Exchange* ex = c->ex;
+    if (c->closing || ex == nullptr || c->h2 || c->req != ReqState::kIdle ||
+        ex->resp != RespState::kNone || ex->up != nullptr || ex->ups != nullptr) {
+      continue;
+    }
+    c->ex = nullptr;
+    RecycleExchange(ex);
+  }
+  parked_.clear();
+}
+
 // Both halves of the exchange are done: log it, then read the next request or close.
 void WorkerImpl::FinishExchange(ClientConn* c) {
-  WriteAccessLog(&c->ex);
-  c->ex.server = -1;  // the next request (or its error) is not this one's route
-  c->ex.upstream_index = -1;
-  c->ex.route_series = kNoSeries;
-  // An idle keep-alive connection keeps no heap memory of its last request: the upstream head
-  // (kept until now for a retry) and a long target for the log are freed, and the next request
-  // takes them afresh from the allocator's per-thread cache. With 10,000 idle connections that
-  // is about a fifth of ringway's memory per connection.
-  std::string().swap(c->ex.up_head);
-  if (c->ex.log_target.capacity() > 64) std::string().swap(c->ex.log_target);
+  Exchange* ex = ClientEx(c);
+  WriteAccessLog(ex);
+  ex->server = -1;  // the next request (or its error) is not this one's route
+  ex->upstream_index = -1;
+  ex->route_series = kNoSeries;
   // A connection to end (shutdown, its listener removed) whose response went out as keep-alive
   // stays open for one more request, answered with Connection: close: closing it now would
   // race with the request the client may be sending already. If none comes, it closes after
@@ -337,7 +386,8 @@ void WorkerImpl::FinishExchange(ClientConn* c) {
   if (ending && !c->told_close && c->keep_alive && !c->read_eof) {
     c->ending = true;
     c->req = ReqState::kIdle;
-    c->ex.resp = RespState::kNone;
+    ex->resp = RespState::kNone;
+    ParkExchange(c);
     ArmTimer(c, kTimerDrainIdle);
     if (c->pipeline_wait || Backlogged(c)) {
       WaitForClient(c);
@@ -352,12 +402,15 @@ void WorkerImpl::FinishExchange(ClientConn* c) {
     // close.)
     c->close_after = true;
     c->req = ReqState::kDone;
-    c->ex.resp = RespState::kDone;
+    ex->resp = RespState::kDone;
     if (Idle(c) && !c->sending) ClientDrained(c);
     return;
   }
   c->req = ReqState::kIdle;
-  c->ex.resp = RespState::kNone;
+  ex->resp = RespState::kNone;
+  // An idle keep-alive connection keeps no exchange: with 10,000 of them that is a third of
+  // ringway's memory per connection.
+  ParkExchange(c);
   ArmTimer(c, kTimerKeepalive);
   if (c->pipeline_wait || Backlogged(c)) {
     // Responses are piling up unread: nothing more is read or started until they drain.
@@ -401,9 +454,9 @@ void WorkerImpl::ClientDrained(ClientConn* c) {
   if (!c->close_after || c->closing) return;
   if (c->req == ReqState::kIdle && c->in.empty()) {  // between requests (shutdown)
     c->req = ReqState::kDone;
-    c->ex.resp = RespState::kDone;
+    ClientEx(c)->resp = RespState::kDone;
   }
-  if (c->req != ReqState::kDone || c->ex.resp != RespState::kDone) return;
+  if (c->req != ReqState::kDone || ExResp(c) != RespState::kDone) return;
   if (c->tls && c->tls->handshake_done() && !c->tls_notified) {
     c->tls_notified = true;  // close_notify first; this runs again once it is sent
     c->tls->Shutdown();
@@ -430,7 +483,7 @@ void WorkerImpl::ClientDrained(ClientConn* c) {
 // really went away is also found when a send to it fails.
 void WorkerImpl::ClientEof(ClientConn* c, bool half_close) {
   if (!half_close) {
-    AbortAttempt(&c->ex);
+    if (c->ex) AbortAttempt(c->ex);
     CloseConn(c);
     return;
   }
@@ -447,15 +500,15 @@ void WorkerImpl::ClientInputEnded(ClientConn* c) {
       if (!c->in.empty()) return;  // pipelined requests still to run (deferred, or waiting)
       c->close_after = true;
       c->req = ReqState::kDone;
-      c->ex.resp = RespState::kDone;
+      ClientEx(c)->resp = RespState::kDone;
       if (Idle(c) && !c->sending) ClientDrained(c);
       return;
     case ReqState::kHead:  // a head that can never be completed
       RW_LOG(LogLevel::kDebug, "client %s: closed its side in the middle of a request head",
              c->peer_ip);
-      c->ex.log_method.assign("-");
-      c->ex.log_target.assign("-");
-      c->ex.start_ns = now_ns_;
+      ClientEx(c)->log_method.assign("-");
+      ClientEx(c)->log_target.assign("-");
+      ClientEx(c)->start_ns = now_ns_;
       RespondError(c, 400, /*close=*/true);
       return;
     case ReqState::kBody:
@@ -466,7 +519,7 @@ void WorkerImpl::ClientInputEnded(ClientConn* c) {
     case ReqState::kDone:
       return;  // the response is coming; FinishExchange sees read_eof
     case ReqState::kTunnel:
-      if (c->ex.up && Idle(c->ex.up)) UpstreamDrained(c->ex.up);  // pass the half-close on
+      if (ExUp(c) && Idle(ExUp(c))) UpstreamDrained(ExUp(c));  // pass the half-close on
       return;
     case ReqState::kLinger:
       CloseConn(c);

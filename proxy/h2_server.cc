@@ -183,7 +183,7 @@ void WorkerImpl::H2CloseAfterFlush(ClientConn* c) {
   H2DropStreams(c);
   c->close_after = true;
   c->req = ReqState::kDone;
-  c->ex.resp = RespState::kDone;
+  ClientEx(c)->resp = RespState::kDone;
   DisarmTimer(c);
   if (Idle(c) && !c->sending) ClientDrained(c);
 }

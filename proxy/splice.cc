@@ -95,7 +95,7 @@ void WorkerImpl::SpliceSent(ClientConn* c) {
     for (const auto& [id, s] : c->h2->streams) {
       if (s->ex.up && s->ex.up->splicing) return;
     }
-  } else if (c->ex.up && c->ex.up->splicing) {
+  } else if (ExUp(c) && ExUp(c)->splicing) {
     return;
   }
   ReleasePipe(c);

@@ -69,7 +69,7 @@ uint32_t WorkerImpl::RecvLimit(const Conn* c) const {
     // A client's bytes may have to wait in its arena (a head, pipelined requests): never
     // more than the arena's limit.
     auto* cc = static_cast<const ClientConn*>(c);
-    dest = cc->ex.up;
+    dest = ExUp(cc);
     const uint64_t max = cfg_->limits.max_header_size;
     room = cc->in.size() < max ? max - cc->in.size() : 0;
   }
@@ -582,12 +582,12 @@ void WorkerImpl::CloseConn(Conn* c) {
     auto* cc = static_cast<ClientConn*>(c);
     // An HTTP/1 request cut before its response ended (the client went away, a deadline)
     // gets its log line and count here: status 0 if no response head had gone out.
-    if (!cc->h2 && (cc->ex.resp == RespState::kWaiting || cc->ex.resp == RespState::kStreaming ||
-                    cc->ex.resp == RespState::kTunnel)) {
-      WriteAccessLog(&cc->ex);
-      cc->ex.resp = RespState::kDone;
+    if (!cc->h2 && (ExResp(cc) == RespState::kWaiting || ExResp(cc) == RespState::kStreaming ||
+                    ExResp(cc) == RespState::kTunnel)) {
+      WriteAccessLog(cc->ex);
+      cc->ex->resp = RespState::kDone;
     }
-    AbortAttempt(&cc->ex);
+    if (cc->ex) AbortAttempt(cc->ex);
     ReleasePipe(cc);  // (splices are never in the kernel's hands: the pipe can go now)
     if (cc->h2) H2DropStreams(cc);
     --live_clients_;

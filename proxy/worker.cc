@@ -51,6 +51,7 @@ WorkerImpl::~WorkerImpl() {
   for (auto* s : string_pool_) delete s;
   for (H2Stream* s : spare_streams_) delete s;
   for (UpStream* us : spare_upstreams_) delete us;
+  for (Exchange* ex : spare_exchanges_) delete ex;
   for (SplicePipe* p : spare_pipes_) {
     close(p->r);
     close(p->w);
@@ -163,6 +164,7 @@ uint64_t WorkerImpl::Run() {
       for (auto* l : listeners_) ArmAccept(l);
     }
     RearmStarved();
+    ReturnParkedExchanges();
     FreeClosed();
     FlushAccessLog();
   }
@@ -171,6 +173,7 @@ uint64_t WorkerImpl::Run() {
   h2_draining_.clear();
   for (Conn* c : hellos_) --c->inflight;  // (all closed by now: the drain cut them)
   hellos_.clear();
+  ReturnParkedExchanges();
   ClosePools();
   CloseH2Pools();
   for (int i = 0; i < 100 && (!closing_.empty() || AnyListenerArmed()); ++i) {
@@ -179,6 +182,7 @@ uint64_t WorkerImpl::Run() {
     RunDeferred();   // (closing connections leave these lists here, and
     RearmStarved();  // only then can they be freed)
     FlushSends();    // to_send_ must be empty whenever FreeClosed runs
+    ReturnParkedExchanges();
     FreeClosed();
   }
   // Every buffer the ring lent must be back by now: one that is not was leaked by a queue.
@@ -249,14 +253,14 @@ void WorkerImpl::OnTimer(Conn* c, size_t kind) {
       }
       if (cc->req == ReqState::kIdle && cc->in.empty()) {
         CloseConn(cc);
-      } else if (cc->ex.resp == RespState::kNone || cc->ex.resp == RespState::kWaiting) {
+      } else if (ExResp(cc) == RespState::kNone || ExResp(cc) == RespState::kWaiting) {
         RW_LOG(LogLevel::kDebug, "client %s: request timed out", cc->peer_ip);
         if (cc->req == ReqState::kHead) {
-          cc->ex.log_method.assign("-");
-          cc->ex.log_target.assign("-");
-          cc->ex.start_ns = now_ns_;
+          ClientEx(cc)->log_method.assign("-");
+          ClientEx(cc)->log_target.assign("-");
+          ClientEx(cc)->start_ns = now_ns_;
         }
-        AbortAttempt(&cc->ex);
+        if (cc->ex) AbortAttempt(cc->ex);
         RespondError(cc, 408, /*close=*/true);
       } else {
         CloseConn(cc);
@@ -491,7 +495,6 @@ void WorkerImpl::NewClient(int fd, ListenerSlot* slot) {
   c->listener_series = slot->series;
   c->proto = metrics::kHttp1;
   if (metrics_on_) LSeries(c).opened[metrics::kHttp1].Add();
-  c->ex.client = c;
   c->h2c_possible = cfg_->listeners[listener].h2c;  // (TLS connections: ALPN decides instead)
   core::SetNoDelay(fd);
   if (core::PeerIp(fd, c->peer_ip, sizeof(c->peer_ip)) == 0) strcpy(c->peer_ip, "-");
@@ -543,6 +546,8 @@ void WorkerImpl::FreeClosed() {
       delete static_cast<UpstreamConn*>(c);
     } else {
       auto* cc = static_cast<ClientConn*>(c);
+      // (CloseConn detached its attempt: nothing refers to its exchange any more.)
+      if (cc->ex) RecycleExchange(cc->ex);
       clients_[cc->list_pos] = clients_.back();
       clients_[cc->list_pos]->list_pos = cc->list_pos;
       clients_.pop_back();

@@ -320,6 +320,22 @@ class WorkerImpl {
   void RespondRedirect(ClientConn* c, std::string_view method, std::string_view host,
                        std::string_view target, const config::Server& srv);
   void FinishExchange(ClientConn* c);
+  // An HTTP/1 client's exchange: the one it has, else one lent now (a spare, or new).
+  Exchange* ClientEx(ClientConn* c) {
+    if (c->ex == nullptr) c->ex = NewExchange(c);
+    return c->ex;
+  }
+  Exchange* NewExchange(ClientConn* c);
+  // The connection is idle again: its exchange goes back at the end of the turn (when nothing
+  // on the stack refers to it any more), unless a pipelined request has taken it by then.
+  void ParkExchange(ClientConn* c) {
+    if (c->ex == nullptr || c->ex_parked || c->closing) return;
+    c->ex_parked = true;
+    ++c->inflight;  // the list refers to it
+    parked_.push_back(c);
+  }
+  void ReturnParkedExchanges();
+  void RecycleExchange(Exchange* ex);
   void ScheduleDeferred(ClientConn* c) {
     if (c->deferred || c->closing) return;
     c->deferred = true;
@@ -577,15 +593,18 @@ class WorkerImpl {
   std::vector<H2Stream*> dead_streams_;     // finished this turn; freed in FreeClosed
   std::vector<H2Stream*> spare_streams_;    // NewH2Stream, RecycleH2Stream
   std::vector<UpStream*> spare_upstreams_;  // NewUpStream, H2UpDelete
+  std::vector<Exchange*> spare_exchanges_;  // NewExchange, RecycleExchange
+  std::vector<ClientConn*> parked_;         // ParkExchange, ReturnParkedExchanges
 #if defined(__SANITIZE_ADDRESS__)
   // Under AddressSanitizer a stream is freed, so that a use after its end is reported.
   static constexpr size_t kSpareStreams = 0;
 #else
   static constexpr size_t kSpareStreams = 256;  // kept per worker at most, of each
 #endif
-  static constexpr size_t kKeepCapacity = 4096;  // larger strings are not kept
-  std::vector<http1::Field> h2_fields_;          // an HTTP/2 request's fields, as HTTP/1 ones
-  std::string h2_cookie_;                        // its cookie crumbs joined
+  static constexpr size_t kKeepCapacity = 4096;          // larger strings are not kept
+  static constexpr size_t kKeepExchangeCapacity = 1024;  // nor, in a spare exchange, these
+  std::vector<http1::Field> h2_fields_;  // an HTTP/2 request's fields, as HTTP/1 ones
+  std::string h2_cookie_;                // its cookie crumbs joined
   std::vector<hpack::HeaderField> h2_resp_fields_;
   std::string h2_sticky_;
   std::string h2_ws_key_;

@@ -243,6 +243,52 @@ class AccessLogTest(harness.ProxyTest):
         self.assertEqual(len(hits), 1, rw.stdout())
         self.assertIn(" 502", hits[0])
 
+    def test_each_line_is_its_own_request_when_connections_take_turns(self):
+        # An idle keep-alive connection gives its request's state back to the worker, and the
+        # next request, on this connection or another, takes one afresh: no line may show what
+        # an earlier request (its own connection's, or another's) left in it.
+        web = self.start_backend("web")
+        port = self.free_port()
+        rw = self.start_ringway(harness.simple_config(port, [web]), workers=1)
+        a = harness.Conn(port)
+        b = harness.Conn(port)
+        try:
+            a.request("GET", "/turn-a-first")
+            self.assertEqual(a.read_response().status, 200)
+            time.sleep(0.1)  # a is idle now
+            b.request("POST", "/status/201", body=b"xyz")
+            self.assertEqual(b.read_response("POST").status, 201)
+            time.sleep(0.1)
+            # Pipelined on b: three requests in one write, each with its own line.
+            b.send(b"".join(harness.build_request("GET", "/turn-b-pipe-%d" % i) for i in range(3)))
+            for _ in range(3):
+                self.assertEqual(b.read_response().status, 200)
+            # A request ringway refuses before it has a method or target: "-" in the log, not
+            # a path from before.
+            a.send(b"GET /turn-a-bad HTTP/1.1\r\nHost: localhost\r\nBad Field\r\n\r\n")
+            self.assertEqual(a.read_response().status, 400)
+            b.request("HEAD", "/turn-b-last")
+            self.assertEqual(b.read_response("HEAD").status, 200)
+        finally:
+            a.close()
+            b.close()
+        self.assertEqual(rw.stop(), 0, rw.logs())
+        lines = [l for l in rw.stdout().splitlines() if l.strip()]
+        want = [("/turn-a-first", "GET", " 200"), ("/status/201", "POST", " 201"),
+                ("/turn-b-pipe-0", "GET", " 200"), ("/turn-b-pipe-1", "GET", " 200"),
+                ("/turn-b-pipe-2", "GET", " 200"), ("/turn-b-last", "HEAD", " 200")]
+        for path, method, status in want:
+            hits = [l for l in lines if path in l]
+            self.assertEqual(len(hits), 1, "%s:\n%s" % (path, rw.stdout()))
+            self.assertIn('"%s %s' % (method, path), hits[0])
+            self.assertIn(status, hits[0])
+        bad = [l for l in lines if " 400 " in l]
+        self.assertEqual(len(bad), 1, rw.stdout())
+        self.assertNotIn("/turn-", bad[0])
+        self.assertNotIn(web.address, bad[0])  # no backend had it
+        self.assertIn('"- -', bad[0])
+        self.assertEqual(len(lines), len(want) + 1, rw.stdout())
+
     def test_access_log_off(self):
         web = self.start_backend("web")
         port = self.free_port()

@@ -9,10 +9,11 @@ import time
 
 import harness
 
-# Measured: about 715 bytes per idle connection (3,000 here; perf/RESULTS.md for 10,000). The
+# Measured: about 460 bytes per idle connection (3,000 here; perf/RESULTS.md for 10,000). The
 # bound leaves room for allocator rounding, and fails if an idle connection kept its last
-# request's upstream head again (1,320 bytes) or a gather list of its own (1,120).
-MAX_BYTES_PER_IDLE = 1000
+# exchange again (its 280 bytes: about 740), its request's upstream head (1,320 bytes) or a
+# gather list of its own (1,120).
+MAX_BYTES_PER_IDLE = 700
 REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
 
