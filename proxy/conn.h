@@ -227,9 +227,10 @@ struct ClientConn : Conn {
   bool deferred = false;       // queued for arena processing at the end of the turn
   bool pipeline_wait = false;  // the next request waits until the queue to the client drains
   bool replaying = false;      // RunDeferred is parsing the arena, moved out of `in`
-  // The exchange of the request in progress, lent by the worker (WorkerImpl::ClientEx) from
-  // the request's first byte; given back at the end of the turn in which the connection went
-  // idle again (ex_parked meanwhile), so that an idle keep-alive connection holds none.
+  // The exchange of the request in progress, lent by the worker (WorkerImpl::ClientEx) once
+  // its head is parsed (or at the first error); given back at the end of the turn in which the
+  // connection went idle again (ex_parked meanwhile), so that an idle keep-alive connection
+  // holds none.
   Exchange* ex = nullptr;
   bool ex_parked = false;
   bool h2c_possible = false;    // plaintext, nothing read yet: may be the HTTP/2 preface

@@ -375,9 +375,21 @@ void WorkerImpl::ReturnParkedExchanges() {
 void WorkerImpl::FinishExchange(ClientConn* c) {
   Exchange* ex = ClientEx(c);
   WriteAccessLog(ex);
-  ex->server = -1;  // the next request (or its error) is not this one's route
+  // The next request on this connection may take this exchange up again in this turn (a
+  // pipelined one), or keep it past the turn (a head still arriving): what the log line and
+  // the counters read of it must not be this request's.
+  ex->server = -1;
   ex->upstream_index = -1;
   ex->route_series = kNoSeries;
+  ex->backend = -1;
+  ex->tries = 0;
+  ex->retried = false;
+  ex->grpc = false;
+  ex->grpc_status = -1;
+  ex->outcome = {};
+  // Nor does it keep a large upstream head or target meanwhile.
+  if (ex->up_head.capacity() > kKeepExchangeCapacity) std::string().swap(ex->up_head);
+  if (ex->log_target.capacity() > kKeepExchangeCapacity) std::string().swap(ex->log_target);
   // A connection to end (shutdown, its listener removed) whose response went out as keep-alive
   // stays open for one more request, answered with Connection: close: closing it now would
   // race with the request the client may be sending already. If none comes, it closes after

@@ -269,6 +269,14 @@ class AccessLogTest(harness.ProxyTest):
             self.assertEqual(a.read_response().status, 400)
             b.request("HEAD", "/turn-b-last")
             self.assertEqual(b.read_response("HEAD").status, 200)
+            # And right behind a proxied request, in the same write: the refused one is
+            # parsed in the turn that finished the first, on the state that request left.
+            c = harness.Conn(port)
+            c.send(harness.build_request("GET", "/turn-c-first") +
+                   b"GET /turn-c-bad HTTP/1.1\r\nHost: localhost\r\nBad Field\r\n\r\n")
+            self.assertEqual(c.read_response().status, 200)
+            self.assertEqual(c.read_response().status, 400)
+            c.close()
         finally:
             a.close()
             b.close()
@@ -276,18 +284,20 @@ class AccessLogTest(harness.ProxyTest):
         lines = [l for l in rw.stdout().splitlines() if l.strip()]
         want = [("/turn-a-first", "GET", " 200"), ("/status/201", "POST", " 201"),
                 ("/turn-b-pipe-0", "GET", " 200"), ("/turn-b-pipe-1", "GET", " 200"),
-                ("/turn-b-pipe-2", "GET", " 200"), ("/turn-b-last", "HEAD", " 200")]
+                ("/turn-b-pipe-2", "GET", " 200"), ("/turn-b-last", "HEAD", " 200"),
+                ("/turn-c-first", "GET", " 200")]
         for path, method, status in want:
             hits = [l for l in lines if path in l]
             self.assertEqual(len(hits), 1, "%s:\n%s" % (path, rw.stdout()))
             self.assertIn('"%s %s' % (method, path), hits[0])
             self.assertIn(status, hits[0])
         bad = [l for l in lines if " 400 " in l]
-        self.assertEqual(len(bad), 1, rw.stdout())
-        self.assertNotIn("/turn-", bad[0])
-        self.assertNotIn(web.address, bad[0])  # no backend had it
-        self.assertIn('"- -', bad[0])
-        self.assertEqual(len(lines), len(want) + 1, rw.stdout())
+        self.assertEqual(len(bad), 2, rw.stdout())
+        for line in bad:
+            self.assertNotIn("/turn-", line)
+            self.assertNotIn(web.address, line)  # no backend had it
+            self.assertIn('"- -', line)
+        self.assertEqual(len(lines), len(want) + 2, rw.stdout())
 
     def test_access_log_off(self):
         web = self.start_backend("web")
