@@ -201,6 +201,14 @@ struct Exchange {
   uint64_t resp_turn = 0;  // ... and in which loop turn (see RecoverOrFail)
 };
 
+// An exchange's strings, kept for the next exchange rebuilt in place where they are small
+// (each request writes them again): Take before the rebuild, PutBack after.
+struct ExchangeStrings {
+  std::string up_head, log_method, log_target;
+  static ExchangeStrings Take(Exchange* ex, size_t keep);
+  void PutBack(Exchange* ex) &&;
+};
+
 // A connection from a client (HTTP/1): the request being read, the arena of bytes that wait,
 // pipelining and closing state, and the exchange of its request in progress (none while idle).
 struct ClientConn : Conn {

@@ -96,7 +96,7 @@ void WorkerImpl::ClientInput(ClientConn* c, char* p, size_t n, int32_t bid) {
       case ReqState::kBody: {
         size_t take = TakeRequestBody(c, p, n, bid);  // (to an HTTP/2 backend it goes in here)
         if (c->closing) break;
-        if ((c->ex && H2UpFull(c->ex))) PauseRecv(c);
+        if (c->ex && H2UpFull(c->ex)) PauseRecv(c);
         if (take > 0 && ExUp(c)) {
           if (Queue(ExUp(c), p, take, buffer_taken ? -1 : bid)) buffer_taken = true;
           if (Backlogged(ExUp(c))) PauseRecv(c);
@@ -185,9 +185,7 @@ size_t WorkerImpl::ParseClientHead(ClientConn* c, char* p, size_t n) {
   if (r.status == http1::ParseStatus::kIncomplete) return 0;
   if (r.status == http1::ParseStatus::kError) {
     RW_LOG(LogLevel::kDebug, "client %s: bad request: %s", c->peer_ip, r.error);
-    ClientEx(c)->log_method.assign("-");
-    ClientEx(c)->log_target.assign("-");
-    ClientEx(c)->start_ns = now_ns_;
+    UnparsedRequest(c);
     RespondError(c, r.error_status, /*close=*/true);
     return n;
   }
@@ -265,9 +263,10 @@ void WorkerImpl::RespondError(ClientConn* c, uint16_t status, bool close) {
   if (draining_ || c->ending) close = true;
   std::string_view body = http1::ErrorResponse(status, close);
   c->sendq.Push({body.data(), static_cast<uint32_t>(body.size()), -1, nullptr});
-  ClientEx(c)->status = status;
-  ClientEx(c)->resp_bytes = body.size();
-  ClientEx(c)->resp = RespState::kDone;
+  Exchange* ex = ClientEx(c);
+  ex->status = status;
+  ex->resp_bytes = body.size();
+  ex->resp = RespState::kDone;
   c->told_close = close;
   if (close) {
     c->close_after = true;
@@ -305,9 +304,10 @@ void WorkerImpl::RespondRedirect(ClientConn* c, std::string_view method, std::st
   s->append("\r\nContent-Length: 0\r\n");
   s->append(close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n");
   c->told_close = close;
-  ClientEx(c)->status = permanent_get ? 301 : 308;
-  ClientEx(c)->resp_bytes = s->size();
-  ClientEx(c)->resp = RespState::kDone;
+  Exchange* ex = ClientEx(c);
+  ex->status = permanent_get ? 301 : 308;
+  ex->resp_bytes = s->size();
+  ex->resp = RespState::kDone;
   if (close) {
     c->close_after = true;
     c->req = ReqState::kDone;
@@ -336,20 +336,10 @@ void WorkerImpl::RecycleExchange(Exchange* ex) {
     delete ex;
     return;
   }
-  auto keep = [](std::string& s) {
-    std::string out;
-    if (s.capacity() <= kKeepExchangeCapacity) out.swap(s);
-    out.clear();
-    return out;
-  };
-  std::string up_head = keep(ex->up_head);
-  std::string log_method = keep(ex->log_method);
-  std::string log_target = keep(ex->log_target);
+  ExchangeStrings strings = ExchangeStrings::Take(ex, kKeepExchangeCapacity);
   ex->~Exchange();
   new (ex) Exchange;
-  ex->up_head = std::move(up_head);
-  ex->log_method = std::move(log_method);
-  ex->log_target = std::move(log_target);
+  std::move(strings).PutBack(ex);
   spare_exchanges_.push_back(ex);
 }
 
@@ -518,9 +508,7 @@ void WorkerImpl::ClientInputEnded(ClientConn* c) {
     case ReqState::kHead:  // a head that can never be completed
       RW_LOG(LogLevel::kDebug, "client %s: closed its side in the middle of a request head",
              c->peer_ip);
-      ClientEx(c)->log_method.assign("-");
-      ClientEx(c)->log_target.assign("-");
-      ClientEx(c)->start_ns = now_ns_;
+      UnparsedRequest(c);
       RespondError(c, 400, /*close=*/true);
       return;
     case ReqState::kBody:

@@ -618,6 +618,17 @@ std::string Reusable(std::string& s, size_t keep) {
 
 }  // namespace
 
+ExchangeStrings ExchangeStrings::Take(Exchange* ex, size_t keep) {
+  return {Reusable(ex->up_head, keep), Reusable(ex->log_method, keep),
+          Reusable(ex->log_target, keep)};
+}
+
+void ExchangeStrings::PutBack(Exchange* ex) && {
+  ex->up_head = std::move(up_head);
+  ex->log_method = std::move(log_method);
+  ex->log_target = std::move(log_target);
+}
+
 H2Stream* WorkerImpl::NewH2Stream() {
   if (spare_streams_.empty()) return new H2Stream;
   H2Stream* s = spare_streams_.back();
@@ -632,15 +643,11 @@ void WorkerImpl::RecycleH2Stream(H2Stream* s) {
     delete s;
     return;
   }
-  std::string up_head = Reusable(s->ex.up_head, kKeepCapacity);
-  std::string log_method = Reusable(s->ex.log_method, kKeepCapacity);
-  std::string log_target = Reusable(s->ex.log_target, kKeepCapacity);
+  ExchangeStrings strings = ExchangeStrings::Take(&s->ex, kKeepCapacity);
   SendQueue pending = std::move(s->pending);
   s->~H2Stream();
   new (s) H2Stream;
-  s->ex.up_head = std::move(up_head);
-  s->ex.log_method = std::move(log_method);
-  s->ex.log_target = std::move(log_target);
+  std::move(strings).PutBack(&s->ex);
   s->pending = std::move(pending);
   spare_streams_.push_back(s);
 }

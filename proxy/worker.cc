@@ -255,11 +255,7 @@ void WorkerImpl::OnTimer(Conn* c, size_t kind) {
         CloseConn(cc);
       } else if (ExResp(cc) == RespState::kNone || ExResp(cc) == RespState::kWaiting) {
         RW_LOG(LogLevel::kDebug, "client %s: request timed out", cc->peer_ip);
-        if (cc->req == ReqState::kHead) {
-          ClientEx(cc)->log_method.assign("-");
-          ClientEx(cc)->log_target.assign("-");
-          ClientEx(cc)->start_ns = now_ns_;
-        }
+        if (cc->req == ReqState::kHead) UnparsedRequest(cc);
         if (cc->ex) AbortAttempt(cc->ex);
         RespondError(cc, 408, /*close=*/true);
       } else {

@@ -326,6 +326,14 @@ class WorkerImpl {
     return c->ex;
   }
   Exchange* NewExchange(ClientConn* c);
+  // The exchange of a request refused before its head was whole: its log line says "- -".
+  Exchange* UnparsedRequest(ClientConn* c) {
+    Exchange* ex = ClientEx(c);
+    ex->log_method.assign("-");
+    ex->log_target.assign("-");
+    ex->start_ns = now_ns_;
+    return ex;
+  }
   // The connection is idle again: its exchange goes back at the end of the turn (when nothing
   // on the stack refers to it any more), unless a pipelined request has taken it by then.
   void ParkExchange(ClientConn* c) {
