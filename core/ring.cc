@@ -57,7 +57,7 @@ Ring::~Ring() {
 }
 
 absl::Status Ring::Init(uint32_t sq_entries, uint32_t buffer_count, uint32_t buffer_size,
-                        uint32_t initial_buffers) {
+                        uint32_t reserve) {
   io_uring_params p{};
   p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE |
             IORING_SETUP_SUBMIT_ALL;
@@ -89,8 +89,9 @@ absl::Status Ring::Init(uint32_t sq_entries, uint32_t buffer_count, uint32_t buf
   if (mem == MAP_FAILED) return ErrnoStatus(errno, "mmap buffers");
   buffers_ = static_cast<char*>(mem);
   refs_ = std::make_unique<uint16_t[]>(buffer_count);
-  if (initial_buffers == 0 || initial_buffers > buffer_count) initial_buffers = buffer_count;
-  AddBuffers(initial_buffers);
+  free_ = std::make_unique<uint16_t[]>(buffer_count);
+  if (reserve == 0 || reserve > buffer_count) reserve = buffer_count;
+  reserve_ = reserve;
   Publish();
   // RINGWAY_RECV_ONESHOT=1 takes the older kernels' path on any kernel (to test it).
   const char* oneshot = getenv("RINGWAY_RECV_ONESHOT");
@@ -145,31 +146,30 @@ bool Ring::ProbeRecvLimit() {
   return ok;
 }
 
-// A buffer the probe's receive took goes straight back (and does not count towards growth).
+// A buffer the probe's receive took goes straight back.
 void Ring::GiveBack(uint32_t bid) {
   refs_[bid] = 1;
   ++lent_;
+  if (kernel_ > 0) --kernel_;
   Return(static_cast<uint16_t>(bid));
   Publish();
 }
 
-void Ring::AddBuffers(uint32_t n) {
+void Ring::TopUp() {
   const int mask = io_uring_buf_ring_mask(buffer_count_);
-  for (uint32_t i = 0; i < n; ++i) {
-    const auto bid = static_cast<uint16_t>(provided_ + i);
+  while (kernel_ < reserve_) {  // bounded: each turn hands out a buffer or ends
+    uint16_t bid;
+    if (free_count_ > 0) {
+      bid = free_[--free_count_];
+    } else if (provided_ < buffer_count_) {
+      bid = static_cast<uint16_t>(provided_++);
+    } else {
+      break;
+    }
     io_uring_buf_ring_add(buf_ring_, BufferData(bid), buffer_size_, bid, mask,
-                          static_cast<int>(pending_returns_++));
+                          static_cast<int>(pending_adds_++));
+    ++kernel_;
   }
-  provided_ += n;
-}
-
-bool Ring::Grow() {
-  // Many receives can find the ring empty in one turn: they ask once, not once each.
-  if (growth_pending_) return true;
-  if (provided_ >= buffer_count_) return false;
-  growth_pending_ = true;
-  AddBuffers(std::min(std::max(provided_, 1u), buffer_count_ - provided_));
-  return true;
 }
 
 void Ring::PrepRecv(io_uring_sqe* sqe, int fd, uint32_t limit) {
@@ -211,17 +211,15 @@ int Ring::SubmitAndWait(uint64_t timeout_ms) {
 
 void Ring::Return(uint16_t bid) {
   if (--refs_[bid] != 0) return;
-  io_uring_buf_ring_add(buf_ring_, BufferData(bid), buffer_size_, bid,
-                        io_uring_buf_ring_mask(buffer_count_), static_cast<int>(pending_returns_));
-  ++pending_returns_;
+  free_[free_count_++] = bid;
   --lent_;
 }
 
 uint32_t Ring::Publish() {
-  uint32_t n = pending_returns_;
+  TopUp();
+  const uint32_t n = pending_adds_;
   if (n) io_uring_buf_ring_advance(buf_ring_, static_cast<int>(n));
-  pending_returns_ = 0;
-  growth_pending_ = false;
+  pending_adds_ = 0;
   return n;
 }
 

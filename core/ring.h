@@ -6,12 +6,16 @@
 // null SQE. The buffer ring hands the kernel fixed-size buffers for multishot receives: a
 // buffer is "lent" to whoever consumes the CQE and comes back through Return().
 //
-// The buffers' memory is reserved for `buffer_count` buffers but only `initial_buffers` are
-// handed to the kernel at first; more are added (doubling, up to buffer_count) when three
-// quarters of those handed out are lent, or when a receive finds none. The kernel takes
-// buffers in the order they were handed out, so every buffer handed out is soon written to:
-// the memory a worker touches follows the most buffers it ever needed at once, not the
-// ceiling. They are not taken back.
+// The buffers' memory is reserved for `buffer_count` buffers, but a page counts only once the
+// kernel writes into it, and the kernel takes buffers in the order they are put in the ring.
+// Were every returned buffer put back at once, all buffers ever handed out would keep cycling
+// through the kernel and stay resident. So the kernel's ring holds a fixed reserve (64
+// buffers by default): returned buffers wait on a stack, and each Publish() tops the ring up to
+// the reserve from the top of it (the buffer that came back last, still in cache, goes out
+// first); a buffer never used before is handed out only when the stack is empty. The memory a
+// worker touches is then the most buffers it had lent at once plus the reserve. A receive that
+// finds the ring empty waits for the next Publish() (the worker re-arms it once buffers are
+// there), and the data waits in the socket: the reserve bounds how much one loop turn reads.
 //
 // A multishot receive keeps reading while the socket has data, one buffer per completion, so
 // on its own it lets one busy socket take any number of buffers before the worker sees the
@@ -20,7 +24,7 @@
 // receive is single-shot (one buffer, re-armed by the caller).
 //
 //   core::Ring ring;
-//   RETURN_IF_ERROR(ring.Init(4096, 1024, 16 * 1024));
+//   RETURN_IF_ERROR(ring.Init(4096, 1024, 16 * 1024, 64));
 //   io_uring_sqe* sqe = ring.GetSqe();
 #ifndef RINGWAY_CORE_RING_H_
 #define RINGWAY_CORE_RING_H_
@@ -51,9 +55,10 @@ class Ring {
   Ring(const Ring&) = delete;
   Ring& operator=(const Ring&) = delete;
 
-  // buffer_count is the ceiling; initial_buffers (0: all of them) are handed out at first.
+  // buffer_count is the ceiling; `reserve` (0: all of them) is how many the kernel's ring
+  // holds after each Publish().
   absl::Status Init(uint32_t sq_entries, uint32_t buffer_count, uint32_t buffer_size,
-                    uint32_t initial_buffers = 0);
+                    uint32_t reserve = 0);
 
   io_uring* raw() { return &ring_; }
 
@@ -78,19 +83,22 @@ class Ring {
   char* BufferData(uint16_t bid) { return buffers_ + static_cast<size_t>(bid) * buffer_size_; }
   uint32_t buffer_size() const { return buffer_size_; }
   uint32_t buffer_count() const { return buffer_count_; }
-  // Buffers handed to the kernel so far (lent ones included): grows up to buffer_count().
+  // Distinct buffers handed to the kernel so far (the ones ever written to): grows up to
+  // buffer_count().
   uint32_t provided() const { return provided_; }
-  // Hands out more buffers (twice as many, at most buffer_count() in all), visible at the next
-  // Publish(); once per Publish(): a second call before it adds nothing and returns true.
-  // False when all are out already.
-  bool Grow();
-  // Drops one reference to buffer `bid`; the last one gives it back to the kernel, visible at
-  // the next Publish(). A buffer lent by a completion has one reference (NoteLent); each
-  // further owner of part of it (say, two DATA frames of different streams read together)
-  // takes one with Ref.
+  // Buffers in the kernel's ring, not taken yet (as of the completions seen so far).
+  uint32_t available() const { return kernel_; }
+  // How many buffers Publish() keeps in the kernel's ring.
+  uint32_t reserve() const { return reserve_; }
+  // Drops one reference to buffer `bid`; the last one puts it on the stack of returned
+  // buffers, for the next Publish(). A buffer lent by a completion has one reference
+  // (NoteLent); each further owner of part of it (say, two DATA frames of different streams
+  // read together) takes one with Ref.
   void Return(uint16_t bid);
   void Ref(uint16_t bid) { ++refs_[bid]; }
-  // Publishes returned buffers with one tail update; returns how many were published.
+  // Tops the kernel's ring up to the reserve (returned buffers first, the last returned
+  // first; then buffers never used, while there are any) with one tail update; returns how
+  // many buffers were added.
   uint32_t Publish();
   // Buffers currently lent out (in our hands, not the kernel's).
   uint32_t lent() const { return lent_; }
@@ -98,8 +106,8 @@ class Ring {
   uint32_t peak_lent() const { return peak_lent_; }
   void NoteLent(uint16_t bid) {
     refs_[bid] = 1;
+    if (kernel_ > 0) --kernel_;
     if (++lent_ > peak_lent_) peak_lent_ = lent_;
-    if (lent_ >= provided_ - provided_ / 4 && provided_ < buffer_count_) Grow();
   }
 
  private:
@@ -112,16 +120,20 @@ class Ring {
   uint32_t buffer_size_ = 0;
   uint32_t buffer_count_ = 0;
   uint32_t provided_ = 0;
-  bool growth_pending_ = false;  // buffers added since the last Publish()
-  uint32_t pending_returns_ = 0;
+  uint32_t reserve_ = 0;
+  uint32_t kernel_ = 0;        // in the kernel's ring (pending additions included), not taken
+  uint32_t pending_adds_ = 0;  // ring entries written since the last tail update
+  std::unique_ptr<uint16_t[]> free_;  // returned buffers, not in the kernel's ring: a stack
+  uint32_t free_count_ = 0;
   uint32_t lent_ = 0;
   uint32_t peak_lent_ = 0;
   std::unique_ptr<uint16_t[]> refs_;  // per buffer: its owners while lent
   bool recv_limit_ = false;
 
   bool ProbeRecvLimit();
-  // Hands buffers provided_.. provided_+n-1 to the kernel at the next Publish().
-  void AddBuffers(uint32_t n);
+  // Adds buffers to the kernel's ring (visible at the next tail update) until it holds
+  // reserve_: from the stack of returned ones, then fresh ones while there are any.
+  void TopUp();
   void GiveBack(uint32_t bid);
 };
 

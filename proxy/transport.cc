@@ -429,9 +429,10 @@ void WorkerImpl::OnRecv(Conn* c, int res, uint32_t flags) {
       PlainInput(c, data, static_cast<size_t>(res), bid);
     }
   } else if (res == -ENOBUFS) {
-    // All handed out are lent: hand out more if the ceiling allows (at the next Publish, in
-    // RearmStarved), else the receive waits for buffers to come back.
-    if (!ring_.Grow()) {
+    // The kernel's ring is empty: the receive waits for the next top-up (RearmStarved), its
+    // bytes in the socket. Past the reserve's turn-by-turn emptying, the ceiling may be
+    // reached: every buffer is in use.
+    if (ring_.provided() == ring_.buffer_count()) {
       RW_LOG(LogLevel::kDebug, "worker %u: provided buffers exhausted; receive waits", index_);
     }
     if (!c->closing && !c->starved) {
@@ -454,17 +455,22 @@ void WorkerImpl::OnRecv(Conn* c, int res, uint32_t flags) {
   }
 }
 
-// Re-arms receives that found the ring empty, once buffers are back. A closing connection
-// leaves the list at once: it must not hold its buffers (and so everyone's) while it waits.
+// Re-arms receives that found the ring empty, in the order they found it so, as many as
+// there are buffers in the ring (each takes one at least): the others wait for the next
+// turn, instead of all finding it empty again. A closing connection leaves the list at once:
+// it must not hold its buffers (and so everyone's) while it waits.
 void WorkerImpl::RearmStarved() {
   ring_.Publish();
   if (starved_.empty()) return;
-  bool have_buffers = ring_.lent() < ring_.provided();
+  uint32_t buffers = ring_.available();
   size_t keep = 0;
   for (Conn* c : starved_) {
-    if (!c->closing && !have_buffers) {
-      starved_[keep++] = c;
-      continue;
+    if (!c->closing) {
+      if (buffers == 0) {
+        starved_[keep++] = c;
+        continue;
+      }
+      --buffers;
     }
     --c->inflight;
     c->starved = false;

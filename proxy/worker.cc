@@ -68,10 +68,11 @@ WorkerImpl::~WorkerImpl() {
 
 absl::Status WorkerImpl::Init() {
   uint32_t sq = 1024;
-  // buffers.count is the ceiling; a worker starts with a few and adds more as its peak load
-  // needs them, so idle workers and light loads hold little memory (core/ring.h).
+  // buffers.count is the ceiling; the kernel is kept supplied with a reserve of them and a
+  // buffer is used for the first time only when none came back, so idle workers and light
+  // loads hold little memory (core/ring.h).
   absl::Status st = ring_.Init(sq, cfg_->buffers.count, cfg_->buffers.size,
-                               std::min(cfg_->buffers.count, kInitialBuffers));
+                               std::min(cfg_->buffers.count, kReserveBuffers));
   if (!st.ok()) return st;
   if (index_ == 0) {
     RW_LOG(ring_.recv_limit() ? LogLevel::kDebug : LogLevel::kInfo,
@@ -194,9 +195,10 @@ uint64_t WorkerImpl::Run() {
     RW_LOG(LogLevel::kError, "worker %u: %u provided buffers still lent at exit", index_,
            ring_.lent());
   }
-  RW_LOG(LogLevel::kDebug,
-         "worker %u: at most %u of %u provided buffers were lent at once (%u handed out)", index_,
-         ring_.peak_lent(), ring_.buffer_count(), ring_.provided());
+  RW_LOG(
+      LogLevel::kDebug,
+      "worker %u: at most %u of %u provided buffers were lent at once (%u handed out, reserve %u)",
+      index_, ring_.peak_lent(), ring_.buffer_count(), ring_.provided(), ring_.reserve());
   FlushAccessLog();
   return cut;
 }

@@ -1,4 +1,5 @@
-// The provided-buffer ring: buffers handed out on demand up to the ceiling, and given back.
+// The provided-buffer ring: a reserve kept in the kernel's ring, refilled from the buffers
+// given back (the last first) and from fresh ones only when none came back.
 #include "core/ring.h"
 
 #include <gtest/gtest.h>
@@ -52,33 +53,105 @@ class RingTest : public ::testing::Test {
   int sv_[2] = {-1, -1};
 };
 
-TEST_F(RingTest, StartsWithTheInitialBuffersAndGrowsWhenThreeQuartersAreLent) {
+TEST_F(RingTest, KeepsTheReserveInTheKernelAndUsesFreshBuffersOnlyWhenNoneCameBack) {
   Ring ring;
   ASSERT_TRUE(ring.Init(64, 16, 4096, 4).ok());
   EXPECT_EQ(ring.buffer_count(), 16u);
+  EXPECT_EQ(ring.reserve(), 4u);
   EXPECT_EQ(ring.provided(), 4u);
+  EXPECT_EQ(ring.available(), 4u);
   std::vector<int> bids;
-  for (int i = 0; i < 2; ++i) {
+  for (int i = 0; i < 3; ++i) {
     int bid;
     ASSERT_EQ(RecvOne(ring, "x", &bid), 1);
     bids.push_back(bid);
   }
-  EXPECT_EQ(ring.provided(), 4u) << "2 of 4 lent: no growth yet";
-  int bid;
-  ASSERT_EQ(RecvOne(ring, "y", &bid), 1);
-  bids.push_back(bid);
-  EXPECT_EQ(ring.provided(), 8u) << "3 of 4 lent: doubled";
+  EXPECT_EQ(ring.available(), 1u);
   EXPECT_EQ(ring.lent(), 3u);
+  // None came back: the top-up hands out three buffers never used.
+  EXPECT_EQ(ring.Publish(), 3u);
+  EXPECT_EQ(ring.provided(), 7u);
+  EXPECT_EQ(ring.available(), 4u);
+  // Two come back while the ring is full: they wait, and no buffer is added.
+  ring.Return(static_cast<uint16_t>(bids[0]));
+  ring.Return(static_cast<uint16_t>(bids[1]));
+  EXPECT_EQ(ring.Publish(), 0u);
+  EXPECT_EQ(ring.lent(), 1u);
+  // Lending two makes room for two: the returned ones fill it, no fresh buffer is used.
+  int a, b;
+  ASSERT_EQ(RecvOne(ring, "y", &a), 1);
+  ASSERT_EQ(RecvOne(ring, "y", &b), 1);
+  EXPECT_EQ(ring.Publish(), 2u);
+  EXPECT_EQ(ring.provided(), 7u);
+  EXPECT_EQ(ring.available(), 4u);
+  ring.Return(static_cast<uint16_t>(a));
+  ring.Return(static_cast<uint16_t>(b));
+  ring.Return(static_cast<uint16_t>(bids[2]));
   ring.Publish();
-  // The new buffers are usable: lend them all; growth stops at the ceiling.
-  for (int i = 0; i < 13; ++i) {
+  EXPECT_EQ(ring.lent(), 0u);
+  EXPECT_EQ(ring.peak_lent(), 3u);
+}
+
+TEST_F(RingTest, TheLastBufferReturnedIsTheFirstHandedOutAgain) {
+  Ring ring;
+  ASSERT_TRUE(ring.Init(64, 16, 4096, 2).ok());
+  int a, b;
+  ASSERT_EQ(RecvOne(ring, "a", &a), 1);
+  ASSERT_EQ(RecvOne(ring, "b", &b), 1);
+  EXPECT_EQ(ring.available(), 0u);
+  // The ring is empty: a receive finds no buffer until the next top-up.
+  int none;
+  EXPECT_EQ(RecvOne(ring, "c", &none), -ENOBUFS);
+  ring.Return(static_cast<uint16_t>(a));
+  ring.Return(static_cast<uint16_t>(b));  // b came back last
+  EXPECT_EQ(ring.Publish(), 2u);
+  EXPECT_EQ(ring.provided(), 2u) << "returned buffers refill the ring before fresh ones";
+  int first, second;
+  ASSERT_EQ(RecvOne(ring, "", &first), 1);
+  EXPECT_EQ(first, b);
+  EXPECT_EQ(ring.BufferData(static_cast<uint16_t>(first))[0], 'c');
+  ASSERT_EQ(RecvOne(ring, "d", &second), 1);
+  EXPECT_EQ(second, a);
+  ring.Return(static_cast<uint16_t>(first));
+  ring.Return(static_cast<uint16_t>(second));
+  ring.Publish();
+  EXPECT_EQ(ring.lent(), 0u);
+}
+
+// Lending and returning many buffers, a few at a time, touches only the most lent at once plus
+// the reserve: buffers beyond that are never handed to the kernel.
+TEST_F(RingTest, BuffersUsedFollowThePeakLentPlusTheReserve) {
+  Ring ring;
+  ASSERT_TRUE(ring.Init(64, 64, 4096, 4).ok());
+  for (int round = 0; round < 20; ++round) {
+    std::vector<int> bids;
+    for (int i = 0; i < 6; ++i) {
+      int bid;
+      ASSERT_EQ(RecvOne(ring, "z", &bid), 1) << round << " " << i;
+      bids.push_back(bid);
+      ring.Publish();
+    }
+    for (int bid : bids) ring.Return(static_cast<uint16_t>(bid));
+    ring.Publish();
+  }
+  EXPECT_EQ(ring.peak_lent(), 6u);
+  EXPECT_EQ(ring.provided(), 10u);
+  EXPECT_EQ(ring.lent(), 0u);
+}
+
+TEST_F(RingTest, AllBuffersInUseThenOneBack) {
+  Ring ring;
+  ASSERT_TRUE(ring.Init(64, 16, 4096, 4).ok());
+  std::vector<int> bids;
+  for (int i = 0; i < 16; ++i) {
+    int bid;
     ASSERT_EQ(RecvOne(ring, "z", &bid), 1) << i;
     bids.push_back(bid);
     ring.Publish();
   }
   EXPECT_EQ(ring.provided(), 16u);
   EXPECT_EQ(ring.lent(), 16u);
-  EXPECT_FALSE(ring.Grow());
+  EXPECT_EQ(ring.available(), 0u);
   // Every buffer id handed out once, each in range and distinct.
   std::vector<bool> seen(16, false);
   for (int b : bids) {
@@ -87,8 +160,9 @@ TEST_F(RingTest, StartsWithTheInitialBuffersAndGrowsWhenThreeQuartersAreLent) {
     EXPECT_FALSE(seen[b]) << "buffer " << b << " lent twice";
     seen[b] = true;
   }
-  // Nothing left: a receive finds no buffer.
+  int bid;
   EXPECT_EQ(RecvOne(ring, "w", &bid), -ENOBUFS);
+  EXPECT_EQ(ring.Publish(), 0u) << "nothing to add";
   // One back, and the waiting byte is read into it.
   ring.Return(static_cast<uint16_t>(bids[0]));
   EXPECT_EQ(ring.Publish(), 1u);
@@ -102,43 +176,30 @@ TEST_F(RingTest, StartsWithTheInitialBuffersAndGrowsWhenThreeQuartersAreLent) {
   EXPECT_EQ(ring.peak_lent(), 16u);
 }
 
-TEST_F(RingTest, GrowOnDemandWhenAReceiveFindsNone) {
+// A buffer shared by several owners goes back with the last of them.
+TEST_F(RingTest, ASharedBufferReturnsWithItsLastOwner) {
   Ring ring;
-  ASSERT_TRUE(ring.Init(64, 8, 4096, 1).ok());
+  ASSERT_TRUE(ring.Init(64, 4, 4096, 1).ok());
   int bid;
-  ASSERT_EQ(RecvOne(ring, "a", &bid), 1);
-  // 1 of 1 lent: NoteLent already doubled to 2.
-  EXPECT_EQ(ring.provided(), 2u);
-  ring.Publish();
-  int bid2;
-  ASSERT_EQ(RecvOne(ring, "b", &bid2), 1);
-  EXPECT_NE(bid, bid2);
-  EXPECT_EQ(ring.provided(), 4u);
-  // The growth NoteLent made is not published yet: asking again (many receives finding the
-  // ring empty in one turn) adds nothing.
-  EXPECT_TRUE(ring.Grow());
-  EXPECT_EQ(ring.provided(), 4u);
-  ring.Publish();
-  // An explicit Grow (the worker's answer to -ENOBUFS) doubles again, once per Publish.
-  EXPECT_TRUE(ring.Grow());
-  EXPECT_TRUE(ring.Grow());
-  EXPECT_EQ(ring.provided(), 8u);
-  ring.Publish();
-  EXPECT_FALSE(ring.Grow());
+  ASSERT_EQ(RecvOne(ring, "s", &bid), 1);
+  ring.Ref(static_cast<uint16_t>(bid));
   ring.Return(static_cast<uint16_t>(bid));
-  ring.Return(static_cast<uint16_t>(bid2));
+  EXPECT_EQ(ring.lent(), 1u);
   ring.Publish();
+  EXPECT_EQ(ring.provided(), 2u) << "still lent: a fresh buffer fills the reserve";
+  ring.Return(static_cast<uint16_t>(bid));
   EXPECT_EQ(ring.lent(), 0u);
 }
 
-TEST_F(RingTest, InitialZeroOrAboveTheCeilingHandsOutAll) {
+TEST_F(RingTest, ReserveZeroOrAboveTheCeilingHandsOutAll) {
   Ring a;
   ASSERT_TRUE(a.Init(64, 32, 4096).ok());
   EXPECT_EQ(a.provided(), 32u);
-  EXPECT_FALSE(a.Grow());
+  EXPECT_EQ(a.available(), 32u);
   Ring b;
   ASSERT_TRUE(b.Init(64, 16, 4096, 1000).ok());
   EXPECT_EQ(b.provided(), 16u);
+  EXPECT_EQ(b.reserve(), 16u);
 }
 
 // The reservation is not memory in use: a ring with a 64 MiB ceiling and 4 buffers handed
