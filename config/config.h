@@ -232,6 +232,9 @@ struct Http2 {
 struct Buffers {
   uint32_t size = 16 * 1024;  // provided-buffer size (power of two, 4k..1m)
   uint32_t count = 1024;      // buffers per worker (power of two, 16..32768)
+  // Buffers kept in the kernel's ring for receives (at most `count`): what one loop turn can
+  // read, and what a worker touches beyond the most buffers it has lent at once.
+  uint32_t reserve = 64;
   // A response body with at least this many bytes left after its head is spliced (backend
   // socket -> pipe -> client socket, plain HTTP/1 on both sides); 0: never.
   uint64_t splice = 32 * 1024;

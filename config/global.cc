@@ -198,7 +198,7 @@ absl::Status Loader::LoadLimits(const YamlNode& limits) {
 absl::Status Loader::LoadBuffers(const YamlNode& buffers) {
   CONFIG_RETURN_IF_ERROR(ExpectMapping(buffers, Where("buffers", "global")));
   CONFIG_RETURN_IF_ERROR(
-      CheckKeys(buffers, {"size", "count", "splice", "splice_h2"}, "global.buffers"));
+      CheckKeys(buffers, {"size", "count", "reserve", "splice", "splice_h2"}, "global.buffers"));
   if (const YamlNode* n = buffers.Find("size")) {
     absl::StatusOr<uint64_t> v = Size(*n, Where("size", "global.buffers"), 4 << 10, 1 << 20);
     if (!v.ok()) return v.status();
@@ -218,6 +218,18 @@ absl::Status Loader::LoadBuffers(const YamlNode& buffers) {
                                        *v));
     }
     cfg_.buffers.count = static_cast<uint32_t>(*v);
+  }
+  if (const YamlNode* n = buffers.Find("reserve")) {
+    absl::StatusOr<int64_t> v = Integer(*n, Where("reserve", "global.buffers"), 1, 32768);
+    if (!v.ok()) return v.status();
+    if (*v > cfg_.buffers.count) {
+      return Error(*n, absl::StrFormat("'reserve' in global.buffers is %d, more than 'count' "
+                                       "(%d); use at most %d, or raise 'count'",
+                                       *v, cfg_.buffers.count, cfg_.buffers.count));
+    }
+    cfg_.buffers.reserve = static_cast<uint32_t>(*v);
+  } else {
+    cfg_.buffers.reserve = std::min(cfg_.buffers.reserve, cfg_.buffers.count);
   }
   if (const YamlNode* n = buffers.Find("splice")) {
     // off: never; on: the default threshold.

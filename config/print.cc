@@ -199,6 +199,7 @@ Node BuffersNode(const Buffers& b) {
   Node n;
   if (b.size != def.size) Set(&n, "size", Size(b.size));
   if (b.count != def.count) Set(&n, "count", Number(b.count));
+  if (b.reserve != std::min(def.reserve, b.count)) Set(&n, "reserve", Number(b.reserve));
   if (b.splice != def.splice) Set(&n, "splice", b.splice == 0 ? "off" : Size(b.splice));
   if (b.splice_h2 != def.splice_h2) Set(&n, "splice_h2", Bool(b.splice_h2));
   return n;

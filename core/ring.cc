@@ -90,8 +90,7 @@ absl::Status Ring::Init(uint32_t sq_entries, uint32_t buffer_count, uint32_t buf
   buffers_ = static_cast<char*>(mem);
   refs_ = std::make_unique<uint16_t[]>(buffer_count);
   free_ = std::make_unique<uint16_t[]>(buffer_count);
-  if (reserve == 0 || reserve > buffer_count) reserve = buffer_count;
-  reserve_ = reserve;
+  set_reserve(reserve);
   Publish();
   // RINGWAY_RECV_ONESHOT=1 takes the older kernels' path on any kernel (to test it).
   const char* oneshot = getenv("RINGWAY_RECV_ONESHOT");

@@ -9,10 +9,10 @@
 // The buffers' memory is reserved for `buffer_count` buffers, but a page counts only once the
 // kernel writes into it, and the kernel takes buffers in the order they are put in the ring.
 // Were every returned buffer put back at once, all buffers ever handed out would keep cycling
-// through the kernel and stay resident. So the kernel's ring holds a fixed reserve (64
-// buffers by default): returned buffers wait on a stack, and each Publish() tops the ring up to
-// the reserve from the top of it (the buffer that came back last, still in cache, goes out
-// first); a buffer never used before is handed out only when the stack is empty. The memory a
+// through the kernel and stay resident. So the kernel's ring holds a fixed reserve
+// (`buffers.reserve`, 64 by default): returned buffers wait on a stack, and each Publish() tops the
+// ring up to the reserve from the top of it (the buffer that came back last, still in cache, goes
+// out first); a buffer never used before is handed out only when the stack is empty. The memory a
 // worker touches is then the most buffers it had lent at once plus the reserve. A receive that
 // finds the ring empty waits for the next Publish() (the worker re-arms it once buffers are
 // there), and the data waits in the socket: the reserve bounds how much one loop turn reads.
@@ -88,8 +88,10 @@ class Ring {
   uint32_t provided() const { return provided_; }
   // Buffers in the kernel's ring, not taken yet (as of the completions seen so far).
   uint32_t available() const { return kernel_; }
-  // How many buffers Publish() keeps in the kernel's ring.
+  // How many buffers Publish() keeps in the kernel's ring; set_reserve takes effect at the
+  // next Publish() (0, or more than buffer_count(): all of them).
   uint32_t reserve() const { return reserve_; }
+  void set_reserve(uint32_t n) { reserve_ = n == 0 || n > buffer_count_ ? buffer_count_ : n; }
   // Drops one reference to buffer `bid`; the last one puts it on the stack of returned
   // buffers, for the next Publish(). A buffer lent by a completion has one reference
   // (NoteLent); each further owner of part of it (say, two DATA frames of different streams

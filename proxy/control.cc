@@ -522,6 +522,7 @@ bool Control::Commit(std::shared_ptr<Snapshot> snap, const char* kind, const cha
     cfg.buffers = was.buffers;
     cfg.buffers.splice = asked.splice;
     cfg.buffers.splice_h2 = asked.splice_h2;
+    cfg.buffers.reserve = std::min(asked.reserve, was.buffers.count);
   }
   if (cfg.admin.metrics_bind.text != was.admin.metrics_bind.text) {
     result.restart.push_back("global.admin.metrics_bind");

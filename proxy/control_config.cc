@@ -154,7 +154,8 @@ std::string Control::RenderConfig(const config::Config& cfg) {
   w.Key("max_body_size").Uint(lim.max_body_size);
   w.Key("max_connections").Uint(lim.max_connections).EndObject();
   w.Key("buffers").BeginObject().Key("size").Uint(cfg.buffers.size);
-  w.Key("count").Uint(cfg.buffers.count).Key("splice").Uint(cfg.buffers.splice);
+  w.Key("count").Uint(cfg.buffers.count).Key("reserve").Uint(cfg.buffers.reserve);
+  w.Key("splice").Uint(cfg.buffers.splice);
   w.Key("splice_h2").Bool(cfg.buffers.splice_h2).EndObject();
   w.Key("http2").BeginObject();
   w.Key("max_concurrent_streams").Uint(cfg.http2.max_concurrent_streams);

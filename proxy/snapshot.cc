@@ -172,6 +172,7 @@ void WorkerImpl::UseSnapshot(std::shared_ptr<const Snapshot> snap) {
   rt_ = rt;
   snap_ = rt->snap.get();
   cfg_ = &snap_->config;
+  if (ring_.buffer_count() != 0) ring_.set_reserve(cfg_->buffers.reserve);  // (a reload)
   if (old) {
     // Idle connections to backends that are still there move over; the rest close.
     absl::flat_hash_map<std::string, uint32_t> keep;

@@ -68,11 +68,10 @@ WorkerImpl::~WorkerImpl() {
 
 absl::Status WorkerImpl::Init() {
   uint32_t sq = 1024;
-  // buffers.count is the ceiling; the kernel is kept supplied with a reserve of them and a
-  // buffer is used for the first time only when none came back, so idle workers and light
-  // loads hold little memory (core/ring.h).
-  absl::Status st = ring_.Init(sq, cfg_->buffers.count, cfg_->buffers.size,
-                               std::min(cfg_->buffers.count, kReserveBuffers));
+  // buffers.count is the ceiling; the kernel is kept supplied with buffers.reserve of them
+  // and a buffer is used for the first time only when none came back, so idle workers and
+  // light loads hold little memory (core/ring.h).
+  absl::Status st = ring_.Init(sq, cfg_->buffers.count, cfg_->buffers.size, cfg_->buffers.reserve);
   if (!st.ok()) return st;
   if (index_ == 0) {
     RW_LOG(ring_.recv_limit() ? LogLevel::kDebug : LogLevel::kInfo,

@@ -647,9 +647,6 @@ class WorkerImpl {
   static constexpr int kSpliceRounds = 8;            // see SpliceOut
   static constexpr uint32_t kPipeSize = 256 * 1024;  // see TakePipe
   static constexpr size_t kSparePipes = 128;
-  // Provided buffers kept in the kernel's ring (1 MiB at the default 16k): what one loop turn
-  // can read at most.
-  static constexpr uint32_t kReserveBuffers = 64;
   std::string access_buf_;
   uint64_t high_water_ = 0;
   static constexpr size_t kMaxQueuedPieces = 16;

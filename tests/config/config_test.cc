@@ -315,6 +315,25 @@ TEST(ConfigLoad, BuffersSpliceThresholdOrOff) {
               StartsWith("test.yaml:4:13: 'splice' in global.buffers"));
 }
 
+TEST(ConfigLoad, BuffersReserveAtMostTheCount) {
+  EXPECT_EQ(MustLoad(WithTail("global: {port: 80}\n")).buffers.reserve, 64u);
+  EXPECT_EQ(MustLoad(WithTail("global: {port: 80, buffers: {reserve: 200}}\n")).buffers.reserve,
+            200u);
+  // The default follows a smaller ring.
+  EXPECT_EQ(MustLoad(WithTail("global: {port: 80, buffers: {count: 16}}\n")).buffers.reserve, 16u);
+  EXPECT_EQ(
+      MustLoad(WithTail("global: {port: 80, buffers: {count: 64, reserve: 64}}\n")).buffers.reserve,
+      64u);
+  EXPECT_THAT(
+      ErrorOf(WithTail("global:\n  port: 80\n  buffers:\n    count: 32\n    reserve: 64\n")),
+      AllOf(StartsWith("test.yaml:5:14: 'reserve' in global.buffers is 64, more than 'count' (32)"),
+            HasSubstr("use at most 32")));
+  EXPECT_THAT(ErrorOf(WithTail("global:\n  port: 80\n  buffers:\n    reserve: 0\n")),
+              StartsWith("test.yaml:4:14: 'reserve' in global.buffers"));
+  EXPECT_THAT(ErrorOf(WithTail("global:\n  port: 80\n  buffers:\n    reserve: lots\n")),
+              StartsWith("test.yaml:4:14: 'reserve' in global.buffers"));
+}
+
 TEST(ConfigLoad, BuffersSpliceToHttp2ClientsOffUnlessAsked) {
   EXPECT_FALSE(MustLoad(WithTail("global: {port: 80}\n")).buffers.splice_h2);
   EXPECT_TRUE(

@@ -5,6 +5,7 @@ default ring whose kernel reserve many downloads empty turn after turn."""
 import hashlib
 import os
 import re
+import signal
 import socket
 import struct
 import threading
@@ -142,6 +143,30 @@ class BufferReserveTest(harness.ProxyTest):
         self.assertGreater(lent, 2 * reserve, "more lent than the kernel's ring holds: " + lines[0])
         self.assertLessEqual(used, lent + reserve, lines[0])
         self.assertEqual(rw.log_lines("provided buffers still lent at exit"), [])
+
+
+    def test_reserve_applies_at_reload(self):
+        # buffers.reserve from the file, then changed by a reload (SIGHUP) in the same process:
+        # the worker's line at exit names the reserve it ended with, and the reload asks for
+        # no restart.
+        web = self.start_backend("web")
+        port = self.free_port()
+        text = harness.simple_config(port, [web], global_extra={"buffers": {"reserve": 32}},
+                                     log={"level": "debug"})
+        self.assertIn("reserve: 32", text)
+        rw = self.start_ringway(text, workers=1)
+        self.assertEqual(harness.request(port, "GET", "/").status, 200)
+        with open(rw.config_path, "w") as f:
+            f.write(text.replace("reserve: 32", "reserve: 16"))
+        rw.signal(signal.SIGHUP)
+        self.assertTrue(harness.wait_for(
+            lambda: rw.log_lines("reload (SIGHUP): configuration 2 in use"), 5), rw.stderr())
+        self.assertEqual(harness.request(port, "GET", "/").status, 200)
+        self.assertNotIn("restart", " ".join(rw.log_lines("reload (SIGHUP)")))
+        rw.stop()
+        lines = rw.log_lines("provided buffers were lent at once")
+        self.assertEqual(len(lines), 1, rw.stderr()[-2000:])
+        self.assertIn("reserve 16)", lines[0])
 
 
 if __name__ == "__main__":
