@@ -7,8 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -200,6 +202,48 @@ TEST_F(RingTest, ReserveZeroOrAboveTheCeilingHandsOutAll) {
   ASSERT_TRUE(b.Init(64, 16, 4096, 1000).ok());
   EXPECT_EQ(b.provided(), 16u);
   EXPECT_EQ(b.reserve(), 16u);
+}
+
+// Lending, returning and publishing in a random order (fixed seed): no buffer is lent twice,
+// each receive's byte lands in the buffer it names, the counts add up, and the buffers ever
+// used stay within the most lent at once plus the reserve.
+TEST_F(RingTest, RandomLendAndReturnKeepsTheCountsAndTheBound) {
+  Ring ring;
+  ASSERT_TRUE(ring.Init(64, 64, 4096, 8).ok());
+  std::mt19937 rng(12345);
+  std::vector<int> lent;
+  std::vector<bool> out(64, false);
+  char next = 'a';
+  for (int step = 0; step < 600; ++step) {
+    const unsigned pick = rng() % 10;
+    if (pick < 5 && ring.available() > 0) {
+      int bid;
+      const std::string byte(1, next);
+      ASSERT_EQ(RecvOne(ring, byte, &bid), 1) << step;
+      ASSERT_GE(bid, 0);
+      ASSERT_LT(bid, 64);
+      EXPECT_FALSE(out[bid]) << "buffer " << bid << " lent twice at step " << step;
+      EXPECT_EQ(ring.BufferData(static_cast<uint16_t>(bid))[0], next) << step;
+      out[bid] = true;
+      lent.push_back(bid);
+      next = next == 'z' ? 'a' : static_cast<char>(next + 1);
+    } else if (pick < 9 && !lent.empty()) {
+      const size_t i = rng() % lent.size();
+      out[lent[i]] = false;
+      ring.Return(static_cast<uint16_t>(lent[i]));
+      lent[i] = lent.back();
+      lent.pop_back();
+    } else {
+      ring.Publish();
+      EXPECT_EQ(ring.available(), std::min<uint32_t>(ring.reserve(), 64 - ring.lent())) << step;
+    }
+    ASSERT_EQ(ring.lent(), lent.size()) << step;
+    ASSERT_LE(ring.provided(), ring.peak_lent() + ring.reserve()) << step;
+  }
+  for (int bid : lent) ring.Return(static_cast<uint16_t>(bid));
+  ring.Publish();
+  EXPECT_EQ(ring.lent(), 0u);
+  EXPECT_GT(ring.peak_lent(), ring.reserve()) << "the walk lent more than the reserve at once";
 }
 
 // The reservation is not memory in use: a ring with a 64 MiB ceiling and 4 buffers handed
