@@ -34,7 +34,7 @@ struct SendPiece {
 
 class SendQueue {
  public:
-  static constexpr int kMaxIov = 16;
+  static constexpr int kMaxIov = 64;
 
   bool empty() const { return head_ == pieces_.size(); }
   size_t pieces() const { return pieces_.size() - head_; }

@@ -128,12 +128,20 @@ class WorkerImpl {
 
   // A queue that pins this much stops the socket that feeds it: high_water_ (8 buffers) of
   // memory, counting a whole buffer for every provided buffer queued, or kMaxQueuedPieces
-  // pieces. It starts again once the queue is down to half of both.
+  // pieces. It starts again once the queue is down to half of both. An HTTP/2 client's queue
+  // may hold four times that while the ring is less than half lent (QueueScale): its streams'
+  // frames then go out in fewer, larger sends (its memory is within the connection's response
+  // budget, H2Budget, either way).
   bool Backlogged(const Conn* c) const {
-    return Charged(c) > high_water_ || c->sendq.pieces() > kMaxQueuedPieces;
+    const uint32_t k = QueueScale(c);
+    return Charged(c) > k * high_water_ || c->sendq.pieces() > k * kMaxQueuedPieces;
   }
   bool Drained(const Conn* c) const {
-    return Charged(c) <= high_water_ / 2 && c->sendq.pieces() <= kMaxQueuedPieces / 2;
+    const uint32_t k = QueueScale(c);
+    return Charged(c) <= k * high_water_ / 2 && c->sendq.pieces() <= k * kMaxQueuedPieces / 2;
+  }
+  uint32_t QueueScale(const Conn* c) const {
+    return !c->upstream && static_cast<const ClientConn*>(c)->h2 && !RingLow() ? 4 : 1;
   }
   static uint64_t Charged(const Conn* c) {
     return c->sendq.charged() + (c->tls ? c->tls->out_pending() : 0);

@@ -68,13 +68,14 @@ TEST(SendQueueTest, RewriteReplacesStorageKeepsBytesAndRecountsCharge) {
 
 TEST(SendQueueTest, GatherCapsAtMaxIov) {
   SendQueue q;
-  std::string s(40, 'x');
-  for (int i = 0; i < 40; ++i) q.Push({s.data() + i, 1, i, nullptr});
+  constexpr int kPieces = SendQueue::kMaxIov + 24;
+  std::string s(kPieces, 'x');
+  for (int i = 0; i < kPieces; ++i) q.Push({s.data() + i, 1, i, nullptr});
   iovec iov[SendQueue::kMaxIov];
   EXPECT_EQ(q.Gather(iov), SendQueue::kMaxIov);
   int released = 0;
-  q.Advance(40, [&](const SendPiece&) { ++released; });
-  EXPECT_EQ(released, 40);
+  q.Advance(kPieces, [&](const SendPiece&) { ++released; });
+  EXPECT_EQ(released, kPieces);
   EXPECT_TRUE(q.empty());
 }
 
