@@ -180,6 +180,24 @@ if ! ldd "$binary" 2>/dev/null | grep -q 'libwolfssl\.so' && grep -qa 'wolfSSL' 
   wolfssl_comment+=$': Copyright 2006-2021 wolfSSL Inc.,'
   wolfssl_comment+=$'\n under the GPL, version 2 or later (GPL-2+ below).'
 fi
+# A Release build links Abseil from its static archives (CMakeLists.txt): name that too.
+link="$(dirname "$binary")/CMakeFiles/ringway.dir/link.txt"
+if [ -f "$link" ] && grep -q 'libabsl_[a-z0-9_]*\.a' "$link"; then
+  absl_version=$(dpkg-query -W -f='${source:Version}' libabsl-dev 2>/dev/null || true)
+  if [ -n "$absl_version" ]; then
+    if [ -n "$built_using" ]; then
+      built_using="${built_using%$'\n'}, abseil (= $absl_version)"$'\n'
+    else
+      built_using="Built-Using: abseil (= $absl_version)"$'\n'
+    fi
+  fi
+  wolfssl_comment+=$'\n .\n The binary links Abseil statically, from Debian\'s abseil'
+  wolfssl_comment+=$'\n source package'
+  [ -z "$absl_version" ] || wolfssl_comment+=" $absl_version"
+  wolfssl_comment+=$': Copyright The Abseil Authors,'
+  wolfssl_comment+=$'\n under the Apache License, version 2.0'
+  wolfssl_comment+=$'\n (/usr/share/common-licenses/Apache-2.0).'
+fi
 "$python3" - "$here/copyright.in" "$doc/copyright" "$wolfssl_comment" <<'PY'
 import sys
 text = open(sys.argv[1], encoding="utf-8").read().replace("@WOLFSSL_COMMENT@", sys.argv[3])

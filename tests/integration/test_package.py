@@ -147,7 +147,16 @@ class PackageContents(unittest.TestCase):
         # From dpkg-shlibdeps: the libraries the binary links, with versions.
         for lib in ("libc6", "liburing2", "libyaml-0-2"):
             self.assertIn(lib, names, "Depends: %s" % field("Depends"))
-        self.assertTrue(any(n.startswith("libabsl") for n in names), field("Depends"))
+        # Abseil is a package dependency exactly when the binary loads it (a Release build links
+        # its static archives; other builds its shared libraries).
+        needed = text(run(["readelf", "-d", "-W", Package.binary]))
+        loads_absl = "libabsl_" in needed
+        self.assertEqual(any(n.startswith("libabsl") for n in names), loads_absl,
+                         "Depends: %s; NEEDED: %s" % (field("Depends"), needed))
+        if not loads_absl:  # linked statically: named in Built-Using and in the copyright file
+            self.assertIn("abseil (= ", field("Built-Using"))
+            with open(os.path.join(Package.tree, "usr/share/doc/ringway/copyright")) as f:
+                self.assertIn("links Abseil statically", f.read())
         self.assertTrue(any(n.startswith("libstdc++") for n in names), field("Depends"))
         self.assertTrue(any("(>=" in d for d in depends), field("Depends"))
 
