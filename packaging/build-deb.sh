@@ -158,12 +158,16 @@ for md in "$src"/docs/*.md; do
   name=$(basename "$md")
   gzip -9n <"$md" >"$doc/$name.gz"
 done
-wolfssl_comment=""
-built_using=""
+# Libraries linked statically: their lines in the copyright file's Comment, and their source
+# packages for Built-Using.
+static_comment=""
+static_sources=()
+wolfssl_static=0
 wolfssl_version=""
+link="$(dirname "$binary")/CMakeFiles/ringway.dir/link.txt"
 if ! ldd "$binary" 2>/dev/null | grep -q 'libwolfssl\.so' && grep -qa 'wolfSSL' "$binary"; then
   # wolfSSL built from Debian's source package and linked statically: name its version.
-  link="$(dirname "$binary")/CMakeFiles/ringway.dir/link.txt"
+  wolfssl_static=1
   if [ -f "$link" ]; then
     wolfssl_version=$(grep -o 'wolfssl-[^/ ]*-[0-9a-f]\{12\}/lib/libwolfssl\.a' "$link" \
       | head -1 | sed -E 's|^wolfssl-(.*)-[0-9a-f]{12}/lib/libwolfssl\.a$|\1|')
@@ -171,39 +175,37 @@ if ! ldd "$binary" 2>/dev/null | grep -q 'libwolfssl\.so' && grep -qa 'wolfSSL' 
   if [ -z "$wolfssl_version" ]; then
     wolfssl_version=$(dpkg-query -W -f='${source:Version}' libwolfssl-dev 2>/dev/null || true)
   fi
-  wolfssl_comment=$'\n .\n The binary links wolfSSL statically, built from Debian\'s wolfssl'
-  wolfssl_comment+=$'\n source package'
+  static_comment+=$'\n .\n The binary links wolfSSL statically, built from Debian\'s wolfssl'
+  static_comment+=$'\n source package'
   if [ -n "$wolfssl_version" ]; then
-    wolfssl_comment+=" $wolfssl_version"
-    built_using="Built-Using: wolfssl (= $wolfssl_version)"$'\n'
+    static_comment+=" $wolfssl_version"
+    static_sources+=("wolfssl (= $wolfssl_version)")
   fi
-  wolfssl_comment+=$': Copyright 2006-2021 wolfSSL Inc.,'
-  wolfssl_comment+=$'\n under the GPL, version 2 or later (GPL-2+ below).'
+  static_comment+=$': Copyright 2006-2021 wolfSSL Inc.,'
+  static_comment+=$'\n under the GPL, version 2 or later (GPL-2+ below).'
 fi
 # A Release build links Abseil from its static archives (CMakeLists.txt): name that too.
-link="$(dirname "$binary")/CMakeFiles/ringway.dir/link.txt"
 if [ -f "$link" ] && grep -q 'libabsl_[a-z0-9_]*\.a' "$link"; then
   absl_version=$(dpkg-query -W -f='${source:Version}' libabsl-dev 2>/dev/null || true)
+  static_comment+=$'\n .\n The binary links Abseil statically, from Debian\'s abseil'
+  static_comment+=$'\n source package'
   if [ -n "$absl_version" ]; then
-    if [ -n "$built_using" ]; then
-      built_using="${built_using%$'\n'}, abseil (= $absl_version)"$'\n'
-    else
-      built_using="Built-Using: abseil (= $absl_version)"$'\n'
-    fi
+    static_comment+=" $absl_version"
+    static_sources+=("abseil (= $absl_version)")
   fi
-  wolfssl_comment+=$'\n .\n The binary links Abseil statically, from Debian\'s abseil'
-  wolfssl_comment+=$'\n source package'
-  [ -z "$absl_version" ] || wolfssl_comment+=" $absl_version"
-  wolfssl_comment+=$': Copyright The Abseil Authors,'
-  wolfssl_comment+=$'\n under the Apache License, version 2.0'
-  wolfssl_comment+=$'\n (/usr/share/common-licenses/Apache-2.0).'
+  static_comment+=$': Copyright The Abseil Authors,'
+  static_comment+=$'\n under the Apache License, version 2.0'
+  static_comment+=$'\n (/usr/share/common-licenses/Apache-2.0).'
 fi
-"$python3" - "$here/copyright.in" "$doc/copyright" "$wolfssl_comment" <<'PY'
+built_using=""
+for source in "${static_sources[@]}"; do built_using+="${built_using:+, }$source"; done
+[ -z "$built_using" ] || built_using="Built-Using: $built_using"$'\n'
+"$python3" - "$here/copyright.in" "$doc/copyright" "$static_comment" <<'PY'
 import sys
 text = open(sys.argv[1], encoding="utf-8").read().replace("@WOLFSSL_COMMENT@", sys.argv[3])
 open(sys.argv[2], "w", encoding="utf-8").write(text)
 PY
-if [ -n "$wolfssl_comment" ]; then
+if [ "$wolfssl_static" = 1 ]; then
   cat "$here/copyright-wolfssl.in" >>"$doc/copyright"
 fi
 {
