@@ -18,7 +18,7 @@ CMAKE_FLAGS ?=
 # Debian packages the build and the tests use.
 DEPS := build-essential cmake pkg-config python3 python3-h2 python3-prometheus-client curl \
         liburing-dev libyaml-dev libtomlplusplus-dev libabsl-dev chromium chromium-driver python3-selenium \
-        libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev wrk nghttp2-client \
+        libgtest-dev libgmock-dev libbenchmark-dev wrk nghttp2-client \
         nghttp2-server python3-grpcio lintian \
         autoconf automake libtool dpkg-dev libwolfssl-dev openssl ca-certificates testssl.sh
 # The peers perf/compare measures against, and perf. Kept apart: their packages start services.

@@ -197,6 +197,24 @@ if [ -f "$link" ] && grep -q 'libabsl_[a-z0-9_]*\.a' "$link"; then
   static_comment+=$'\n under the Apache License, version 2.0'
   static_comment+=$'\n (/usr/share/common-licenses/Apache-2.0).'
 fi
+# A Release build links the C++ runtime statically (CMakeLists.txt): name GCC's.
+if [ -f "$link" ] && grep -q -- '-static-libstdc++' "$link"; then
+  gcc_name="" gcc_version=""
+  runtime=$(g++ -print-file-name=libstdc++.a 2>/dev/null || true)
+  runtime_package=$(dpkg -S "$(readlink -f "$runtime")" 2>/dev/null | head -1 | cut -d: -f1)
+  if [ -n "$runtime_package" ]; then
+    gcc_name=$(dpkg-query -W -f='${source:Package}' "$runtime_package" 2>/dev/null || true)
+    gcc_version=$(dpkg-query -W -f='${source:Version}' "$runtime_package" 2>/dev/null || true)
+  fi
+  static_comment+=$'\n .\n The binary links GCC\'s C++ runtime (libstdc++ and libgcc) statically'
+  if [ -n "$gcc_name" ] && [ -n "$gcc_version" ]; then
+    static_comment+=$',\n from Debian\'s '"$gcc_name source package $gcc_version"
+    static_sources+=("$gcc_name (= $gcc_version)")
+  fi
+  static_comment+=$':\n Copyright Free Software Foundation, Inc., under the GPL, version 3'
+  static_comment+=$'\n (/usr/share/common-licenses/GPL-3), with the GCC Runtime Library'
+  static_comment+=$'\n Exception, version 3.1.'
+fi
 built_using=""
 for source in "${static_sources[@]}"; do built_using+="${built_using:+, }$source"; done
 [ -z "$built_using" ] || built_using="Built-Using: $built_using"$'\n'

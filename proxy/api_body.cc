@@ -1,11 +1,10 @@
 // The admin API's request bodies (api_body.h).
 #include "proxy/api_body.h"
 
-#include <simdjson.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "admin/json.h"
+#include "admin/json_reader.h"
 #include "proxy/control_http.h"
 #include "proxy/state.h"
 
@@ -15,30 +14,31 @@ namespace {
 
 // A JSON object body, its fields checked against a list: what the edit functions read.
 struct Body {
-  simdjson::dom::parser parser;
-  simdjson::dom::object obj;
+  admin::JsonValue doc;
 };
 
 bool ParseBody(std::string_view json, std::initializer_list<std::string_view> allowed,
                const char* example, Body* body, admin::Response* error) {
-  simdjson::dom::element doc;
-  if (auto err = body->parser.parse(json.data(), json.size()).get(doc)) {
-    *error = Error(400, absl::StrCat("the body is not valid JSON: ", simdjson::error_message(err)),
-                   example);
+  absl::StatusOr<admin::JsonValue> doc = admin::ParseJson(json, kBodyLimits);
+  if (!doc.ok()) {
+    *error =
+        Error(400, absl::StrCat("the body is not valid JSON: ", doc.status().message()), example);
     return false;
   }
-  if (doc.get_object().get(body->obj)) {
+  if (!doc->is_object()) {
     *error = Error(400, "the body is not a JSON object", example);
     return false;
   }
-  for (auto f : body->obj) {
+  body->doc = *std::move(doc);
+  for (size_t i = 0; i < body->doc.size(); ++i) {
+    const std::string_view key = body->doc.key(i);
     bool ok = false;
-    for (std::string_view a : allowed) ok = ok || f.key == a;
+    for (std::string_view a : allowed) ok = ok || key == a;
     if (!ok) {
       std::string list;
       for (std::string_view a : allowed)
         absl::StrAppend(&list, list.empty() ? "" : ", ", std::string(a));
-      *error = Error(400, absl::StrCat("unknown field '", std::string(f.key), "'"),
+      *error = Error(400, absl::StrCat("unknown field '", std::string(key), "'"),
                      absl::StrCat("the fields here are ", list));
       return false;
     }
@@ -49,10 +49,10 @@ bool ParseBody(std::string_view json, std::initializer_list<std::string_view> al
 // Typed reads: absent is fine (nullopt), a wrong type is an error.
 bool GetString(Body& b, std::string_view key, std::optional<std::string>* out,
                admin::Response* error) {
-  simdjson::dom::element e;
-  if (b.obj.at_key(key).get(e)) return true;
+  const admin::JsonValue* e = b.doc.Find(key);
+  if (e == nullptr) return true;
   std::string_view v;
-  if (e.get_string().get(v)) {
+  if (!e->GetString(&v)) {
     *error = Error(400, absl::StrCat("'", std::string(key), "' must be a string"),
                    absl::StrCat("send \"", std::string(key), "\": \"...\""));
     return false;
@@ -62,10 +62,10 @@ bool GetString(Body& b, std::string_view key, std::optional<std::string>* out,
 }
 
 bool GetBool(Body& b, std::string_view key, std::optional<bool>* out, admin::Response* error) {
-  simdjson::dom::element e;
-  if (b.obj.at_key(key).get(e)) return true;
+  const admin::JsonValue* e = b.doc.Find(key);
+  if (e == nullptr) return true;
   bool v = false;
-  if (e.get_bool().get(v)) {
+  if (!e->GetBool(&v)) {
     *error = Error(400, absl::StrCat("'", std::string(key), "' must be true or false"),
                    absl::StrCat("send \"", std::string(key), "\": true"));
     return false;
@@ -75,17 +75,16 @@ bool GetBool(Body& b, std::string_view key, std::optional<bool>* out, admin::Res
 }
 
 bool GetTags(Body& b, std::optional<std::vector<std::string>>* out, admin::Response* error) {
-  simdjson::dom::element e;
-  if (b.obj.at_key("tags").get(e)) return true;
-  simdjson::dom::array a;
-  if (e.get_array().get(a)) {
+  const admin::JsonValue* a = b.doc.Find("tags");
+  if (a == nullptr) return true;
+  if (!a->is_array()) {
     *error = Error(400, "'tags' must be a list of strings", "send \"tags\": [\"a\", \"stable\"]");
     return false;
   }
   std::vector<std::string> tags;
-  for (auto t : a) {
+  for (size_t i = 0; i < a->size(); ++i) {
     std::string_view s;
-    if (t.get_string().get(s)) {
+    if (!(*a)[i].GetString(&s)) {
       *error = Error(400, "'tags' must be a list of strings", "send \"tags\": [\"a\", \"stable\"]");
       return false;
     }
@@ -103,10 +102,10 @@ bool GetTags(Body& b, std::optional<std::vector<std::string>>* out, admin::Respo
 }
 
 bool GetWeight(Body& b, std::optional<uint32_t>* out, admin::Response* error) {
-  simdjson::dom::element e;
-  if (b.obj.at_key("weight").get(e)) return true;
+  const admin::JsonValue* e = b.doc.Find("weight");
+  if (e == nullptr) return true;
   uint64_t v = 0;
-  if (e.get_uint64().get(v)) {
+  if (!e->GetUint64(&v)) {
     *error = Error(400, "'weight' must be a whole number", "send \"weight\": 5");
     return false;
   }

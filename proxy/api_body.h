@@ -1,6 +1,6 @@
-// The admin API's request bodies: JSON objects parsed (simdjson), their fields checked against
-// a list (unknown: 400), their types (wrong: 400) and the values that need no configuration to
-// judge (a domain name, tags, an id, an address, a weight, a state: 422). What depends on the
+// The admin API's request bodies: JSON objects parsed (admin/json_reader.h), their fields checked
+// against a list (unknown: 400), their types (wrong: 400) and the values that need no configuration
+// to judge (a domain name, tags, an id, an address, a weight, a state: 422). What depends on the
 // running configuration (does the domain exist, is the upstream defined) is the caller's.
 //
 //   api::DomainFields f;
@@ -15,10 +15,15 @@
 #include <string_view>
 #include <vector>
 
+#include "admin/json_reader.h"
 #include "admin/server.h"
 #include "config/config.h"
 
 namespace ringway::proxy::api {
+
+// What a JSON request body may hold. The API's objects are flat (a list of tags at most), and
+// each value parsed costs the admin thread about 100 bytes: a body past these is refused (400).
+inline constexpr admin::JsonLimits kBodyLimits{.depth = 8, .values = 10'000};
 
 inline constexpr const char* kExampleDomain =
     "send {\"domain\": \"example.com\", \"enabled_backends_tag\": \"a\", \"http_to_https\": "

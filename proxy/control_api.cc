@@ -1,6 +1,5 @@
 // The management API: routing of admin requests, authorization, the JSON documents.
 // Every endpoint is described in docs/admin-api.md.
-#include <simdjson.h>
 
 #include <string>
 #include <string_view>
@@ -9,8 +8,10 @@
 #include "absl/strings/str_format.h"
 #include "admin/dashboard.h"
 #include "admin/json.h"
+#include "admin/json_reader.h"
 #include "core/log.h"
 #include "core/timer.h"
+#include "proxy/api_body.h"
 #include "proxy/control.h"
 #include "proxy/control_http.h"
 
@@ -94,19 +95,19 @@ core::LogLevel CurrentLevel() {
 }
 
 // A JSON object body, parsed; the error response otherwise.
-bool ParseObject(const admin::Request& req, simdjson::dom::parser* parser,
-                 simdjson::dom::object* out, admin::Response* error) {
-  simdjson::dom::element doc;
-  if (auto err = parser->parse(req.body.data(), req.body.size()).get(doc)) {
-    *error = Error(400, absl::StrCat("the body is not valid JSON: ", simdjson::error_message(err)),
+bool ParseObject(const admin::Request& req, admin::JsonValue* out, admin::Response* error) {
+  absl::StatusOr<admin::JsonValue> doc = admin::ParseJson(req.body, api::kBodyLimits);
+  if (!doc.ok()) {
+    *error = Error(400, absl::StrCat("the body is not valid JSON: ", doc.status().message()),
                    "send a JSON object such as {\"level\": \"debug\"}");
     return false;
   }
-  if (doc.get_object().get(*out)) {
+  if (!doc->is_object()) {
     *error = Error(400, "the body is not a JSON object",
                    "send a JSON object such as {\"level\": \"debug\"}");
     return false;
   }
+  *out = *std::move(doc);
   return true;
 }
 
@@ -294,17 +295,16 @@ admin::Response Control::Route(const admin::Request& req, std::string* endpoint)
   if (path == "/api/v1/log_level") {
     *endpoint = "/api/v1/log_level";
     if (m == "PUT" || m == "POST") {
-      simdjson::dom::parser parser;
-      simdjson::dom::object obj;
+      admin::JsonValue obj;
       admin::Response error;
-      if (!ParseObject(req, &parser, &obj, &error)) return error;
+      if (!ParseObject(req, &obj, &error)) return error;
       std::string_view level;
-      for (auto field : obj) {
-        if (field.key != "level") {
-          return Error(400, absl::StrCat("unknown field '", std::string(field.key), "'"),
+      for (size_t i = 0; i < obj.size(); ++i) {
+        if (obj.key(i) != "level") {
+          return Error(400, absl::StrCat("unknown field '", std::string(obj.key(i)), "'"),
                        "send {\"level\": \"debug|info|warn|error\"}");
         }
-        if (field.value.get_string().get(level)) {
+        if (!obj[i].GetString(&level)) {
           return Error(400, "'level' must be a string", "send {\"level\": \"debug\"}");
         }
       }

@@ -1,6 +1,5 @@
 // The admin API's domains and backends (seed 002's paths): each change edits the overlay
 // (state.h) and goes through Control::Change, which builds, checks, saves and publishes it.
-#include <simdjson.h>
 
 #include <optional>
 #include <string>

@@ -2,7 +2,6 @@
 #include "proxy/state.h"
 
 #include <fcntl.h>
-#include <simdjson.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "admin/json.h"
+#include "admin/json_reader.h"
 
 namespace ringway::proxy {
 
@@ -322,64 +322,60 @@ std::string OverlayToJson(const Overlay& o) {
 }
 
 absl::StatusOr<Overlay> OverlayFromJson(std::string_view json) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (auto err = parser.parse(json.data(), json.size()).get(doc)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not valid JSON: ", simdjson::error_message(err)));
+  absl::StatusOr<admin::JsonValue> doc = admin::ParseJson(json);
+  if (!doc.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("not valid JSON: ", doc.status().message()));
   }
   auto bad = [](std::string_view what) { return absl::InvalidArgumentError(std::string(what)); };
-  simdjson::dom::object root;
-  if (doc.get_object().get(root)) return bad("the top level is not an object");
+  const admin::JsonValue& root = *doc;
+  if (!root.is_object()) return bad("the top level is not an object");
   Overlay o;
-  for (auto field : root) {
-    if (field.key == "version") continue;
-    const bool domains = field.key == "domains";
-    if (!domains && field.key != "backends") {
-      return bad(absl::StrCat("unknown field '", std::string(field.key), "'"));
+  for (size_t fi = 0; fi < root.size(); ++fi) {
+    const std::string_view key = root.key(fi);
+    if (key == "version") continue;
+    const bool domains = key == "domains";
+    if (!domains && key != "backends") {
+      return bad(absl::StrCat("unknown field '", std::string(key), "'"));
     }
-    simdjson::dom::array list;
-    if (field.value.get_array().get(list)) {
-      return bad(absl::StrCat("'", std::string(field.key), "' is not a list"));
-    }
-    for (auto item : list) {
-      simdjson::dom::object obj;
-      if (item.get_object().get(obj)) return bad("an entry is not an object");
+    const admin::JsonValue& list = root[fi];
+    if (!list.is_array()) return bad(absl::StrCat("'", std::string(key), "' is not a list"));
+    for (size_t li = 0; li < list.size(); ++li) {
+      const admin::JsonValue& obj = list[li];
+      if (!obj.is_object()) return bad("an entry is not an object");
       Overlay::Domain d;
       Overlay::Backend b;
-      for (auto f : obj) {
-        const std::string_view k = f.key;
+      for (size_t i = 0; i < obj.size(); ++i) {
+        const std::string_view k = obj.key(i);
+        const admin::JsonValue& value = obj[i];
         std::string_view s;
         bool flag = false;
         uint64_t n = 0;
-        if (k == "deleted" && !f.value.get_bool().get(flag)) {
+        if (k == "deleted" && value.GetBool(&flag)) {
           d.deleted = b.deleted = flag;
-        } else if (k == "added" && !f.value.get_bool().get(flag)) {
+        } else if (k == "added" && value.GetBool(&flag)) {
           d.added = b.added = flag;
-        } else if (domains && k == "domain" && !f.value.get_string().get(s) && ValidDomain(s)) {
+        } else if (domains && k == "domain" && value.GetString(&s) && ValidDomain(s)) {
           d.domain = std::string(s);
-        } else if (domains && k == "enabled_backends_tag" && !f.value.get_string().get(s) &&
+        } else if (domains && k == "enabled_backends_tag" && value.GetString(&s) &&
                    (s.empty() || config::ValidTag(s))) {
           d.tag = std::string(s);
-        } else if (domains && k == "http_to_https" && !f.value.get_bool().get(flag)) {
+        } else if (domains && k == "http_to_https" && value.GetBool(&flag)) {
           d.http_to_https = flag;
-        } else if (k == "upstream" && !f.value.get_string().get(s)) {
+        } else if (k == "upstream" && value.GetString(&s)) {
           d.upstream = b.upstream = std::string(s);
-        } else if (!domains && k == "id" && !f.value.get_string().get(s) && config::ValidTag(s)) {
+        } else if (!domains && k == "id" && value.GetString(&s) && config::ValidTag(s)) {
           b.id = std::string(s);
-        } else if (!domains && k == "address" && !f.value.get_string().get(s)) {
+        } else if (!domains && k == "address" && value.GetString(&s)) {
           b.address = std::string(s);
-        } else if (!domains && k == "weight" && !f.value.get_uint64().get(n) && n >= 1 &&
-                   n <= 1000) {
+        } else if (!domains && k == "weight" && value.GetUint64(&n) && n >= 1 && n <= 1000) {
           b.weight = static_cast<uint32_t>(n);
-        } else if (!domains && k == "state" && !f.value.get_string().get(s) && ParseState(s)) {
+        } else if (!domains && k == "state" && value.GetString(&s) && ParseState(s)) {
           b.state = ParseState(s);
         } else if (!domains && k == "tags") {
-          simdjson::dom::array tags;
-          if (f.value.get_array().get(tags)) return bad("'tags' is not a list");
+          if (!value.is_array()) return bad("'tags' is not a list");
           std::vector<std::string> v;
-          for (auto t : tags) {
-            if (t.get_string().get(s) || !config::ValidTag(s)) return bad("a tag is not valid");
+          for (size_t t = 0; t < value.size(); ++t) {
+            if (!value[t].GetString(&s) || !config::ValidTag(s)) return bad("a tag is not valid");
             v.emplace_back(s);
           }
           b.tags = std::move(v);

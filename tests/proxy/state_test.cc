@@ -880,6 +880,9 @@ void ExpectRefused(std::string_view json, std::string_view message_part) {
 TEST(OverlayJsonTest, IsStrict) {
   ExpectRefused("", "not valid JSON");
   ExpectRefused("{\"domains\":[", "not valid JSON");
+  // Where the file is at fault, and a key written twice (which of the two would count?).
+  ExpectRefused("{\n  \"domains\": [],\n  \"domains\": []\n}",
+                "not valid JSON: line 3, column 3: a key appears twice");
   ExpectRefused("[]", "the top level is not an object");
   ExpectRefused(R"({"domain":[]})", "unknown field 'domain'");
   ExpectRefused(R"({"domains":{}})", "'domains' is not a list");
