@@ -17,10 +17,12 @@
 #include <cstring>
 #include <future>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "core/log.h"
+#include "core/mapped_code.h"
 #include "core/socket.h"
 #include "core/thread_name.h"
 #include "core/timer.h"
@@ -440,6 +442,8 @@ Control::ReloadResult Control::Reload(const char* trigger) {
     result.status = 503;
     return result;
   }
+  // Whatever the outcome, the code that read the file leaves the resident set again.
+  absl::Cleanup release = [] { core::ReleaseMappedCode(); };
   absl::StatusOr<Loaded> loaded = LoadSnapshot(path_, cli_);
   if (!loaded.ok()) {
     reloads_failed_.fetch_add(1);
@@ -487,6 +491,7 @@ Control::ReloadResult Control::Change(const char* what,
     }
     return result;
   };
+  absl::Cleanup release = [] { core::ReleaseMappedCode(); };  // (as after a reload)
   Overlay next = overlay_;
   if (absl::Status st = edit(&next); !st.ok()) return refuse(st);
   absl::StatusOr<std::shared_ptr<Snapshot>> snap = BuildSnapshot(base_, next, cli_, path_);
