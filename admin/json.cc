@@ -4,10 +4,7 @@
 #include <cmath>
 
 namespace ringway::admin {
-namespace {
 
-// Length of the well-formed UTF-8 sequence starting at s[i] (Unicode table 3-7), 0 if none
-// does. s[i] is a byte of 0x80 or more.
 size_t Utf8Length(std::string_view s, size_t i) {
   const auto at = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
   const unsigned char b = at(i);
@@ -33,8 +30,6 @@ size_t Utf8Length(std::string_view s, size_t i) {
   }
   return n;
 }
-
-}  // namespace
 
 void AppendJsonString(std::string* out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";

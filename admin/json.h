@@ -53,6 +53,11 @@ class JsonWriter {
   bool after_key_ = false;  // the next value is a key's value: no comma
 };
 
+// Length of the well-formed UTF-8 sequence starting at s[i] (Unicode table 3-7: no overlong
+// forms, surrogates or code points past U+10FFFF), 0 if none does. s[i] is a byte of 0x80 or
+// more. The writer escapes what fails it; the reader (json_reader.h) refuses it.
+size_t Utf8Length(std::string_view s, size_t i);
+
 // Appends `s` as a quoted, escaped JSON string.
 void AppendJsonString(std::string* out, std::string_view s);
 

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
+#include "admin/json.h"
 
 namespace ringway::admin {
 
@@ -196,26 +197,6 @@ class JsonParser {
     }
   }
 
-  // The length of the well-formed UTF-8 sequence at pos_ (a byte >= 0x80), or 0 (RFC 3629's
-  // table: no overlong forms, no surrogates, nothing past U+10FFFF).
-  size_t Utf8Length() const {
-    auto byte = [&](size_t i) -> uint8_t {
-      return pos_ + i < s_.size() ? static_cast<uint8_t>(s_[pos_ + i]) : 0;
-    };
-    auto cont = [&](size_t i, uint8_t lo = 0x80, uint8_t hi = 0xBF) {
-      return byte(i) >= lo && byte(i) <= hi;
-    };
-    const uint8_t b0 = byte(0);
-    if (b0 >= 0xC2 && b0 <= 0xDF) return cont(1) ? 2 : 0;
-    if (b0 == 0xE0) return cont(1, 0xA0) && cont(2) ? 3 : 0;
-    if ((b0 >= 0xE1 && b0 <= 0xEC) || b0 == 0xEE || b0 == 0xEF) return cont(1) && cont(2) ? 3 : 0;
-    if (b0 == 0xED) return cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;
-    if (b0 == 0xF0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
-    if (b0 >= 0xF1 && b0 <= 0xF3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
-    if (b0 == 0xF4) return cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0;
-    return 0;
-  }
-
   // A string at pos_ (on its opening quote), decoded into *out.
   bool String(std::string* out) {
     ++pos_;
@@ -230,7 +211,7 @@ class JsonParser {
       if (u < 0x20)
         return Error("a control character in a string must be escaped (\\n, \\t, \\u00XX)");
       if (u >= 0x80) {
-        const size_t n = Utf8Length();
+        const size_t n = Utf8Length(s_, pos_);
         if (n == 0) return Error("a string holds bytes that are not UTF-8");
         out->append(s_.substr(pos_, n));
         pos_ += n;
